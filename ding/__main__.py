@@ -1,0 +1,5 @@
+import sys
+
+from ding.entry.cli import main
+
+sys.exit(main())

@@ -1,0 +1,387 @@
+"""Config compilation: the one place where component defaults and the user's config meet.
+
+A user config is two EasyDicts (DI-engine's layout): ``main_config`` holds the values (``env``, ``policy``,
+``exp_name``), ``create_config`` names registered types (``env.type``, ``env_manager.type``, ``policy.type``,
+``replay_buffer.type``) and the modules that register them (``import_names``). :func:`compile_config` merges every
+component's declared defaults under the user's values, rejects unknown keys and wrong types with a message that
+names the key, and writes the result to ``<exp_name>/total_config.py`` as a loadable Python file.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib.util
+import inspect
+import math
+import os
+from typing import Any, Iterable, Optional
+
+from easydict import EasyDict
+
+from ding.utils.registry import (
+    BUFFER_REGISTRY,
+    ENV_MANAGER_REGISTRY,
+    ENV_REGISTRY,
+    MODEL_REGISTRY,
+    POLICY_REGISTRY,
+    RegistryError,
+    import_modules,
+)
+
+
+class ConfigError(ValueError):
+    """A config that cannot run: the message names the key, what is wrong and how to fix it."""
+
+
+# Keys every env has, whatever its type (DI-engine names). The env type's own `config` adds its keys.
+ENV_COMMON_CONFIG = dict(
+    type=None,  # registered env type, usually set in create_config.env.type
+    import_names=[],  # modules imported before the env type is looked up (they register it)
+    collector_env_num=8,  # envs stepped together by the collector
+    evaluator_env_num=5,  # envs stepped together by the evaluator
+    n_evaluator_episode=5,  # episodes per evaluation, spread over the evaluator envs
+    stop_value=None,  # stop training when the evaluation's mean episode return reaches this (None: never)
+    replay_path=None,  # DI-engine's video folder for evaluation episodes (not supported yet: must stay None)
+)
+
+# create_config sections we know, and the types we accept for the workers named there.
+_CREATE_SECTIONS = {"env", "env_manager", "policy", "replay_buffer", "learner", "collector", "evaluator"}
+_WORKER_TYPES = {"learner": ("base",), "collector": ("sample",), "evaluator": ("interaction",)}
+
+
+def read_config(path: str) -> tuple[EasyDict, EasyDict]:
+    """Load ``main_config`` and ``create_config`` from a Python config file (its ``__main__`` block is not run)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file '{path}' does not exist (working directory: {os.getcwd()})")
+    spec = importlib.util.spec_from_file_location("_ding_user_config", os.path.abspath(path))
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise ConfigError(f"config file '{path}' failed to load: {type(err).__name__}: {err}") from err
+    missing = [name for name in ("main_config", "create_config") if not hasattr(module, name)]
+    if missing:
+        raise ConfigError(
+            f"config file '{path}' defines no {' and no '.join(missing)}: a config file must define both "
+            f"`main_config` (values) and `create_config` (registered types), as EasyDicts or dicts"
+        )
+    return EasyDict(copy.deepcopy(module.main_config)), EasyDict(copy.deepcopy(module.create_config))
+
+
+def _paths(tree: dict, prefix: str = "") -> Iterable[str]:
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        yield path
+        if isinstance(value, dict):
+            yield from _paths(value, path + ".")
+
+
+def _unknown_key_error(path: str, key: str, siblings: Iterable[str], root: dict) -> ConfigError:
+    hints = []
+    close = difflib.get_close_matches(key, list(siblings), n=1, cutoff=0.6)
+    parent = path.rpartition(".")[0]
+    if close:
+        hints.append(f"Did you mean '{parent + '.' if parent else ''}{close[0]}'?")
+    elsewhere = [p for p in _paths(root) if p.rpartition(".")[2] == key and p != path]
+    if elsewhere:
+        hints.append(f"'{key}' is a key of: {', '.join(elsewhere[:3])}.")
+    if not hints:
+        hints.append(f"Valid keys here: {', '.join(sorted(siblings))}.")
+    return ConfigError(f"Unknown config key '{path}'. " + " ".join(hints))
+
+
+def _check_value(path: str, default: Any, value: Any) -> Any:
+    """Check ``value`` against the type of its default; returns the value, converted where lossless."""
+    if default is None or value is None and isinstance(default, str):
+        return value
+    wrong = None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            wrong = "a bool (True or False)"
+    elif isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # 1e5 written for 100000
+        if isinstance(value, bool) or not isinstance(value, int):
+            wrong = "an int"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            wrong = "a number"
+        else:
+            return float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            wrong = "a str"
+    elif isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            wrong = "a list"
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            wrong = "a dict"
+    if wrong:
+        raise ConfigError(
+            f"Config key '{path}' must be {wrong}, got {value!r} ({type(value).__name__}); default: {default!r}"
+        )
+    return value
+
+
+def deep_merge(default: dict, user: dict, path: str = "", root: Optional[dict] = None) -> EasyDict:
+    """Merge ``user`` over ``default``; every user key must exist in ``default`` with a compatible type."""
+    root = default if root is None else root
+    merged = copy.deepcopy(dict(default))
+    for key, value in user.items():
+        key_path = f"{path}{key}"
+        if key not in default:
+            raise _unknown_key_error(key_path, key, default.keys(), root)
+        if isinstance(default[key], dict) and isinstance(value, dict):
+            merged[key] = deep_merge(default[key], value, key_path + ".", root)
+        else:
+            merged[key] = copy.deepcopy(_check_value(key_path, default[key], value))
+    return EasyDict(merged)
+
+
+def model_default_config(model_cls: type) -> dict:
+    """Keyword arguments of a model's constructor with their defaults (required ones map to None)."""
+    config = {}
+    for name, param in inspect.signature(model_cls.__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = None if param.default is inspect.Parameter.empty else param.default
+        config[name] = list(default) if isinstance(default, tuple) else default
+    return config
+
+
+def _required_model_keys(model_cls: type) -> list[str]:
+    return [
+        name
+        for name, param in inspect.signature(model_cls.__init__).parameters.items()
+        if name != "self" and param.default is inspect.Parameter.empty and param.kind == param.POSITIONAL_OR_KEYWORD
+    ]
+
+
+def _resolve_type(section: str, create: dict, main_value: Optional[dict], registry_names: str) -> tuple[Any, list]:
+    """The type named for a section in create_config, falling back to the compiled main config's own ``type``."""
+    create_section = create.get(section, {}) or {}
+    type_name = create_section.get("type")
+    main_type = (main_value or {}).get("type")
+    if type_name is not None and main_type is not None and type_name != main_type:
+        raise ConfigError(
+            f"create_config.{section}.type='{type_name}' but the main config names type '{main_type}'; "
+            f"keep one of them"
+        )
+    type_name = type_name if type_name is not None else main_type
+    imports = list(create_section.get("import_names", []) or []) + list((main_value or {}).get("import_names", []) or [])
+    return type_name, list(dict.fromkeys(imports))
+
+
+def _check_create_config(create: dict) -> None:
+    for section, value in create.items():
+        if section not in _CREATE_SECTIONS:
+            close = difflib.get_close_matches(section, sorted(_CREATE_SECTIONS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"create_config.{section} is not supported by ding.{hint} "
+                f"create_config takes: {', '.join(sorted(_CREATE_SECTIONS))}"
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(f"create_config.{section} must be a dict with a 'type', got {value!r}")
+        allowed = {"type", "import_names"}
+        extra = set(value) - allowed
+        if extra and section != "env_manager":
+            raise ConfigError(
+                f"create_config.{section} has unknown key(s) {sorted(extra)}: it takes only 'type' and "
+                f"'import_names'; put values in main_config.{section if section != 'replay_buffer' else 'policy.other.replay_buffer'}"
+            )
+        if section in _WORKER_TYPES and value.get("type") not in (None, *_WORKER_TYPES[section]):
+            raise ConfigError(
+                f"create_config.{section}.type='{value.get('type')}' is not supported; ding's serial pipeline "
+                f"uses {section} type {_WORKER_TYPES[section][0]!r}"
+            )
+
+
+def _get(registry, type_name: Optional[str], what: str):
+    if type_name is None:
+        raise ConfigError(f"No {what} type given: set create_config.{what}.type (one of {', '.join(registry.names())})")
+    try:
+        return registry.get(type_name)
+    except RegistryError as err:
+        raise ConfigError(f"create_config.{what}.type: {err}") from None
+
+
+def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> EasyDict:
+    """The full tree of defaults for this combination of components (what compile_config merges under)."""
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+
+    policy = EasyDict(copy.deepcopy(policy_cls.config))
+    policy.import_names = []
+    policy.model = model_default_config(model_cls)
+    policy.learn.learner = BaseLearner.default_config()
+    policy.collect.collector = SampleSerialCollector.default_config()
+    policy.eval.evaluator = InteractionSerialEvaluator.default_config()
+    policy.other.replay_buffer = EasyDict(copy.deepcopy(buffer_cls.config))
+    policy.other.replay_buffer.import_names = []
+    env = EasyDict(copy.deepcopy(ENV_COMMON_CONFIG))
+    env.update(copy.deepcopy(getattr(env_cls, "config", {})))
+    env.manager = EasyDict(copy.deepcopy(manager_cls.config))
+    return EasyDict(exp_name=None, seed=0, env=env, policy=policy)
+
+
+def compile_config(
+    cfg: dict,
+    seed: int = 0,
+    auto: bool = True,
+    create_cfg: Optional[dict] = None,
+    save_cfg: bool = True,
+    save_path: str = "total_config.py",
+    renew_dir: bool = True,
+) -> EasyDict:
+    """Merge the components' defaults under ``cfg`` and check it; optionally create the experiment folder.
+
+    :param cfg: main_config (values). A config compiled earlier (with its ``type`` keys) compiles again as is.
+    :param seed: the run's base seed, stored as ``cfg.seed``.
+    :param auto: kept for DI-engine compatibility; the types always come from ``create_cfg`` (or ``cfg``'s own).
+    :param create_cfg: create_config: registered types and import_names.
+    :param save_cfg: create ``exp_name`` (a new folder if it exists and is not empty) and write the config there.
+    :param save_path: file name of the saved config inside the experiment folder.
+    :param renew_dir: with ``save_cfg``, never reuse a non-empty folder: ``exp_name_2``, ``exp_name_3``, ...
+    :return: the compiled config (EasyDict) with ``exp_name`` set to the folder actually used.
+    :raises ConfigError: unknown key (with the closest valid one), wrong type, missing or unknown type, bad import.
+    """
+    del auto
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"main_config must be a dict or EasyDict, got {type(cfg).__name__}")
+    user = copy.deepcopy(dict(cfg))
+    create = copy.deepcopy(dict(create_cfg or {}))
+    _check_create_config(create)
+    for section in ("env", "policy"):
+        if section in user and not isinstance(user[section], dict):
+            raise ConfigError(f"main_config.{section} must be a dict, got {user[section]!r}")
+    user_env, user_policy = user.get("env", {}) or {}, user.get("policy", {}) or {}
+    user_manager = user_env.get("manager", {}) or {}
+    user_buffer = (user_policy.get("other", {}) or {}).get("replay_buffer", {}) or {}
+
+    env_type, env_imports = _resolve_type("env", create, user_env, "env")
+    manager_type, _ = _resolve_type("env_manager", create, user_manager, "env_manager")
+    policy_type, policy_imports = _resolve_type("policy", create, user_policy, "policy")
+    buffer_type, buffer_imports = _resolve_type("replay_buffer", create, user_buffer, "replay_buffer")
+    for names, where in (
+        (env_imports, "env.import_names"),
+        (policy_imports, "policy.import_names"),
+        (buffer_imports, "replay_buffer.import_names"),
+    ):
+        try:
+            import_modules(names, where=where)
+        except ImportError as err:
+            raise ConfigError(str(err)) from None
+    for key in ("learner", "collector", "evaluator"):
+        import_modules(create.get(key, {}).get("import_names", []), where=f"{key}.import_names")
+
+    policy_cls = _get(POLICY_REGISTRY, policy_type, "policy")
+    env_cls = _get(ENV_REGISTRY, env_type, "env")
+    manager_cls = _get(ENV_MANAGER_REGISTRY, manager_type or "base", "env_manager")
+    buffer_cls = _get(BUFFER_REGISTRY, buffer_type or policy_cls.default_buffer, "replay_buffer")
+    model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
+
+    # create_config.env_manager may carry manager values besides its type (DI-engine allows shared_memory etc.)
+    manager_values = {k: v for k, v in create.get("env_manager", {}).items() if k not in ("type", "import_names")}
+    if manager_values:
+        user_env = dict(user_env)
+        user_env["manager"] = {**manager_values, **user_manager}
+        user["env"] = user_env
+
+    defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
+    compiled = deep_merge(defaults, user)
+    compiled.seed = int(seed)
+    compiled.env.type = env_type
+    compiled.env.import_names = env_imports
+    compiled.env.manager.type = manager_type or "base"
+    compiled.policy.type = policy_type
+    compiled.policy.import_names = policy_imports
+    compiled.policy.other.replay_buffer.type = buffer_type or policy_cls.default_buffer
+    compiled.policy.other.replay_buffer.import_names = buffer_imports
+    missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
+    if missing:
+        raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
+    _check_common(compiled)
+    policy_cls.check_config(compiled.policy)
+    if compiled.exp_name is None:
+        compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}"
+    if save_cfg:
+        compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
+        save_config_file(compiled, os.path.join(compiled.exp_name, save_path))
+    return compiled
+
+
+def _check_common(cfg: EasyDict) -> None:
+    env = cfg.env
+    for key in ("collector_env_num", "evaluator_env_num", "n_evaluator_episode"):
+        if env[key] < 1:
+            raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
+    if env.replay_path is not None:
+        raise ConfigError(
+            "Config key 'env.replay_path' (evaluation videos) is not supported yet; remove it or set it to None"
+        )
+
+
+def make_exp_dir(exp_name: str, renew_dir: bool = True) -> str:
+    """Create the experiment folder; with ``renew_dir`` an existing non-empty one is kept and a new name chosen."""
+    path = exp_name
+    if renew_dir:
+        n = 1
+        while os.path.isdir(path) and os.listdir(path):
+            n += 1
+            path = f"{exp_name}_{n}"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create the experiment folder '{path}' ({err.strerror}); set exp_name to a writable path"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"the experiment folder '{path}' is not writable; set exp_name to a writable path")
+    return path
+
+
+def _py_literal(value: Any, indent: int = 0) -> str:
+    """Python source for a config value (dicts, lists, numbers including inf/nan, str, bool, None)."""
+    pad = "    " * (indent + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{pad}{key!r}: {_py_literal(item, indent + 1)}," for key, item in value.items()]
+        return "{\n" + "\n".join(items) + "\n" + "    " * indent + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_py_literal(item, indent + 1) for item in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float('{value}')"
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return repr(value)
+    raise ConfigError(f"config value {value!r} of type {type(value).__name__} cannot be saved in a config file")
+
+
+def config_to_source(cfg: EasyDict) -> str:
+    """A Python file that defines ``main_config`` and ``create_config`` equal to the compiled ``cfg``."""
+    create = dict(
+        env=dict(type=cfg.env.type, import_names=list(cfg.env.import_names)),
+        env_manager=dict(type=cfg.env.manager.type),
+        policy=dict(type=cfg.policy.type, import_names=list(cfg.policy.import_names)),
+        replay_buffer=dict(
+            type=cfg.policy.other.replay_buffer.type,
+            import_names=list(cfg.policy.other.replay_buffer.import_names),
+        ),
+    )
+    return (
+        "# The compiled config of this experiment, written by ding.config.compile_config.\n"
+        "# Run it again with: ding -m serial -c <this file> -s <seed>\n"
+        "from easydict import EasyDict\n\n"
+        f"main_config = EasyDict({_py_literal(dict(cfg))})\n\n"
+        f"create_config = EasyDict({_py_literal(create)})\n"
+    )
+
+
+def save_config_file(cfg: EasyDict, path: str) -> None:
+    """Write the compiled config as a loadable Python file (atomically: temp file, then rename)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(config_to_source(cfg))
+    os.replace(tmp, path)

@@ -1,0 +1,3 @@
+from .replay_buffer import ReplayBuffer
+
+__all__ = ["ReplayBuffer"]

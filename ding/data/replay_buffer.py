@@ -1,0 +1,304 @@
+"""Replay buffer: a preallocated numpy ring of vectorised steps, n-step returns and prioritised replay at sample time.
+
+A row of the ring is one step of a vectorised env (``n_envs`` transitions that happened together), so every field is
+stored as ``(capacity_rows, n_envs, *field_shape)`` and env ``e``'s transitions along the rows are its own
+consecutive time stream. A transition is addressed by its flat index ``row * n_envs + env``; the n-step window of a
+transition is read at sample time from the next rows of the same env.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from easydict import EasyDict
+
+from ding.data.sum_tree import SumTree
+from ding.rl_utils.nstep import nstep_window_return
+from ding.utils.registry import BUFFER_REGISTRY
+
+_ARRAY_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+
+
+@BUFFER_REGISTRY.register("replay")
+class ReplayBuffer:
+    """Ring buffer of transitions from ``n_envs`` envs that step together, with n-step returns and optional PER.
+
+    :param size: transitions kept, all envs together; rounded up to a multiple of ``n_envs``; oldest overwritten.
+    :param n_envs: envs per vectorised step (leading dim of every argument of :meth:`add`).
+    :param obs_shape: shape of one observation.
+    :param obs_dtype: numpy dtype of observations (e.g. ``np.float32``, ``np.uint8``).
+    :param action_shape: shape of one action (``()`` for a discrete action).
+    :param action_dtype: numpy dtype of actions.
+    :param nstep: steps of the return (windows are cut at episode ends and at the newest step written).
+    :param discount_factor: gamma, per step.
+    :param priority: proportional prioritised replay (Schaul et al. 2016) instead of uniform sampling.
+    :param alpha: PER priority exponent.
+    :param beta: PER importance-sampling exponent at the first sample, annealed linearly to 1.
+    :param anneal_step: calls to :meth:`sample` over which beta reaches 1; 0 keeps beta constant.
+    :param priority_eps: added to ``|td error|`` so that no priority is zero.
+    :param pin_memory: pin the sampled tensors (only when CUDA is available) for non-blocking copies to the GPU.
+    :param seed: seed of the sampling generator.
+    """
+
+    config = dict(
+        type="replay",
+        replay_buffer_size=10000,  # transitions kept (all envs together); the oldest are overwritten
+        alpha=0.6,  # PER: priority exponent, P(i) ~ priority_i^alpha (used only when policy.priority=True)
+        beta=0.4,  # PER: importance-sampling exponent at the first sample, annealed linearly to 1
+        anneal_step=100000,  # PER: calls to sample over which beta goes linearly to 1; 0 = no anneal
+        priority_eps=1e-6,  # PER: added to |td error| so that no priority is zero
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        """A deep copy of :attr:`config` as an EasyDict."""
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __init__(
+        self,
+        size: int,
+        n_envs: int,
+        obs_shape: tuple,
+        obs_dtype: Any,
+        action_shape: tuple = (),
+        action_dtype: Any = np.int64,
+        nstep: int = 1,
+        discount_factor: float = 0.99,
+        priority: bool = False,
+        alpha: float = 0.6,
+        beta: float = 0.4,
+        anneal_step: int = 100000,
+        priority_eps: float = 1e-6,
+        pin_memory: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if size < 1 or n_envs < 1 or nstep < 1:
+            raise ValueError(f"size, n_envs and nstep must be >= 1, got {size}, {n_envs}, {nstep}")
+        self.n_envs = int(n_envs)
+        self.capacity_rows = -(-int(size) // self.n_envs)  # ceil
+        self.capacity = self.capacity_rows * self.n_envs  # transitions
+        self.obs_shape = tuple(obs_shape)
+        self.action_shape = tuple(action_shape)
+        self.nstep = int(nstep)
+        self.discount_factor = float(discount_factor)
+        self.priority = bool(priority)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.anneal_step = int(anneal_step)
+        self.priority_eps = float(priority_eps)
+        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
+        self._rng = np.random.default_rng(seed)
+
+        rows, envs = self.capacity_rows, self.n_envs
+        self._obs = np.zeros((rows, envs, *self.obs_shape), dtype=obs_dtype)
+        self._action = np.zeros((rows, envs, *self.action_shape), dtype=action_dtype)
+        self._reward = np.zeros((rows, envs), dtype=np.float32)
+        self._next_obs = np.zeros((rows, envs, *self.obs_shape), dtype=obs_dtype)
+        self._terminated = np.zeros((rows, envs), dtype=bool)
+        self._truncated = np.zeros((rows, envs), dtype=bool)
+        self._make_flat_views()
+        self._rows_written = 0  # total rows ever added; the cursor is rows_written % capacity_rows
+        # flat-index offset of each step of an n-step window: step j of env e after row t is (t + j) * n_envs + e
+        self._window_offsets = np.arange(self.nstep, dtype=np.int64) * self.n_envs
+        self._env_ids = np.arange(self.n_envs, dtype=np.int64)
+
+        self._tree = SumTree(self.capacity) if self.priority else None
+        self._max_priority = 1.0  # raw priority (|td| + eps) given to new transitions: the largest seen so far
+        self._sample_calls = 0  # for beta's anneal
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: EasyDict,
+        n_envs: int,
+        obs_shape: tuple,
+        obs_dtype: Any,
+        action_shape: tuple,
+        action_dtype: Any,
+        nstep: int,
+        discount_factor: float,
+        priority: bool,
+        pin_memory: bool = False,
+        seed: int | None = None,
+    ) -> ReplayBuffer:
+        """Build from the ``policy.other.replay_buffer`` sub-config; keys missing from ``cfg`` take the defaults."""
+        defaults = cls.config
+        return cls(
+            size=cfg.get("replay_buffer_size", defaults["replay_buffer_size"]),
+            n_envs=n_envs,
+            obs_shape=obs_shape,
+            obs_dtype=obs_dtype,
+            action_shape=action_shape,
+            action_dtype=action_dtype,
+            nstep=nstep,
+            discount_factor=discount_factor,
+            priority=priority,
+            alpha=cfg.get("alpha", defaults["alpha"]),
+            beta=cfg.get("beta", defaults["beta"]),
+            anneal_step=cfg.get("anneal_step", defaults["anneal_step"]),
+            priority_eps=cfg.get("priority_eps", defaults["priority_eps"]),
+            pin_memory=pin_memory,
+            seed=seed,
+        )
+
+    def _make_flat_views(self) -> None:
+        # (rows * n_envs, ...) views of the ring, indexed by flat transition index (one fancy index per gather)
+        flat = self.capacity
+        self._obs_flat = self._obs.reshape(flat, *self.obs_shape)
+        self._action_flat = self._action.reshape(flat, *self.action_shape)
+        self._reward_flat = self._reward.reshape(flat)
+        self._next_obs_flat = self._next_obs.reshape(flat, *self.obs_shape)
+        self._terminated_flat = self._terminated.reshape(flat)
+        self._truncated_flat = self._truncated.reshape(flat)
+
+    def __len__(self) -> int:
+        """Number of stored transitions."""
+        return min(self._rows_written, self.capacity_rows) * self.n_envs
+
+    def add(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """Write one vectorised step, overwriting the oldest row when full.
+
+        :param obs: (n_envs, *obs_shape) obs before the step.
+        :param action: (n_envs, *action_shape).
+        :param reward: (n_envs,).
+        :param next_obs: (n_envs, *obs_shape) obs after the step; for an episode's last step its final obs, not the
+            reset obs.
+        :param terminated: (n_envs,) bool, episode ended in a terminal state.
+        :param truncated: (n_envs,) bool, episode cut by a time limit (the target bootstraps through it).
+        """
+        row = self._rows_written % self.capacity_rows
+        self._obs[row] = obs
+        self._action[row] = action
+        self._reward[row] = reward
+        self._next_obs[row] = next_obs
+        self._terminated[row] = terminated
+        self._truncated[row] = truncated
+        self._rows_written += 1
+        if self._tree is not None:
+            value = self._max_priority**self.alpha
+            self._tree.update(row * self.n_envs + self._env_ids, np.full(self.n_envs, value))
+
+    def current_beta(self) -> float:
+        """PER importance-sampling exponent the next :meth:`sample` uses."""
+        if self.anneal_step <= 0:
+            return self.beta
+        fraction = min(1.0, self._sample_calls / self.anneal_step)
+        return self.beta + (1.0 - self.beta) * fraction
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """Draw ``batch_size`` transitions (with replacement) with their n-step returns.
+
+        :return: dict of CPU tensors (pinned if ``pin_memory``): ``obs`` (B, *obs_shape), ``action``
+            (B, *action_shape), ``reward`` (B,) float32 n-step discounted return, ``next_obs`` (B, *obs_shape) obs to
+            bootstrap from, ``discount`` (B,) float32 factor of the bootstrap value (``gamma^k``, 0 after a
+            termination), ``weight`` (B,) float32 importance-sampling weights (ones without priority), ``index`` (B,)
+            int64 flat indices for :meth:`update_priority`.
+        """
+        size = len(self)
+        if size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        if self._tree is None:
+            index = self._rng.integers(0, size, batch_size, dtype=np.int64)
+            weight = np.ones(batch_size, dtype=np.float32)
+        else:
+            index, weight = self._sample_priority(batch_size, size)
+        self._sample_calls += 1
+
+        rows, envs = self.capacity_rows, self.n_envs
+        # written slots are the prefix [0, size) of flat indices; when full the oldest row is the cursor's
+        oldest_row = self._rows_written % rows if self._rows_written >= rows else 0
+        # steps of each transition's env up to the newest row (>= 1): later offsets would read unwritten or stale rows
+        steps_left = size // envs - (index // envs - oldest_row) % rows
+        window = (index[:, None] + self._window_offsets) % self.capacity  # (B, n) flat indices
+        ret, discount, last_offset = nstep_window_return(
+            self._reward_flat[window],
+            self._terminated_flat[window],
+            self._truncated_flat[window],
+            np.arange(self.nstep) < steps_left[:, None],
+            self.discount_factor,
+        )
+        bootstrap_index = (index + last_offset * envs) % self.capacity
+        batch = {
+            "obs": self._obs_flat[index],
+            "action": self._action_flat[index],
+            "reward": ret,
+            "next_obs": self._next_obs_flat[bootstrap_index],
+            "discount": discount,
+            "weight": weight,
+            "index": index,
+        }
+        tensors = {key: torch.from_numpy(value) for key, value in batch.items()}
+        if self.pin_memory:
+            tensors = {key: value.pin_memory() for key, value in tensors.items()}
+        return tensors
+
+    def _sample_priority(self, batch_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        # stratified: one draw in each of batch_size equal segments of the total priority mass
+        total = self._tree.total()
+        targets = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
+        # float rounding may land past the last written slot; written slots are the prefix [0, size)
+        index = np.minimum(self._tree.find_prefixsum(targets), size - 1)
+        probability = self._tree.get(index) / total
+        weight = (size * probability) ** -self.current_beta()
+        weight /= weight.max()
+        return index, weight.astype(np.float32)
+
+    def update_priority(self, index: np.ndarray | torch.Tensor, priority: np.ndarray | torch.Tensor) -> None:
+        """Set the priorities of sampled transitions; a no-op without ``priority``.
+
+        :param index: (B,) flat indices, the ``index`` of a :meth:`sample` batch.
+        :param priority: (B,) new priorities, typically ``|td error|``; ``priority_eps`` is added.
+        """
+        if self._tree is None:
+            return
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        if isinstance(priority, torch.Tensor):
+            priority = priority.detach().cpu().numpy()
+        priority = np.abs(np.asarray(priority, dtype=np.float64).reshape(-1)) + self.priority_eps
+        self._max_priority = max(self._max_priority, float(priority.max()))
+        self._tree.update(np.asarray(index, dtype=np.int64).reshape(-1), priority**self.alpha)
+
+    def state_dict(self) -> dict:
+        """Arrays, cursor, priorities and sampler state, for snapshotting (arrays are copies)."""
+        state = {name: getattr(self, f"_{name}").copy() for name in _ARRAY_FIELDS}
+        state.update(
+            rows_written=self._rows_written,
+            max_priority=self._max_priority,
+            sample_calls=self._sample_calls,
+            rng_state=copy.deepcopy(self._rng.bit_generator.state),
+        )
+        if self._tree is not None:
+            state["tree"] = self._tree.tree.copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from :meth:`state_dict` into a buffer built with the same shapes and options."""
+        for name in _ARRAY_FIELDS:
+            target = getattr(self, f"_{name}")
+            if target.shape != state[name].shape:
+                raise ValueError(f"replay buffer field '{name}': shape {state[name].shape} != {target.shape}")
+            np.copyto(target, state[name])  # in place, so the flat views stay valid
+        if (self._tree is None) != ("tree" not in state):
+            raise ValueError("replay buffer state and buffer disagree on priority (PER)")
+        if self._tree is not None:
+            np.copyto(self._tree.tree, state["tree"])
+        self._rows_written = int(state["rows_written"])
+        self._max_priority = float(state["max_priority"])
+        self._sample_calls = int(state["sample_calls"])
+        self._rng.bit_generator.state = copy.deepcopy(state["rng_state"])
+
+
+BUFFER_REGISTRY.register("naive", ReplayBuffer)
+BUFFER_REGISTRY.register("deque", ReplayBuffer)

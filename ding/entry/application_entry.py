@@ -1,0 +1,64 @@
+"""eval: run the config's evaluator episodes with a trained checkpoint."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ding.config import ConfigError, compile_config
+from ding.entry.serial_entry import ConfigInput, build_env_managers, fill_spaces, load_input_config
+from ding.utils.checkpoint import load_checkpoint
+from ding.utils.registry import POLICY_REGISTRY
+from ding.utils.seed import set_global_seed
+
+
+def eval(  # noqa: A001 (DI-engine's name for this entry)
+    input_cfg: ConfigInput,
+    seed: int = 0,
+    model: Optional[torch.nn.Module] = None,
+    load_path: Optional[str] = None,
+) -> float:
+    """Evaluate a checkpoint on ``env.n_evaluator_episode`` greedy episodes; prints and returns the mean return.
+
+    :param input_cfg: ``(main_config, create_config)`` or a config file path (a run's total_config.py works too).
+    :param seed: base seed of the evaluator envs (the same derivation as in training).
+    :param model: a model instance to load the checkpoint into, instead of one built from ``policy.model``.
+    :param load_path: checkpoint file; defaults to ``policy.load_path`` of the config.
+    :return: the mean episode return.
+    """
+    from ding.utils.log_helper import Logger
+    from ding.worker import InteractionSerialEvaluator
+
+    main_cfg, create_cfg = load_input_config(input_cfg)
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
+    path = load_path or cfg.policy.load_path
+    if not path:
+        raise ConfigError("no checkpoint to evaluate: pass --load-path PATH (or set policy.load_path in the config)")
+    state = load_checkpoint(path)
+    set_global_seed(seed)
+    _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, evaluator_only=True)
+    logger = Logger(None, enabled=True, tensorboard=False)
+    try:
+        fill_spaces(cfg, evaluator_env)
+        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model, enable_field=["eval"])
+        try:
+            policy.eval_mode.load_state_dict(state)
+        except RuntimeError as err:
+            raise ConfigError(f"checkpoint '{path}' does not fit the config's model: {err}") from None
+        evaluator = InteractionSerialEvaluator(
+            cfg.policy.eval.evaluator,
+            evaluator_env,
+            policy,
+            logger,
+            n_episode=cfg.env.n_evaluator_episode,
+            stop_value=cfg.env.stop_value,
+            seeds=eval_seeds,
+        )
+        returns = evaluator.run_episodes()
+    finally:
+        evaluator_env.close()
+        logger.close()
+    mean = float(returns.mean())
+    print(f"episodes={len(returns)} returns={[round(r, 2) for r in returns.tolist()]}")
+    print(f"eval_episode_return_mean: {mean}")
+    return mean

@@ -1,0 +1,64 @@
+"""The `ding` command: `ding -m serial -c cfg.py -s 0`, `ding -m eval -c cfg.py -s 0 --load-path CKPT`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+MODES = ("serial", "eval")
+EXIT_CONFIG_ERROR = 2  # bad config, bad checkpoint path, bad arguments: nothing was trained or written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ding",
+        description="ding: train and evaluate RL agents (DI-engine-compatible configs and command line).",
+    )
+    parser.add_argument("-m", "--mode", choices=MODES, required=True, help="serial: train; eval: evaluate a ckpt")
+    parser.add_argument("-c", "--config", required=True, help="config file defining main_config and create_config")
+    parser.add_argument("-s", "--seed", type=int, default=0, help="base seed (default 0)")
+    parser.add_argument("--max-env-step", type=int, default=None, help="stop training after N collected env steps")
+    parser.add_argument("--max-train-iter", type=int, default=None, help="stop training after N train iterations")
+    parser.add_argument("--load-path", default=None, help="checkpoint to evaluate (eval mode)")
+    parser.add_argument("-v", "--version", action="version", version=f"%(prog)s {_version()}")
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ding")
+    except Exception:
+        return "(not installed)"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ding.config import ConfigError
+
+    try:
+        if args.mode == "serial":
+            if args.load_path:
+                raise ConfigError("--load-path is for -m eval; to start training from a checkpoint set "
+                                  "policy.learn.learner.hook.load_ckpt_before_run")
+            from ding.entry import serial_pipeline
+
+            serial_pipeline(
+                args.config, seed=args.seed, max_env_step=args.max_env_step, max_train_iter=args.max_train_iter
+            )
+        else:
+            from ding.entry import eval as eval_entry
+
+            eval_entry(args.config, seed=args.seed, load_path=args.load_path)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"ding: error: {err}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except KeyboardInterrupt:
+        print("ding: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""serial_pipeline: collect -> replay buffer -> learn -> evaluate, until the stop value or a step budget."""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from easydict import EasyDict
+
+from ding.config import compile_config, read_config
+from ding.utils.registry import BUFFER_REGISTRY, ENV_MANAGER_REGISTRY, POLICY_REGISTRY
+from ding.utils.seed import derive_seeds, set_global_seed
+
+ConfigInput = Union[str, tuple]
+
+
+def load_input_config(input_cfg: ConfigInput) -> tuple[EasyDict, EasyDict]:
+    """``(main_config, create_config)`` from a tuple or a config file path."""
+    if isinstance(input_cfg, str):
+        return read_config(input_cfg)
+    if isinstance(input_cfg, (tuple, list)) and len(input_cfg) == 2:
+        return input_cfg[0], input_cfg[1]
+    raise TypeError(
+        f"expected (main_config, create_config) or a config file path, got {type(input_cfg).__name__}; "
+        f"call serial_pipeline((main_config, create_config), seed=0)"
+    )
+
+
+def build_env_managers(cfg: EasyDict, seed: int, evaluator_only: bool = False):
+    """Collector and evaluator env managers with their per-env seeds."""
+    from ding.envs import make_env
+
+    manager_cls = ENV_MANAGER_REGISTRY.get(cfg.env.manager.type)
+    env_fn = functools.partial(make_env, cfg.env)
+    evaluator_env = manager_cls([env_fn] * cfg.env.evaluator_env_num, cfg.env.manager)
+    eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
+    if evaluator_only:
+        return None, None, evaluator_env, eval_seeds
+    collector_env = manager_cls([env_fn] * cfg.env.collector_env_num, cfg.env.manager)
+    return collector_env, derive_seeds(seed, cfg.env.collector_env_num, stream=0), evaluator_env, eval_seeds
+
+
+def fill_spaces(cfg: EasyDict, env) -> None:
+    """Fill ``policy.model.obs_shape`` / ``action_shape`` from the env's spaces where the config left them out."""
+    model = cfg.policy.model
+    if model.get("obs_shape") is None:
+        model.obs_shape = list(env.observation_space.shape)
+    if model.get("action_shape") is None and hasattr(env.action_space, "n"):
+        model.action_shape = int(env.action_space.n)
+
+
+def serial_pipeline(
+    input_cfg: ConfigInput,
+    seed: int = 0,
+    env_setting=None,
+    model: Optional[torch.nn.Module] = None,
+    max_train_iter: Optional[int] = None,
+    max_env_step: Optional[int] = None,
+):
+    """Train an off-policy agent (DQN) until the evaluator reaches ``env.stop_value`` or a budget runs out.
+
+    :param input_cfg: ``(main_config, create_config)`` or the path of a config file defining both.
+    :param seed: base seed; collector and evaluator envs get distinct seeds derived from it.
+    :param env_setting: DI-engine compatibility; env classes come from the config here, so it must be None.
+    :param model: a model instance to train instead of the one built from ``policy.model``.
+    :param max_train_iter: stop after this many train iterations.
+    :param max_env_step: stop after this many collected env steps.
+    :return: the trained policy.
+    """
+    if env_setting is not None:
+        raise ValueError("serial_pipeline(env_setting=...) is not supported: envs are built from the config")
+    start = time.perf_counter()
+    main_cfg, create_cfg = load_input_config(input_cfg)
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=True)
+    set_global_seed(seed)
+
+    from ding.utils.log_helper import Logger
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+
+    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(cfg, seed)
+    logger = Logger(cfg.exp_name)
+    try:
+        fill_spaces(cfg, collector_env)
+        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        policy.collect_mode.seed(seed)
+        obs_space, action_space = collector_env.observation_space, collector_env.action_space
+        buffer = BUFFER_REGISTRY.get(cfg.policy.other.replay_buffer.type).from_config(
+            cfg.policy.other.replay_buffer,
+            n_envs=collector_env.env_num,
+            obs_shape=obs_space.shape,
+            obs_dtype=obs_space.dtype,
+            action_shape=action_space.shape,
+            action_dtype=np.int64 if hasattr(action_space, "n") else action_space.dtype,
+            nstep=cfg.policy.nstep,
+            discount_factor=cfg.policy.discount_factor,
+            priority=cfg.policy.priority,
+            pin_memory=policy.device.type == "cuda",
+            seed=seed,
+        )
+        learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
+        collector = SampleSerialCollector(
+            cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=seed
+        )
+        evaluator = InteractionSerialEvaluator(
+            cfg.policy.eval.evaluator,
+            evaluator_env,
+            policy,
+            logger,
+            n_episode=cfg.env.n_evaluator_episode,
+            stop_value=cfg.env.stop_value,
+            seeds=eval_seeds,
+        )
+        logger.info(f"[ding] experiment folder: {cfg.exp_name} (config saved as {cfg.exp_name}/total_config.py)")
+        learner.before_run()
+        collector.envstep = learner.envstep
+        stop, reason = _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step)
+        if not evaluator.last_result or evaluator.last_result["train_iter"] != learner.train_iter:
+            evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)  # the final evaluation
+        final_ckpt = learner.after_run()
+        result = evaluator.last_result
+        logger.info(
+            f"[ding] finished ({reason}): eval_episode_return_mean={result['episode_return_mean']:.2f} "
+            f"best={evaluator.best_return:.2f} envstep={collector.envstep} train_iter={learner.train_iter} "
+            f"wall={time.perf_counter() - start:.1f}s checkpoint={final_ckpt or '(not saved)'}"
+        )
+    finally:
+        logger.close()
+        collector_env.close()
+        evaluator_env.close()
+    return policy
+
+
+def _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step) -> tuple[bool, str]:
+    """The serial loop; returns (stop value reached, why it ended)."""
+    policy_cfg = cfg.policy
+    n_sample = policy_cfg.collect.n_sample
+    batch_size = policy_cfg.learn.batch_size
+    update_per_collect = policy_cfg.learn.update_per_collect
+    priority = policy_cfg.priority
+    max_train_iter = float("inf") if max_train_iter is None else max_train_iter
+    max_env_step = float("inf") if max_env_step is None else max_env_step
+    if policy_cfg.random_collect_size > 0 and collector.envstep == 0:
+        collector.collect(policy_cfg.random_collect_size, learner.train_iter, random=True)
+    while True:
+        if evaluator.should_eval(learner.train_iter):
+            stop, _ = evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)
+            if stop:
+                return True, "stop value reached"
+        collector.collect(n_sample, learner.train_iter)
+        for _ in range(update_per_collect):
+            if len(buffer) < batch_size:
+                break  # not enough data yet: collect more first
+            batch = buffer.sample(batch_size)
+            stats = learner.train(batch, collector.envstep)
+            if priority:
+                buffer.update_priority(batch["index"], stats["priority"])
+            if learner.train_iter >= max_train_iter:
+                return False, f"max_train_iter={max_train_iter} reached"
+        logger.status(
+            f"envstep={collector.envstep} train_iter={learner.train_iter} "
+            f"last eval={evaluator.last_result.get('episode_return_mean', float('nan')):.1f}"
+        )
+        if collector.envstep >= max_env_step:
+            return False, f"max_env_step={max_env_step} reached"

@@ -1,0 +1,3 @@
+from .dqn import DQN
+
+__all__ = ["DQN"]

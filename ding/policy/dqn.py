@@ -1,0 +1,190 @@
+"""DQN (Mnih et al. 2015) with double Q-learning, n-step returns, a dueling head and prioritised replay.
+
+Loss (one batch, see ding.rl_utils.q_nstep_td_error):
+    a* = argmax_a Q_online(s', a)                          double DQN picks with the online network
+    y  = R^(k) + gamma^k * (1 - done) * Q_target(s', a*)   R^(k): k-step discounted return from the buffer
+    L  = mean_i( w_i * (Q_online(s_i, a_i) - y_i)^2 )       w_i: PER importance weights (1 without PER)
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+
+from ding.config.config import ConfigError
+from ding.policy.base_policy import Policy
+from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
+from ding.torch_utils import obs_to_tensor, to_device
+from ding.utils.registry import POLICY_REGISTRY
+
+
+@POLICY_REGISTRY.register("dqn")
+class DQNPolicy(Policy):
+    default_model = "dqn"
+    config = dict(
+        type="dqn",
+        cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
+        on_policy=False,  # DQN learns off-policy from a replay buffer (DI-engine key; must stay False)
+        multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
+        priority=False,  # prioritised replay: sample by |td error|^alpha
+        priority_IS_weight=False,  # weight the loss by PER importance-sampling weights (used with priority=True)
+        discount_factor=0.97,  # gamma, per env step
+        nstep=1,  # steps in the n-step TD return
+        random_collect_size=0,  # env steps collected with uniformly random actions before training starts
+        load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
+        learn=dict(
+            multi_gpu=False,  # data-parallel training over processes (DistContext); not available yet
+            update_per_collect=3,  # gradient steps after each collect
+            batch_size=64,  # transitions per gradient step
+            learning_rate=0.001,  # Adam step size
+            target_update_freq=100,  # train iterations between hard copies to the target net; 0: soft update
+            target_theta=0.005,  # soft update rate (used when target_update_freq=0)
+            ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
+            huber_kappa=None,  # Huber loss threshold; None: squared TD error
+        ),
+        collect=dict(
+            n_sample=8,  # transitions per collect (rounded up to a multiple of env.collector_env_num)
+            unroll_len=1,  # DI-engine key: DQN collects single transitions (must stay 1)
+        ),
+        eval=dict(),
+        other=dict(
+            eps=dict(
+                type="exp",  # 'exp' or 'linear' decay of epsilon over collected env steps
+                start=0.95,  # epsilon at env step 0
+                end=0.1,  # epsilon reached after decay
+                decay=10000,  # env steps: time constant ('exp') or length ('linear') of the decay
+            ),
+        ),
+    )
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        unsupported = {
+            "on_policy": (cfg.on_policy, False),
+            "learn.ignore_done": (cfg.learn.ignore_done, False),
+            "collect.unroll_len": (cfg.collect.unroll_len, 1),
+        }
+        for key, (value, supported) in unsupported.items():
+            if value != supported:
+                raise ConfigError(f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}")
+        if cfg.multi_gpu or cfg.learn.multi_gpu:
+            raise ConfigError(
+                "Config key 'policy.learn.multi_gpu'/'policy.multi_gpu'=True: multi-process (DDP) training is not "
+                "available in this version yet; set it to False, or wrap the model in ding.torch_utils.DataParallel"
+            )
+        for key in ("nstep", "learn.update_per_collect", "learn.batch_size", "collect.n_sample"):
+            value = cfg
+            for part in key.split("."):
+                value = value[part]
+            if value < 1:
+                raise ConfigError(f"Config key 'policy.{key}' must be >= 1, got {value}")
+        if not 0.0 <= cfg.discount_factor <= 1.0:
+            raise ConfigError(f"Config key 'policy.discount_factor' must be in [0, 1], got {cfg.discount_factor}")
+        try:
+            epsilon_schedule(**cfg.other.eps)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"Config key 'policy.other.eps': {err}") from None
+
+    # ---- learn -------------------------------------------------------------------------------------------------
+    def _init_learn(self) -> None:
+        learn = self._cfg.learn
+        self._optimizer = torch.optim.Adam(self._model.parameters(), lr=learn.learning_rate)
+        self._target_model = copy.deepcopy(self._model)
+        self._target_model.requires_grad_(False)
+        self._target_update_freq = learn.target_update_freq
+        self._target_theta = learn.target_theta
+        self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
+        self._huber_kappa = learn.huber_kappa
+        self._learn_iter = 0
+
+    def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
+        data = to_device(batch, self._device)
+        self._set_train(True)
+        q = self._model(data["obs"])["logit"]
+        with torch.no_grad():
+            next_q_online = self._model(data["next_obs"])["logit"]
+            next_q_target = self._target_model(data["next_obs"])["logit"]
+        loss, td_error = q_nstep_td_error(
+            q,
+            next_q_target,
+            data["action"],
+            data["reward"],
+            data["discount"],
+            next_q_online=next_q_online,
+            weight=data["weight"] if self._use_is_weight else None,
+            huber_kappa=self._huber_kappa,
+        )
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._optimizer.step()
+        self._learn_iter += 1
+        if self._target_update_freq:
+            if self._learn_iter % self._target_update_freq == 0:
+                hard_update(self._target_model, self._model)
+        else:
+            soft_update(self._target_model, self._model, self._target_theta)
+        stats = {
+            "total_loss": loss.detach(),
+            "q_value": q.detach().mean(),
+            "target_q_value": next_q_target.mean(),
+        }
+        if self._cfg.priority:
+            stats["priority"] = td_error.abs().cpu().numpy()
+        return stats
+
+    def _state_dict_learn(self) -> dict[str, Any]:
+        return {
+            "model": self._model.state_dict(),
+            "target_model": self._target_model.state_dict(),
+            "optimizer": self._optimizer.state_dict(),
+            "learn_iter": self._learn_iter,
+        }
+
+    def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
+        self._model.load_state_dict(state["model"])
+        self._target_model.load_state_dict(state.get("target_model", state["model"]))
+        if "optimizer" in state:
+            self._optimizer.load_state_dict(state["optimizer"])
+        self._learn_iter = int(state.get("learn_iter", 0))
+
+    # ---- collect -----------------------------------------------------------------------------------------------
+    def _init_collect(self) -> None:
+        self._eps_fn = epsilon_schedule(**self._cfg.other.eps)
+        self._collect_rng = np.random.default_rng()
+
+    def _seed_collect(self, seed: int) -> None:
+        self._collect_rng = np.random.default_rng(seed)
+
+    def _greedy(self, obs: np.ndarray) -> np.ndarray:
+        self._set_train(False)
+        with torch.inference_mode():
+            q = self._model(obs_to_tensor(obs, self._device))["logit"]
+            return q.argmax(dim=-1).cpu().numpy()
+
+    def _forward_collect(self, obs: np.ndarray, envstep: int) -> np.ndarray:
+        """Epsilon-greedy actions (E,) for obs (E, *obs_shape); epsilon from the schedule at ``envstep``."""
+        action = self._greedy(obs)
+        eps = self._eps_fn(envstep)
+        explore = self._collect_rng.random(len(action)) < eps
+        if explore.any():
+            n_actions = self._n_actions()
+            action[explore] = self._collect_rng.integers(0, n_actions, size=int(explore.sum()))
+        return action
+
+    def _collect_info(self, envstep: int) -> dict[str, float]:
+        return {"eps": self._eps_fn(envstep)}
+
+    def _n_actions(self) -> int:
+        action_shape = self._cfg.model.action_shape
+        return int(action_shape[0] if isinstance(action_shape, (list, tuple)) else action_shape)
+
+    # ---- eval --------------------------------------------------------------------------------------------------
+    def _init_eval(self) -> None:
+        pass
+
+    def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy actions (E,) for obs (E, *obs_shape)."""
+        return self._greedy(obs)

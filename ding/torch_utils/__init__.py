@@ -1,0 +1,3 @@
+from .data import obs_to_tensor, to_device
+
+__all__ = ["obs_to_tensor", "to_device"]

@@ -1,0 +1,96 @@
+"""Text and TensorBoard logging under <exp_name>/log/, written by rank 0 only.
+
+On an interactive terminal a single status line is redrawn in place; in a non-interactive log (CI, Slurm output
+files) only plain lines are written, so logs are not flooded with progress updates.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from ding.utils.dist import is_main_process
+
+
+def _scalar(value: Any) -> float:
+    return float(value.item()) if hasattr(value, "item") else float(value)
+
+
+class Logger:
+    """Lines to stdout and ``<exp_name>/log/<name>.log``; scalars to TensorBoard event files in ``<exp_name>/log/``.
+
+    :param exp_name: the experiment folder; None writes to stdout only.
+    :param name: base name of the text log file.
+    :param enabled: write anything at all (False on ranks other than 0).
+    :param tensorboard: also write TensorBoard scalars.
+    """
+
+    def __init__(
+        self, exp_name: Optional[str], name: str = "train", enabled: Optional[bool] = None, tensorboard: bool = True
+    ) -> None:
+        self.enabled = is_main_process() if enabled is None else enabled
+        self.log_dir = os.path.join(exp_name, "log") if exp_name is not None else None
+        self._file = None
+        self._writer = None
+        self._interactive = sys.stdout.isatty()
+        self._status_shown = False
+        self._last_status = 0.0
+        if not self.enabled or self.log_dir is None:
+            return
+        os.makedirs(self.log_dir, exist_ok=True)
+        self._file = open(os.path.join(self.log_dir, f"{name}.log"), "a", encoding="utf-8", buffering=1)
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # paid only by runs that log
+
+            self._writer = SummaryWriter(self.log_dir, flush_secs=10)
+
+    def info(self, message: str) -> None:
+        """A plain line, to stdout and the text log."""
+        if not self.enabled:
+            return
+        if self._status_shown:
+            sys.stdout.write("\r\033[K")
+            self._status_shown = False
+        print(message, flush=True)
+        if self._file is not None:
+            self._file.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}\n")
+
+    def status(self, message: str, min_interval: float = 0.25) -> None:
+        """A progress line redrawn in place on a terminal; nothing in a non-interactive log."""
+        if not (self.enabled and self._interactive):
+            return
+        now = time.monotonic()
+        if now - self._last_status < min_interval:
+            return
+        self._last_status = now
+        sys.stdout.write("\r\033[K" + message)
+        sys.stdout.flush()
+        self._status_shown = True
+
+    def scalars(self, prefix: str, values: dict[str, Any], step: int) -> None:
+        """TensorBoard scalars ``<prefix>/<key>`` at x = ``step``."""
+        if self._writer is None:
+            return
+        for key, value in values.items():
+            self._writer.add_scalar(f"{prefix}/{key}", _scalar(value), step)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._status_shown:
+            sys.stdout.write("\n")
+            self._status_shown = False
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def format_stats(values: dict[str, Any]) -> str:
+    """``key=value`` pairs with 4 significant digits, for log lines."""
+    return " ".join(f"{key}={_scalar(value):.4g}" for key, value in values.items())

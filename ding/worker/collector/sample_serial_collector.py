@@ -1,0 +1,104 @@
+"""The sample collector: steps the vectorised collector envs with the policy and writes into the replay buffer."""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Optional
+
+import numpy as np
+from easydict import EasyDict
+
+from ding.utils.log_helper import Logger, format_stats
+
+
+def random_actions(action_space: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` uniformly random actions of a gymnasium Discrete or Box space, batched."""
+    if hasattr(action_space, "n"):
+        return rng.integers(0, int(action_space.n), size=n) + int(getattr(action_space, "start", 0))
+    if hasattr(action_space, "low"):
+        return rng.uniform(action_space.low, action_space.high, size=(n, *action_space.shape)).astype(action_space.dtype)
+    raise TypeError(f"random collection does not support action space {action_space}")
+
+
+class SampleSerialCollector:
+    """Collects transitions: ``collect(n_sample)`` steps every env ``ceil(n_sample / env_num)`` times.
+
+    :param cfg: ``policy.collect.collector`` of the compiled config.
+    :param env: a vectorised env manager (already built; reset with ``seeds`` on the first collect).
+    :param policy: the policy (its ``collect_mode`` is used).
+    :param buffer: where transitions go (``add`` one vectorised step at a time).
+    :param logger: log lines and TensorBoard scalars.
+    :param seeds: one seed per env, used at the first reset.
+    """
+
+    config = dict(
+        collect_print_freq=100,  # train iterations between collector log lines / TensorBoard points
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __init__(
+        self, cfg: EasyDict, env: Any, policy: Any, buffer: Any, logger: Logger, seeds: list[int], seed: int = 0
+    ) -> None:
+        self._cfg = cfg
+        self._env = env
+        self._policy = policy.collect_mode
+        self._buffer = buffer
+        self._logger = logger
+        self._seeds = seeds
+        self._rng = np.random.default_rng(seed)
+        self._obs: Optional[np.ndarray] = None
+        self.envstep = 0
+        self.episode_count = 0
+        self._returns: list[float] = []  # finished episodes since the last log line
+        self._lengths: list[int] = []
+        self._last_log_iter = 0
+        self._window_start = time.perf_counter()
+        self._window_envstep = 0
+
+    def collect(self, n_sample: int, train_iter: int = 0, random: bool = False) -> int:
+        """Step the envs until at least ``n_sample`` transitions went into the buffer; returns how many did.
+
+        With ``random=True`` actions are uniform over the action space (``policy.random_collect_size``).
+        """
+        env_num = self._env.env_num
+        if self._obs is None:
+            self._obs = self._env.reset(self._seeds)
+        steps = -(-n_sample // env_num)
+        for _ in range(steps):
+            obs = self._obs
+            if random:
+                action = random_actions(self._env.action_space, env_num, self._rng)
+            else:
+                action = self._policy.forward(obs, self.envstep)
+            out = self._env.step(action)
+            done = out.terminated | out.truncated
+            next_obs = np.where(done.reshape(-1, *([1] * (obs.ndim - 1))), out.final_obs, out.obs) if done.any() else out.obs
+            self._buffer.add(obs, action, out.reward, next_obs, out.terminated, out.truncated)
+            self._obs = out.obs
+            self.envstep += env_num
+            if done.any():
+                self.episode_count += int(done.sum())
+                self._returns.extend(out.episode_return[done].tolist())
+                self._lengths.extend(out.episode_length[done].tolist())
+        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
+            self._log(train_iter)
+        return steps * env_num
+
+    def _log(self, train_iter: int) -> None:
+        elapsed = time.perf_counter() - self._window_start
+        stats: dict[str, Any] = {"env_step_per_sec": (self.envstep - self._window_envstep) / max(elapsed, 1e-9)}
+        if self._returns:
+            stats["episode_return_mean"] = float(np.mean(self._returns))
+            stats["episode_length_mean"] = float(np.mean(self._lengths))
+        stats.update(self._policy.info(self.envstep))
+        self._logger.scalars("collector_step", stats, self.envstep)
+        self._logger.info(
+            f"[collector] envstep={self.envstep} episodes={self.episode_count} train_iter={train_iter} "
+            f"{format_stats(stats)}"
+        )
+        self._returns, self._lengths = [], []
+        self._last_log_iter = train_iter
+        self._window_start, self._window_envstep = time.perf_counter(), self.envstep

@@ -1,0 +1,3 @@
+from .interaction_serial_evaluator import InteractionSerialEvaluator
+
+__all__ = ["InteractionSerialEvaluator"]

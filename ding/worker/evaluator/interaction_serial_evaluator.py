@@ -1,0 +1,107 @@
+"""The evaluator: greedy episodes on the evaluator envs every ``eval_freq`` train iterations."""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+from easydict import EasyDict
+
+from ding.utils.log_helper import Logger
+
+
+class InteractionSerialEvaluator:
+    """Runs ``n_episode`` episodes spread over the evaluator envs and compares their mean return with ``stop_value``.
+
+    Every evaluation resets the envs with the same seeds, so evaluations at different train iterations compare the
+    policy on the same episode starts. Each env runs a fixed quota of episodes (env i: ``n_episode // E`` plus one
+    for the first ``n_episode % E`` envs), so short episodes are not over-represented.
+
+    :param cfg: ``policy.eval.evaluator`` of the compiled config.
+    :param env: a vectorised env manager for evaluation.
+    :param policy: the policy (its ``eval_mode`` is used).
+    :param logger: log lines and TensorBoard scalars.
+    :param n_episode: episodes per evaluation (``env.n_evaluator_episode``).
+    :param stop_value: mean return that ends training (``env.stop_value``; None: never).
+    :param seeds: one seed per evaluator env, used at every evaluation.
+    """
+
+    config = dict(
+        eval_freq=1000,  # train iterations between evaluations (also one at iteration 0)
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __init__(
+        self,
+        cfg: EasyDict,
+        env: Any,
+        policy: Any,
+        logger: Logger,
+        n_episode: int,
+        stop_value: Optional[float],
+        seeds: list[int],
+    ) -> None:
+        self._cfg = cfg
+        self._env = env
+        self._policy = policy.eval_mode
+        self._logger = logger
+        self._n_episode = n_episode
+        self._stop_value = stop_value
+        self._seeds = seeds
+        self._last_eval_iter: Optional[int] = None
+        self.best_return = -float("inf")
+        self.last_result: dict[str, Any] = {}
+
+    def should_eval(self, train_iter: int) -> bool:
+        return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
+
+    def run_episodes(self) -> np.ndarray:
+        """Returns of ``n_episode`` greedy episodes, in order of env index then episode."""
+        env_num = self._env.env_num
+        quota = np.full(env_num, self._n_episode // env_num)
+        quota[: self._n_episode % env_num] += 1
+        returns: list[list[float]] = [[] for _ in range(env_num)]
+        obs = self._env.reset(self._seeds)
+        remaining = quota.copy()
+        while remaining.sum() > 0:
+            out = self._env.step(self._policy.forward(obs))
+            obs = out.obs
+            done = out.terminated | out.truncated
+            for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only
+                returns[i].append(float(out.episode_return[i]))
+                remaining[i] -= 1
+        return np.array([r for per_env in returns for r in per_env])
+
+    def eval(
+        self, save_ckpt_fn: Optional[Callable[[str], Any]] = None, train_iter: int = 0, envstep: int = 0
+    ) -> tuple[bool, dict[str, Any]]:
+        """Evaluate; save ``ckpt_best.pth.tar`` through ``save_ckpt_fn`` on a new best. Returns (stop, results)."""
+        start = time.perf_counter()
+        episode_returns = self.run_episodes()
+        result = {
+            "episode_return_mean": float(episode_returns.mean()),
+            "episode_return_std": float(episode_returns.std()),
+            "episode_return_max": float(episode_returns.max()),
+            "episode_return_min": float(episode_returns.min()),
+            "eval_time_sec": time.perf_counter() - start,
+        }
+        self._last_eval_iter = train_iter
+        self.last_result = dict(result, train_iter=train_iter, envstep=envstep)
+        if result["episode_return_mean"] > self.best_return:
+            self.best_return = result["episode_return_mean"]
+            if save_ckpt_fn is not None:
+                save_ckpt_fn("ckpt_best.pth.tar")
+        self._logger.scalars("evaluator_step", result, envstep)
+        self._logger.scalars("evaluator_iter", result, train_iter)
+        stop = self._stop_value is not None and result["episode_return_mean"] >= self._stop_value
+        self._logger.info(
+            f"[evaluator] train_iter={train_iter} envstep={envstep} "
+            f"episode_return_mean={result['episode_return_mean']:.2f} std={result['episode_return_std']:.2f} "
+            f"over {len(episode_returns)} episodes (best {self.best_return:.2f}, stop_value {self._stop_value})"
+            + (" -> stop value reached" if stop else "")
+        )
+        return stop, self.last_result

@@ -1,0 +1,3 @@
+from .base_learner import BaseLearner
+
+__all__ = ["BaseLearner"]

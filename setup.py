@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="ding",
+    version="0.1.0",
+    description="A PyTorch reinforcement-learning training framework whose learner scales over GPUs and nodes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ding", "ding.*", "dizoo", "dizoo.*"]),
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.24",
+        "gymnasium>=1.0",
+        "easydict>=1.10",
+        "tensorboard>=2.14",
+    ],
+    extras_require={
+        "atari": ["ale-py>=0.10"],
+        "test": ["pytest>=8", "ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["ding=ding.entry.cli:main"]},
+)
