@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 
 from ding.config import ConfigError, compile_config
-from ding.entry.serial_entry import ConfigInput, build_env_managers, fill_spaces, load_input_config
+from ding.entry.serial_entry import ConfigInput, build_env_managers, load_input_config
 from ding.utils.checkpoint import load_checkpoint
 from ding.utils.registry import POLICY_REGISTRY
 from ding.utils.seed import set_global_seed
@@ -39,7 +39,6 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, evaluator_only=True)
     logger = Logger(None, enabled=True, tensorboard=False)
     try:
-        fill_spaces(cfg, evaluator_env)
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model, enable_field=["eval"])
         try:
             policy.eval_mode.load_state_dict(state)

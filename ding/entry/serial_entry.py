@@ -42,15 +42,6 @@ def build_env_managers(cfg: EasyDict, seed: int, evaluator_only: bool = False):
     return collector_env, derive_seeds(seed, cfg.env.collector_env_num, stream=0), evaluator_env, eval_seeds
 
 
-def fill_spaces(cfg: EasyDict, env) -> None:
-    """Fill ``policy.model.obs_shape`` / ``action_shape`` from the env's spaces where the config left them out."""
-    model = cfg.policy.model
-    if model.get("obs_shape") is None:
-        model.obs_shape = list(env.observation_space.shape)
-    if model.get("action_shape") is None and hasattr(env.action_space, "n"):
-        model.action_shape = int(env.action_space.n)
-
-
 def serial_pipeline(
     input_cfg: ConfigInput,
     seed: int = 0,
@@ -82,7 +73,6 @@ def serial_pipeline(
     collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(cfg, seed)
     logger = Logger(cfg.exp_name)
     try:
-        fill_spaces(cfg, collector_env)
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
         policy.collect_mode.seed(seed)
         obs_space, action_space = collector_env.observation_space, collector_env.action_space

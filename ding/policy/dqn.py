@@ -16,7 +16,7 @@ import torch
 from ding.config.config import ConfigError
 from ding.policy.base_policy import Policy
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
-from ding.torch_utils import obs_to_tensor, to_device
+from ding.torch_utils import build_adam, obs_to_tensor, to_device
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -90,7 +90,7 @@ class DQNPolicy(Policy):
     # ---- learn -------------------------------------------------------------------------------------------------
     def _init_learn(self) -> None:
         learn = self._cfg.learn
-        self._optimizer = torch.optim.Adam(self._model.parameters(), lr=learn.learning_rate)
+        self._optimizer = build_adam(self._model.parameters(), lr=learn.learning_rate)
         self._target_model = copy.deepcopy(self._model)
         self._target_model.requires_grad_(False)
         self._target_update_freq = learn.target_update_freq

@@ -1,0 +1,86 @@
+"""End to end: the shipped CartPole DQN config trains to its stop value, writes logs and checkpoints; CLI paths."""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ding.entry import eval as eval_entry
+from ding.entry import serial_pipeline
+from ding.entry.cli import main as cli_main
+from tests.conftest import REPO_ROOT
+
+CONFIG = os.path.join(REPO_ROOT, "dizoo", "classic_control", "cartpole", "config", "cartpole_dqn_config.py")
+
+
+@pytest.mark.slow
+def test_cartpole_dqn_reaches_stop_value(cartpole_dqn, in_tmp, capsys):
+    policy = serial_pipeline(cartpole_dqn, seed=0)
+    out = capsys.readouterr().out
+    assert "stop value reached" in out
+    exp = "cartpole_dqn_seed0"
+    assert os.path.isfile(os.path.join(exp, "total_config.py"))
+    assert os.path.isfile(os.path.join(exp, "log", "train.log"))
+    assert glob.glob(os.path.join(exp, "log", "events.out.tfevents.*"))
+    assert os.path.isfile(os.path.join(exp, "ckpt", "ckpt_best.pth.tar"))
+    assert os.path.isfile(os.path.join(exp, "ckpt", "final.pth.tar"))
+    # the best checkpoint evaluates to the stop value again on the evaluator's episodes
+    mean = eval_entry(cartpole_dqn, seed=0, load_path=os.path.join(exp, "ckpt", "ckpt_best.pth.tar"))
+    assert mean >= 195
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"eval_episode_return_mean: {mean}"
+    assert policy is not None
+
+
+def test_budget_stops_training_and_final_eval_runs(cartpole_dqn, in_tmp, capsys):
+    main, create = cartpole_dqn
+    main.env.stop_value = 10**6
+    serial_pipeline((main, create), seed=1, max_env_step=64)
+    out = capsys.readouterr().out
+    assert "max_env_step=64 reached" in out
+    assert "[evaluator]" in out
+    log = open(os.path.join("cartpole_dqn_seed0", "log", "train.log")).read()
+    assert "finished (max_env_step=64 reached)" in log
+
+
+def test_max_train_iter(cartpole_dqn, in_tmp, capsys):
+    main, create = cartpole_dqn
+    main.env.stop_value = 10**6
+    serial_pipeline((main, create), seed=0, max_train_iter=7)
+    assert "train_iter=7" in capsys.readouterr().out
+
+
+def test_cli_bad_config_exits_2_and_writes_nothing(in_tmp, capsys):
+    bad = in_tmp / "bad_config.py"
+    text = open(CONFIG).read().replace("batch_size=64", "batch_sise=64")
+    bad.write_text(text)
+    assert cli_main(["-m", "serial", "-c", str(bad), "-s", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "policy.learn.batch_sise" in err and "policy.learn.batch_size" in err
+    assert sorted(os.listdir(in_tmp)) == ["bad_config.py"]
+
+
+def test_cli_eval_needs_a_checkpoint(in_tmp, capsys):
+    assert cli_main(["-m", "eval", "-c", CONFIG, "-s", "0"]) == 2
+    assert "--load-path" in capsys.readouterr().err
+    assert cli_main(["-m", "eval", "-c", CONFIG, "-s", "0", "--load-path", "nope.pth.tar"]) == 2
+    assert "nope.pth.tar" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_train_then_eval_in_subprocesses(in_tmp):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    train = subprocess.run(
+        [sys.executable, "-m", "ding", "-m", "serial", "-c", CONFIG, "-s", "0", "--max-train-iter", "50"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert train.returncode == 0, train.stderr
+    ckpt = os.path.join("cartpole_dqn_seed0", "ckpt", "final.pth.tar")
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "ding", "-m", "eval", "-c", CONFIG, "-s", "0", "--load-path", ckpt],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    last = evaluated.stdout.strip().splitlines()[-1]
+    assert last.startswith("eval_episode_return_mean: ")
+    float(last.split(": ")[1])

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
+
+
+def test_double_dqn_target_hand_computed():
+    q = torch.tensor([[1.0, 2.0], [0.5, -1.0]], requires_grad=True)
+    next_q_online = torch.tensor([[0.0, 1.0], [3.0, 2.0]])  # picks action 1 for row 0, action 0 for row 1
+    next_q_target = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    action = torch.tensor([1, 0])
+    reward = torch.tensor([1.0, 2.0])
+    discount = torch.tensor([0.9, 0.0])  # row 1 terminated: no bootstrap
+    loss, td = q_nstep_td_error(q, next_q_target, action, reward, discount, next_q_online=next_q_online)
+    target = torch.tensor([1.0 + 0.9 * 20.0, 2.0])
+    expected_td = torch.tensor([2.0, 0.5]) - target
+    assert torch.allclose(td, expected_td)
+    assert loss.item() == pytest.approx((expected_td**2).mean().item())
+    loss.backward()
+    assert torch.allclose(q.grad, torch.tensor([[0.0, expected_td[0] / 1.0], [expected_td[1] / 1.0, 0.0]]))
+
+
+def test_plain_dqn_target_uses_target_max_and_weights():
+    q = torch.tensor([[1.0, 2.0]])
+    next_q_target = torch.tensor([[5.0, 3.0]])
+    loss, td = q_nstep_td_error(
+        q, next_q_target, torch.tensor([0]), torch.tensor([1.0]), torch.tensor([0.5]), weight=torch.tensor([2.0])
+    )
+    assert td.item() == pytest.approx(1.0 - (1.0 + 0.5 * 5.0))
+    assert loss.item() == pytest.approx(2.0 * 2.5**2)
+
+
+def test_huber():
+    q = torch.tensor([[0.0]])
+    loss, _ = q_nstep_td_error(q, torch.tensor([[0.0]]), torch.tensor([0]), torch.tensor([3.0]), torch.tensor([0.0]),
+                               huber_kappa=1.0)
+    assert loss.item() == pytest.approx(1.0 * (3.0 - 0.5))
+
+
+def test_target_updates():
+    online, target = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    before = target.weight.detach().clone()
+    soft_update(target, online, 0.25)
+    assert torch.allclose(target.weight, 0.75 * before + 0.25 * online.weight)
+    hard_update(target, online)
+    assert torch.equal(target.weight, online.weight)
+
+
+def test_epsilon_schedules():
+    exp = epsilon_schedule("exp", 0.95, 0.1, 10000)
+    assert exp(0) == pytest.approx(0.95)
+    assert exp(10000) == pytest.approx(0.1 + 0.85 * 0.36787944117)
+    assert exp(10**9) == pytest.approx(0.1)
+    linear = epsilon_schedule("linear", 1.0, 0.05, 100)
+    assert linear(0) == 1.0 and linear(50) == pytest.approx(0.525) and linear(100) == pytest.approx(0.05)
+    assert linear(1000) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="'exp' or 'linear'"):
+        epsilon_schedule("cos", 1, 0, 10)
