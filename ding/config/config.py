@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import math
 import os
+import warnings
 from typing import Any, Iterable, Optional
 
 from easydict import EasyDict
@@ -41,7 +42,7 @@ ENV_COMMON_CONFIG = dict(
     evaluator_env_num=5,  # envs stepped together by the evaluator
     n_evaluator_episode=5,  # episodes per evaluation, spread over the evaluator envs
     stop_value=None,  # stop training when the evaluation's mean episode return reaches this (None: never)
-    replay_path=None,  # DI-engine's video folder for evaluation episodes (not supported yet: must stay None)
+    replay_path=None,  # DI-engine's folder for evaluation videos (not supported yet: a warning, no videos)
 )
 
 # create_config sections we know, and the types we accept for the workers named there.
@@ -317,8 +318,12 @@ def _check_common(cfg: EasyDict) -> None:
         if env[key] < 1:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
     if env.replay_path is not None:
-        raise ConfigError(
-            "Config key 'env.replay_path' (evaluation videos) is not supported yet; remove it or set it to None"
+        # DI-engine's shipped configs set it; training runs as is, and the user is told no video is written
+        warnings.warn(
+            f"Config key 'env.replay_path'={env.replay_path!r}: evaluation videos are not supported yet, "
+            f"no video will be written; remove the key to silence this warning",
+            UserWarning,
+            stacklevel=3,
         )
 
 

@@ -127,6 +127,7 @@ class DQNPolicy(Policy):
         else:
             soft_update(self._target_model, self._model, self._target_theta)
         stats = {
+            "cur_lr": self._optimizer.param_groups[0]["lr"],
             "total_loss": loss.detach(),
             "q_value": q.detach().mean(),
             "target_q_value": next_q_target.mean(),

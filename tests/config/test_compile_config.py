@@ -58,7 +58,6 @@ def test_unknown_model_key_checked_against_constructor(cartpole_dqn):
         ("policy.other.eps.type", "cosine", "'exp' or 'linear'"),
         ("policy.learn.ignore_done", True, "not supported"),
         ("policy.learn.multi_gpu", True, "multi_gpu"),
-        ("env.replay_path", "videos", "replay_path"),
     ],
 )
 def test_bad_values_are_clear_errors(cartpole_dqn, path, value, expect):

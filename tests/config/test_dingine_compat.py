@@ -1,0 +1,53 @@
+"""A DI-engine CartPole DQN config, as DI-engine ships it, runs here unchanged."""
+import pytest
+from easydict import EasyDict
+
+from ding.config import compile_config
+from ding.entry import serial_pipeline
+
+# DI-engine's dizoo/classic_control/cartpole/config/cartpole_dqn_config.py, values as shipped
+DI_ENGINE_MAIN = dict(
+    exp_name="cartpole_dqn",
+    env=dict(
+        collector_env_num=8,
+        evaluator_env_num=5,
+        n_evaluator_episode=5,
+        stop_value=195,
+        replay_path="cartpole_dqn/video",
+    ),
+    policy=dict(
+        cuda=False,
+        model=dict(obs_shape=4, action_shape=2, encoder_hidden_size_list=[128, 128, 64], dueling=True),
+        nstep=1,
+        discount_factor=0.97,
+        learn=dict(batch_size=64, learning_rate=0.001),
+        collect=dict(n_sample=8),
+        eval=dict(evaluator=dict(eval_freq=40)),
+        other=dict(
+            eps=dict(type="exp", start=0.95, end=0.1, decay=10000),
+            replay_buffer=dict(replay_buffer_size=20000),
+        ),
+    ),
+)
+DI_ENGINE_CREATE = dict(
+    env=dict(type="cartpole", import_names=["dizoo.classic_control.cartpole.envs.cartpole_env"]),
+    env_manager=dict(type="base"),
+    policy=dict(type="dqn"),
+)
+
+
+def test_di_engine_config_compiles_with_di_engine_defaults():
+    with pytest.warns(UserWarning, match="replay_path"):
+        cfg = compile_config(EasyDict(DI_ENGINE_MAIN), create_cfg=EasyDict(DI_ENGINE_CREATE), save_cfg=False)
+    # DI-engine's DQN defaults for what the config leaves out
+    assert cfg.policy.learn.update_per_collect == 3
+    assert cfg.policy.learn.target_update_freq == 100
+    assert cfg.policy.priority is False and cfg.policy.priority_IS_weight is False
+    assert cfg.policy.collect.unroll_len == 1
+
+
+def test_di_engine_config_trains(in_tmp, capsys):
+    with pytest.warns(UserWarning, match="replay_path"):
+        serial_pipeline((EasyDict(DI_ENGINE_MAIN), EasyDict(DI_ENGINE_CREATE)), seed=0, max_env_step=200)
+    assert "max_env_step=200 reached" in capsys.readouterr().out
+    assert (in_tmp / "cartpole_dqn" / "ckpt" / "final.pth.tar").is_file()
