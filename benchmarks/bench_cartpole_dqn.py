@@ -4,6 +4,7 @@ Run: python benchmarks/bench_cartpole_dqn.py [--seeds 0 1 2 3 4]
 Target: every seed reaches the stop value (eval mean >= 195 over 200-step-capped episodes); median wall <= 4 s.
 Each run happens in a temporary folder, one at a time (2-core machines: parallel runs distort each other).
 """
+
 from __future__ import annotations
 
 import argparse

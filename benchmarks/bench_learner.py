@@ -7,6 +7,7 @@ script would write by hand; the ratio is ding's framework cost (learner hook, st
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_learner.py [--batch 64] [--iters 2000]
 Target: ding / bare <= 1.20.
 """
+
 from __future__ import annotations
 
 import argparse

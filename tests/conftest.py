@@ -1,4 +1,5 @@
 """Shared fixtures: every test runs with one torch/OpenMP thread (2-core machines thrash otherwise)."""
+
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")

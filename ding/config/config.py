@@ -6,6 +6,7 @@ A user config is two EasyDicts (DI-engine's layout): ``main_config`` holds the v
 component's declared defaults under the user's values, rejects unknown keys and wrong types with a message that
 names the key, and writes the result to ``<exp_name>/total_config.py`` as a loadable Python file.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,8 @@ import inspect
 import math
 import os
 import warnings
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from easydict import EasyDict
 
@@ -166,11 +168,12 @@ def _resolve_type(section: str, create: dict, main_value: Optional[dict], regist
     main_type = (main_value or {}).get("type")
     if type_name is not None and main_type is not None and type_name != main_type:
         raise ConfigError(
-            f"create_config.{section}.type='{type_name}' but the main config names type '{main_type}'; "
-            f"keep one of them"
+            f"create_config.{section}.type='{type_name}' but the main config names type '{main_type}'; keep one of them"
         )
     type_name = type_name if type_name is not None else main_type
-    imports = list(create_section.get("import_names", []) or []) + list((main_value or {}).get("import_names", []) or [])
+    imports = list(create_section.get("import_names", []) or []) + list(
+        (main_value or {}).get("import_names", []) or []
+    )
     return type_name, list(dict.fromkeys(imports))
 
 

@@ -1,4 +1,5 @@
 """Entry points: serial_pipeline (train) and eval (evaluate a checkpoint)."""
+
 from .application_entry import eval
 from .serial_entry import serial_pipeline
 

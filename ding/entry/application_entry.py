@@ -1,4 +1,5 @@
 """eval: run the config's evaluator episodes with a trained checkpoint."""
+
 from __future__ import annotations
 
 from typing import Optional

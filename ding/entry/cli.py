@@ -1,9 +1,11 @@
 """The `ding` command: `ding -m serial -c cfg.py -s 0`, `ding -m eval -c cfg.py -s 0 --load-path CKPT`."""
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 MODES = ("serial", "eval")
 EXIT_CONFIG_ERROR = 2  # bad config, bad checkpoint path, bad arguments: nothing was trained or written
@@ -40,8 +42,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.mode == "serial":
             if args.load_path:
-                raise ConfigError("--load-path is for -m eval; to start training from a checkpoint set "
-                                  "policy.learn.learner.hook.load_ckpt_before_run")
+                raise ConfigError(
+                    "--load-path is for -m eval; to start training from a checkpoint set "
+                    "policy.learn.learner.hook.load_ckpt_before_run"
+                )
             from ding.entry import serial_pipeline
 
             serial_pipeline(

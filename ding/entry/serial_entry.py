@@ -1,4 +1,5 @@
 """serial_pipeline: collect -> replay buffer -> learn -> evaluate, until the stop value or a step budget."""
+
 from __future__ import annotations
 
 import functools

@@ -1,7 +1,9 @@
 """Building blocks shared by the models: activations, normalisation and the MLP encoder."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn

@@ -1,7 +1,9 @@
 """The DQN model: an encoder to a feature vector, then a Q head (plain or dueling)."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn

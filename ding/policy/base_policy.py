@@ -1,10 +1,12 @@
 """The policy base class: one model, three modes (learn, collect, eval)."""
+
 from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 from easydict import EasyDict

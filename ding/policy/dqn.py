@@ -5,6 +5,7 @@ Loss (one batch, see ding.rl_utils.q_nstep_td_error):
     y  = R^(k) + gamma^k * (1 - done) * Q_target(s', a*)   R^(k): k-step discounted return from the buffer
     L  = mean_i( w_i * (Q_online(s_i, a_i) - y_i)^2 )       w_i: PER importance weights (1 without PER)
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,7 +69,9 @@ class DQNPolicy(Policy):
         }
         for key, (value, supported) in unsupported.items():
             if value != supported:
-                raise ConfigError(f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}")
+                raise ConfigError(
+                    f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}"
+                )
         if cfg.multi_gpu or cfg.learn.multi_gpu:
             raise ConfigError(
                 "Config key 'policy.learn.multi_gpu'/'policy.multi_gpu'=True: multi-process (DDP) training is not "

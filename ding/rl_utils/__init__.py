@@ -1,4 +1,5 @@
 """Shared RL math: every policy calls these plain functions rather than keeping its own copy."""
+
 from .exploration import epsilon_schedule
 from .td import hard_update, q_nstep_td_error, soft_update
 

@@ -1,8 +1,9 @@
 """Exploration schedules."""
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def epsilon_schedule(type: str, start: float, end: float, decay: int) -> Callable[[int], float]:

@@ -1,4 +1,5 @@
 """Temporal-difference math shared by the value-based policies."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -58,5 +59,5 @@ def soft_update(target: torch.nn.Module, online: torch.nn.Module, theta: float) 
     """Polyak averaging: target <- (1 - theta) * target + theta * online, for parameters; buffers are copied."""
     target_params = list(target.parameters())
     torch._foreach_lerp_(target_params, list(online.parameters()), theta)
-    for target_buffer, online_buffer in zip(target.buffers(), online.buffers()):
+    for target_buffer, online_buffer in zip(target.buffers(), online.buffers(), strict=True):
         target_buffer.copy_(online_buffer)

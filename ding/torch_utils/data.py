@@ -1,4 +1,5 @@
 """The one boundary between host batches and the learner's device."""
+
 from __future__ import annotations
 
 import numpy as np

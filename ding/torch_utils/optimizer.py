@@ -1,7 +1,8 @@
 """Optimizer construction shared by the policies."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

@@ -1,4 +1,5 @@
 """Checkpoint files: written atomically, read with errors that say what is wrong."""
+
 from __future__ import annotations
 
 import os

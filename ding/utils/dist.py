@@ -3,6 +3,7 @@
 The rest of ding asks these functions and never reads a launcher's environment variables (STYLE.md, rule 7).
 Without an initialised process group the world is one process of rank 0.
 """
+
 from __future__ import annotations
 
 

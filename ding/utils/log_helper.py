@@ -3,6 +3,7 @@
 On an interactive terminal a single status line is redrawn in place; in a non-interactive log (CI, Slurm output
 files) only plain lines are written, so logs are not flooded with progress updates.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,11 +3,13 @@
 Built-in entries are listed by module path and imported on first use, so ``import ding`` stays cheap and a
 config can name any built-in type without importing it first.
 """
+
 from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Any, Callable, Dict, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 
 class RegistryError(KeyError):
@@ -24,10 +26,10 @@ class Registry:
     :param builtins: name -> module that registers it when imported; imported lazily by :meth:`get`.
     """
 
-    def __init__(self, kind: str, builtins: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, kind: str, builtins: Optional[dict[str, str]] = None) -> None:
         self.kind = kind
-        self._items: Dict[str, Any] = {}
-        self._builtins: Dict[str, str] = dict(builtins or {})
+        self._items: dict[str, Any] = {}
+        self._builtins: dict[str, str] = dict(builtins or {})
 
     def register(self, name: str, obj: Any = None, force: bool = False) -> Callable:
         """Register ``obj`` under ``name``; used as ``@REGISTRY.register('name')`` or called directly."""
@@ -88,5 +90,6 @@ ENV_MANAGER_REGISTRY = Registry(
 POLICY_REGISTRY = Registry("policy", {"dqn": "ding.policy.dqn"})
 MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn"})
 BUFFER_REGISTRY = Registry(
-    "buffer", {"replay": "ding.data.replay_buffer", "naive": "ding.data.replay_buffer", "deque": "ding.data.replay_buffer"}
+    "buffer",
+    {"replay": "ding.data.replay_buffer", "naive": "ding.data.replay_buffer", "deque": "ding.data.replay_buffer"},
 )

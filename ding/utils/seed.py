@@ -1,4 +1,5 @@
 """Seeding: the global RNGs, and distinct per-env seeds derived from one run seed."""
+
 from __future__ import annotations
 
 import random

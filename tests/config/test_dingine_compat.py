@@ -1,4 +1,5 @@
 """A DI-engine CartPole DQN config, as DI-engine ships it, runs here unchanged."""
+
 import pytest
 from easydict import EasyDict
 

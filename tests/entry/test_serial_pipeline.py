@@ -1,4 +1,5 @@
 """End to end: the shipped CartPole DQN config trains to its stop value, writes logs and checkpoints; CLI paths."""
+
 import glob
 import os
 import subprocess
@@ -72,13 +73,19 @@ def test_cli_train_then_eval_in_subprocesses(in_tmp):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
     train = subprocess.run(
         [sys.executable, "-m", "ding", "-m", "serial", "-c", CONFIG, "-s", "0", "--max-train-iter", "50"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert train.returncode == 0, train.stderr
     ckpt = os.path.join("cartpole_dqn_seed0", "ckpt", "final.pth.tar")
     evaluated = subprocess.run(
         [sys.executable, "-m", "ding", "-m", "eval", "-c", CONFIG, "-s", "0", "--load-path", ckpt],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert evaluated.returncode == 0, evaluated.stderr
     last = evaluated.stdout.strip().splitlines()[-1]

@@ -42,16 +42,18 @@ def test_hard_target_update_every_freq_iterations(cartpole_dqn):
     initial = [p.clone() for p in policy._target_model.parameters()]
     for _ in range(2):
         policy.learn_mode.forward(batch)
-    assert all(torch.equal(a, b) for a, b in zip(initial, policy._target_model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(initial, policy._target_model.parameters(), strict=True))
     policy.learn_mode.forward(batch)
-    assert all(torch.equal(a, b) for a, b in zip(policy.model.parameters(), policy._target_model.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(policy.model.parameters(), policy._target_model.parameters(), strict=True)
+    )
 
 
 def test_soft_target_update_when_freq_zero(cartpole_dqn):
     policy, _ = make_policy(cartpole_dqn, target_update_freq=0, target_theta=0.5)
     before = [p.clone() for p in policy._target_model.parameters()]
     policy.learn_mode.forward(fixed_batch())
-    for old, new, online in zip(before, policy._target_model.parameters(), policy.model.parameters()):
+    for old, new, online in zip(before, policy._target_model.parameters(), policy.model.parameters(), strict=True):
         assert torch.allclose(new, 0.5 * old + 0.5 * online)
 
 

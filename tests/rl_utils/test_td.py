@@ -32,8 +32,9 @@ def test_plain_dqn_target_uses_target_max_and_weights():
 
 def test_huber():
     q = torch.tensor([[0.0]])
-    loss, _ = q_nstep_td_error(q, torch.tensor([[0.0]]), torch.tensor([0]), torch.tensor([3.0]), torch.tensor([0.0]),
-                               huber_kappa=1.0)
+    loss, _ = q_nstep_td_error(
+        q, torch.tensor([[0.0]]), torch.tensor([0]), torch.tensor([3.0]), torch.tensor([0.0]), huber_kappa=1.0
+    )
     assert loss.item() == pytest.approx(1.0 * (3.0 - 0.5))
 
 

@@ -1,4 +1,5 @@
 """The sample collector: steps the vectorised collector envs with the policy and writes into the replay buffer."""
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,9 @@ def random_actions(action_space: Any, n: int, rng: np.random.Generator) -> np.nd
     if hasattr(action_space, "n"):
         return rng.integers(0, int(action_space.n), size=n) + int(getattr(action_space, "start", 0))
     if hasattr(action_space, "low"):
-        return rng.uniform(action_space.low, action_space.high, size=(n, *action_space.shape)).astype(action_space.dtype)
+        return rng.uniform(action_space.low, action_space.high, size=(n, *action_space.shape)).astype(
+            action_space.dtype
+        )
     raise TypeError(f"random collection does not support action space {action_space}")
 
 
@@ -75,7 +78,9 @@ class SampleSerialCollector:
                 action = self._policy.forward(obs, self.envstep)
             out = self._env.step(action)
             done = out.terminated | out.truncated
-            next_obs = np.where(done.reshape(-1, *([1] * (obs.ndim - 1))), out.final_obs, out.obs) if done.any() else out.obs
+            next_obs = (
+                np.where(done.reshape(-1, *([1] * (obs.ndim - 1))), out.final_obs, out.obs) if done.any() else out.obs
+            )
             self._buffer.add(obs, action, out.reward, next_obs, out.terminated, out.truncated)
             self._obs = out.obs
             self.envstep += env_num

@@ -1,9 +1,11 @@
 """The evaluator: greedy episodes on the evaluator envs every ``eval_freq`` train iterations."""
+
 from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import numpy as np
 from easydict import EasyDict

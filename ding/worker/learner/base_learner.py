@@ -1,4 +1,5 @@
 """The learner: runs the policy's train step and its hooks (logging, checkpoints)."""
+
 from __future__ import annotations
 
 import copy

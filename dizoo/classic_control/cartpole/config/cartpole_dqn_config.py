@@ -3,6 +3,7 @@
 Run: python dizoo/classic_control/cartpole/config/cartpole_dqn_config.py
  or: ding -m serial -c dizoo/classic_control/cartpole/config/cartpole_dqn_config.py -s 0
 """
+
 from easydict import EasyDict
 
 cartpole_dqn_config = dict(

@@ -1,0 +1,20 @@
+"""Envs: ``make_env`` builds one env from its config; env managers step many at once (numpy in and out).
+
+The managers are imported on first use, so ``import ding.envs`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ding.envs.env import EnvStep, make_env
+
+__all__ = ["make_env", "EnvStep", "BaseEnvManager", "SubprocessEnvManager"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("BaseEnvManager", "SubprocessEnvManager"):
+        from ding.envs import env_manager
+
+        return getattr(env_manager, name)
+    raise AttributeError(f"module 'ding.envs' has no attribute '{name}'")

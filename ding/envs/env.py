@@ -1,0 +1,58 @@
+"""Building one env from its config, and the batch type the env managers return.
+
+An env type in ``ENV_REGISTRY`` is a class or factory called with the env config (EasyDict) that returns a
+``gymnasium.Env``. It declares its own defaults as a class attribute ``config = dict(...)`` and a classmethod
+``default_config()``; ``compile_config`` adds the keys common to every env (``type``, ``import_names``,
+``collector_env_num``, ``evaluator_env_num``, ``n_evaluator_episode``, ``stop_value``, ``manager``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from ding.utils.registry import ENV_REGISTRY, import_modules
+
+if TYPE_CHECKING:  # gymnasium costs ~0.1 s to import; the env modules import it when they are used
+    import gymnasium
+
+
+class EnvStep(NamedTuple):
+    """What an env manager's ``step`` returns for its ``E`` envs (numpy arrays, first axis = env index).
+
+    Managers reset an env in the same step its episode ends, so ``obs`` is always the obs to act on next.
+    """
+
+    obs: np.ndarray  # (E, *obs_shape) next obs; where an episode just ended, the first obs of the new episode
+    reward: np.ndarray  # (E,) float32
+    terminated: np.ndarray  # (E,) bool: the episode reached a terminal state (no bootstrapping)
+    truncated: np.ndarray  # (E,) bool: the episode was cut (time limit); the TD target bootstraps through it
+    final_obs: np.ndarray  # (E, *obs_shape) last obs of the episode that ended; equal to obs where none ended
+    episode_return: np.ndarray  # (E,) float64: return of the episode that ended here, NaN elsewhere
+    episode_length: np.ndarray  # (E,) int64: length (env steps) of the episode that ended here, 0 elsewhere
+
+
+def make_env(cfg: Mapping[str, Any]) -> gymnasium.Env:
+    """Build one env from its config: import ``cfg.import_names`` (they register env types), then call
+    ``ENV_REGISTRY.get(cfg.type)(cfg)``.
+
+    ``functools.partial(make_env, cfg)`` is picklable, so it serves as the env factory of every env manager,
+    the subprocess one included (the worker imports ``import_names`` itself).
+    """
+    import_modules(cfg.get("import_names", None) or [], where="env.import_names")
+    return ENV_REGISTRY.get(cfg["type"])(cfg)
+
+
+def space_shape_dtype(space: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of one element of a gymnasium space that holds fixed-shape arrays (Box, Discrete,
+    MultiDiscrete, MultiBinary); a clear error for structured spaces (Dict, Tuple ...), which managers do not batch."""
+    shape, dtype = getattr(space, "shape", None), getattr(space, "dtype", None)
+    if shape is None or dtype is None:
+        raise TypeError(
+            f"env managers batch observations into one numpy array, so the observation space must have a fixed "
+            f"shape and dtype (Box, Discrete, MultiDiscrete, MultiBinary); got {space!r}. Flatten it in an env "
+            f"wrapper (gymnasium.wrappers.FlattenObservation)."
+        )
+    return tuple(shape), np.dtype(dtype)

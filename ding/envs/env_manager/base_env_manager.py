@@ -1,0 +1,206 @@
+"""In-process vectorised env manager: a Python loop over ``E`` gymnasium envs, with same-step auto-reset.
+
+Cheap envs (CartPole) and tests use it; it is also the base class that fixes the manager interface.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from easydict import EasyDict
+
+from ding.envs.env import EnvStep, space_shape_dtype
+from ding.utils.registry import ENV_MANAGER_REGISTRY
+
+EnvFn = Callable[[], Any]  # () -> gymnasium.Env
+
+
+def merge_manager_config(defaults: Mapping[str, Any], cfg: Mapping[str, Any] | None, owner: str) -> EasyDict:
+    """``defaults`` updated with ``cfg``; a key the manager does not know is an error (typos fail loudly)."""
+    merged = EasyDict(copy.deepcopy(dict(defaults)))
+    unknown = sorted(set(cfg or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"{owner}: unknown config key(s) {unknown}; known keys: {sorted(defaults)}")
+    merged.update(copy.deepcopy(dict(cfg or {})))
+    return merged
+
+
+def seed_list(seed: int | Sequence[int] | None, env_num: int) -> list[int | None]:
+    """One seed per env: ``int`` -> ``seed + i`` for env ``i``; a sequence -> as given; ``None`` -> no reseed."""
+    if seed is None:
+        return [None] * env_num
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(env_num)]
+    seeds = [None if s is None else int(s) for s in seed]
+    if len(seeds) != env_num:
+        raise ValueError(f"reset got {len(seeds)} seeds for {env_num} envs")
+    return seeds
+
+
+@ENV_MANAGER_REGISTRY.register("base")
+class BaseEnvManager:
+    """Steps ``E`` envs one after another in this process and resets each env in the step its episode ends.
+
+    :param env_fns: one factory per env, each returning a ``gymnasium.Env`` (e.g. ``partial(make_env, env_cfg)``).
+    :param cfg: the ``env.manager`` config; missing keys take the defaults of :attr:`config`.
+
+    All envs must share the observation and action spaces. Inputs and outputs are numpy arrays whose first axis is
+    the env index; see :class:`ding.envs.EnvStep` for the step output.
+    """
+
+    config = dict(
+        type="base",  # manager type in ENV_MANAGER_REGISTRY: 'base' (this loop) or 'subprocess' (a process per env)
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        """A deep copy of :attr:`config` as an EasyDict."""
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __init__(self, env_fns: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
+        if len(env_fns) == 0:
+            raise ValueError(f"{type(self).__name__} needs at least one env factory")
+        self._cfg = merge_manager_config(self.config, cfg, type(self).__name__)
+        self._closed = False
+        self._envs = [fn() for fn in env_fns]
+        self._setup_spaces(len(self._envs), self._envs[0].observation_space, self._envs[0].action_space)
+        for i, env in enumerate(self._envs[1:], start=1):
+            self._check_spaces(i, env.observation_space, env.action_space)
+
+    # -- shared by every manager -------------------------------------------------------------------------------
+    def _setup_spaces(self, env_num: int, observation_space: Any, action_space: Any) -> None:
+        self._env_num = env_num
+        self._observation_space, self._action_space = observation_space, action_space
+        self._obs_shape, self._obs_dtype = space_shape_dtype(observation_space)
+        # running return/length of each env's current episode
+        self._episode_return = np.zeros(self._env_num, dtype=np.float64)
+        self._episode_length = np.zeros(self._env_num, dtype=np.int64)
+        self._ready = False  # set by reset(); step() before reset() is an error
+
+    def _check_spaces(self, env_id: int, observation_space: Any, action_space: Any) -> None:
+        if space_shape_dtype(observation_space) != (self._obs_shape, self._obs_dtype):
+            raise ValueError(
+                f"env {env_id} has observation space {observation_space!r}, env 0 has {self._observation_space!r}; "
+                f"a manager's envs must share one observation shape and dtype"
+            )
+        if action_space != self._action_space:
+            raise ValueError(f"env {env_id} has action space {action_space!r}, env 0 has {self._action_space!r}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        self._check_open()
+        if not self._ready:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset()")
+        action = np.asarray(action)
+        if action.ndim == 0 or action.shape[0] != self._env_num:
+            raise ValueError(f"step expects actions of shape ({self._env_num}, ...), got shape {action.shape}")
+        return action
+
+    def _finish_step(
+        self,
+        obs: np.ndarray,
+        final_obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        reported_return: dict[int, float],
+    ) -> EnvStep:
+        """Episode bookkeeping shared by the managers; ``reward`` is float64, ``reported_return`` maps env index
+        to the ``info['episode_return']`` of an episode that ended (it replaces the reward sum)."""
+        self._episode_return += reward
+        self._episode_length += 1
+        done = terminated | truncated
+        episode_return = np.full(self._env_num, np.nan)
+        episode_length = np.zeros(self._env_num, dtype=np.int64)
+        if done.any():
+            episode_return[done] = self._episode_return[done]
+            episode_length[done] = self._episode_length[done]
+            for i, value in reported_return.items():
+                episode_return[i] = value
+            self._episode_return[done] = 0.0
+            self._episode_length[done] = 0
+        return EnvStep(obs, reward.astype(np.float32), terminated, truncated, final_obs, episode_return, episode_length)
+
+    @property
+    def env_num(self) -> int:
+        """Number of envs ``E``."""
+        return self._env_num
+
+    @property
+    def observation_space(self) -> Any:
+        """Observation space of one env (gymnasium space)."""
+        return self._observation_space
+
+    @property
+    def action_space(self) -> Any:
+        """Action space of one env (gymnasium space)."""
+        return self._action_space
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> BaseEnvManager:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- the in-process loop -----------------------------------------------------------------------------------
+    def reset(self, seed: int | Sequence[int] | None = None) -> np.ndarray:
+        """Reset every env; returns the first obs, shape ``(E, *obs_shape)``.
+
+        :param seed: ``int``: env ``i`` is seeded with ``seed + i``; a list: one seed per env; ``None``: no reseed
+            (each env's RNG continues).
+        """
+        self._check_open()
+        seeds = seed_list(seed, self._env_num)
+        obs = np.empty((self._env_num, *self._obs_shape), dtype=self._obs_dtype)
+        for i, env in enumerate(self._envs):
+            obs[i] = env.reset(seed=seeds[i])[0]
+        self._episode_return[:] = 0.0
+        self._episode_length[:] = 0
+        self._ready = True
+        return obs
+
+    def step(self, action: np.ndarray) -> EnvStep:
+        """Step every env with its row of ``action`` (shape ``(E, ...)``); an env whose episode ends is reset."""
+        action = self._check_action(action)
+        n = self._env_num
+        obs = np.empty((n, *self._obs_shape), dtype=self._obs_dtype)
+        reward = np.empty(n, dtype=np.float64)
+        terminated = np.empty(n, dtype=bool)
+        truncated = np.empty(n, dtype=bool)
+        ended: list[tuple[int, Any]] = []  # (env index, last obs) of the episodes that end in this step
+        reported_return: dict[int, float] = {}
+        try:
+            for i, env in enumerate(self._envs):
+                o, r, term, trunc, info = env.step(action[i])
+                reward[i], terminated[i], truncated[i] = r, term, trunc
+                if term or trunc:
+                    ended.append((i, o))
+                    if "episode_return" in info:
+                        reported_return[i] = float(info["episode_return"])
+                    o = env.reset()[0]
+                obs[i] = o
+        except BaseException:
+            self._ready = False  # some envs stepped, some not: the batch is lost, reset() before the next step
+            raise
+        final_obs = obs.copy()
+        for i, o in ended:
+            final_obs[i] = o
+        return self._finish_step(obs, final_obs, reward, terminated, truncated, reported_return)
+
+    def close(self) -> None:
+        """Close every env; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        for env in self._envs:
+            env.close()

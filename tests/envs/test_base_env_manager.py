@@ -1,0 +1,185 @@
+"""BaseEnvManager: auto-reset, termination vs truncation, episode statistics, seeding, errors."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+from easydict import EasyDict
+from gymnasium.wrappers import TimeLimit
+
+from ding.envs import BaseEnvManager, EnvStep, make_env
+from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*CartPole-v0 is out of date:DeprecationWarning")
+
+CARTPOLE_CFG = EasyDict(type="cartpole", import_names=["dizoo.classic_control.cartpole.envs.cartpole_env"])
+
+
+class CountEnv(gymnasium.Env):
+    """obs = [t, u]: t = steps taken in the episode, u = a draw of the env's RNG at reset (tells seeds apart).
+    Reward after step t is t; action 1 terminates; the TimeLimit around it truncates."""
+
+    observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, report_return: float | None = None) -> None:
+        self._report_return = report_return
+        self._t, self._u = 0, 0.0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self._t, self._u], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t, self._u = 0, float(self.np_random.random())
+        return self._obs(), {}
+
+    def step(self, action):
+        self._t += 1
+        terminated = int(action) == 1
+        info = {"episode_return": self._report_return} if terminated and self._report_return is not None else {}
+        return self._obs(), float(self._t), terminated, False, info
+
+
+@ENV_REGISTRY.register("ding_test_count_base")
+def make_count_env(cfg) -> gymnasium.Env:
+    return TimeLimit(CountEnv(cfg.get("report_return")), max_episode_steps=cfg.get("max_steps", 5))
+
+
+def count_fns(*env_cfgs: dict) -> list:
+    return [functools.partial(make_env, EasyDict(type="ding_test_count_base", **c)) for c in env_cfgs]
+
+
+def test_registry_and_default_config():
+    assert ENV_MANAGER_REGISTRY.get("base") is BaseEnvManager
+    cfg = BaseEnvManager.default_config()
+    assert cfg.type == "base"
+    cfg.type = "changed"
+    assert BaseEnvManager.config["type"] == "base"  # a deep copy
+
+
+def test_termination_truncation_and_episode_stats():
+    # env 0: never terminates -> truncated at the 5-step cap; env 1: terminates at step 3;
+    # env 2: terminates at step 2 and reports its own return in the final info
+    with BaseEnvManager(count_fns({}, {}, {"report_return": 100.0})) as manager:
+        assert manager.env_num == 3 and manager.action_space == gymnasium.spaces.Discrete(2)
+        obs = manager.reset(seed=7)
+        assert obs.shape == (3, 2) and obs.dtype == np.float32
+        first_u = obs[:, 1].copy()
+        schedule = [[0, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 0], [0, 0, 0]]
+        steps = [manager.step(np.array(a)) for a in schedule]
+
+    s = steps[1]  # env 2 ended at its step 2
+    assert isinstance(s, EnvStep)
+    assert s.terminated.tolist() == [False, False, True] and not s.truncated.any()
+    assert s.final_obs[2].tolist() == [2.0, np.float32(first_u[2])]
+    assert s.obs[2, 0] == 0.0 and s.obs[2, 1] != first_u[2]  # a reset obs, from the continued RNG
+    assert np.isnan(s.episode_return[:2]).all() and s.episode_return[2] == 100.0
+    assert s.episode_length.tolist() == [0, 0, 2]
+    np.testing.assert_array_equal(s.final_obs[:2], s.obs[:2])
+
+    s = steps[2]  # env 1 terminated at its step 3: return 1 + 2 + 3
+    assert s.terminated.tolist() == [False, True, False]
+    assert s.episode_return[1] == 6.0 and s.episode_length[1] == 3
+    assert s.final_obs[1, 0] == 3.0 and s.obs[1, 0] == 0.0
+
+    s = steps[4]  # env 0 hit the cap: truncated, not terminated; return 1 + ... + 5
+    assert s.truncated.tolist() == [True, False, False] and s.terminated.tolist() == [False, False, False]
+    assert s.episode_return[0] == 15.0 and s.episode_length[0] == 5
+    assert s.final_obs[0, 0] == 5.0 and s.obs[0, 0] == 0.0
+    assert s.reward.dtype == np.float32 and s.reward.tolist() == [5.0, 2.0, 3.0]  # envs 1, 2 restarted 2, 3 steps ago
+    assert s.episode_return.dtype == np.float64 and s.episode_length.dtype == np.int64
+
+
+def run_plain_cartpole(seeds: list[int], actions: np.ndarray) -> dict[str, np.ndarray]:
+    """The reference: plain gymnasium envs, reset by hand when an episode ends."""
+    envs = [gymnasium.make("CartPole-v0", disable_env_checker=True) for _ in seeds]
+    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds, strict=True)])
+    running = np.zeros((len(seeds), 2))  # return, length
+    out = {k: [] for k in ("obs", "reward", "terminated", "truncated", "final_obs", "episode_return", "episode_length")}
+    for action in actions:
+        row = {k: [] for k in out}
+        for i, env in enumerate(envs):
+            o, r, term, trunc, _ = env.step(int(action[i]))
+            running[i] += (r, 1)
+            row["final_obs"].append(o)
+            row["episode_return"].append(running[i, 0] if term or trunc else np.nan)
+            row["episode_length"].append(running[i, 1] if term or trunc else 0)
+            if term or trunc:
+                running[i] = 0
+                o = env.reset()[0]
+            row["obs"].append(o)
+            row["reward"].append(r)
+            row["terminated"].append(term)
+            row["truncated"].append(trunc)
+        for k in out:
+            out[k].append(np.array(row[k]))
+    return {"initial_obs": obs, **{k: np.stack(v) for k, v in out.items()}}
+
+
+def run_manager(manager, seed: int, actions: np.ndarray) -> dict[str, np.ndarray]:
+    out = {"initial_obs": manager.reset(seed=seed)}
+    steps = [manager.step(a) for a in actions]
+    for field in EnvStep._fields:
+        out[field] = np.stack([getattr(s, field) for s in steps])
+    return out
+
+
+def assert_runs_equal(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_cartpole_auto_reset_matches_plain_gymnasium():
+    actions = np.random.default_rng(0).integers(0, 2, size=(250, 4))
+    with BaseEnvManager([functools.partial(make_env, CARTPOLE_CFG)] * 4) as manager:
+        got = run_manager(manager, 10, actions)
+    want = run_plain_cartpole([10, 11, 12, 13], actions)
+    assert (got["terminated"] | got["truncated"]).sum() > 20  # many episodes ended inside the run
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=0, atol=0, err_msg=k)
+    assert got["obs"].dtype == np.float32 and got["episode_length"].dtype == np.int64
+
+
+def test_seeding():
+    fns = [functools.partial(make_env, CARTPOLE_CFG)] * 3
+    actions = np.random.default_rng(1).integers(0, 2, size=(60, 3))
+    with BaseEnvManager(fns) as a, BaseEnvManager(fns) as b:
+        assert_runs_equal(run_manager(a, 3, actions), run_manager(b, 3, actions))
+        obs = a.reset(seed=3)
+        assert len({tuple(row) for row in obs}) == 3  # env i gets seed + i: all different
+        np.testing.assert_array_equal(obs, b.reset(seed=[3, 4, 5]))
+        np.testing.assert_array_equal(obs[1], gymnasium.make("CartPole-v0").reset(seed=4)[0])
+        assert not np.array_equal(a.reset(seed=None), obs)  # no reseed: the RNGs go on
+        with pytest.raises(ValueError, match="2 seeds for 3 envs"):
+            a.reset(seed=[1, 2])
+
+
+def test_misuse_is_reported():
+    manager = BaseEnvManager(count_fns({}, {}))
+    with pytest.raises(RuntimeError, match="before reset"):
+        manager.step(np.zeros(2, dtype=np.int64))
+    manager.reset()
+    with pytest.raises(ValueError, match=r"shape \(2, ...\)"):
+        manager.step(np.zeros(3, dtype=np.int64))
+    manager.close()
+    manager.close()  # twice is fine
+    assert manager.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        manager.reset()
+    with pytest.raises(ValueError, match="unknown config key"):
+        BaseEnvManager(count_fns({}), {"shared_memry": True})
+    with pytest.raises(ImportError, match="env.import_names"):
+        make_env(EasyDict(type="cartpole", import_names=["no_such_module_for_ding_tests"]))
+
+
+def test_import_ding_envs_stays_light():
+    code = "import sys, ding.envs; assert 'torch' not in sys.modules and 'gymnasium' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
