@@ -91,3 +91,28 @@ def test_cli_train_then_eval_in_subprocesses(in_tmp):
     last = evaluated.stdout.strip().splitlines()[-1]
     assert last.startswith("eval_episode_return_mean: ")
     float(last.split(": ")[1])
+
+
+@pytest.mark.multiprocess
+def test_subprocess_env_manager_in_the_pipeline(cartpole_dqn, in_tmp, capsys):
+    main, create = cartpole_dqn
+    create.env_manager.type = "subprocess"
+    main.env.collector_env_num = 2
+    main.env.evaluator_env_num = 2
+    main.env.n_evaluator_episode = 2
+    main.env.stop_value = 10**6
+    serial_pipeline((main, create), seed=0, max_env_step=100)
+    assert "max_env_step=100 reached" in capsys.readouterr().out
+    cfg_text = open(os.path.join("cartpole_dqn_seed0", "total_config.py")).read()
+    assert "'subprocess'" in cfg_text
+
+
+def test_readme_commands_and_ci_agree():
+    readme = open(os.path.join(REPO_ROOT, "README.md")).read()
+    block = readme.split("```")[1].splitlines()[1:]  # the first fenced block, without its language tag
+    commands = [line for line in block if line.strip() and not line.strip().startswith("#")]
+    assert len(commands) == 2
+    assert "cartpole_dqn_config.py" in commands[0] and "pytest" in commands[1]
+    assert "requirements" in commands[0] and "requirements" in commands[1]
+    ci = open(os.path.join(REPO_ROOT, ".ci", "run")).read()
+    assert "sed -n 2p" in ci  # .ci/run executes exactly the README's second command

@@ -1,0 +1,125 @@
+"""Collector -> buffer -> TD target: a time-limit cut bootstraps, a termination does not; evaluator quotas; learner."""
+
+import os
+
+import gymnasium
+import numpy as np
+import pytest
+from easydict import EasyDict
+
+from ding.data import ReplayBuffer
+from ding.envs import BaseEnvManager
+from ding.utils.log_helper import Logger
+from ding.utils.registry import ENV_REGISTRY
+from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+
+
+class CountingEnv(gymnasium.Env):
+    """obs = [step index]; reward 1 per step; terminates at step `terminate_at` unless the time limit cuts first."""
+
+    observation_space = gymnasium.spaces.Box(-1e6, 1e6, (1,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, terminate_at: int) -> None:
+        self.terminate_at = terminate_at
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([float(self.t)], np.float32), 1.0, self.t >= self.terminate_at, False, {}
+
+
+def counting_env(terminate_at: int, limit: int):
+    return gymnasium.wrappers.TimeLimit(CountingEnv(terminate_at), max_episode_steps=limit)
+
+
+class FixedPolicy:
+    """Always action 0; the collect/eval modes a worker needs."""
+
+    def __init__(self):
+        self.collect_mode = EasyDict(forward=lambda obs, envstep: np.zeros(len(obs), np.int64), info=lambda step: {})
+        self.eval_mode = EasyDict(forward=lambda obs: np.zeros(len(obs), np.int64))
+
+
+def test_truncation_bootstraps_and_termination_does_not(tmp_path):
+    # env 0: cut by the time limit after 3 steps; env 1: terminates after 2 steps
+    env = BaseEnvManager([lambda: counting_env(100, 3), lambda: counting_env(2, 100)])
+    buffer = ReplayBuffer(100, 2, (1,), np.float32, nstep=1, discount_factor=0.5, seed=0)
+    collector = SampleSerialCollector(
+        SampleSerialCollector.default_config(), env, FixedPolicy(), buffer, Logger(None, enabled=False), [0, 1]
+    )
+    assert collector.collect(6) == 6  # 3 vectorised steps of 2 envs
+    assert collector.envstep == 6 and collector.episode_count == 2  # env 0 cut at step 3, env 1 ended at step 2
+    batch = buffer.sample(400)
+    obs, next_obs = batch["obs"][:, 0].numpy(), batch["next_obs"][:, 0].numpy()
+    discount = batch["discount"].numpy()
+    env_index = batch["index"].numpy() % 2
+    # env 0, last step: obs 2 -> final obs 3 (not the reset obs 0), bootstrapped with gamma
+    cut = (env_index == 0) & (obs == 2.0)
+    assert cut.any() and (next_obs[cut] == 3.0).all() and np.allclose(discount[cut], 0.5)
+    # env 1, obs 1 -> terminal obs 2: no bootstrap
+    end = (env_index == 1) & (obs == 1.0)
+    assert end.any() and (next_obs[end] == 2.0).all() and (discount[end] == 0.0).all()
+    # env 1's new episode starts from obs 0 in the third step
+    restart = (env_index == 1) & (obs == 0.0)
+    assert restart.any() and (next_obs[restart] == 1.0).all()
+    env.close()
+
+
+def test_evaluator_runs_each_env_to_its_quota_and_stops(tmp_path):
+    env = BaseEnvManager([lambda: counting_env(3, 100), lambda: counting_env(5, 100)])
+    cfg = InteractionSerialEvaluator.default_config()
+    evaluator = InteractionSerialEvaluator(
+        cfg, env, FixedPolicy(), Logger(None, enabled=False), n_episode=3, stop_value=4.0, seeds=[0, 1]
+    )
+    assert evaluator.should_eval(0)
+    returns = evaluator.run_episodes()
+    assert sorted(returns.tolist()) == [3.0, 3.0, 5.0]  # env 0 runs 2 episodes, env 1 runs 1
+    saved = []
+    stop, result = evaluator.eval(saved.append, train_iter=10, envstep=80)
+    assert not stop and result["episode_return_mean"] == pytest.approx(11 / 3)
+    assert saved == ["ckpt_best.pth.tar"]
+    assert not evaluator.should_eval(10 + cfg.eval_freq - 1) and evaluator.should_eval(10 + cfg.eval_freq)
+    env.close()
+
+
+def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
+    from ding.config import compile_config
+    from ding.utils.registry import POLICY_REGISTRY
+
+    main, create = cartpole_dqn
+    main.policy.learn.learner = dict(hook=dict(save_ckpt_after_iter=2, log_show_after_iter=2))
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    policy = POLICY_REGISTRY.get("dqn")(cfg.policy)
+    exp = str(tmp_path / "exp")
+    logger = Logger(exp, enabled=True, tensorboard=False)
+    learner = BaseLearner(cfg.policy.learn.learner, policy, logger, exp)
+    buffer = ReplayBuffer(64, 1, (4,), np.float32, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        buffer.add(
+            rng.standard_normal((1, 4), dtype=np.float32),
+            np.array([1]),
+            np.ones(1, np.float32),
+            rng.standard_normal((1, 4), dtype=np.float32),
+            np.array([False]),
+            np.array([False]),
+        )
+    for _ in range(4):
+        learner.train(buffer.sample(8), envstep=123)
+    logger.close()
+    assert sorted(os.listdir(os.path.join(exp, "ckpt"))) == ["iteration_2.pth.tar", "iteration_4.pth.tar"]
+    assert "iter=4" in open(os.path.join(exp, "log", "train.log")).read()
+    fresh = BaseLearner(cfg.policy.learn.learner, POLICY_REGISTRY.get("dqn")(cfg.policy), logger, exp)
+    fresh.load_checkpoint(os.path.join(exp, "ckpt", "iteration_4.pth.tar"))
+    assert (fresh.train_iter, fresh.envstep) == (4, 123)
+    assert not [f for f in os.listdir(os.path.join(exp, "ckpt")) if ".tmp" in f]  # no temp files left
+
+
+def test_registry_lists_names_on_unknown_type():
+    with pytest.raises(KeyError, match="Available"):
+        ENV_REGISTRY.get("no-such-env")
