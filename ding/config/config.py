@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import copy
 import difflib
-import importlib.util
 import inspect
 import math
 import os
+import types
 import warnings
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -56,10 +56,13 @@ def read_config(path: str) -> tuple[EasyDict, EasyDict]:
     """Load ``main_config`` and ``create_config`` from a Python config file (its ``__main__`` block is not run)."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file '{path}' does not exist (working directory: {os.getcwd()})")
-    spec = importlib.util.spec_from_file_location("_ding_user_config", os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType("_ding_user_config")
+    module.__file__ = os.path.abspath(path)
     try:
-        spec.loader.exec_module(module)
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        # compiled here rather than imported, so no __pycache__ is written beside the user's file
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
     except Exception as err:
         raise ConfigError(f"config file '{path}' failed to load: {type(err).__name__}: {err}") from err
     missing = [name for name in ("main_config", "create_config") if not hasattr(module, name)]
