@@ -219,17 +219,22 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
 
     policy = EasyDict(copy.deepcopy(policy_cls.config))
-    policy.import_names = []
+    policy.import_names = []  # modules imported before the policy type is looked up (they register it)
     policy.model = model_default_config(model_cls)
     policy.learn.learner = BaseLearner.default_config()
     policy.collect.collector = SampleSerialCollector.default_config()
     policy.eval.evaluator = InteractionSerialEvaluator.default_config()
     policy.other.replay_buffer = EasyDict(copy.deepcopy(buffer_cls.config))
-    policy.other.replay_buffer.import_names = []
+    policy.other.replay_buffer.import_names = []  # modules imported before the buffer type is looked up
     env = EasyDict(copy.deepcopy(ENV_COMMON_CONFIG))
     env.update(copy.deepcopy(getattr(env_cls, "config", {})))
     env.manager = EasyDict(copy.deepcopy(manager_cls.config))
-    return EasyDict(exp_name=None, seed=0, env=env, policy=policy)
+    return EasyDict(
+        exp_name=None,  # experiment folder, relative to the working directory (default: <env>_<policy>_seed<seed>)
+        seed=0,  # base seed of the run (set by serial_pipeline's seed / the CLI's -s)
+        env=env,
+        policy=policy,
+    )
 
 
 def compile_config(

@@ -44,7 +44,7 @@ class ReplayBuffer:
     """
 
     config = dict(
-        type="replay",
+        type="replay",  # registered buffer type: 'replay' (DI-engine's 'naive' and 'deque' name the same buffer)
         replay_buffer_size=10000,  # transitions kept (all envs together); the oldest are overwritten
         alpha=0.6,  # PER: priority exponent, P(i) ~ priority_i^alpha (used only when policy.priority=True)
         beta=0.4,  # PER: importance-sampling exponent at the first sample, annealed linearly to 1

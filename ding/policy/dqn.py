@@ -25,7 +25,7 @@ from ding.utils.registry import POLICY_REGISTRY
 class DQNPolicy(Policy):
     default_model = "dqn"
     config = dict(
-        type="dqn",
+        type="dqn",  # registered policy type (usually set in create_config.policy.type)
         cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
         on_policy=False,  # DQN learns off-policy from a replay buffer (DI-engine key; must stay False)
         multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
