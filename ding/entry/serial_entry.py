@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Optional, Union
 
@@ -30,16 +29,13 @@ def load_input_config(input_cfg: ConfigInput) -> tuple[EasyDict, EasyDict]:
 
 
 def build_env_managers(cfg: EasyDict, seed: int, evaluator_only: bool = False):
-    """Collector and evaluator env managers with their per-env seeds."""
-    from ding.envs import make_env
-
+    """Collector and evaluator env managers with their per-env seeds (distinct streams derived from ``seed``)."""
     manager_cls = ENV_MANAGER_REGISTRY.get(cfg.env.manager.type)
-    env_fn = functools.partial(make_env, cfg.env)
-    evaluator_env = manager_cls([env_fn] * cfg.env.evaluator_env_num, cfg.env.manager)
+    evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False)
     eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
     if evaluator_only:
         return None, None, evaluator_env, eval_seeds
-    collector_env = manager_cls([env_fn] * cfg.env.collector_env_num, cfg.env.manager)
+    collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
     return collector_env, derive_seeds(seed, cfg.env.collector_env_num, stream=0), evaluator_env, eval_seeds
 
 

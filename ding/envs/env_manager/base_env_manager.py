@@ -6,6 +6,7 @@ Cheap envs (CartPole) and tests use it; it is also the base class that fixes the
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,19 @@ class BaseEnvManager:
     def default_config(cls) -> EasyDict:
         """A deep copy of :attr:`config` as an EasyDict."""
         return EasyDict(copy.deepcopy(cls.config))
+
+    @classmethod
+    def build(cls, env_cfg: Mapping[str, Any], env_num: int, is_train: bool = True) -> BaseEnvManager:
+        """A manager of ``env_num`` envs built from the compiled ``env`` config (its ``manager`` sub-config).
+
+        Each env gets a copy of ``env_cfg`` with ``is_train`` set, so an env type can differ between the collector
+        (``is_train=True``: e.g. episodic life, clipped rewards) and the evaluator (the real game).
+        """
+        from ding.envs.env import make_env
+
+        cfg = EasyDict(copy.deepcopy(dict(env_cfg)))
+        cfg.is_train = is_train
+        return cls([functools.partial(make_env, cfg)] * env_num, cfg.get("manager"))
 
     def __init__(self, env_fns: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
         if len(env_fns) == 0:
