@@ -300,6 +300,7 @@ def compile_config(
         user_env["manager"] = {**manager_values, **user_manager}
         user["env"] = user_env
 
+    multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     compiled = deep_merge(defaults, user)
     compiled.seed = int(seed)
@@ -310,6 +311,8 @@ def compile_config(
     compiled.policy.import_names = policy_imports
     compiled.policy.other.replay_buffer.type = buffer_type or policy_cls.default_buffer
     compiled.policy.other.replay_buffer.import_names = buffer_imports
+    if multi_gpu is not None and "multi_gpu" in compiled.policy and "multi_gpu" in compiled.policy.learn:
+        compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
@@ -321,6 +324,25 @@ def compile_config(
         compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
         save_config_file(compiled, os.path.join(compiled.exp_name, save_path))
     return compiled
+
+
+def _resolve_multi_gpu(user_policy: dict) -> Optional[bool]:
+    """``policy.learn.multi_gpu`` (documented) and ``policy.multi_gpu`` (newer DI-engine) mean the same."""
+    learn = user_policy.get("learn", {}) or {}
+    values = {
+        key: value
+        for key, value in (
+            ("policy.multi_gpu", user_policy.get("multi_gpu")),
+            ("policy.learn.multi_gpu", learn.get("multi_gpu")),
+        )
+        if value is not None
+    }
+    if len(set(values.values())) > 1:
+        raise ConfigError(
+            f"Config keys 'policy.multi_gpu'={values['policy.multi_gpu']!r} and 'policy.learn.multi_gpu'="
+            f"{values['policy.learn.multi_gpu']!r} disagree; they mean the same, so set one of them"
+        )
+    return next(iter(values.values())) if values else None
 
 
 def _check_common(cfg: EasyDict) -> None:

@@ -37,7 +37,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
         raise ConfigError("no checkpoint to evaluate: pass --load-path PATH (or set policy.load_path in the config)")
     state = load_checkpoint(path)
     set_global_seed(seed)
-    _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, evaluator_only=True)
+    _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, collector=False)
     logger = Logger(None, enabled=True, tensorboard=False)
     try:
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model, enable_field=["eval"])

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from easydict import EasyDict
 
-from ding.config import compile_config, read_config
+from ding.config import ConfigError, compile_config, read_config
+from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
 from ding.utils.registry import BUFFER_REGISTRY, ENV_MANAGER_REGISTRY, POLICY_REGISTRY
 from ding.utils.seed import derive_seeds, set_global_seed
 
@@ -28,15 +29,20 @@ def load_input_config(input_cfg: ConfigInput) -> tuple[EasyDict, EasyDict]:
     )
 
 
-def build_env_managers(cfg: EasyDict, seed: int, evaluator_only: bool = False):
-    """Collector and evaluator env managers with their per-env seeds (distinct streams derived from ``seed``)."""
+def build_env_managers(cfg: EasyDict, seed: int, evaluator: bool = True, collector: bool = True):
+    """Collector and evaluator env managers with their per-env seeds (distinct streams derived from ``seed``).
+
+    Either side can be left out (None): ranks other than 0 build no evaluator, ``ding -m eval`` no collector.
+    """
     manager_cls = ENV_MANAGER_REGISTRY.get(cfg.env.manager.type)
-    evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False)
-    eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
-    if evaluator_only:
-        return None, None, evaluator_env, eval_seeds
-    collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
-    return collector_env, derive_seeds(seed, cfg.env.collector_env_num, stream=0), evaluator_env, eval_seeds
+    evaluator_env = eval_seeds = collector_env = collector_seeds = None
+    if evaluator:
+        evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False)
+        eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
+    if collector:
+        collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
+        collector_seeds = derive_seeds(seed, cfg.env.collector_env_num, stream=0)
+    return collector_env, collector_seeds, evaluator_env, eval_seeds
 
 
 def serial_pipeline(
@@ -49,29 +55,40 @@ def serial_pipeline(
 ):
     """Train an off-policy agent (DQN) until the evaluator reaches ``env.stop_value`` or a budget runs out.
 
+    Under a process group (``with DistContext():`` and ``policy.learn.multi_gpu=True``) every rank runs this same
+    loop on its own envs (seed + rank) and replay buffer; gradients are averaged over the ranks; rank 0 alone
+    evaluates and writes logs, TensorBoard and checkpoints, and its stop decision is broadcast so that all ranks
+    leave the loop on the same iteration. Env step counts are totals over the ranks.
+
     :param input_cfg: ``(main_config, create_config)`` or the path of a config file defining both.
-    :param seed: base seed; collector and evaluator envs get distinct seeds derived from it.
+    :param seed: base seed; collector and evaluator envs get distinct seeds derived from it (and from the rank).
     :param env_setting: DI-engine compatibility; env classes come from the config here, so it must be None.
     :param model: a model instance to train instead of the one built from ``policy.model``.
     :param max_train_iter: stop after this many train iterations.
-    :param max_env_step: stop after this many collected env steps.
+    :param max_env_step: stop after this many collected env steps (all ranks together).
     :return: the trained policy.
     """
     if env_setting is not None:
         raise ValueError("serial_pipeline(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
     main_cfg, create_cfg = load_input_config(input_cfg)
-    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=True)
-    set_global_seed(seed)
+    rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process)
+    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
+    apply_world_size(cfg, world_size)
+    rank_seed = seed + rank  # every rank collects different data
+    set_global_seed(rank_seed)
 
     from ding.utils.log_helper import Logger
     from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
 
-    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(cfg, seed)
+    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
+        cfg, rank_seed, evaluator=main_process
+    )
     logger = Logger(cfg.exp_name)
     try:
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
-        policy.collect_mode.seed(seed)
+        policy.collect_mode.seed(rank_seed)
         obs_space, action_space = collector_env.observation_space, collector_env.action_space
         buffer = BUFFER_REGISTRY.get(cfg.policy.other.replay_buffer.type).from_config(
             cfg.policy.other.replay_buffer,
@@ -84,11 +101,11 @@ def serial_pipeline(
             discount_factor=cfg.policy.discount_factor,
             priority=cfg.policy.priority,
             pin_memory=policy.device.type == "cuda",
-            seed=seed,
+            seed=rank_seed,
         )
         learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
         collector = SampleSerialCollector(
-            cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=seed
+            cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=rank_seed
         )
         evaluator = InteractionSerialEvaluator(
             cfg.policy.eval.evaluator,
@@ -99,41 +116,69 @@ def serial_pipeline(
             stop_value=cfg.env.stop_value,
             seeds=eval_seeds,
         )
-        logger.info(f"[ding] experiment folder: {cfg.exp_name} (config saved as {cfg.exp_name}/total_config.py)")
+        where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
+        logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
         learner.before_run()
         collector.envstep = learner.envstep
         stop, reason = _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step)
-        if not evaluator.last_result or evaluator.last_result["train_iter"] != learner.train_iter:
-            evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)  # the final evaluation
         final_ckpt = learner.after_run()
+        if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
+            evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)  # the final evaluation
         result = evaluator.last_result
-        logger.info(
-            f"[ding] finished ({reason}): eval_episode_return_mean={result['episode_return_mean']:.2f} "
-            f"best={evaluator.best_return:.2f} envstep={collector.envstep} train_iter={learner.train_iter} "
-            f"wall={time.perf_counter() - start:.1f}s checkpoint={final_ckpt or '(not saved)'}"
-        )
+        if main_process:
+            logger.info(
+                f"[ding] finished ({reason}): eval_episode_return_mean={result['episode_return_mean']:.2f} "
+                f"best={evaluator.best_return:.2f} envstep={collector.envstep} train_iter={learner.train_iter} "
+                f"wall={time.perf_counter() - start:.1f}s checkpoint={final_ckpt or '(not saved)'}"
+            )
     finally:
         logger.close()
         collector_env.close()
-        evaluator_env.close()
+        if evaluator_env is not None:
+            evaluator_env.close()
     return policy
 
 
+def apply_world_size(cfg: EasyDict, world_size: int) -> None:
+    """With ``policy.global_batch``, divide the batch and sample counts over the ranks (single-process totals)."""
+    policy = cfg.policy
+    if world_size == 1 or not policy.get("global_batch", False):
+        return
+    for section, key in (("learn", "batch_size"), ("collect", "n_sample")):
+        total = policy[section][key]
+        if total % world_size:
+            raise ConfigError(
+                f"policy.global_batch=True: policy.{section}.{key}={total} does not divide over {world_size} "
+                f"ranks; make it a multiple of the world size"
+            )
+        policy[section][key] = total // world_size
+    policy.random_collect_size = -(-policy.random_collect_size // world_size)
+
+
 def _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step) -> tuple[bool, str]:
-    """The serial loop; returns (stop value reached, why it ended)."""
+    """The serial loop; returns (stop value reached, why it ended).
+
+    Every decision here is the same on every rank by construction (same counts, same iteration numbers), except the
+    evaluation's outcome, which rank 0 broadcasts; so all ranks leave on the same iteration.
+    """
     policy_cfg = cfg.policy
     n_sample = policy_cfg.collect.n_sample
     batch_size = policy_cfg.learn.batch_size
     update_per_collect = policy_cfg.learn.update_per_collect
     priority = policy_cfg.priority
+    main_process = is_main_process()
     max_train_iter = float("inf") if max_train_iter is None else max_train_iter
     max_env_step = float("inf") if max_env_step is None else max_env_step
     if policy_cfg.random_collect_size > 0 and collector.envstep == 0:
         collector.collect(policy_cfg.random_collect_size, learner.train_iter, random=True)
     while True:
         if evaluator.should_eval(learner.train_iter):
-            stop, _ = evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)
-            if stop:
+            stop = False
+            if main_process:
+                stop, _ = evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)
+            else:
+                evaluator.skip(learner.train_iter)
+            if broadcast_object(stop):
                 return True, "stop value reached"
         collector.collect(n_sample, learner.train_iter)
         for _ in range(update_per_collect):

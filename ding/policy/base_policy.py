@@ -43,8 +43,40 @@ class Policy:
             model = MODEL_REGISTRY.get(self.default_model)(**cfg.model)
         self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
+        self._grad_sync = None
+        if "learn" in self._enable_field and self.multi_gpu:
+            from ding.torch_utils.grad_sync import broadcast_module
+
+            broadcast_module(self._model)  # every rank starts from rank 0's weights
         for field in self._enable_field:
             getattr(self, f"_init_{field}")()
+
+    @property
+    def multi_gpu(self) -> bool:
+        """Data-parallel training: gradients are averaged over the ranks of the process group."""
+        learn = self._cfg.get("learn", {})
+        return bool(self._cfg.get("multi_gpu", False) or learn.get("multi_gpu", False))
+
+    def _optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """zero grad -> backward -> (multi_gpu: average gradients over ranks, in buckets) -> optimizer step.
+
+        Every policy updates through this, so the gradient sync is the same for all algorithms.
+        """
+        if self.multi_gpu and self._grad_sync is None:
+            from ding.torch_utils.grad_sync import GradientSynchronizer
+
+            learn = self._cfg.learn
+            self._grad_sync = GradientSynchronizer(
+                self._model.parameters(),
+                bucket_cap_mb=learn.get("grad_bucket_mb", 25.0),
+                overlap=learn.get("grad_sync_overlap", False),
+            )
+        # with multi_gpu, grads stay views of the sync buckets: zero them in place instead of freeing them
+        optimizer.zero_grad(set_to_none=self._grad_sync is None)
+        loss.backward()
+        if self._grad_sync is not None:
+            self._grad_sync.sync()
+        optimizer.step()
 
     @staticmethod
     def _pick_device(cuda: bool) -> torch.device:

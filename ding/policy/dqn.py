@@ -29,6 +29,7 @@ class DQNPolicy(Policy):
         cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
         on_policy=False,  # DQN learns off-policy from a replay buffer (DI-engine key; must stay False)
         multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
+        global_batch=False,  # with multi_gpu: True divides learn.batch_size, collect.n_sample over the ranks
         priority=False,  # prioritised replay: sample by |td error|^alpha
         priority_IS_weight=False,  # weight the loss by PER importance-sampling weights (used with priority=True)
         discount_factor=0.97,  # gamma, per env step
@@ -36,7 +37,9 @@ class DQNPolicy(Policy):
         random_collect_size=0,  # env steps collected with uniformly random actions before training starts
         load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
         learn=dict(
-            multi_gpu=False,  # data-parallel training over processes (DistContext); not available yet
+            multi_gpu=False,  # data-parallel training: run under DistContext, gradients averaged over the ranks
+            grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
+            grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
             update_per_collect=3,  # gradient steps after each collect
             batch_size=64,  # transitions per gradient step
             learning_rate=0.001,  # Adam step size
@@ -72,11 +75,6 @@ class DQNPolicy(Policy):
                 raise ConfigError(
                     f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}"
                 )
-        if cfg.multi_gpu or cfg.learn.multi_gpu:
-            raise ConfigError(
-                "Config key 'policy.learn.multi_gpu'/'policy.multi_gpu'=True: multi-process (DDP) training is not "
-                "available in this version yet; set it to False, or wrap the model in ding.torch_utils.DataParallel"
-            )
         for key in ("nstep", "learn.update_per_collect", "learn.batch_size", "collect.n_sample"):
             value = cfg
             for part in key.split("."):
@@ -120,9 +118,7 @@ class DQNPolicy(Policy):
             weight=data["weight"] if self._use_is_weight else None,
             huber_kappa=self._huber_kappa,
         )
-        self._optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self._optimizer.step()
+        self._optimize(loss, self._optimizer)
         self._learn_iter += 1
         if self._target_update_freq:
             if self._learn_iter % self._target_update_freq == 0:

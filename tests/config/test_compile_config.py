@@ -57,7 +57,6 @@ def test_unknown_model_key_checked_against_constructor(cartpole_dqn):
         ("policy.discount_factor", 1.5, r"\[0, 1\]"),
         ("policy.other.eps.type", "cosine", "'exp' or 'linear'"),
         ("policy.learn.ignore_done", True, "not supported"),
-        ("policy.learn.multi_gpu", True, "multi_gpu"),
     ],
 )
 def test_bad_values_are_clear_errors(cartpole_dqn, path, value, expect):
@@ -169,7 +168,17 @@ def test_read_config_errors(tmp_path):
         read_config(str(broken))
 
 
-def test_policy_multi_gpu_alias_is_a_known_key(cartpole_dqn):
+@pytest.mark.parametrize("where", ["policy", "learn"])
+def test_multi_gpu_flag_in_either_place_means_the_same(cartpole_dqn, where):
     main, create = cartpole_dqn
-    main.policy.multi_gpu = False
-    compile_config(main, create_cfg=create, save_cfg=False)
+    (main.policy if where == "policy" else main.policy.learn).multi_gpu = True
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    assert cfg.policy.multi_gpu is True and cfg.policy.learn.multi_gpu is True
+
+
+def test_multi_gpu_flags_that_disagree_are_an_error(cartpole_dqn):
+    main, create = cartpole_dqn
+    main.policy.multi_gpu = True
+    main.policy.learn.multi_gpu = False
+    with pytest.raises(ConfigError, match="disagree"):
+        compile_config(main, create_cfg=create, save_cfg=False)

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
+from ding.utils.dist import allreduce, get_world_size
 from ding.utils.log_helper import Logger, format_stats
 
 
@@ -53,8 +54,9 @@ class SampleSerialCollector:
         self._seeds = seeds
         self._rng = np.random.default_rng(seed)
         self._obs: Optional[np.ndarray] = None
-        self.envstep = 0
-        self.episode_count = 0
+        self._world_size = get_world_size()
+        self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
+        self.episode_count = 0  # episodes finished on this rank
         self._returns: list[float] = []  # finished episodes since the last log line
         self._lengths: list[int] = []
         self._last_log_iter = 0
@@ -83,7 +85,7 @@ class SampleSerialCollector:
             )
             self._buffer.add(obs, action, out.reward, next_obs, out.terminated, out.truncated)
             self._obs = out.obs
-            self.envstep += env_num
+            self.envstep += env_num * self._world_size
             if done.any():
                 self.episode_count += int(done.sum())
                 self._returns.extend(out.episode_return[done].tolist())
@@ -93,17 +95,31 @@ class SampleSerialCollector:
         return steps * env_num
 
     def _log(self, train_iter: int) -> None:
+        """Log line and TensorBoard points; under DDP the figures are reduced over the ranks first."""
         elapsed = time.perf_counter() - self._window_start
-        stats: dict[str, Any] = {"env_step_per_sec": (self.envstep - self._window_envstep) / max(elapsed, 1e-9)}
-        if self._returns:
-            stats["episode_return_mean"] = float(np.mean(self._returns))
-            stats["episode_length_mean"] = float(np.mean(self._lengths))
+        local_rate = (self.envstep - self._window_envstep) / self._world_size / max(elapsed, 1e-9)
+        totals = reduce_sums([local_rate, sum(self._returns), len(self._returns), sum(self._lengths)])
+        stats: dict[str, Any] = {"env_step_per_sec": totals[0]}
+        if totals[2]:
+            stats["episode_return_mean"] = totals[1] / totals[2]
+            stats["episode_length_mean"] = totals[3] / totals[2]
         stats.update(self._policy.info(self.envstep))
         self._logger.scalars("collector_step", stats, self.envstep)
         self._logger.info(
-            f"[collector] envstep={self.envstep} episodes={self.episode_count} train_iter={train_iter} "
+            f"[collector] envstep={self.envstep} episodes={int(totals[2])} train_iter={train_iter} "
             f"{format_stats(stats)}"
         )
         self._returns, self._lengths = [], []
         self._last_log_iter = train_iter
         self._window_start, self._window_envstep = time.perf_counter(), self.envstep
+
+
+def reduce_sums(values: list[float]) -> list[float]:
+    """Sums of ``values`` over all ranks (the values themselves in a single process)."""
+    if get_world_size() == 1:
+        return [float(v) for v in values]
+    import torch
+
+    tensor = torch.tensor(values, dtype=torch.float64)
+    allreduce(tensor, op="sum")
+    return tensor.tolist()

@@ -61,6 +61,10 @@ class InteractionSerialEvaluator:
     def should_eval(self, train_iter: int) -> bool:
         return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
 
+    def skip(self, train_iter: int) -> None:
+        """Count an evaluation as done at ``train_iter`` without running it (ranks other than 0 under DDP)."""
+        self._last_eval_iter = train_iter
+
     def run_episodes(self) -> np.ndarray:
         """Returns of ``n_episode`` greedy episodes, in order of env index then episode."""
         env_num = self._env.env_num

@@ -11,7 +11,7 @@ import torch
 from easydict import EasyDict
 
 from ding.utils.checkpoint import load_checkpoint, save_checkpoint
-from ding.utils.dist import is_main_process
+from ding.utils.dist import allreduce, get_world_size, is_main_process
 from ding.utils.log_helper import Logger, format_stats
 
 
@@ -71,6 +71,9 @@ class BaseLearner:
         elapsed = time.perf_counter() - self._window_start
         means = {key: float(value) / self._stat_count for key, value in self._stat_sums.items()}
         means["train_iter_per_sec"] = (self.train_iter - self._window_iter) / max(elapsed, 1e-9)
+        if get_world_size() > 1:  # the mean over ranks (every rank logs at the same iteration)
+            values = allreduce(torch.tensor(list(means.values()), dtype=torch.float64), op="mean")
+            means = dict(zip(means, values.tolist(), strict=True))
         self.last_stats = means
         self._logger.scalars("learner_iter", means, self.train_iter)
         self._logger.scalars("learner_step", means, self.envstep)
