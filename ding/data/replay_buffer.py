@@ -19,8 +19,6 @@ from ding.data.sum_tree import SumTree
 from ding.rl_utils.nstep import nstep_window_return
 from ding.utils.registry import BUFFER_REGISTRY
 
-_ARRAY_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
-
 
 @BUFFER_REGISTRY.register("replay")
 class ReplayBuffer:
@@ -93,13 +91,16 @@ class ReplayBuffer:
         self._rng = np.random.default_rng(seed)
 
         rows, envs = self.capacity_rows, self.n_envs
-        self._obs = np.zeros((rows, envs, *self.obs_shape), dtype=obs_dtype)
+        self._init_obs_storage(obs_dtype)
         self._action = np.zeros((rows, envs, *self.action_shape), dtype=action_dtype)
         self._reward = np.zeros((rows, envs), dtype=np.float32)
-        self._next_obs = np.zeros((rows, envs, *self.obs_shape), dtype=obs_dtype)
         self._terminated = np.zeros((rows, envs), dtype=bool)
         self._truncated = np.zeros((rows, envs), dtype=bool)
-        self._make_flat_views()
+        # (rows * n_envs, ...) views of the ring, indexed by flat transition index (one fancy index per gather)
+        self._action_flat = self._action.reshape(self.capacity, *self.action_shape)
+        self._reward_flat = self._reward.reshape(self.capacity)
+        self._terminated_flat = self._terminated.reshape(self.capacity)
+        self._truncated_flat = self._truncated.reshape(self.capacity)
         self._rows_written = 0  # total rows ever added; the cursor is rows_written % capacity_rows
         # flat-index offset of each step of an n-step window: step j of env e after row t is (t + j) * n_envs + e
         self._window_offsets = np.arange(self.nstep, dtype=np.int64) * self.n_envs
@@ -144,15 +145,25 @@ class ReplayBuffer:
             seed=seed,
         )
 
-    def _make_flat_views(self) -> None:
-        # (rows * n_envs, ...) views of the ring, indexed by flat transition index (one fancy index per gather)
-        flat = self.capacity
-        self._obs_flat = self._obs.reshape(flat, *self.obs_shape)
-        self._action_flat = self._action.reshape(flat, *self.action_shape)
-        self._reward_flat = self._reward.reshape(flat)
-        self._next_obs_flat = self._next_obs.reshape(flat, *self.obs_shape)
-        self._terminated_flat = self._terminated.reshape(flat)
-        self._truncated_flat = self._truncated.reshape(flat)
+    # ring arrays saved by state_dict, as attribute names without the leading underscore
+    _state_arrays = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+
+    def _init_obs_storage(self, obs_dtype: Any) -> None:
+        """Allocate the observation storage (a subclass may store observations differently)."""
+        shape = (self.capacity_rows, self.n_envs, *self.obs_shape)
+        self._obs = np.zeros(shape, dtype=obs_dtype)
+        self._next_obs = np.zeros(shape, dtype=obs_dtype)
+        self._obs_flat = self._obs.reshape(self.capacity, *self.obs_shape)
+        self._next_obs_flat = self._next_obs.reshape(self.capacity, *self.obs_shape)
+
+    def _write_obs(self, row: int, obs: np.ndarray, next_obs: np.ndarray) -> None:
+        """Store one vectorised step's obs and next obs at ``row`` (called before the row's other fields change)."""
+        self._obs[row] = obs
+        self._next_obs[row] = next_obs
+
+    def _gather_obs(self, index: np.ndarray, bootstrap_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(obs of index, next obs of bootstrap_index)``, both (B, *obs_shape), from flat transition indices."""
+        return self._obs_flat[index], self._next_obs_flat[bootstrap_index]
 
     def __len__(self) -> int:
         """Number of stored transitions."""
@@ -178,10 +189,9 @@ class ReplayBuffer:
         :param truncated: (n_envs,) bool, episode cut by a time limit (the target bootstraps through it).
         """
         row = self._rows_written % self.capacity_rows
-        self._obs[row] = obs
+        self._write_obs(row, obs, next_obs)
         self._action[row] = action
         self._reward[row] = reward
-        self._next_obs[row] = next_obs
         self._terminated[row] = terminated
         self._truncated[row] = truncated
         self._rows_written += 1
@@ -208,13 +218,51 @@ class ReplayBuffer:
         size = len(self)
         if size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        if self._tree is None:
-            index = self._rng.integers(0, size, batch_size, dtype=np.int64)
-            weight = np.ones(batch_size, dtype=np.float32)
-        else:
-            index, weight = self._sample_priority(batch_size, size)
+        index, weight = self._sample_index(batch_size, size)
         self._sample_calls += 1
+        ret, discount, bootstrap_index = self._nstep_return(index, size)
+        obs, next_obs = self._gather_obs(index, bootstrap_index)
+        batch = {
+            "obs": obs,
+            "action": self._action_flat[index],
+            "reward": ret,
+            "next_obs": next_obs,
+            "discount": discount,
+            "weight": weight,
+            "index": index,
+        }
+        tensors = {key: torch.from_numpy(value) for key, value in batch.items()}
+        if self.pin_memory:
+            tensors = {key: value.pin_memory() for key, value in tensors.items()}
+        return tensors
 
+    def _sample_index(self, batch_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, weight)``: (B,) int64 flat indices in ``[0, size)`` and their (B,) float32 IS weights."""
+        index = self._draw_index(batch_size, size)
+        if self._tree is None:
+            return index, np.ones(batch_size, dtype=np.float32)
+        return index, self._importance_weight(index, size)
+
+    def _draw_index(self, batch_size: int, size: int) -> np.ndarray:
+        """(B,) int64 flat indices in ``[0, size)``: uniform, or proportional to priority."""
+        if self._tree is None:
+            return self._rng.integers(0, size, batch_size, dtype=np.int64)
+        # stratified: one draw in each of batch_size equal segments of the total priority mass
+        total = self._tree.total()
+        targets = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
+        # float rounding may land past the last written slot; written slots are the prefix [0, size)
+        return np.minimum(self._tree.find_prefixsum(targets), size - 1)
+
+    def _importance_weight(self, index: np.ndarray, size: int) -> np.ndarray:
+        """(B,) float32 PER importance-sampling weights ``(size * P(i))^-beta``, divided by their max."""
+        probability = self._tree.get(index) / self._tree.total()
+        weight = (size * probability) ** -self.current_beta()
+        weight /= weight.max()
+        return weight.astype(np.float32)
+
+    def _nstep_return(self, index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(return, discount, bootstrap_index)`` (B,) each: the n-step window of each flat index, see
+        :func:`nstep_window_return`; ``bootstrap_index`` is the flat index of the window's last step."""
         rows, envs = self.capacity_rows, self.n_envs
         # written slots are the prefix [0, size) of flat indices; when full the oldest row is the cursor's
         oldest_row = self._rows_written % rows if self._rows_written >= rows else 0
@@ -228,31 +276,7 @@ class ReplayBuffer:
             np.arange(self.nstep) < steps_left[:, None],
             self.discount_factor,
         )
-        bootstrap_index = (index + last_offset * envs) % self.capacity
-        batch = {
-            "obs": self._obs_flat[index],
-            "action": self._action_flat[index],
-            "reward": ret,
-            "next_obs": self._next_obs_flat[bootstrap_index],
-            "discount": discount,
-            "weight": weight,
-            "index": index,
-        }
-        tensors = {key: torch.from_numpy(value) for key, value in batch.items()}
-        if self.pin_memory:
-            tensors = {key: value.pin_memory() for key, value in tensors.items()}
-        return tensors
-
-    def _sample_priority(self, batch_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        # stratified: one draw in each of batch_size equal segments of the total priority mass
-        total = self._tree.total()
-        targets = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
-        # float rounding may land past the last written slot; written slots are the prefix [0, size)
-        index = np.minimum(self._tree.find_prefixsum(targets), size - 1)
-        probability = self._tree.get(index) / total
-        weight = (size * probability) ** -self.current_beta()
-        weight /= weight.max()
-        return index, weight.astype(np.float32)
+        return ret, discount, (index + last_offset * envs) % self.capacity
 
     def update_priority(self, index: np.ndarray | torch.Tensor, priority: np.ndarray | torch.Tensor) -> None:
         """Set the priorities of sampled transitions; a no-op without ``priority``.
@@ -272,7 +296,7 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict:
         """Arrays, cursor, priorities and sampler state, for snapshotting (arrays are copies)."""
-        state = {name: getattr(self, f"_{name}").copy() for name in _ARRAY_FIELDS}
+        state = {name: getattr(self, f"_{name}").copy() for name in self._state_arrays}
         state.update(
             rows_written=self._rows_written,
             max_priority=self._max_priority,
@@ -285,7 +309,7 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from :meth:`state_dict` into a buffer built with the same shapes and options."""
-        for name in _ARRAY_FIELDS:
+        for name in self._state_arrays:
             target = getattr(self, f"_{name}")
             if target.shape != state[name].shape:
                 raise ValueError(f"replay buffer field '{name}': shape {state[name].shape} != {target.shape}")

@@ -63,7 +63,7 @@ class GradientSynchronizer:
         self.world_size = get_world_size()
         trainable = [p for p in params if p.requires_grad]
         self.buckets: list[_Bucket] = []
-        cap = 1.0 * 2**20  # first bucket ~1 MB, then bucket_cap_mb
+        cap = min(1.0, bucket_cap_mb) * 2**20  # first bucket ~1 MB, then bucket_cap_mb
         current: list[torch.nn.Parameter] = []
         size = 0
         for param in reversed(trainable):

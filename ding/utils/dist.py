@@ -376,8 +376,12 @@ class DistContext:
         import torch.distributed as dist
 
         self._stop.set()
+        peer_failure = None
         if exc_type is not None and not issubclass(exc_type, SystemExit):
-            self._report_failure(f"rank {info.rank} failed: {exc_type.__name__}: {exc}")
+            # a collective that broke because another rank died raises here too: report the root cause instead
+            peer_failure = self._peer_failure(wait_s=2.0)
+            if peer_failure is None:
+                self._report_failure(f"rank {info.rank} failed: {exc_type.__name__}: {exc}")
         else:
             try:
                 dist.barrier()  # nobody tears the store down while a rank still uses it
@@ -391,7 +395,25 @@ class DistContext:
             pass
         self._store = None
         _STATE.update(local_rank=0, launcher="none")
+        if peer_failure is not None:
+            print(f"ding: rank {info.rank} stopping because {peer_failure}", file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_PEER_FAILED)
         return False
+
+    def _peer_failure(self, wait_s: float) -> Optional[str]:
+        """The failure another rank reported (waiting up to ``wait_s`` for it to arrive), or None."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if self._store.check([_FAILED_KEY]):
+                    message = self._store.get(_FAILED_KEY).decode(errors="replace")
+                    self._store.set(f"ding/ack/{self.info.rank}", "1")
+                    return message
+            except Exception:
+                return "rank 0 is gone (its process ended or the connection to it was lost)" if self.info.rank else None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def _report_failure(self, message: str) -> None:
         """Tell the other ranks; rank 0 (which hosts the store) waits briefly until they have read it."""

@@ -1,0 +1,107 @@
+"""Launcher detection and the collectives' single-process behaviour (no processes started here)."""
+
+import pytest
+import torch
+
+from ding.utils import allreduce, allreduce_async, broadcast_object, get_local_rank, get_rank, get_world_size
+from ding.utils.dist import DistConfigError, DistContext, detect_launcher, expand_nodelist
+
+
+def test_single_process_defaults():
+    assert (get_rank(), get_world_size(), get_local_rank()) == (0, 1, 0)
+    t = torch.ones(3)
+    assert allreduce(t) is t and torch.equal(t, torch.ones(3))
+    assert torch.equal(allreduce_async(t, op="sum").wait(), torch.ones(3))
+    assert broadcast_object({"a": 1}) == {"a": 1}
+    with pytest.raises(ValueError, match="'mean' or 'sum'"):
+        allreduce(t, op="max")
+
+
+def test_no_launcher_is_one_process():
+    info = detect_launcher({})
+    assert (info.launcher, info.rank, info.world_size) == ("none", 0, 1)
+    with DistContext() as ctx:  # nothing to start
+        assert ctx.info.world_size == 1 and get_world_size() == 1
+
+
+def test_torchrun():
+    env = dict(RANK="3", WORLD_SIZE="4", LOCAL_RANK="1", MASTER_ADDR="h0", MASTER_PORT="1234", TORCHELASTIC_RUN_ID="x")
+    info = detect_launcher(env)
+    assert (info.launcher, info.rank, info.world_size, info.local_rank) == ("torchrun", 3, 4, 1)
+    assert (info.master_addr, info.master_port) == ("h0", 1234)
+
+
+@pytest.mark.parametrize("missing", ["WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"])
+def test_half_set_torchrun_env_is_a_clear_error(missing):
+    env = dict(RANK="0", WORLD_SIZE="2", MASTER_ADDR="h0", MASTER_PORT="1234")
+    env.pop(missing)
+    with pytest.raises(DistConfigError, match=missing):
+        detect_launcher(env)
+
+
+def test_openmpi_single_node_and_multi_node():
+    env = dict(
+        OMPI_COMM_WORLD_RANK="1",
+        OMPI_COMM_WORLD_SIZE="2",
+        OMPI_COMM_WORLD_LOCAL_RANK="1",
+        OMPI_COMM_WORLD_LOCAL_SIZE="2",
+        PMIX_NAMESPACE="prterun-vm-123@1",
+    )
+    info = detect_launcher(env)
+    assert (info.launcher, info.rank, info.world_size, info.local_rank) == ("mpirun", 1, 2, 1)
+    assert info.master_addr == "127.0.0.1" and 20000 <= info.master_port < 40000
+    assert detect_launcher(dict(env, OMPI_COMM_WORLD_RANK="0")).master_port == info.master_port  # ranks agree
+    with pytest.raises(DistConfigError, match="MASTER_ADDR"):
+        detect_launcher(dict(env, OMPI_COMM_WORLD_SIZE="4"))  # 2 local of 4: several nodes
+    with pytest.raises(DistConfigError, match="OMPI_COMM_WORLD_SIZE"):
+        detect_launcher(dict(OMPI_COMM_WORLD_RANK="0"))
+
+
+def test_slurm_multi_node():
+    env = dict(
+        SLURM_PROCID="5",
+        SLURM_LOCALID="1",
+        SLURM_STEP_NUM_TASKS="8",
+        SLURM_NTASKS="8",
+        SLURM_STEP_ID="0",
+        SLURM_JOB_ID="77",
+        SLURM_STEP_NODELIST="gpu[07-10]",
+        SLURM_JOB_NODELIST="gpu[07-10]",
+    )
+    info = detect_launcher(env)
+    assert (info.launcher, info.rank, info.world_size, info.local_rank) == ("slurm", 5, 8, 1)
+    assert info.master_addr == "gpu07"
+    assert detect_launcher(dict(env, SLURM_PROCID="0", SLURM_LOCALID="0")).master_port == info.master_port
+    assert detect_launcher(dict(env, MASTER_PORT="4321")).master_port == 4321
+
+
+def test_slurm_batch_script_without_srun_is_one_process():
+    # inside an sbatch script (no srun step) SLURM_PROCID is set, but there is no step of several tasks
+    info = detect_launcher(dict(SLURM_PROCID="0", SLURM_NTASKS="2", SLURM_JOB_ID="9", SLURM_JOB_NODELIST="n1"))
+    assert info.world_size == 1
+
+
+def test_torchrun_wins_over_slurm_when_nested():
+    env = dict(
+        RANK="1",
+        WORLD_SIZE="2",
+        LOCAL_RANK="1",
+        MASTER_ADDR="a",
+        MASTER_PORT="1",
+        SLURM_PROCID="0",
+        SLURM_STEP_ID="0",
+        SLURM_STEP_NUM_TASKS="1",
+        SLURM_STEP_NODELIST="n1",
+    )
+    assert detect_launcher(env).launcher == "torchrun"
+
+
+def test_nodelist_expansion():
+    assert expand_nodelist("node[01-03,7],gpu1") == ["node01", "node02", "node03", "node7", "gpu1"]
+    assert expand_nodelist("vm") == ["vm"]
+    assert expand_nodelist("rack[1-2]-n[01-02]") == ["rack1-n01", "rack1-n02", "rack2-n01", "rack2-n02"]
+
+
+def test_explicit_rank_needs_world_size():
+    with pytest.raises(DistConfigError, match="both rank and world_size"):
+        DistContext(rank=0).__enter__()

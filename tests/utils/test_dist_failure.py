@@ -1,0 +1,59 @@
+"""A rank that raises makes the others exit, naming it, within a bounded time; nothing is left running."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ding.utils.dist import EXIT_PEER_FAILED, free_port
+from tests.conftest import REPO_ROOT
+
+
+def start_ranks(failing_rank: int, world: int = 2) -> list[subprocess.Popen]:
+    port = free_port()
+    procs = []
+    for rank in range(world):
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            WORLD_SIZE=str(world),
+            LOCAL_RANK=str(rank),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+            PYTHONPATH=REPO_ROOT,
+            OMP_NUM_THREADS="1",
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.dist_helpers", "fail", str(failing_rank)],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return procs
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("failing_rank", [1, 0])
+def test_peers_exit_when_one_rank_raises(failing_rank):
+    start = time.monotonic()
+    procs = start_ranks(failing_rank)
+    try:
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    elapsed = time.monotonic() - start
+    assert elapsed < 60
+    failed, other = procs[failing_rank], procs[1 - failing_rank]
+    assert failed.returncode not in (0, None)
+    assert "injected failure" in outputs[failing_rank][1]
+    assert other.returncode == EXIT_PEER_FAILED, outputs[1 - failing_rank][1]
+    assert f"rank {failing_rank} failed: RuntimeError: injected failure" in outputs[1 - failing_rank][1]
+    assert all(p.poll() is not None for p in procs)  # nothing left behind
