@@ -328,11 +328,13 @@ class DistContext:
             local_ranks = max(1, min(info.world_size, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size))))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_ranks))
         try:
+            # torchrun's agent already serves a store at MASTER_ADDR:MASTER_PORT: every rank is a client of it then
+            agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and info.launcher == "torchrun"
             self._store = dist.TCPStore(
                 info.master_addr,
                 info.master_port,
                 info.world_size,
-                is_master=info.rank == 0,
+                is_master=info.rank == 0 and not agent_store,
                 timeout=datetime.timedelta(seconds=self._init_timeout_s),
             )
             dist.init_process_group(

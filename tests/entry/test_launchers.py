@@ -1,0 +1,81 @@
+"""The CartPole DDP config runs with 2 ranks to completion under every supported launcher (gloo on the CPU).
+
+mpirun and srun need OpenMPI and a running Slurm: `.ci/setup_openmpi.sh` and `.ci/setup_slurm.sh` install and
+start them (`.ci/run` calls both); without them those two tests skip with the command to run.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+CONFIG = os.path.join(REPO_ROOT, "dizoo", "classic_control", "cartpole", "config", "cartpole_dqn_ddp_config.py")
+EXP = "cartpole_dqn_ddp_seed0"
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+
+
+def run(cmd: list[str], cwd) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{cmd[:3]} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def check_one_run_by_rank0(cwd) -> None:
+    assert sorted(os.listdir(cwd)) == [EXP], "one experiment folder, written once"
+    log = open(os.path.join(cwd, EXP, "log", "train.log")).read()
+    assert log.count("experiment folder") == 1 and "(2 ranks" in log
+    assert "finished (stop value reached)" in log
+    assert os.path.isfile(os.path.join(cwd, EXP, "ckpt", "final.pth.tar"))
+    assert os.path.isfile(os.path.join(cwd, EXP, "ckpt", "ckpt_best.pth.tar"))
+    assert os.path.isfile(os.path.join(cwd, EXP, "total_config.py"))
+
+
+def test_torchrun(tmp_path):
+    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", CONFIG], tmp_path)
+    check_one_run_by_rank0(tmp_path)
+
+
+def test_torch_distributed_launch(tmp_path):
+    proc = run([sys.executable, "-m", "torch.distributed.launch", "--nproc_per_node=2", CONFIG], tmp_path)
+    check_one_run_by_rank0(tmp_path)
+    assert "torchrun" in proc.stdout  # detected as the torchrun family
+
+
+def test_multiprocessing_spawn(tmp_path):
+    proc = run([sys.executable, CONFIG, "--spawn", "2"], tmp_path)
+    check_one_run_by_rank0(tmp_path)
+    assert "spawn" in proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="no mpirun: run .ci/setup_openmpi.sh")
+def test_mpirun(tmp_path):
+    proc = run(
+        ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "PYTHONPATH", "-x", "OMP_NUM_THREADS",
+         sys.executable, CONFIG],
+        tmp_path,
+    )
+    check_one_run_by_rank0(tmp_path)
+    assert "mpirun" in proc.stdout
+
+
+def slurm_ready() -> bool:
+    if shutil.which("srun") is None:
+        return False
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "idle" in out or "mix" in out
+
+
+@pytest.mark.skipif(not slurm_ready(), reason="no running Slurm: run .ci/setup_slurm.sh")
+def test_srun(tmp_path):
+    proc = run(["srun", "-n2", "--ntasks-per-node=2", sys.executable, "-u", CONFIG], tmp_path)
+    check_one_run_by_rank0(tmp_path)
+    assert "slurm" in proc.stdout
