@@ -53,3 +53,45 @@ def flat_size(shape: int | Sequence[int]) -> int:
     if isinstance(shape, int):
         return shape
     return int(torch.tensor(list(shape)).prod().item()) if len(shape) else 1
+
+
+class ConvEncoder(nn.Module):
+    """Convolutional encoder for image stacks (C, H, W); the Nature-DQN CNN (Mnih et al. 2015) by default.
+
+    Three conv layers (kernels 8, 4, 3; strides 4, 2, 1) with ``hidden_size_list[0:3]`` channels, then a linear
+    layer to ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN).
+    uint8 observations are scaled to [0, 1] here, on the model's device, so they travel as bytes until then.
+    """
+
+    KERNELS = (8, 4, 3)
+    STRIDES = (4, 2, 1)
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        hidden_size_list: Sequence[int] = (32, 64, 64, 512),
+        activation: Optional[nn.Module | str] = None,
+    ) -> None:
+        super().__init__()
+        if len(obs_shape) != 3:
+            raise ValueError(f"ConvEncoder needs obs_shape (channels, height, width), got {list(obs_shape)}")
+        if len(hidden_size_list) not in (3, 4):
+            raise ValueError(
+                f"model.encoder_hidden_size_list={list(hidden_size_list)}: image observations take 3 conv channel "
+                f"sizes and a feature size, e.g. [32, 64, 64, 512] (the Nature CNN)"
+            )
+        layers: list[nn.Module] = []
+        channels = obs_shape[0]
+        for out_channels, kernel, stride in zip(hidden_size_list[:3], self.KERNELS, self.STRIDES, strict=True):
+            layers += [nn.Conv2d(channels, out_channels, kernel, stride), make_activation(activation)]
+            channels = out_channels
+        layers.append(nn.Flatten())
+        self.conv = nn.Sequential(*layers)
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, *obs_shape)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(flat, hidden_size_list[-1]), make_activation(activation))
+        self.output_size = hidden_size_list[-1]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float().div_(255.0) if obs.dtype == torch.uint8 else obs.float()
+        return self.fc(self.conv(x))

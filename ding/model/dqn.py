@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import flat_size, make_activation, mlp
+from ding.model.common import ConvEncoder, flat_size, make_activation, mlp
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -41,14 +41,16 @@ class DuelingHead(nn.Module):
 class DQN(nn.Module):
     """Q network for discrete actions.
 
-    :param obs_shape: observation shape: an int or a one-element list for vectors.
+    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
+        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
     :param action_shape: number of discrete actions.
-    :param encoder_hidden_size_list: sizes of the MLP encoder's layers; the last one is the feature size.
+    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
+        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
     :param dueling: use a dueling head (value + advantage streams).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ... or an nn.Module.
-    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer.
+    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
     :param dropout: dropout probability after each hidden layer (None: none).
 
     ``forward(obs)`` takes obs of shape (B, *obs_shape) and returns ``{'logit': q}`` with q of shape (B, action_shape).
@@ -58,7 +60,7 @@ class DQN(nn.Module):
         self,
         obs_shape: int | Sequence[int],
         action_shape: int,
-        encoder_hidden_size_list: Sequence[int] = (128, 128, 64),
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
         dueling: bool = True,
         head_hidden_size: Optional[int] = None,
         head_layer_num: int = 1,
@@ -67,25 +69,31 @@ class DQN(nn.Module):
         dropout: Optional[float] = None,
     ) -> None:
         super().__init__()
-        if not isinstance(obs_shape, int) and len(obs_shape) != 1:
+        shape = [obs_shape] if isinstance(obs_shape, int) else list(obs_shape)
+        if len(shape) not in (1, 3):
             raise ValueError(
-                f"model.obs_shape={list(obs_shape)}: the DQN model takes vector observations (an int or a one-element "
-                f"list); image observations need the convolutional encoder, which is not available yet"
+                f"model.obs_shape={shape}: DQN takes vector observations (an int or a one-element list) or image "
+                f"stacks (channels, height, width)"
             )
         if isinstance(action_shape, (list, tuple)):
             if len(action_shape) != 1:
                 raise ValueError(f"model.action_shape={list(action_shape)}: DQN needs one discrete action dimension")
             action_shape = action_shape[0]
-        hidden = list(encoder_hidden_size_list)
-        if not hidden:
-            raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
-        self.encoder = mlp(flat_size(obs_shape), hidden, activation, norm_type, dropout)
-        head_size = head_hidden_size or hidden[-1]
-        if head_size != hidden[-1]:
-            self.encoder.append(nn.Linear(hidden[-1], head_size))
-            self.encoder.append(make_activation(activation))
+        self._image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
+        if self._image:
+            self.encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation)
+            feature_size = self.encoder.output_size
+        else:
+            hidden = list(encoder_hidden_size_list or (128, 128, 64))
+            if not hidden:
+                raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
+            self.encoder = mlp(flat_size(shape), hidden, activation, norm_type, dropout)
+            feature_size = hidden[-1]
+        head_size = head_hidden_size or feature_size
+        if head_size != feature_size:
+            self.encoder = nn.Sequential(self.encoder, nn.Linear(feature_size, head_size), make_activation(activation))
         head_cls = DuelingHead if dueling else QHead
         self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)
 
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logit": self.head(self.encoder(obs.float()))}
+        return {"logit": self.head(self.encoder(obs if self._image else obs.float()))}

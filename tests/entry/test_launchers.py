@@ -3,6 +3,7 @@
 mpirun and srun need OpenMPI and a running Slurm: `.ci/setup_openmpi.sh` and `.ci/setup_slurm.sh` install and
 start them (`.ci/run` calls both); without them those two tests skip with the command to run.
 """
+
 import os
 import shutil
 import subprocess
@@ -56,8 +57,19 @@ def test_multiprocessing_spawn(tmp_path):
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="no mpirun: run .ci/setup_openmpi.sh")
 def test_mpirun(tmp_path):
     proc = run(
-        ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "PYTHONPATH", "-x", "OMP_NUM_THREADS",
-         sys.executable, CONFIG],
+        [
+            "mpirun",
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-np",
+            "2",
+            "-x",
+            "PYTHONPATH",
+            "-x",
+            "OMP_NUM_THREADS",
+            sys.executable,
+            CONFIG,
+        ],
         tmp_path,
     )
     check_one_run_by_rank0(tmp_path)

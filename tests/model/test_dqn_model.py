@@ -25,7 +25,26 @@ def test_head_hidden_size_and_norm():
 
 
 def test_bad_shapes_are_clear():
-    with pytest.raises(ValueError, match="image observations"):
-        DQN([4, 84, 84], 6)
+    with pytest.raises(ValueError, match="image"):
+        DQN([4, 84], 6)
+    with pytest.raises(ValueError, match="Nature CNN"):
+        DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64])
     with pytest.raises(ValueError, match="norm_type"):
         DQN(4, 2, norm_type="GN")
+
+
+def test_nature_cnn_on_uint8_stacks():
+    model = DQN([4, 84, 84], 6)
+    convs = [m for m in model.encoder.conv if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
+    assert model.encoder.fc[0].in_features == 64 * 7 * 7 and model.encoder.fc[0].out_features == 512
+    obs = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    q = model(obs)["logit"]
+    assert q.shape == (2, 6)
+    assert torch.allclose(q, model(obs.float() / 255.0)["logit"], atol=1e-6)  # scaled inside the model
+
+
+def test_di_engine_atari_encoder_sizes():
+    model = DQN([4, 84, 84], 6, encoder_hidden_size_list=[128, 128, 512])
+    convs = [m for m in model.encoder.conv if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [128, 128, 512] and model.encoder.output_size == 512

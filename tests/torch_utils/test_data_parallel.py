@@ -1,4 +1,5 @@
 """ding.torch_utils.DataParallel: the wrapped model's names, checkpoints both ways, runs without GPUs."""
+
 import copy
 
 import pytest
