@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 
-def dqn_cfg(overlap: bool = False, multi_gpu: bool = True):
+def dqn_cfg(overlap: bool = False, multi_gpu: bool = True, cuda: bool = False):
     from ding.config import compile_config
     from dizoo.classic_control.cartpole.config.cartpole_dqn_config import create_config, main_config
 
     main = copy.deepcopy(main_config)
     main.policy.learn.multi_gpu = multi_gpu
+    main.policy.cuda = cuda
     main.policy.learn.grad_sync_overlap = overlap
     main.policy.learn.target_update_freq = 3  # exercise target copies within the run
     return compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
@@ -38,7 +39,7 @@ def rank_batches(rank: int, iters: int, batch: int = 16) -> list[dict[str, torch
     ]
 
 
-def train_dqn_rank(out_dir: str, iters: int, overlap: bool) -> None:
+def train_dqn_rank(out_dir: str, iters: int, overlap: bool, cuda: bool = False) -> None:
     """One rank: DQN from a rank-specific initial seed (rank 0's weights must win), K steps on its own batches."""
     from ding.utils import DistContext, get_rank
     from ding.utils.registry import POLICY_REGISTRY
@@ -46,10 +47,10 @@ def train_dqn_rank(out_dir: str, iters: int, overlap: bool) -> None:
     with DistContext():
         rank = get_rank()
         torch.manual_seed(rank)  # different init per rank: the broadcast at init must make them equal
-        policy = POLICY_REGISTRY.get("dqn")(dqn_cfg(overlap).policy)
+        policy = POLICY_REGISTRY.get("dqn")(dqn_cfg(overlap, cuda=cuda).policy)
         for batch in rank_batches(rank, iters):
             policy.learn_mode.forward(batch)
-        torch.save({k: v.clone() for k, v in policy.model.state_dict().items()}, os.path.join(out_dir, f"r{rank}.pt"))
+        torch.save({k: v.detach().cpu().clone() for k, v in policy.model.state_dict().items()}, os.path.join(out_dir, f"r{rank}.pt"))
 
 
 def fail_one_rank(failing_rank: int) -> None:

@@ -24,6 +24,17 @@ def test_two_ranks_equal_one_process_on_the_union(tmp_path, overlap):
         assert err <= 1e-5, f"{key}: relative error {err:.2e} against one process on the union"
 
 
+@pytest.mark.multiprocess
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices (NCCL, one GPU per rank)")
+def test_two_ranks_on_nccl(tmp_path):
+    spawn(train_dqn_rank, 2, str(tmp_path), ITERS, False, True)
+    rank0, rank1 = torch.load(tmp_path / "r0.pt"), torch.load(tmp_path / "r1.pt")
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    reference = single_process_union(ITERS, world=2)
+    for key, value in reference.items():
+        assert torch.allclose(rank0[key], value, rtol=1e-4, atol=1e-5), key
+
+
 def test_single_process_sync_is_a_no_op_and_buckets_cover_trainable_params():
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
     model[0].bias.requires_grad_(False)
