@@ -50,7 +50,10 @@ def train_dqn_rank(out_dir: str, iters: int, overlap: bool, cuda: bool = False) 
         policy = POLICY_REGISTRY.get("dqn")(dqn_cfg(overlap, cuda=cuda).policy)
         for batch in rank_batches(rank, iters):
             policy.learn_mode.forward(batch)
-        torch.save({k: v.detach().cpu().clone() for k, v in policy.model.state_dict().items()}, os.path.join(out_dir, f"r{rank}.pt"))
+        torch.save(
+            {k: v.detach().cpu().clone() for k, v in policy.model.state_dict().items()},
+            os.path.join(out_dir, f"r{rank}.pt"),
+        )
 
 
 def fail_one_rank(failing_rank: int) -> None:
@@ -81,3 +84,19 @@ def single_process_union(iters: int, world: int) -> dict[str, torch.Tensor]:
 if __name__ == "__main__":  # used by the failure test: python -m tests.dist_helpers fail <rank>
     np.random.seed(0)
     fail_one_rank(int(sys.argv[2]))
+
+
+DDP_RUN = """
+import copy, sys
+from dizoo.classic_control.cartpole.config.cartpole_dqn_ddp_config import main_config, create_config
+from ding.entry import serial_pipeline
+from ding.utils import DistContext, get_rank
+main = copy.deepcopy(main_config)
+main.exp_name = "ddp_run"
+main.env.stop_value = 10**6
+main.policy.learn.learner = dict(hook=dict(save_replay_buffer=True, save_ckpt_after_iter=0, log_show_after_iter=20))
+with DistContext():
+    if "--differ" in sys.argv and get_rank() == 1:
+        main.policy.learn.batch_size = 32
+    serial_pipeline((main, create_config), seed=0, max_env_step=3200, resume="--resume" in sys.argv)
+"""

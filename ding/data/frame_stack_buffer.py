@@ -78,7 +78,6 @@ class FrameStackReplayBuffer(ReplayBuffer):
         self._next_gap_flat = self._next_gap.reshape(-1)
         self._next_hist_flat = self._next_hist.reshape(-1)
         self._frames_back = np.arange(self.stack_len - 1, -1, -1, dtype=np.int64)  # stack index k -> L - 1 - k
-        self._older = np.arange(self.stack_len - 1, dtype=np.int64)
 
     @property
     def nbytes(self) -> int:
@@ -117,7 +116,8 @@ class FrameStackReplayBuffer(ReplayBuffer):
             # an env's obs continues its stream when it is exactly the previous step's next obs (checked, not assumed)
             prev_pos = self._obs_pos[prev, going] + self._next_gap[prev, going]
             prev_hist = self._next_hist[prev, going]
-            same = (self._frames[self._stack_slots(going, prev_pos, prev_hist)] == obs[going]).all(axis=per_env)
+            expected = obs if going.size == envs else obs[going]
+            same = (self._frames[self._stack_slots(going, prev_pos, prev_hist)] == expected).all(axis=per_env)
             going = going[same]
             starts[going] = False
             obs_pos[going], obs_hist[going] = prev_pos[same], prev_hist[same]
@@ -168,7 +168,8 @@ class FrameStackReplayBuffer(ReplayBuffer):
             index[redraw] = self._draw_index(redraw.size, size)
             redraw = redraw[~self._valid(index[redraw])]
         else:
-            raise RuntimeError("frame-stack replay buffer: no sampleable transition found (all priorities zero?)")
+            if redraw.size:
+                raise RuntimeError("frame-stack replay buffer: no sampleable transition found (all priorities zero?)")
         if self._tree is None:
             return index, np.ones(batch_size, dtype=np.float32)
         return index, self._importance_weight(index, size)

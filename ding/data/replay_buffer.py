@@ -294,9 +294,14 @@ class ReplayBuffer:
         self._max_priority = max(self._max_priority, float(priority.max()))
         self._tree.update(np.asarray(index, dtype=np.int64).reshape(-1), priority**self.alpha)
 
-    def state_dict(self) -> dict:
-        """Arrays, cursor, priorities and sampler state, for snapshotting (arrays are copies)."""
-        state = {name: getattr(self, f"_{name}").copy() for name in self._state_arrays}
+    def state_dict(self, copy_arrays: bool = True) -> dict:
+        """Arrays, cursor, priorities and sampler state, for snapshotting.
+
+        :param copy_arrays: False returns the live arrays (no second copy of a multi-GB buffer): write them out
+            before the buffer changes again.
+        """
+        take = (lambda a: a.copy()) if copy_arrays else (lambda a: a)
+        state = {name: take(getattr(self, f"_{name}")) for name in self._state_arrays}
         state.update(
             rows_written=self._rows_written,
             max_priority=self._max_priority,
@@ -304,7 +309,7 @@ class ReplayBuffer:
             rng_state=copy.deepcopy(self._rng.bit_generator.state),
         )
         if self._tree is not None:
-            state["tree"] = self._tree.tree.copy()
+            state["tree"] = take(self._tree.tree)
         return state
 
     def load_state_dict(self, state: dict) -> None:

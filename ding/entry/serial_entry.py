@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import random
 import time
 from typing import Optional, Union
 
@@ -10,8 +14,12 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError, compile_config, read_config
-from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
-from ding.utils.registry import BUFFER_REGISTRY, ENV_MANAGER_REGISTRY, POLICY_REGISTRY
+from ding.config.config import config_to_source
+from ding.data import make_replay_buffer
+from ding.utils.checkpoint import LATEST
+from ding.utils.dist import allreduce, broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
+from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
+from ding.utils.registry import ENV_MANAGER_REGISTRY, POLICY_REGISTRY
 from ding.utils.seed import derive_seeds, set_global_seed
 
 ConfigInput = Union[str, tuple]
@@ -52,6 +60,7 @@ def serial_pipeline(
     model: Optional[torch.nn.Module] = None,
     max_train_iter: Optional[int] = None,
     max_env_step: Optional[int] = None,
+    resume: bool = False,
 ):
     """Train an off-policy agent (DQN) until the evaluator reaches ``env.stop_value`` or a budget runs out.
 
@@ -66,16 +75,31 @@ def serial_pipeline(
     :param model: a model instance to train instead of the one built from ``policy.model``.
     :param max_train_iter: stop after this many train iterations.
     :param max_env_step: stop after this many collected env steps (all ranks together).
+    :param resume: continue the experiment ``exp_name`` from its ``ckpt/latest.pth.tar`` (same as
+        ``policy.learn.resume_training=True``): counters, schedules, optimizer, RNGs and (if snapshotted) the replay
+        buffer continue where they stopped; logs append.
     :return: the trained policy.
+    :raises TrainingPreempted: (exit code 75) after SIGTERM/SIGUSR1, once the checkpoint is written.
     """
+    # installed first, so a signal that arrives while the run starts up still ends in a checkpoint
+    with PreemptionHandler() as preemption:
+        return _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption)
+
+
+def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption):
     if env_setting is not None:
         raise ValueError("serial_pipeline(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
     main_cfg, create_cfg = load_input_config(input_cfg)
     rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
-    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process)
+    if resume:
+        main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
+    resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process, renew_dir=not resume)
     cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
+    check_same_config(cfg)
     apply_world_size(cfg, world_size)
+    resume_path = find_resume_checkpoint(cfg) if resume else None
     rank_seed = seed + rank  # every rank collects different data
     set_global_seed(rank_seed)
 
@@ -90,7 +114,7 @@ def serial_pipeline(
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
         policy.collect_mode.seed(rank_seed)
         obs_space, action_space = collector_env.observation_space, collector_env.action_space
-        buffer = BUFFER_REGISTRY.get(cfg.policy.other.replay_buffer.type).from_config(
+        buffer = make_replay_buffer(  # image stacks (uint8, 3 dims) get the frame-sharing buffer
             cfg.policy.other.replay_buffer,
             n_envs=collector_env.env_num,
             obs_shape=obs_space.shape,
@@ -104,6 +128,8 @@ def serial_pipeline(
             seed=rank_seed,
         )
         learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
+        learner.config = cfg
+        learner.attach_buffer(buffer)
         collector = SampleSerialCollector(
             cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=rank_seed
         )
@@ -118,12 +144,27 @@ def serial_pipeline(
         )
         where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
         logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
+        learner.register_state("collector", collector.state_dict, collector.load_state_dict)
+        learner.register_state("evaluator", evaluator.state_dict, evaluator.load_state_dict)
+        learner.register_state("rng", rng_state, set_rng_state)
         learner.before_run()
         collector.envstep = learner.envstep
-        stop, reason = _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step)
+        if resume_path is not None:
+            resume_from(resume_path, learner, collector, logger, rank_seed)
+        save_best = functools.partial(learner.save_checkpoint, latest=False)
+        stop, reason = _train_loop(
+            cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step, preemption, save_best
+        )
+        if reason.startswith("preempted"):
+            path = learner.save_checkpoint(f"iteration_{learner.train_iter}.pth.tar")
+            logger.info(
+                f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
+                f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
+            )
+            raise TrainingPreempted(f"{reason}; resume with --resume")
         final_ckpt = learner.after_run()
         if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
-            evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)  # the final evaluation
+            evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
         result = evaluator.last_result
         if main_process:
             logger.info(
@@ -137,6 +178,58 @@ def serial_pipeline(
         if evaluator_env is not None:
             evaluator_env.close()
     return policy
+
+
+def check_same_config(cfg: EasyDict) -> None:
+    """Under DDP, every rank must run the same compiled config: rank 0's hash is compared on every rank."""
+    if get_world_size() == 1:
+        return
+    digest = hashlib.sha256(config_to_source(cfg).encode()).hexdigest()
+    reference = broadcast_object(digest)
+    mismatch = allreduce(torch.tensor([0.0 if digest == reference else 1.0]), op="sum").item()
+    if mismatch:
+        raise ConfigError(
+            f"rank {get_rank()}: {int(mismatch)} rank(s) compiled a config that differs from rank 0's "
+            f"(hash {reference[:12]} on rank 0, {digest[:12]} here): start every rank with the same config and code"
+        )
+
+
+def find_resume_checkpoint(cfg: EasyDict) -> str:
+    """The checkpoint a resumed run continues from: ``hook.load_ckpt_before_run`` or ``<exp>/ckpt/latest.pth.tar``."""
+    hook = cfg.policy.learn.learner.hook
+    path = hook.load_ckpt_before_run or os.path.join(cfg.exp_name, "ckpt", LATEST)
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f"resume: no checkpoint to continue from at '{path}'. Resume runs in the experiment folder of the run "
+            f"it continues (exp_name='{cfg.exp_name}'); start without --resume to begin a new run"
+        )
+    hook.load_ckpt_before_run = ""  # loaded by resume_from with all its state, not by the learner's hook
+    return os.path.realpath(path)
+
+
+def resume_from(path: str, learner, collector, logger, rank_seed: int) -> None:
+    """Continue where the checkpoint stopped: policy, optimizer, counters, schedules, RNGs, replay buffer snapshot."""
+    state = learner.load_checkpoint(path)
+    if get_rank() != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
+        set_global_seed(rank_seed + 7919 * learner.train_iter)
+        collector.reseed(rank_seed + 7919 * learner.train_iter)
+    restored = learner.load_buffer_snapshot()
+    logger.info(
+        f"[ding] resumed from {path}: train_iter={learner.train_iter} envstep={collector.envstep} "
+        f"episodes={state.get('collector', {}).get('episode_count', '?')} replay buffer "
+        f"{'restored (' + str(len(collector._buffer)) + ' transitions)' if restored else 'empty (no snapshot)'}"
+    )
+
+
+def rng_state() -> dict:
+    """Python's, numpy's and torch's global generator states (saved in checkpoints)."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
 
 
 def apply_world_size(cfg: EasyDict, world_size: int) -> None:
@@ -155,7 +248,9 @@ def apply_world_size(cfg: EasyDict, world_size: int) -> None:
     policy.random_collect_size = -(-policy.random_collect_size // world_size)
 
 
-def _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step) -> tuple[bool, str]:
+def _train_loop(
+    cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step, preemption, save_best
+) -> tuple[bool, str]:
     """The serial loop; returns (stop value reached, why it ended).
 
     Every decision here is the same on every rank by construction (same counts, same iteration numbers), except the
@@ -175,7 +270,7 @@ def _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_it
         if evaluator.should_eval(learner.train_iter):
             stop = False
             if main_process:
-                stop, _ = evaluator.eval(learner.save_checkpoint, learner.train_iter, collector.envstep)
+                stop, _ = evaluator.eval(save_best, learner.train_iter, collector.envstep)
             else:
                 evaluator.skip(learner.train_iter)
             if broadcast_object(stop):
@@ -196,3 +291,5 @@ def _train_loop(cfg, learner, collector, evaluator, buffer, logger, max_train_it
         )
         if collector.envstep >= max_env_step:
             return False, f"max_env_step={max_env_step} reached"
+        if preemption.agreed():  # a collective under DDP: every rank asks at the same point
+            return False, f"preempted ({preemption.signal_name or 'signal on another rank'})"

@@ -14,6 +14,10 @@ from easydict import EasyDict
 from ding.utils.registry import MODEL_REGISTRY
 
 
+class NonFiniteError(FloatingPointError):
+    """A training step produced a NaN/inf loss or gradient (and skipping such steps is off)."""
+
+
 class Policy:
     """An algorithm: its defaults, how it trains (learn), explores (collect) and acts greedily (eval).
 
@@ -44,8 +48,19 @@ class Policy:
         self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
         self._grad_sync = None
+        self.nonfinite_steps = 0  # training steps skipped because the loss or a gradient was NaN/inf
         if "learn" in self._enable_field and self.multi_gpu:
             from ding.torch_utils.grad_sync import broadcast_module
+            from ding.utils.dist import get_world_size
+
+            if get_world_size() > 1 and self._device.type == "cpu":
+                import torch.distributed as dist
+
+                if dist.get_backend() == "nccl":
+                    raise RuntimeError(
+                        "multi_gpu with the NCCL backend needs the model on the GPU: set policy.cuda=True, or use "
+                        "DistContext(backend='gloo') to train on CPUs"
+                    )
 
             broadcast_module(self._model)  # every rank starts from rank 0's weights
         for field in self._enable_field:
@@ -57,10 +72,22 @@ class Policy:
         learn = self._cfg.get("learn", {})
         return bool(self._cfg.get("multi_gpu", False) or learn.get("multi_gpu", False))
 
-    def _optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """zero grad -> backward -> (multi_gpu: average gradients over ranks, in buckets) -> optimizer step.
+    def _optimize(
+        self,
+        loss: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        grad_clip_type: Optional[str] = None,
+        grad_clip_value: Optional[float] = None,
+    ) -> bool:
+        """zero grad -> backward -> (multi_gpu: average gradients over ranks, in buckets) -> finite check -> clip ->
+        step.
 
-        Every policy updates through this, so the gradient sync is the same for all algorithms.
+        Every policy updates through this, so the gradient sync and the NaN/inf guard are the same for all
+        algorithms. A step whose loss or gradients are not finite is skipped and counted
+        (``policy.learn.skip_nonfinite_step=True``) or stops training with :class:`NonFiniteError`; either way the
+        parameters are not touched. Under DDP the decision uses the averaged gradients, so all ranks agree.
+        Returns whether the optimizer stepped. ``grad_clip_type`` ('clip_norm' or 'clip_value', with
+        ``grad_clip_value``; see ding.torch_utils.grad_clip) clips the averaged gradients, so every rank clips alike.
         """
         if self.multi_gpu and self._grad_sync is None:
             from ding.torch_utils.grad_sync import GradientSynchronizer
@@ -76,7 +103,31 @@ class Policy:
         loss.backward()
         if self._grad_sync is not None:
             self._grad_sync.sync()
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        finite = torch.stack(torch._foreach_norm(grads)).isfinite().all() if grads else torch.tensor(True)
+        if self._grad_sync is None:
+            finite = finite & torch.isfinite(loss.detach())
+        if not bool(finite):
+            self.nonfinite_steps += 1
+            optimizer.zero_grad(set_to_none=self._grad_sync is None)
+            if not self._cfg.learn.get("skip_nonfinite_step", False):
+                bad = [
+                    name
+                    for name, p in self._model.named_parameters()
+                    if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+                ]
+                raise NonFiniteError(
+                    f"non-finite training step: loss={float(loss.detach())}, non-finite gradients in "
+                    f"{bad or 'no parameter (the loss itself)'}. The parameters were not updated and no checkpoint "
+                    f"holds this step. Set policy.learn.skip_nonfinite_step=True to skip such steps and count them."
+                )
+            return False
+        if grad_clip_type is not None:
+            from ding.torch_utils.grad_clip import clip_grad
+
+            clip_grad([p for group in optimizer.param_groups for p in group["params"]], grad_clip_type, grad_clip_value)
         optimizer.step()
+        return True
 
     @staticmethod
     def _pick_device(cuda: bool) -> torch.device:
@@ -114,6 +165,8 @@ class Policy:
             forward=self._forward_collect,
             seed=self._seed_collect,
             info=self._collect_info,
+            rng_state=self._collect_rng_state,
+            set_rng_state=self._set_collect_rng_state,
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
         )
@@ -129,6 +182,13 @@ class Policy:
 
     def _seed_collect(self, seed: int) -> None:
         """Seed the collect mode's own randomness (exploration); the pipeline calls it with the run's seed."""
+
+    def _collect_rng_state(self) -> Any:
+        """State of the collect mode's own random generator (None: it uses torch's global one)."""
+        return None
+
+    def _set_collect_rng_state(self, state: Any) -> None:
+        pass
 
     def _collect_info(self, envstep: int) -> dict[str, float]:
         """Scalars worth logging about exploration at ``envstep`` (e.g. epsilon)."""

@@ -46,6 +46,8 @@ class DQNPolicy(Policy):
             target_update_freq=100,  # train iterations between hard copies to the target net; 0: soft update
             target_theta=0.005,  # soft update rate (used when target_update_freq=0)
             ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
+            skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
+            resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
         ),
         collect=dict(
@@ -131,6 +133,8 @@ class DQNPolicy(Policy):
             "q_value": q.detach().mean(),
             "target_q_value": next_q_target.mean(),
         }
+        if self.nonfinite_steps:
+            stats["nonfinite_steps"] = float(self.nonfinite_steps)
         if self._cfg.priority:
             stats["priority"] = td_error.abs().cpu().numpy()
         return stats
@@ -141,6 +145,7 @@ class DQNPolicy(Policy):
             "target_model": self._target_model.state_dict(),
             "optimizer": self._optimizer.state_dict(),
             "learn_iter": self._learn_iter,
+            "nonfinite_steps": self.nonfinite_steps,
         }
 
     def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
@@ -149,6 +154,7 @@ class DQNPolicy(Policy):
         if "optimizer" in state:
             self._optimizer.load_state_dict(state["optimizer"])
         self._learn_iter = int(state.get("learn_iter", 0))
+        self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
@@ -157,6 +163,12 @@ class DQNPolicy(Policy):
 
     def _seed_collect(self, seed: int) -> None:
         self._collect_rng = np.random.default_rng(seed)
+
+    def _collect_rng_state(self) -> Any:
+        return self._collect_rng.bit_generator.state
+
+    def _set_collect_rng_state(self, state: Any) -> None:
+        self._collect_rng.bit_generator.state = state
 
     def _greedy(self, obs: np.ndarray) -> np.ndarray:
         self._set_train(False)

@@ -1,15 +1,37 @@
-"""Checkpoint files: written atomically, read with errors that say what is wrong."""
+"""Checkpoint files: written atomically, never non-finite, read with errors that say what is wrong."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
+import numpy as np
 import torch
+
+LATEST = "latest.pth.tar"  # a symlink to the newest checkpoint of the run, what resume loads
+
+
+def tensors_finite(state: Any) -> bool:
+    """True when every floating-point tensor or array in a (nested) state is finite."""
+    if isinstance(state, torch.Tensor):
+        return not state.is_floating_point() or bool(torch.isfinite(state).all())
+    if isinstance(state, np.ndarray):
+        return not np.issubdtype(state.dtype, np.floating) or bool(np.isfinite(state).all())
+    if isinstance(state, dict):
+        return all(tensors_finite(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return all(tensors_finite(v) for v in state)
+    return True
 
 
 def save_checkpoint(state: dict[str, Any], path: str) -> str:
-    """Write ``state`` to ``path`` via a temporary file and a rename, so a crash never leaves a half file."""
+    """Write ``state`` to ``path`` via a temporary file and a rename, so a crash never leaves a half file.
+
+    :raises ValueError: the model holds NaN or inf (the file is not written, an earlier good one stays).
+    """
+    if not tensors_finite(state.get("model", {})):
+        raise ValueError(f"not writing checkpoint '{path}': the model's parameters hold NaN or inf")
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -22,6 +44,17 @@ def save_checkpoint(state: dict[str, Any], path: str) -> str:
     return path
 
 
+def link_latest(path: str) -> None:
+    """Point ``<ckpt dir>/latest.pth.tar`` at ``path`` (atomically: a new symlink renamed over the old one)."""
+    directory, name = os.path.split(path)
+    link = os.path.join(directory, LATEST)
+    tmp = f"{link}.tmp.{os.getpid()}"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(name, tmp)
+    os.replace(tmp, link)
+
+
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (or a DI-engine-style dict with a 'model' entry)."""
     if not os.path.isfile(path):
@@ -32,4 +65,39 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
         raise ValueError(f"checkpoint '{path}' could not be read: {type(err).__name__}: {err}") from err
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"checkpoint '{path}' holds no 'model' state dict; is it a ding checkpoint?")
+    return state
+
+
+def save_arrays(arrays: dict[str, Any], path: str) -> str:
+    """Snapshot a dict of numpy arrays (and small picklable values) as a folder of .npy files, atomically.
+
+    Arrays are written straight from their memory (no copy), so a multi-GB replay buffer does not double the
+    process's memory. The folder is written under a temporary name and renamed over the previous snapshot.
+    """
+    tmp = f"{path}.tmp.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    scalars = {}
+    for key, value in arrays.items():
+        if isinstance(value, np.ndarray):
+            np.save(os.path.join(tmp, f"{key}.npy"), value, allow_pickle=False)
+        else:
+            scalars[key] = value
+    torch.save(scalars, os.path.join(tmp, "scalars.pt"))
+    old = f"{path}.old.{os.getpid()}"
+    if os.path.exists(path):
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def load_arrays(path: str) -> dict[str, Any]:
+    """Read a snapshot written by :func:`save_arrays`."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"snapshot folder '{path}' does not exist")
+    state = dict(torch.load(os.path.join(path, "scalars.pt"), weights_only=False))
+    for name in os.listdir(path):
+        if name.endswith(".npy"):
+            state[name[: -len(".npy")]] = np.load(os.path.join(path, name), allow_pickle=False)
     return state

@@ -78,6 +78,25 @@ def is_main_process() -> bool:
 
 
 # ---- collectives -----------------------------------------------------------------------------------------------
+def _needs_cuda(tensor) -> bool:
+    """NCCL reduces CUDA tensors only: CPU tensors (log figures, flags) take a round trip through the GPU."""
+    import torch.distributed as dist
+
+    return tensor.device.type == "cpu" and dist.get_backend() == "nccl"
+
+
+def _run_collective(tensor, fn):
+    if _needs_cuda(tensor):
+        import torch
+
+        on_device = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+        fn(on_device)
+        tensor.copy_(on_device.cpu())
+    else:
+        fn(tensor)
+    return tensor
+
+
 def allreduce(tensor, op: str = "mean"):
     """All-reduce ``tensor`` in place over all ranks (``op``: 'mean' or 'sum'); returns it. No-op in one process."""
     if op not in ("mean", "sum"):
@@ -87,7 +106,7 @@ def allreduce(tensor, op: str = "mean"):
         return tensor
     import torch.distributed as dist
 
-    dist.all_reduce(tensor)
+    _run_collective(tensor, dist.all_reduce)
     if op == "mean":
         tensor.div_(world)
     return tensor
@@ -117,6 +136,9 @@ def allreduce_async(tensor, op: str = "mean") -> AllreduceHandle:
         return AllreduceHandle(None, tensor, 1)
     import torch.distributed as dist
 
+    if _needs_cuda(tensor):  # synchronous round trip through the GPU; the handle is already complete
+        allreduce(tensor, op)
+        return AllreduceHandle(None, tensor, 1)
     return AllreduceHandle(dist.all_reduce(tensor, async_op=True), tensor, world if op == "mean" else 1)
 
 
@@ -125,7 +147,7 @@ def broadcast(tensor, src: int = 0):
     if get_world_size() > 1:
         import torch.distributed as dist
 
-        dist.broadcast(tensor, src)
+        _run_collective(tensor, lambda t: dist.broadcast(t, src))
     return tensor
 
 

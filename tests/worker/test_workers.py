@@ -112,7 +112,9 @@ def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
     for _ in range(4):
         learner.train(buffer.sample(8), envstep=123)
     logger.close()
-    assert sorted(os.listdir(os.path.join(exp, "ckpt"))) == ["iteration_2.pth.tar", "iteration_4.pth.tar"]
+    ckpt = os.path.join(exp, "ckpt")
+    assert sorted(os.listdir(ckpt)) == ["iteration_2.pth.tar", "iteration_4.pth.tar", "latest.pth.tar"]
+    assert os.readlink(os.path.join(ckpt, "latest.pth.tar")) == "iteration_4.pth.tar"
     assert "iter=4" in open(os.path.join(exp, "log", "train.log")).read()
     fresh = BaseLearner(cfg.policy.learn.learner, POLICY_REGISTRY.get("dqn")(cfg.policy), logger, exp)
     fresh.load_checkpoint(os.path.join(exp, "ckpt", "iteration_4.pth.tar"))

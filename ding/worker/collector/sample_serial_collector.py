@@ -63,6 +63,29 @@ class SampleSerialCollector:
         self._window_start = time.perf_counter()
         self._window_envstep = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the random-action generator, for checkpoints."""
+        return {
+            "envstep": self.envstep,
+            "episode_count": self.episode_count,
+            "rng": self._rng.bit_generator.state,
+            "policy_rng": self._policy.rng_state(),
+        }
+
+    def reseed(self, seed: int) -> None:
+        """New random-action and exploration generators (a resumed rank other than 0)."""
+        self._rng = np.random.default_rng(seed)
+        self._policy.seed(seed)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.envstep = int(state["envstep"])
+        self.episode_count = int(state["episode_count"])
+        self._rng.bit_generator.state = state["rng"]
+        if state.get("policy_rng") is not None:
+            self._policy.set_rng_state(state["policy_rng"])
+        self._last_log_iter = 0
+        self._window_envstep = self.envstep
+
     def collect(self, n_sample: int, train_iter: int = 0, random: bool = False) -> int:
         """Step the envs until at least ``n_sample`` transitions went into the buffer; returns how many did.
 

@@ -57,6 +57,15 @@ class InteractionSerialEvaluator:
         self._last_eval_iter: Optional[int] = None
         self.best_return = -float("inf")
         self.last_result: dict[str, Any] = {}
+        self.best_result: dict[str, Any] = {}  # last_result of the best evaluation (its envstep, train_iter)
+
+    def state_dict(self) -> dict[str, Any]:
+        """When the last evaluation ran and the best return so far, for checkpoints."""
+        return {"last_eval_iter": self._last_eval_iter, "best_return": self.best_return}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._last_eval_iter = state["last_eval_iter"]
+        self.best_return = float(state["best_return"])
 
     def should_eval(self, train_iter: int) -> bool:
         return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
@@ -99,6 +108,7 @@ class InteractionSerialEvaluator:
         self.last_result = dict(result, train_iter=train_iter, envstep=envstep)
         if result["episode_return_mean"] > self.best_return:
             self.best_return = result["episode_return_mean"]
+            self.best_result = self.last_result
             if save_ckpt_fn is not None:
                 save_ckpt_fn("ckpt_best.pth.tar")
         self._logger.scalars("evaluator_step", result, envstep)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable
 from typing import Any, Optional
 
 import torch
 from easydict import EasyDict
 
-from ding.utils.checkpoint import load_checkpoint, save_checkpoint
-from ding.utils.dist import allreduce, get_world_size, is_main_process
+from ding.utils.checkpoint import link_latest, load_arrays, load_checkpoint, save_arrays, save_checkpoint
+from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process
 from ding.utils.log_helper import Logger, format_stats
 
 
@@ -30,6 +31,7 @@ class BaseLearner:
             log_show_after_iter=100,  # train iterations between log lines / TensorBoard points of train stats
             save_ckpt_after_iter=10000,  # train iterations between iteration_<N>.pth.tar checkpoints
             save_ckpt_after_run=True,  # save a final checkpoint when training ends
+            save_replay_buffer=False,  # with each iteration/final/preemption checkpoint, snapshot the replay buffer
         ),
     )
 
@@ -49,6 +51,17 @@ class BaseLearner:
         self._window_start = time.perf_counter()
         self._window_iter = 0
         self.last_stats: dict[str, float] = {}
+        self._extras: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
+        self._buffer: Any = None
+        self.config: Optional[dict] = None  # the compiled config, stored in every checkpoint
+
+    def register_state(self, name: str, get_state: Callable[[], Any], set_state: Callable[[Any], None]) -> None:
+        """Add another component's state (collector counters, RNGs, ...) to every checkpoint under ``name``."""
+        self._extras[name] = (get_state, set_state)
+
+    def attach_buffer(self, buffer: Any) -> None:
+        """The replay buffer to snapshot beside checkpoints when ``hook.save_replay_buffer`` is on."""
+        self._buffer = buffer
 
     def train(self, batch: dict[str, torch.Tensor], envstep: Optional[int] = None) -> dict[str, Any]:
         """One train iteration on ``batch``; returns the policy's stats for this step."""
@@ -82,29 +95,66 @@ class BaseLearner:
         self._window_start, self._window_iter = time.perf_counter(), self.train_iter
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything a checkpoint holds: the policy's learn state plus the counters."""
+        """Everything a checkpoint holds: the policy's learn state, the counters, registered extras, the config."""
         state = self._policy.state_dict()
         state["last_iter"] = self.train_iter
         state["envstep"] = self.envstep
+        for name, (get_state, _) in self._extras.items():
+            state[name] = get_state()
+        if self.config is not None:
+            state["config"] = copy.deepcopy(dict(self.config))
         return state
 
-    def save_checkpoint(self, name: str) -> Optional[str]:
-        """Write ``<exp_name>/ckpt/<name>`` (rank 0 only); returns its path."""
+    def save_checkpoint(self, name: str, latest: bool = True) -> Optional[str]:
+        """Write ``<exp_name>/ckpt/<name>`` atomically (rank 0); returns its path.
+
+        ``latest``: also point ``ckpt/latest.pth.tar`` at it (what resume loads) and, with
+        ``hook.save_replay_buffer``, snapshot this rank's replay buffer. Call it on every rank at the same point
+        for such saves (the buffer snapshot is per rank); ``ckpt_best`` is saved by rank 0 alone with latest=False.
+        A model holding NaN/inf is not written: the error is logged and the earlier checkpoints stay.
+        """
+        path = os.path.join(self.ckpt_dir, name)
+        if latest and self._cfg.hook.save_replay_buffer and self._buffer is not None:
+            suffix = "" if get_world_size() == 1 else f"_rank{get_rank()}"
+            save_arrays(
+                self._buffer.state_dict(copy_arrays=False), os.path.join(self.ckpt_dir, f"replay_buffer{suffix}")
+            )
         if not is_main_process():
             return None
-        return save_checkpoint(self.state_dict(), os.path.join(self.ckpt_dir, name))
+        try:
+            save_checkpoint(self.state_dict(), path)
+        except ValueError as err:
+            self._logger.info(f"[learner] {err}")
+            return None
+        if latest:
+            link_latest(path)
+        return path
 
-    def load_checkpoint(self, path: str) -> None:
-        """Load the policy state and the counters from a checkpoint file."""
+    def load_checkpoint(self, path: str, restore_extras: bool = True) -> dict[str, Any]:
+        """Load the policy state, the counters and (``restore_extras``) the registered extras from a checkpoint."""
         state = load_checkpoint(path)
         self._policy.load_state_dict(state)
         self.train_iter = int(state.get("last_iter", 0))
         self.envstep = int(state.get("envstep", 0))
         self._window_iter = self.train_iter
+        if restore_extras:
+            for name, (_, set_state) in self._extras.items():
+                if name in state:
+                    set_state(state[name])
+        return state
+
+    def load_buffer_snapshot(self) -> bool:
+        """Restore this rank's replay buffer snapshot if one exists; returns whether it did."""
+        suffix = "" if get_world_size() == 1 else f"_rank{get_rank()}"
+        path = os.path.join(self.ckpt_dir, f"replay_buffer{suffix}")
+        if self._buffer is None or not os.path.isdir(path):
+            return False
+        self._buffer.load_state_dict(load_arrays(path))
+        return True
 
     def before_run(self) -> None:
         if self._cfg.hook.load_ckpt_before_run:
-            self.load_checkpoint(self._cfg.hook.load_ckpt_before_run)
+            self.load_checkpoint(self._cfg.hook.load_ckpt_before_run, restore_extras=False)
             self._logger.info(f"[learner] loaded {self._cfg.hook.load_ckpt_before_run} at iter={self.train_iter}")
 
     def after_run(self) -> Optional[str]:

@@ -1,0 +1,137 @@
+"""Nothing lost: preemption by real signals, resume with the same counters, NaN guards, checkpoints never NaN."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ding.config import ConfigError, compile_config
+from ding.entry import serial_pipeline
+from ding.policy.base_policy import NonFiniteError
+from ding.utils.preemption import EXIT_PREEMPTED
+from ding.utils.registry import POLICY_REGISTRY
+from tests.conftest import REPO_ROOT
+
+RUN_SCRIPT = """
+import copy, sys
+from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config, create_config
+from ding.entry import serial_pipeline
+main = copy.deepcopy(main_config)
+main.exp_name = "run"
+main.env.stop_value = 10**6
+main.policy.learn.learner = dict(hook=dict(save_replay_buffer=True, save_ckpt_after_iter=0, log_show_after_iter=20))
+serial_pipeline((main, create_config), seed=0, max_env_step={max_env_step}, resume="--resume" in sys.argv)
+"""
+FINISHED = re.compile(r"finished \(.*?\).*envstep=(\d+) train_iter=(\d+)")
+
+
+def start(cwd, max_env_step, resume=False) -> subprocess.Popen:
+    script = cwd / "run.py"
+    script.write_text(RUN_SCRIPT.format(max_env_step=max_env_step))
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(script)] + (["--resume"] if resume else [])
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def final_counters(log: str) -> tuple[int, int]:
+    envstep, train_iter = FINISHED.findall(log)[-1]
+    return int(envstep), int(train_iter)
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
+def test_signal_checkpoints_exits_75_and_resume_ends_with_the_same_counters(tmp_path, sig):
+    reference_dir, run_dir = tmp_path / "reference", tmp_path / "interrupted"
+    reference_dir.mkdir()
+    run_dir.mkdir()
+    budget = 2400
+    ref = start(reference_dir, budget)
+    assert ref.wait(timeout=300) == 0, ref.stderr.read()
+    expected = final_counters((reference_dir / "run" / "log" / "train.log").read_text())
+
+    proc = start(run_dir, budget)
+    log_path = run_dir / "run" / "log" / "train.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log_path.exists() and "[learner] iter=40" in log_path.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # the signal came after the last step: nothing to resume
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == EXIT_PREEMPTED, err
+    assert f"preempted ({signal.Signals(sig).name})" in out
+    ckpt_dir = run_dir / "run" / "ckpt"
+    latest = os.path.realpath(ckpt_dir / "latest.pth.tar")
+    assert os.path.isfile(latest) and (ckpt_dir / "replay_buffer").is_dir()
+    saved = torch.load(latest, weights_only=False)
+    assert 0 < saved["last_iter"] and saved["envstep"] < budget
+    assert {"collector", "evaluator", "rng", "config", "optimizer", "target_model"} <= set(saved)
+
+    resumed = start(run_dir, budget, resume=True)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert f"resumed from {latest}" in out and "replay buffer restored" in out
+    log = log_path.read_text()
+    assert log.count("experiment folder") == 2  # the resumed run appended to the same log
+    assert final_counters(log) == expected
+    assert sorted(os.listdir(run_dir)) == ["run", "run.py"]  # no second experiment folder
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(cartpole_dqn, in_tmp):
+    with pytest.raises(ConfigError, match="no checkpoint to continue from"):
+        serial_pipeline(cartpole_dqn, seed=0, resume=True)
+
+
+def nan_batch(n=8):
+    return {
+        "obs": torch.randn(n, 4),
+        "action": torch.zeros(n, dtype=torch.long),
+        "reward": torch.full((n,), float("nan")),
+        "next_obs": torch.randn(n, 4),
+        "discount": torch.full((n,), 0.9),
+        "weight": torch.ones(n),
+        "index": torch.arange(n),
+    }
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_non_finite_loss_never_reaches_the_parameters(cartpole_dqn, skip):
+    main, create = cartpole_dqn
+    main.policy.learn.skip_nonfinite_step = skip
+    policy = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
+    before = [p.detach().clone() for p in policy.model.parameters()]
+    if skip:
+        stats = policy.learn_mode.forward(nan_batch())
+        assert stats["nonfinite_steps"] == 1.0 and policy.nonfinite_steps == 1
+    else:
+        with pytest.raises(NonFiniteError, match="skip_nonfinite_step"):
+            policy.learn_mode.forward(nan_batch())
+    assert all(torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True))
+    assert all(torch.isfinite(p).all() for p in policy.model.parameters())
+
+
+def test_checkpoint_with_nan_weights_is_not_written(cartpole_dqn, tmp_path):
+    from ding.utils.log_helper import Logger
+    from ding.worker import BaseLearner
+
+    main, create = cartpole_dqn
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    policy = POLICY_REGISTRY.get("dqn")(cfg.policy)
+    learner = BaseLearner(
+        cfg.policy.learn.learner, policy, Logger(None, enabled=True, tensorboard=False), str(tmp_path)
+    )
+    good = learner.save_checkpoint("iteration_1.pth.tar")
+    with torch.no_grad():
+        next(policy.model.parameters()).fill_(float("nan"))
+    assert learner.save_checkpoint("iteration_2.pth.tar") is None
+    assert os.path.realpath(tmp_path / "ckpt" / "latest.pth.tar") == os.path.realpath(good)
+    assert not (tmp_path / "ckpt" / "iteration_2.pth.tar").exists()
+    state = torch.load(good, weights_only=False)
+    assert all(np.isfinite(v.numpy()).all() for v in state["model"].values())
