@@ -17,7 +17,8 @@ setup(
     ],
     extras_require={
         "atari": ["ale-py>=0.10"],
-        "test": ["pytest>=8", "ruff>=0.6"],
+        "plot": ["matplotlib>=3.7"],  # ding plot (imported only by that command)
+        "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["ding=ding.entry.cli:main"]},
 )

@@ -35,7 +35,7 @@ def run(seed: int) -> tuple[float, bool, str]:
         wall = time.perf_counter() - start
     finished = [line for line in proc.stdout.splitlines() if "[ding] finished" in line]
     solved = proc.returncode == 0 and bool(finished) and "stop value reached" in finished[-1]
-    return wall, solved, finished[-1] if finished else proc.stderr[-500:]
+    return wall, solved, proc.stdout if finished else proc.stderr[-500:]
 
 
 def main() -> None:
@@ -44,10 +44,10 @@ def main() -> None:
     args = parser.parse_args()
     walls, all_solved = [], True
     for seed in args.seeds:
-        wall, solved, line = run(seed)
+        wall, solved, text = run(seed)
         walls.append(wall)
         all_solved &= solved
-        envstep = re.search(r"envstep=(\d+)", line)
+        envstep = re.search(r"progress +(\d+) env steps", text)
         print(f"seed {seed}: wall {wall:5.2f} s  solved={solved}  envstep={envstep.group(1) if envstep else '?'}")
     print(f"median wall {statistics.median(walls):.2f} s (target <= 4 s), all seeds solved: {all_solved}")
 

@@ -81,11 +81,6 @@ def single_process_union(iters: int, world: int) -> dict[str, torch.Tensor]:
     return policy.model.state_dict()
 
 
-if __name__ == "__main__":  # used by the failure test: python -m tests.dist_helpers fail <rank>
-    np.random.seed(0)
-    fail_one_rank(int(sys.argv[2]))
-
-
 DDP_RUN = """
 import copy, sys
 from dizoo.classic_control.cartpole.config.cartpole_dqn_ddp_config import main_config, create_config
@@ -100,3 +95,34 @@ with DistContext():
         main.policy.learn.batch_size = 32
     serial_pipeline((main, create_config), seed=0, max_env_step=3200, resume="--resume" in sys.argv)
 """
+
+
+def stall_or_die(mode: str) -> None:
+    """Rank 1 dies (SIGKILL to itself) or hangs (sleeps in the main thread) while rank 0 waits in a collective."""
+    import signal
+    import time
+
+    from ding.utils import DistContext, broadcast, get_rank
+    from ding.utils.dist import mark_progress
+
+    with DistContext(timeout_s=600, dead_after_s=4, hang_timeout_s=4):
+        broadcast(torch.zeros(1))
+        if get_rank() == 0:  # rank 0 keeps working a while, then waits in a collective for rank 1
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                mark_progress()
+                time.sleep(0.01)
+        if get_rank() == 1:
+            if mode == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(3600)  # hung: alive, heartbeat thread running, no progress
+        broadcast(torch.zeros(1), src=1)  # rank 0 waits for rank 1 forever
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # python -m tests.dist_helpers fail <rank> | die | hang
+    np.random.seed(0)
+    if sys.argv[1] == "fail":
+        fail_one_rank(int(sys.argv[2]))
+    else:
+        stall_or_die(sys.argv[1])

@@ -1,4 +1,5 @@
-"""The `ding` command: `ding -m serial -c cfg.py -s 0`, `ding -m eval -c cfg.py -s 0 --load-path CKPT`."""
+"""The `ding` command: `ding -m serial -c cfg.py -s 0`, `ding -m eval -c cfg.py -s 0 --load-path CKPT`,
+`ding plot RUN_DIR... -o curve.png` (learning curves, see ding/entry/plot.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ding",
         description="ding: train and evaluate RL agents (DI-engine-compatible configs and command line).",
+        epilog="ding plot RUN_DIR... -o curve.png: learning curves of runs (mean and band over seeds) as a PNG and "
+        "a CSV; see ding plot --help.",
     )
-    parser.add_argument("-m", "--mode", choices=MODES, required=True, help="serial: train; eval: evaluate a ckpt")
+    parser.add_argument(
+        "-m",
+        "--mode",
+        choices=MODES,
+        required=True,
+        help="serial: train off-policy (DQN); eval: evaluate a ckpt",
+    )
     parser.add_argument("-c", "--config", required=True, help="config file defining main_config and create_config")
     parser.add_argument("-s", "--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument("--max-env-step", type=int, default=None, help="stop training after N collected env steps")
     parser.add_argument("--max-train-iter", type=int, default=None, help="stop training after N train iterations")
     parser.add_argument("--load-path", default=None, help="checkpoint to evaluate (eval mode)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment exp_name from its ckpt/latest.pth.tar (same as policy.learn.resume_training)",
+    )
     parser.add_argument("-v", "--version", action="version", version=f"%(prog)s {_version()}")
     return parser
 
@@ -36,6 +50,11 @@ def _version() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "plot":
+        from ding.entry.plot import main as plot_main
+
+        return plot_main(argv[1:])
     args = build_parser().parse_args(argv)
     from ding.config import ConfigError
 
@@ -49,7 +68,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from ding.entry import serial_pipeline
 
             serial_pipeline(
-                args.config, seed=args.seed, max_env_step=args.max_env_step, max_train_iter=args.max_train_iter
+                args.config,
+                seed=args.seed,
+                max_env_step=args.max_env_step,
+                max_train_iter=args.max_train_iter,
+                resume=args.resume,
             )
         else:
             from ding.entry import eval as eval_entry

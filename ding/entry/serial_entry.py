@@ -21,6 +21,7 @@ from ding.utils.dist import allreduce, broadcast_object, get_launcher, get_rank,
 from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
 from ding.utils.registry import ENV_MANAGER_REGISTRY, POLICY_REGISTRY
 from ding.utils.seed import derive_seeds, set_global_seed
+from ding.utils.summary import build_summary, format_summary, write_summary
 
 ConfigInput = Union[str, tuple]
 
@@ -151,6 +152,7 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         collector.envstep = learner.envstep
         if resume_path is not None:
             resume_from(resume_path, learner, collector, logger, rank_seed)
+        start_envstep = collector.envstep  # env steps/s in the summary counts this run's steps only
         save_best = functools.partial(learner.save_checkpoint, latest=False)
         stop, reason = _train_loop(
             cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step, preemption, save_best
@@ -161,17 +163,39 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
                 f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
                 f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
             )
+            if main_process:
+                write_summary(
+                    cfg.exp_name,
+                    build_summary(
+                        cfg,
+                        learner,
+                        collector,
+                        evaluator,
+                        reason,
+                        start,
+                        world_size=world_size,
+                        start_envstep=start_envstep,
+                        final_ckpt=path,
+                    ),
+                )
             raise TrainingPreempted(f"{reason}; resume with --resume")
         final_ckpt = learner.after_run()
         if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
             evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
-        result = evaluator.last_result
         if main_process:
-            logger.info(
-                f"[ding] finished ({reason}): eval_episode_return_mean={result['episode_return_mean']:.2f} "
-                f"best={evaluator.best_return:.2f} envstep={collector.envstep} train_iter={learner.train_iter} "
-                f"wall={time.perf_counter() - start:.1f}s checkpoint={final_ckpt or '(not saved)'}"
+            summary = build_summary(
+                cfg,
+                learner,
+                collector,
+                evaluator,
+                reason,
+                start,
+                world_size=world_size,
+                start_envstep=start_envstep,
+                final_ckpt=final_ckpt,
             )
+            write_summary(cfg.exp_name, summary)
+            logger.info(format_summary(summary))
     finally:
         logger.close()
         collector_env.close()

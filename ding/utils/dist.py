@@ -29,6 +29,12 @@ from typing import Any, Optional
 EXIT_PEER_FAILED = 3  # exit code of a rank that stops because another rank failed
 _FAILED_KEY = "ding/failed"
 _STATE: dict[str, Any] = {"local_rank": 0, "launcher": "none"}
+_PROGRESS = [time.monotonic()]  # when this process last made progress (see mark_progress)
+
+
+def mark_progress() -> None:
+    """Tell the hang detector this process is making progress (the train loop calls it every step; costs ~50 ns)."""
+    _PROGRESS[0] = time.monotonic()
 
 
 class DistConfigError(RuntimeError):
@@ -292,6 +298,10 @@ class DistContext:
     :param master_addr, master_port: rendezvous address; default: from the launcher (see :func:`detect_launcher`).
     :param init_timeout_s: how long to wait for all ranks to join before failing.
     :param timeout_s: timeout of each collective (a rank stuck longer than this makes the others fail).
+    :param dead_after_s: a rank whose heartbeat (sent every second by a thread) stops for this long is reported
+        dead (killed, crashed, frozen) and the others exit.
+    :param hang_timeout_s: a rank alive but without training progress (:func:`mark_progress`) for this long is
+        reported hung and all ranks exit.
     """
 
     def __init__(
@@ -304,11 +314,14 @@ class DistContext:
         master_port: Optional[int] = None,
         init_timeout_s: float = 300.0,
         timeout_s: float = 1800.0,
+        dead_after_s: float = 30.0,
+        hang_timeout_s: float = 900.0,
     ) -> None:
         self._explicit = dict(rank=rank, world_size=world_size, local_rank=local_rank)
         self._backend = backend
         self._master = (master_addr, master_port)
         self._init_timeout_s, self._timeout_s = init_timeout_s, timeout_s
+        self._dead_after_s, self._hang_timeout_s = dead_after_s, hang_timeout_s
         self.info: Optional[LaunchInfo] = None
         self._store = None
         self._watchdog: Optional[threading.Thread] = None
@@ -377,20 +390,69 @@ class DistContext:
         return self
 
     def _watch_peers(self) -> None:
-        """Exit this process when another rank reports a failure (or the store on rank 0 vanishes mid-run)."""
-        rank = self.info.rank
-        while not self._stop.wait(0.5):
+        """A thread: send this rank's heartbeat, watch the others', and exit when any rank failed, died or hung."""
+        rank, world = self.info.rank, self.info.world_size
+        others = [r for r in range(world) if r != rank]
+        self._watch_start = time.monotonic()
+        last_seen: dict[int, tuple[bytes, float]] = {}
+        beat, next_beat, next_check = 0, 0.0, time.monotonic() + 1.0
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
             try:
-                if not self._store.check([_FAILED_KEY]):
+                if now >= next_beat:
+                    beat += 1
+                    self._store.set(f"ding/hb/{rank}", f"{beat} {now - _PROGRESS[0]:.1f}")
+                    next_beat = now + 1.0
+                if self._store.check([_FAILED_KEY]):
+                    if self._stop.is_set():  # this rank is reporting its own failure from __exit__
+                        return
+                    message = self._store.get(_FAILED_KEY).decode(errors="replace")
+                    self._store.set(f"ding/ack/{rank}", "1")
+                    self._exit_for(message)
+                if now < next_check:
                     continue
-                message = self._store.get(_FAILED_KEY).decode(errors="replace")
-                self._store.set(f"ding/ack/{rank}", "1")
+                next_check = now + 1.0
+                problem = self._check_peers(others, last_seen, now)
+                if problem and not self._stop.is_set():
+                    self._store.compare_set(_FAILED_KEY, "", problem)  # the first rank to notice names the cause
+                    self._exit_for(self._store.get(_FAILED_KEY).decode(errors="replace"))
             except Exception:  # the store lives in rank 0's process: it is gone
                 if self._stop.is_set():
                     return
-                message = "rank 0 is gone (its process ended or the connection to it was lost)"
-            print(f"ding: rank {rank} stopping because {message}", file=sys.stderr, flush=True)
-            os._exit(EXIT_PEER_FAILED)
+                self._exit_for("rank 0 is gone (its process ended or the connection to it was lost)")
+
+    def _check_peers(self, others: list[int], last_seen: dict, now: float) -> Optional[str]:
+        """What is wrong with another rank, from the heartbeats in the store (None: all well)."""
+        keys = [f"ding/hb/{r}" for r in others]
+        present = [r for r, key in zip(others, keys, strict=True) if self._store.check([key])]
+        values = dict(zip(present, self._store.multi_get([keys[others.index(r)] for r in present]), strict=True))
+        ages = {self.info.rank: now - _PROGRESS[0]}  # seconds since each rank last made progress
+        for r in others:
+            if self._store.check([f"ding/exit/{r}"]):
+                continue  # it left the training loop normally
+            value = values.get(r, b"0 0")  # no heartbeat yet: counts as silent since this watchdog started
+            if r not in last_seen:
+                last_seen[r] = (value, now if r in values else self._watch_start)
+            elif last_seen[r][0] != value:
+                last_seen[r] = (value, now)
+            silent = now - last_seen[r][1]  # since its heartbeat last changed
+            if silent > self._dead_after_s:
+                return (
+                    f"rank {r} stopped sending heartbeats {silent:.0f} s ago (its process was killed, crashed or froze)"
+                )
+            ages[r] = float(value.split()[1]) + silent
+        if max(ages.values()) > self._hang_timeout_s:
+            # ranks waiting in a collective stop progressing too, but later: the culprit stopped first
+            culprit = max(ages, key=ages.get)
+            return (
+                f"rank {culprit} made no training progress for {ages[culprit]:.0f} s (hung; the others wait for it; "
+                f"the limit is DistContext(hang_timeout_s={self._hang_timeout_s:.0f}))"
+            )
+        return None
+
+    def _exit_for(self, message: str) -> None:
+        print(f"ding: rank {self.info.rank} stopping because {message}", file=sys.stderr, flush=True)
+        os._exit(EXIT_PEER_FAILED)
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         info = self.info
@@ -399,14 +461,21 @@ class DistContext:
             return False
         import torch.distributed as dist
 
-        self._stop.set()
         peer_failure = None
         if exc_type is not None and not issubclass(exc_type, SystemExit):
-            # a collective that broke because another rank died raises here too: report the root cause instead
-            peer_failure = self._peer_failure(wait_s=2.0)
+            # A collective that broke because another rank died or failed raises here too: report the root cause.
+            # For a broken connection, give the watchdog (still running) time to see the dead rank's heartbeat stop.
+            lost_peer = any(word in str(exc).lower() for word in ("connection", "peer", "timed out", "timeout"))
+            peer_failure = self._peer_failure(wait_s=self._dead_after_s + 3.0 if lost_peer else 2.0)
+            self._stop.set()
             if peer_failure is None:
                 self._report_failure(f"rank {info.rank} failed: {exc_type.__name__}: {exc}")
         else:
+            try:
+                self._store.set(f"ding/exit/{info.rank}", "1")  # not dead: done (others stop watching this rank)
+            except Exception:
+                pass
+            self._stop.set()
             try:
                 dist.barrier()  # nobody tears the store down while a rank still uses it
             except Exception:

@@ -28,7 +28,7 @@ main.env.stop_value = 10**6
 main.policy.learn.learner = dict(hook=dict(save_replay_buffer=True, save_ckpt_after_iter=0, log_show_after_iter=20))
 serial_pipeline((main, create_config), seed=0, max_env_step={max_env_step}, resume="--resume" in sys.argv)
 """
-FINISHED = re.compile(r"finished \(.*?\).*envstep=(\d+) train_iter=(\d+)")
+FINISHED = re.compile(r"progress +(\d+) env steps, (\d+) train iterations")
 
 
 def start(cwd, max_env_step, resume=False) -> subprocess.Popen:
@@ -40,7 +40,7 @@ def start(cwd, max_env_step, resume=False) -> subprocess.Popen:
 
 
 def final_counters(log: str) -> tuple[int, int]:
-    envstep, train_iter = FINISHED.findall(log)[-1]
+    envstep, train_iter = FINISHED.findall(log)[-1]  # the summary at the end of the run
     return int(envstep), int(train_iter)
 
 

@@ -11,7 +11,7 @@ from ding.utils.dist import EXIT_PEER_FAILED, free_port
 from tests.conftest import REPO_ROOT
 
 
-def start_ranks(failing_rank: int, world: int = 2) -> list[subprocess.Popen]:
+def start_ranks(*args, world: int = 2) -> list[subprocess.Popen]:
     port = free_port()
     procs = []
     for rank in range(world):
@@ -27,7 +27,7 @@ def start_ranks(failing_rank: int, world: int = 2) -> list[subprocess.Popen]:
         )
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "tests.dist_helpers", "fail", str(failing_rank)],
+                [sys.executable, "-m", "tests.dist_helpers", *map(str, args)],
                 env=env,
                 cwd=REPO_ROOT,
                 stdout=subprocess.PIPE,
@@ -42,7 +42,7 @@ def start_ranks(failing_rank: int, world: int = 2) -> list[subprocess.Popen]:
 @pytest.mark.parametrize("failing_rank", [1, 0])
 def test_peers_exit_when_one_rank_raises(failing_rank):
     start = time.monotonic()
-    procs = start_ranks(failing_rank)
+    procs = start_ranks("fail", failing_rank)
     try:
         outputs = [p.communicate(timeout=60) for p in procs]
     finally:
@@ -57,3 +57,22 @@ def test_peers_exit_when_one_rank_raises(failing_rank):
     assert other.returncode == EXIT_PEER_FAILED, outputs[1 - failing_rank][1]
     assert f"rank {failing_rank} failed: RuntimeError: injected failure" in outputs[1 - failing_rank][1]
     assert all(p.poll() is not None for p in procs)  # nothing left behind
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("mode, cause", [("die", "stopped sending heartbeats"), ("hang", "made no training progress")])
+def test_a_rank_that_dies_or_hangs_stops_the_others(mode, cause):
+    start = time.monotonic()
+    procs = start_ranks(mode)
+    try:
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert time.monotonic() - start < 60
+    assert procs[0].returncode == EXIT_PEER_FAILED, outputs[0][1]
+    assert f"rank 1 {cause}" in outputs[0][1]
+    if mode == "hang":  # the hung rank itself is told and exits: no orphan
+        assert procs[1].returncode == EXIT_PEER_FAILED, outputs[1][1]
+    assert all(p.poll() is not None for p in procs)

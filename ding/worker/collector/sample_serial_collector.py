@@ -9,7 +9,7 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
-from ding.utils.dist import allreduce, get_world_size
+from ding.utils.dist import allreduce, get_world_size, mark_progress
 from ding.utils.log_helper import Logger, format_stats
 
 
@@ -102,6 +102,7 @@ class SampleSerialCollector:
             else:
                 action = self._policy.forward(obs, self.envstep)
             out = self._env.step(action)
+            mark_progress()
             done = out.terminated | out.truncated
             next_obs = (
                 np.where(done.reshape(-1, *([1] * (obs.ndim - 1))), out.final_obs, out.obs) if done.any() else out.obs
@@ -110,9 +111,10 @@ class SampleSerialCollector:
             self._obs = out.obs
             self.envstep += env_num * self._world_size
             if done.any():
-                self.episode_count += int(done.sum())
-                self._returns.extend(out.episode_return[done].tolist())
-                self._lengths.extend(out.episode_length[done].tolist())
+                ended = done & ~np.isnan(out.episode_return)  # NaN: no episode ended (a worker restart, a lost life)
+                self.episode_count += int(ended.sum())
+                self._returns.extend(out.episode_return[ended].tolist())
+                self._lengths.extend(out.episode_length[ended].tolist())
         if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
             self._log(train_iter)
         return steps * env_num

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
+from ding.utils.dist import mark_progress
 from ding.utils.log_helper import Logger
 
 
@@ -61,11 +62,16 @@ class InteractionSerialEvaluator:
 
     def state_dict(self) -> dict[str, Any]:
         """When the last evaluation ran and the best return so far, for checkpoints."""
-        return {"last_eval_iter": self._last_eval_iter, "best_return": self.best_return}
+        return {
+            "last_eval_iter": self._last_eval_iter,
+            "best_return": self.best_return,
+            "best_result": self.best_result,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._last_eval_iter = state["last_eval_iter"]
         self.best_return = float(state["best_return"])
+        self.best_result = dict(state.get("best_result", {}))  # absent from checkpoints written before it existed
 
     def should_eval(self, train_iter: int) -> bool:
         return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
@@ -84,6 +90,7 @@ class InteractionSerialEvaluator:
         remaining = quota.copy()
         while remaining.sum() > 0:
             out = self._env.step(self._policy.forward(obs))
+            mark_progress()
             obs = out.obs
             done = out.terminated | out.truncated
             for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only

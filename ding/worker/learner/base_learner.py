@@ -12,7 +12,7 @@ import torch
 from easydict import EasyDict
 
 from ding.utils.checkpoint import link_latest, load_arrays, load_checkpoint, save_arrays, save_checkpoint
-from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process
+from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process, mark_progress
 from ding.utils.log_helper import Logger, format_stats
 
 
@@ -69,6 +69,7 @@ class BaseLearner:
             self.envstep = envstep
         stats = self._policy.forward(batch)
         self.train_iter += 1
+        mark_progress()
         for key, value in stats.items():
             if key != "priority":  # per-sample values go back to the buffer, not to the log
                 self._stat_sums[key] = self._stat_sums[key] + value if key in self._stat_sums else value
