@@ -85,7 +85,11 @@ def import_modules(names: Iterable[str], where: str = "import_names") -> None:
 ENV_REGISTRY = Registry("env")
 ENV_MANAGER_REGISTRY = Registry(
     "env_manager",
-    {"base": "ding.envs.env_manager.base_env_manager", "subprocess": "ding.envs.env_manager.subprocess_env_manager"},
+    {
+        "base": "ding.envs.env_manager.base_env_manager",
+        "subprocess": "ding.envs.env_manager.subprocess_env_manager",
+        "atari": "ding.envs.env_manager.atari_env_manager",
+    },
 )
 POLICY_REGISTRY = Registry("policy", {"dqn": "ding.policy.dqn"})
 MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn"})

@@ -1,0 +1,3 @@
+from .atari_env import AtariEnv
+
+__all__ = ["AtariEnv"]

@@ -1,0 +1,163 @@
+"""AtariEnv (the gymnasium path: ale-py env + DeepMind wrappers): config, spaces, stack conventions, episodic life and
+the returns in info, and equality with the native manager (same seeds and actions -> same steps, pixel for pixel)."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import numpy as np
+import pytest
+from easydict import EasyDict
+
+pytest.importorskip("ale_py")
+
+from ding.envs import BaseEnvManager, EnvStep, SubprocessEnvManager, make_env  # noqa: E402
+from ding.envs.env_manager.atari_env_manager import AtariEnvManager  # noqa: E402
+from ding.utils.registry import ENV_REGISTRY  # noqa: E402
+from dizoo.atari.envs import AtariEnv  # noqa: E402
+from dizoo.atari.envs.wrappers import _Mt19937Below, resize_area  # noqa: E402
+
+
+def atari_cfg(env_id: str = "PongNoFrameskip-v4", **values) -> EasyDict:
+    return EasyDict(type="atari", import_names=["dizoo.atari.envs"], env_id=env_id, **values)
+
+
+def wrapper_names(env: gymnasium.Env) -> list[str]:
+    names = []
+    while isinstance(env, gymnasium.Wrapper):
+        names.append(type(env).__name__)
+        env = env.env
+    return names
+
+
+def test_registered_with_defaults():
+    assert ENV_REGISTRY.get("atari") is AtariEnv
+    cfg = AtariEnv.default_config()
+    assert cfg == dict(
+        env_id="PongNoFrameskip-v4",
+        frame_stack=4,
+        episode_life=True,
+        clip_rewards=True,
+        noop_max=30,
+        fire_reset=True,
+        repeat_action_probability=0.0,
+        max_episode_frames=108_000,
+    )
+    cfg.frame_stack = 2
+    assert AtariEnv.config["frame_stack"] == 4  # a deep copy
+
+
+def test_env_ids_spaces_and_wrappers_per_side():
+    train = make_env(atari_cfg("ALE/SpaceInvaders-v5", is_train=True))
+    evaluation = make_env(atari_cfg("SpaceInvadersNoFrameskip-v4", is_train=False, frame_stack=2))
+    assert isinstance(train, AtariEnv) and train.settings.game == evaluation.settings.game == "space_invaders"
+    assert train.observation_space == gymnasium.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    assert evaluation.observation_space.shape == (2, 84, 84)
+    assert train.action_space == evaluation.action_space == gymnasium.spaces.Discrete(6)
+    assert wrapper_names(train)[1:] == [
+        "FrameStackWrapper",
+        "ClipRewardWrapper",
+        "WarpFrameWrapper",
+        "GameStatsWrapper",
+        "EpisodicLifeWrapper",
+        "MaxAndSkipWrapper",
+        "NoopResetWrapper",
+        "FireResetWrapper",
+        "OrderEnforcing",
+    ]
+    assert "EpisodicLifeWrapper" not in wrapper_names(evaluation) and "ClipRewardWrapper" not in wrapper_names(
+        evaluation
+    )
+    assert train.unwrapped.ale.getFloat("repeat_action_probability") == 0.0  # not v5's 0.25
+    with pytest.raises(ValueError, match="NoFrameskip-v4"):
+        AtariEnv(atari_cfg("SpaceInvaders"))
+    with pytest.raises(ValueError, match="env.noop_max must be an int >= 0"):
+        AtariEnv(atari_cfg(noop_max=-1))
+
+
+def test_stack_zero_padded_at_reset_and_shifted_each_step():
+    env = AtariEnv(atari_cfg("BreakoutNoFrameskip-v4", is_train=False))
+    obs, info = env.reset(seed=0)
+    assert obs.dtype == np.uint8 and (obs[:3] == 0).all() and obs[3].any()
+    for action in np.random.default_rng(0).integers(0, 4, 30):
+        new, reward, terminated, truncated, info = env.step(action)
+        assert not (terminated or truncated)
+        np.testing.assert_array_equal(new[:3], obs[1:])
+        obs = new
+
+
+def test_life_loss_ends_training_episode_game_goes_on_and_info_reports_whole_game():
+    train, evaluation = (AtariEnv(atari_cfg("BreakoutNoFrameskip-v4", is_train=side)) for side in (True, False))
+    train.reset(seed=3)
+    evaluation.reset(seed=3)
+    game_return, game_length, life_loss_ends = 0.0, 0, 0
+    for action in np.random.default_rng(1).integers(0, 4, 3000):
+        obs, reward, terminated, truncated, info = train.step(action)
+        ev_obs, ev_reward, ev_terminated, ev_truncated, ev_info = evaluation.step(action)
+        assert reward == np.sign(ev_reward) and info["lives"] == ev_info["lives"]  # one game, two views
+        game_return += ev_reward
+        game_length += 1
+        if ev_terminated or ev_truncated:
+            assert terminated and ev_info["episode_return"] == info["episode_return"] == game_return
+            assert ev_info["episode_length"] == info["episode_length"] == game_length
+            break
+        if terminated:  # a life lost: the game goes on from the same frame, with a fresh stack
+            assert math.isnan(info["episode_return"]) and info["episode_length"] == 0 and not info["game_over"]
+            life_loss_ends += 1
+            frame = info["episode_frame_number"]
+            obs, info = train.reset()
+            assert info["life_continues"] and info["episode_frame_number"] == frame
+            assert (obs[:3] == 0).all()
+            np.testing.assert_array_equal(obs[3], ev_obs[3])
+    else:
+        raise AssertionError("no game over in 3000 steps")
+    assert life_loss_ends == 4  # Breakout: 5 lives
+
+
+def test_native_manager_and_gymnasium_path_give_the_same_steps():
+    """Same seeds and actions: equal obs, rewards, ends, final obs and returns, over life losses, game overs and the
+    frame cap (episode_length differs by design under BaseEnvManager: it counts training episodes)."""
+    cfg, seeds = atari_cfg("BreakoutNoFrameskip-v4", max_episode_frames=701), [7, 2**32 - 5]
+    native, gym = AtariEnvManager.build(cfg, 2), BaseEnvManager.build(cfg, 2)
+    with native, gym:
+        np.testing.assert_array_equal(native.reset(seeds), gym.reset(seeds))
+        ends = {"life": 0, "game": 0, "cap": 0}
+        for action in np.random.default_rng(0).integers(0, 4, (400, 2)):
+            a, b = native.step(action), gym.step(action)
+            for name in EnvStep._fields:
+                if name != "episode_length":
+                    np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+            done = a.terminated | a.truncated
+            ends["life"] += int((done & np.isnan(a.episode_return)).sum())
+            ends["game"] += int((a.terminated & ~np.isnan(a.episode_return)).sum())
+            ends["cap"] += int(a.truncated.sum())
+        assert min(ends.values()) > 0, ends
+        env = gym._envs[0]
+        assert env.observation_space == native.observation_space and env.action_space == native.action_space
+
+
+@pytest.mark.multiprocess
+def test_subprocess_manager_matches_base_manager():
+    cfg = atari_cfg("SpaceInvadersNoFrameskip-v4", is_train=False)
+    with SubprocessEnvManager.build(cfg, 2) as sub, BaseEnvManager.build(cfg, 2) as base:
+        np.testing.assert_array_equal(sub.reset([1, 2]), base.reset([1, 2]))
+        for action in np.random.default_rng(0).integers(0, 6, (20, 2)):
+            np.testing.assert_array_equal(sub.step(action).obs, base.step(action).obs)
+
+
+def test_resize_area_by_hand():
+    frame = np.zeros((5, 5), dtype=np.uint8)
+    frame[0, 0] = 255
+    # 5 -> 2 pixels: output pixel 0 covers source pixels 0, 1 and half of 2, each weighted by coverage / 2.5
+    out = resize_area(frame, 2, 2)
+    assert out.tolist() == [[round(255 / 2.5 / 2.5), 0], [0, 0]]
+    frame[:] = 77
+    assert (resize_area(frame, 2, 2) == 77).all()
+    assert resize_area(np.full((210, 160), 200, np.uint8), 84, 84).shape == (84, 84)
+
+
+def test_noop_draws_are_std_mt19937():
+    assert int(_Mt19937Below(5489)._bits.random_raw()) == 3499211612  # std::mt19937's first output (default seed)
+    # ale-py's vector env with seed 0 plays 16 reset frames in SpaceInvaders (FIRE + 15 no-ops): a draw of 16
+    assert _Mt19937Below(0).below(30) == 16
