@@ -14,9 +14,9 @@ setup(
         "gymnasium>=1.0",
         "easydict>=1.10",
         "tensorboard>=2.14",
+        "ale-py>=0.12",
     ],
     extras_require={
-        "atari": ["ale-py>=0.10"],
         "plot": ["matplotlib>=3.7"],  # ding plot (imported only by that command)
         "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7"],
     },
