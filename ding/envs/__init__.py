@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ding.envs.env import EnvStep, make_env
+from ding.envs.env import EnvStep, EnvValueError, make_env
 
-__all__ = ["make_env", "EnvStep", "BaseEnvManager", "SubprocessEnvManager"]
+__all__ = [
+    "make_env",
+    "EnvStep",
+    "EnvValueError",
+    "BaseEnvManager",
+    "SubprocessEnvManager",
+    "EnvWorkerError",
+    "EnvWorkerTimeout",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BaseEnvManager", "SubprocessEnvManager"):
+    if name in ("BaseEnvManager", "SubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout"):
         from ding.envs import env_manager
 
         return getattr(env_manager, name)

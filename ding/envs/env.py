@@ -19,10 +19,27 @@ if TYPE_CHECKING:  # gymnasium costs ~0.1 s to import; the env modules import it
     import gymnasium
 
 
+class EnvValueError(ValueError):
+    """An env returned a value the manager cannot batch: an obs (or final obs) of the wrong shape, or of a dtype
+    that does not cast to the observation space's without loss (float into uint8), NaN or inf in an obs or the
+    reward. The message names the env index, the field (``obs``, ``final_obs``, ``reward``) and expected vs got.
+
+    Not retried: the env's code (or its wrapper) returns it, so a restart would return it again. The manager must be
+    ``reset()`` before its next ``step()``.
+    """
+
+
 class EnvStep(NamedTuple):
     """What an env manager's ``step`` returns for its ``E`` envs (numpy arrays, first axis = env index).
 
     Managers reset an env in the same step its episode ends, so ``obs`` is always the obs to act on next.
+
+    An env whose worker failed in this step (the ``subprocess`` manager: the env raised, its process died, or it
+    did not answer within ``step_timeout``) was restarted, and its row reads: ``truncated`` True (the episode was
+    cut), ``terminated`` False, ``reward`` 0, ``final_obs`` the last obs the manager returned for it (the obs the
+    action was chosen on), ``episode_return`` NaN and ``episode_length`` 0 (an aborted episode has no return to
+    report), ``obs`` the restarted env's first obs. A consumer that stores transitions thus stores
+    ``(obs, action, 0, obs)`` with a bootstrapped target, one per restart; one that averages returns skips the NaNs.
     """
 
     obs: np.ndarray  # (E, *obs_shape) next obs; where an episode just ended, the first obs of the new episode
@@ -30,7 +47,7 @@ class EnvStep(NamedTuple):
     terminated: np.ndarray  # (E,) bool: the episode reached a terminal state (no bootstrapping)
     truncated: np.ndarray  # (E,) bool: the episode was cut (time limit); the TD target bootstraps through it
     final_obs: np.ndarray  # (E, *obs_shape) last obs of the episode that ended; equal to obs where none ended
-    episode_return: np.ndarray  # (E,) float64: return of the episode that ended here, NaN elsewhere
+    episode_return: np.ndarray  # (E,) float64: return of the episode that ended here, NaN elsewhere and where aborted
     episode_length: np.ndarray  # (E,) int64: length (env steps) of the episode that ended here, 0 elsewhere
 
 

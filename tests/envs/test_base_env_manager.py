@@ -1,4 +1,5 @@
-"""BaseEnvManager: auto-reset, termination vs truncation, episode statistics, seeding, errors."""
+"""BaseEnvManager: auto-reset, termination vs truncation, episode statistics, seeding, errors, checks of the values
+envs return."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from easydict import EasyDict
 from gymnasium.wrappers import TimeLimit
 
-from ding.envs import BaseEnvManager, EnvStep, make_env
+from ding.envs import BaseEnvManager, EnvStep, EnvValueError, make_env
 from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*CartPole-v0 is out of date:DeprecationWarning")
@@ -178,6 +179,118 @@ def test_misuse_is_reported():
         BaseEnvManager(count_fns({}), {"shared_memry": True})
     with pytest.raises(ImportError, match="env.import_names"):
         make_env(EasyDict(type="cartpole", import_names=["no_such_module_for_ding_tests"]))
+
+
+class ValueEnv(gymnasium.Env):
+    """Returns what it is given: ``reset_obs`` at reset; ``step_obs``, ``reward`` and ``terminated`` at each step."""
+
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, space, reset_obs, step_obs=None, reward=0.0, terminated=False) -> None:
+        self.observation_space = space
+        self._reset_obs, self._step_obs, self._reward, self._terminated = reset_obs, step_obs, reward, terminated
+
+    def reset(self, *, seed=None, options=None):
+        return self._reset_obs, {}
+
+    def step(self, action):
+        return self._step_obs, self._reward, self._terminated, False, {}
+
+
+F32 = gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+U8 = gymnasium.spaces.Box(0, 255, (2,), np.uint8)
+
+
+def value_manager(space, reset_obs=None, **bad) -> BaseEnvManager:
+    """Env 0 returns valid values; env 1 the given ones."""
+    good = np.zeros(space.shape, space.dtype)
+    reset_obs = good if reset_obs is None else reset_obs
+    return BaseEnvManager([lambda: ValueEnv(space, good, good), lambda: ValueEnv(space, reset_obs, **bad)])
+
+
+@pytest.mark.parametrize(
+    "space, step_obs, stored",
+    [
+        (F32, np.array([1.5, 2.0]), [1.5, 2.0]),  # float64 obs, float32 space: rounded
+        (F32, np.array([1, 2]), [1.0, 2.0]),  # int obs, float space
+        (F32, [1.0, 2.0], [1.0, 2.0]),  # a list
+        (U8, np.array([1, 255]), [1, 255]),  # int64 values that fit uint8
+        (U8, np.array([True, False]), [1, 0]),
+        (gymnasium.spaces.Discrete(3), 2, 2),  # a Python int for a Discrete space
+    ],
+)
+def test_values_that_cast_are_cast(space, step_obs, stored):
+    with value_manager(space, step_obs=step_obs) as manager:
+        manager.reset()
+        out = manager.step(np.zeros(2, dtype=np.int64))
+    assert out.obs.dtype == space.dtype and out.obs[1].tolist() == stored
+
+
+@pytest.mark.parametrize(
+    "space, bad, message",
+    [
+        (
+            F32,
+            dict(step_obs=np.zeros(3, np.float32)),
+            "env 1 returned obs of shape (3,) (float32); expected shape (2,) (float32), that of the observation space",
+        ),
+        (F32, dict(step_obs=np.zeros(1, np.float32)), "env 1 returned obs of shape (1,) (float32)"),  # no broadcast
+        (F32, dict(step_obs=1.0), "env 1 returned obs of shape () (float64)"),
+        (F32, dict(step_obs=[[1.0], [1.0, 2.0]]), "env 1 returned obs [[1.0], [1.0, 2.0]], not an array"),
+        (
+            U8,
+            dict(step_obs=np.array([1.0, 2.0])),
+            "env 1 returned obs of dtype float64; expected uint8: float64 values do not convert to uint8 without loss",
+        ),
+        (
+            U8,
+            dict(step_obs=np.array([1, 256])),
+            "env 1 returned obs of dtype int64 with values in [1, 256]; expected uint8 values, in [0, 255]",
+        ),
+        (
+            F32,
+            dict(step_obs=np.array([np.nan, 0], np.float32)),
+            "env 1 returned obs [nan, 0.0]; expected finite values (no NaN or inf)",
+        ),
+        (
+            F32,
+            dict(step_obs=np.array([0, -np.inf], np.float32), terminated=True),
+            "env 1 returned final_obs [0.0, -inf]; expected finite values",
+        ),
+        (F32, dict(step_obs=np.zeros(2, np.float32), reward=np.nan), "env 1 returned reward nan; expected finite"),
+        (
+            F32,
+            dict(step_obs=np.zeros(2, np.float32), reward=np.array([1.0, 2.0])),
+            "env 1 returned reward array([1., 2.]); expected a number",
+        ),
+    ],
+)
+def test_wrong_values_name_the_env_and_the_field(space, bad, message):
+    with value_manager(space, **bad) as manager:
+        manager.reset()
+        with pytest.raises(EnvValueError) as info:
+            manager.step(np.zeros(2, dtype=np.int64))
+        assert str(info.value).startswith(message)
+        with pytest.raises(RuntimeError, match="before reset"):  # the batch was lost
+            manager.step(np.zeros(2, dtype=np.int64))
+        manager.reset()  # then it goes on
+    assert isinstance(info.value, ValueError)
+
+
+def test_wrong_reset_obs_and_large_obs():
+    with pytest.raises(EnvValueError, match=r"^env 1 returned obs \[nan, 1.0\]"):
+        value_manager(F32, reset_obs=np.array([np.nan, 1], np.float32)).reset()
+    frames = gymnasium.spaces.Box(-1, 1, (4, 8, 8), np.float32)
+    bad = np.zeros((4, 8, 8), np.float32)
+    bad[1, 2, 3] = bad[3, 0, 0] = np.inf
+    with value_manager(frames, step_obs=bad) as manager:
+        manager.reset()
+        with pytest.raises(
+            EnvValueError,
+            match=r"^env 1 returned obs of shape \(4, 8, 8\) with 2 NaN/inf values "
+            r"\(the first at \(1, 2, 3\)\)",
+        ):
+            manager.step(np.zeros(2, dtype=np.int64))
 
 
 def test_import_ding_envs_stays_light():

@@ -1,4 +1,5 @@
-"""SubprocessEnvManager: parity with BaseEnvManager, worker errors, timeouts, dead workers, clean shutdown.
+"""SubprocessEnvManager: parity with BaseEnvManager; failed workers (raised, killed, timed out) restarted with bounded
+retries; wrong values reported; clean shutdown.
 
 The workers import this module (through ``import_names``) to get the test env registered.
 """
@@ -7,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+from multiprocessing import shared_memory
 from pathlib import Path
 
 import gymnasium
@@ -21,8 +25,16 @@ import pytest
 from easydict import EasyDict
 from gymnasium.wrappers import TimeLimit
 
-from ding.envs import BaseEnvManager, EnvStep, SubprocessEnvManager, make_env
-from ding.envs.env_manager import EnvWorkerError, EnvWorkerTimeout
+from ding.envs import (
+    BaseEnvManager,
+    EnvStep,
+    EnvValueError,
+    EnvWorkerError,
+    EnvWorkerTimeout,
+    SubprocessEnvManager,
+    make_env,
+)
+from ding.envs.env_manager.subprocess_env_manager import restart_seed
 from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY
 
 pytestmark = [
@@ -33,43 +45,58 @@ pytestmark = [
 CARTPOLE_CFG = EasyDict(type="cartpole", import_names=["dizoo.classic_control.cartpole.envs.cartpole_env"])
 
 
+# actions of FaultyCountEnv: 0 steps on, 1 terminates, the others inject a fault in this step
+GO, END, RAISE, EXIT, HANG, NAN_OBS, WIDE_OBS, INF_REWARD, FLOAT64_OBS, NAN_FINAL_OBS = range(10)
+
+
 class FaultyCountEnv(gymnasium.Env):
-    """obs = [t, u] (steps in the episode, an RNG draw at reset); reward t; action 1 terminates.
-    At step ``fail_at`` of its life it raises, exits its process, or sleeps, as ``fault`` says."""
+    """obs = [t, u] (steps in the episode, an RNG draw at reset); reward t. The action picks the step's fault (see
+    the constants above); the ``fail_reset_from``-th reset of the env and every later one raise."""
 
     observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-    action_space = gymnasium.spaces.Discrete(2)
+    action_space = gymnasium.spaces.Discrete(10)
 
-    def __init__(self, fault: str | None, fail_at: int, report_return: float | None) -> None:
-        self._fault, self._fail_at, self._report_return = fault, fail_at, report_return
-        self._t, self._u, self._steps = 0, 0.0, 0
+    def __init__(self, report_return: float | None, fail_reset_from: int | None) -> None:
+        self._report_return, self._fail_reset_from = report_return, fail_reset_from
+        self._t, self._u, self._resets = 0, 0.0, 0
 
     def _obs(self) -> np.ndarray:
         return np.array([self._t, self._u], dtype=np.float32)
 
     def reset(self, *, seed=None, options=None):
+        self._resets += 1
+        if self._fail_reset_from is not None and self._resets >= self._fail_reset_from:
+            raise RuntimeError(f"reset {self._resets} failed")
         super().reset(seed=seed)
         self._t, self._u = 0, float(self.np_random.random())
         return self._obs(), {}
 
     def step(self, action):
-        self._steps += 1
-        if self._steps == self._fail_at:
-            if self._fault == "raise":
-                raise ValueError(f"boom at step {self._steps}")
-            if self._fault == "exit":
-                os._exit(3)
-            if self._fault == "sleep":
-                time.sleep(30)
+        action = int(action)
+        if action == RAISE:
+            raise ValueError(f"boom at t={self._t}")
+        if action == EXIT:
+            os._exit(3)
+        if action == HANG:
+            time.sleep(30)
         self._t += 1
-        terminated = int(action) == 1
+        obs, reward = self._obs(), float(self._t)
+        terminated = action in (END, NAN_FINAL_OBS)
+        if action in (NAN_OBS, NAN_FINAL_OBS):
+            obs[1] = np.nan
+        elif action == WIDE_OBS:
+            obs = np.zeros(3, dtype=np.float32)
+        elif action == INF_REWARD:
+            reward = np.inf
+        elif action == FLOAT64_OBS:
+            obs = obs.astype(np.float64) + 0.25
         info = {"episode_return": self._report_return} if terminated and self._report_return is not None else {}
-        return self._obs(), float(self._t), terminated, False, info
+        return obs, reward, terminated, False, info
 
 
 @ENV_REGISTRY.register("ding_test_count_subprocess")
 def make_faulty_env(cfg) -> gymnasium.Env:
-    env = FaultyCountEnv(cfg.get("fault"), cfg.get("fail_at", 0), cfg.get("report_return"))
+    env = FaultyCountEnv(cfg.get("report_return"), cfg.get("fail_reset_from"))
     return TimeLimit(env, max_episode_steps=cfg.get("max_steps", 5))
 
 
@@ -131,26 +158,204 @@ def test_parity_with_base_manager(manager_cfg):
 def test_registry_and_config():
     assert ENV_MANAGER_REGISTRY.get("subprocess") is SubprocessEnvManager
     cfg = SubprocessEnvManager.default_config()
-    assert cfg == dict(type="subprocess", shared_memory=True, context="spawn", step_timeout=None, reset_timeout=None)
+    assert cfg == dict(
+        type="subprocess",
+        shared_memory=True,
+        context="spawn",
+        step_timeout=None,
+        reset_timeout=None,
+        max_retry=5,
+        retry_waiting_time=0.1,
+    )
     with pytest.raises(ValueError, match="context"):
         SubprocessEnvManager(count_fns({}), {"context": "threads"})
+    with pytest.raises(ValueError, match="max_retry must be an int >= 0"):
+        SubprocessEnvManager(count_fns({}), {"max_retry": -1})
     with pytest.raises(TypeError, match="partial"):
         SubprocessEnvManager([lambda: gymnasium.make("CartPole-v1")])
 
 
-def test_env_error_names_env_and_carries_traceback():
-    with SubprocessEnvManager(count_fns({}, {"fault": "raise", "fail_at": 2}, {})) as manager:
+def step(manager, *actions: int) -> EnvStep:
+    return manager.step(np.array(actions, dtype=np.int64))
+
+
+def assert_aborted(out: EnvStep, env_id: int, last_obs: np.ndarray) -> None:
+    """Env ``env_id``'s row reports a restart: a cut episode with no return, a fresh env's first obs."""
+    assert out.truncated[env_id] and not out.terminated[env_id]
+    assert out.reward[env_id] == 0.0
+    assert np.isnan(out.episode_return[env_id]) and out.episode_length[env_id] == 0
+    np.testing.assert_array_equal(out.final_obs[env_id], last_obs[env_id])
+    assert out.obs[env_id, 0] == 0.0  # t = 0: the first obs of the restarted env
+
+
+def first_obs(seed: int) -> np.ndarray:
+    return make_faulty_env(EasyDict()).reset(seed=seed)[0]
+
+
+def test_env_that_raises_is_restarted_with_a_derived_seed(caplog):
+    with SubprocessEnvManager(count_fns({}, {}, {}), {"retry_waiting_time": 0.0, "context": "fork"}) as manager:
+        obs = manager.reset(seed=5)
+        pids = manager.worker_pids
+        obs = step(manager, GO, GO, GO).obs
+        with caplog.at_level(logging.WARNING, logger="ding.envs"):
+            out = step(manager, GO, RAISE, GO)
+        assert_aborted(out, 1, obs)
+        np.testing.assert_array_equal(out.obs[1], first_obs(restart_seed(6, 1)))  # env 1's seed is 5 + 1
+        assert out.obs[[0, 2], 0].tolist() == [2.0, 2.0] and not (out.truncated[[0, 2]] | out.terminated[[0, 2]]).any()
+        assert np.isnan(out.episode_return).all()
+        [record] = caplog.records
+        assert record.levelname == "WARNING" and record.name == "ding.envs"
+        assert record.getMessage() == (
+            "env 1 raised in its worker process during step: ValueError: boom at t=1; "
+            "restarting its worker (restart 1 of env 1, 1 in a row, max_retry=5)"
+        )
+        new_pids = manager.worker_pids
+        assert new_pids[1] != pids[1] and new_pids[::2] == pids[::2]
+        assert manager.restarts.tolist() == [0, 1, 0]
+        assert step(manager, GO, GO, GO).obs[:, 0].tolist() == [3.0, 1.0, 3.0]  # collection goes on
+    assert_no_workers_left(pids + new_pids)
+    assert restart_seed(None, 1) is None and restart_seed(6, 1) != restart_seed(6, 2)
+    assert 0 <= restart_seed(2**40, 7) < 2**31
+
+
+def test_env_that_raises_in_reset_is_restarted():
+    # env 1's second reset and every later one raise: first the auto-reset at an episode end, then reset()
+    with SubprocessEnvManager(
+        count_fns({}, {"fail_reset_from": 2}), {"retry_waiting_time": 0.0, "context": "fork"}
+    ) as m:
+        obs = m.reset(seed=3)
+        out = step(m, GO, END)
+        assert_aborted(out, 1, obs)  # the episode that ended is reported cut: its last obs was lost with the worker
+        np.testing.assert_array_equal(out.obs[1], first_obs(restart_seed(4, 1)))
+        obs = m.reset(seed=3)
+        np.testing.assert_array_equal(obs[1], first_obs(restart_seed(4, 2)))
+        np.testing.assert_array_equal(obs[0], first_obs(3))
+        assert m.restarts.tolist() == [0, 2]
+        pids = m.worker_pids
+    assert_no_workers_left(pids)
+
+
+def test_bounded_retries_then_a_clear_error():
+    # env 1's resets fail in every new worker: restarted twice, then the manager gives up
+    manager = SubprocessEnvManager(
+        count_fns({}, {"fail_reset_from": 1}), {"max_retry": 2, "retry_waiting_time": 0.0, "context": "fork"}
+    )
+    with pytest.raises(EnvWorkerError) as info:
         manager.reset(seed=0)
-        manager.step(np.zeros(3, dtype=np.int64))
-        with pytest.raises(EnvWorkerError, match="env 1 raised") as info:
-            manager.step(np.zeros(3, dtype=np.int64))
+    assert info.value.env_id == 1 and not isinstance(info.value, EnvWorkerTimeout)
+    message = str(info.value)
+    assert message.startswith(
+        "env 1 raised in its worker process during reset (restart): RuntimeError: reset 1 failed; "
+        "giving up on env 1 after 2 restart(s) in a row (max_retry=2); worker traceback:\nTraceback"
+    )
+    assert "RuntimeError: reset 1 failed" in info.value.worker_traceback
+    assert manager.restarts.tolist() == [0, 2]
+    with pytest.raises(RuntimeError, match="cannot go on after: env 1 raised"):
+        manager.reset()
+    pids = manager.worker_pids
+    manager.close()
+    assert_no_workers_left(pids)
+
+
+def test_failures_in_a_row_are_counted_until_an_episode_completes():
+    with SubprocessEnvManager(count_fns({}, {}), {"max_retry": 1, "retry_waiting_time": 0.0, "context": "fork"}) as m:
+        obs = m.reset(seed=0)
+        for _ in range(3):  # fail, complete an episode, fail again ...: never 2 in a row
+            out = step(m, GO, RAISE)
+            assert_aborted(out, 1, obs)
+            assert step(m, GO, END).episode_return[1] == 1.0
+            obs = step(m, GO, GO).obs
+        assert m.restarts.tolist() == [0, 3]
+        step(m, GO, RAISE)
+        with pytest.raises(EnvWorkerError, match=r"ValueError: boom at t=0; giving up on env 1 after 1 restart\(s\)"):
+            step(m, GO, RAISE)
+        pids = m.worker_pids
+    assert_no_workers_left(pids)
+
+
+@pytest.mark.parametrize(
+    "manager_cfg, env_num, kills",
+    [({"context": "fork"}, 4, 24), ({"context": "fork", "shared_memory": False}, 4, 24), ({}, 2, 2)],
+    ids=["fork", "fork-pipes", "spawn"],  # a spawned worker costs ~0.3 s (a new interpreter): fewer kills there
+)
+def test_killed_workers_are_restarted_and_collection_goes_on(manager_cfg, env_num, kills):
+    cfg = {"max_retry": 2, "retry_waiting_time": 0.0, **manager_cfg}
+    with SubprocessEnvManager(count_fns(*[{}] * env_num), cfg) as manager:
+        blocks = [block.name for block in manager._blocks]
+        obs = manager.reset(seed=0)
+        seen_pids = set(manager.worker_pids)
+        for k in range(kills):
+            victim = k % env_num
+            pid = manager.worker_pids[victim]
+            os.kill(pid, signal.SIGKILL)
+            out = step(manager, *[GO] * env_num)
+            assert_aborted(out, victim, obs)
+            others = np.arange(env_num) != victim
+            np.testing.assert_array_equal(out.reward[others], out.final_obs[others, 0])  # they stepped on
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # the killed worker was reaped
+            seen_pids.update(manager.worker_pids)
+            obs = step(manager, *[GO] * env_num).obs  # two steps a kill: each env completes episodes between
+        assert manager.restarts.tolist() == [kills // env_num] * env_num
+        assert len(seen_pids) == env_num + kills
+    assert_no_workers_left(sorted(seen_pids))
+    for name in blocks:  # the shared memory is unlinked
+        with pytest.raises(FileNotFoundError):
+            shared_memory.SharedMemory(name=name)
+
+
+def test_exiting_worker_is_restarted(caplog):
+    with SubprocessEnvManager(count_fns({}, {}), {"retry_waiting_time": 0.0, "context": "fork"}) as manager:
+        obs = manager.reset()
+        with caplog.at_level(logging.WARNING, logger="ding.envs"):
+            assert_aborted(step(manager, EXIT, GO), 0, obs)
+        assert "env 0: worker process died during step (exit code 3); restarting its worker" in caplog.text
+        pids = manager.worker_pids
+    assert_no_workers_left(pids)
+
+
+def test_workers_leave_preemption_signals_to_the_parent():
+    # Slurm signals every process of the job; the parent checkpoints and closes the workers, which must not die first
+    with SubprocessEnvManager(count_fns({}, {})) as manager:
+        manager.reset()
+        pids = manager.worker_pids
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            os.kill(pids[1], sig)
+        assert step(manager, GO, GO).obs[:, 0].tolist() == [1.0, 1.0]
+        assert manager.worker_pids == pids and manager.restarts.tolist() == [0, 0]
+    assert_no_workers_left(pids)
+
+
+def test_step_timeout_kills_and_restarts_then_gives_up():
+    # the stuck env is env 0, which is waited for first: a slow machine cannot make env 1 the one that times out
+    cfg = {"step_timeout": 0.3, "max_retry": 1, "retry_waiting_time": 0.0, "context": "fork"}
+    manager = SubprocessEnvManager(count_fns({}, {}), cfg)
+    obs = manager.reset()
+    pids = manager.worker_pids
+    start = time.monotonic()
+    assert_aborted(step(manager, HANG, GO), 0, obs)
+    assert time.monotonic() - start < 2.0
+    with pytest.raises(EnvWorkerTimeout, match="env 0: no answer to step within 0.3 s") as info:
+        step(manager, HANG, GO)
+    assert info.value.env_id == 0 and isinstance(info.value, TimeoutError)
+    assert "giving up on env 0 after 1 restart(s) in a row (max_retry=1)" in str(info.value)
+    with pytest.raises(RuntimeError, match="cannot go on"):
+        manager.reset()
+    pids += manager.worker_pids
+    start = time.monotonic()
+    manager.close()
+    assert time.monotonic() - start < 2.0  # no stuck worker is waited for
+    assert_no_workers_left(pids)
+
+
+def test_no_retry_keeps_the_first_error():
+    with SubprocessEnvManager(count_fns({}, {}, {}), {"max_retry": 0, "context": "fork"}) as manager:
+        manager.reset(seed=0)
+        with pytest.raises(EnvWorkerError, match="env 1 raised in its worker process during step") as info:
+            step(manager, GO, RAISE, GO)
         assert info.value.env_id == 1
-        assert "Traceback" in str(info.value) and "ValueError: boom at step 2" in info.value.worker_traceback
-        with pytest.raises(RuntimeError, match="before reset"):  # the batch was lost: reset first
-            manager.step(np.zeros(3, dtype=np.int64))
-        obs = manager.reset(seed=0)  # the pipes stayed in step: the manager goes on
-        assert manager.step(np.zeros(3, dtype=np.int64)).obs[:, 0].tolist() == [1.0, 1.0, 1.0]
-        assert obs.shape == (3, 2)
+        assert "Traceback" in str(info.value) and "ValueError: boom at t=0" in info.value.worker_traceback
+        assert "(max_retry=0)" in str(info.value)
         pids = manager.worker_pids
     assert_no_workers_left(pids)
 
@@ -164,29 +369,28 @@ def test_env_creation_error_is_reported():
     assert {p.pid for p in mp.active_children()} <= before
 
 
-def test_step_timeout_names_env_and_close_is_quick():
-    # the stuck env is env 0, which is waited for first: a slow machine cannot make env 1 the one that times out
-    manager = SubprocessEnvManager(count_fns({"fault": "sleep", "fail_at": 1}, {}), {"step_timeout": 0.3})
-    manager.reset()
-    with pytest.raises(EnvWorkerTimeout, match="env 0: no answer to step within 0.3 s") as info:
-        manager.step(np.zeros(2, dtype=np.int64))
-    assert info.value.env_id == 0 and isinstance(info.value, TimeoutError)
-    with pytest.raises(RuntimeError, match="cannot go on"):
-        manager.reset()
-    pids = manager.worker_pids
-    start = time.monotonic()
-    manager.close()
-    assert time.monotonic() - start < 2.0  # the stuck worker is terminated, not waited for
-    assert_no_workers_left(pids)
-
-
-def test_dead_worker_is_reported():
-    with SubprocessEnvManager(count_fns({"fault": "exit", "fail_at": 1}, {})) as manager:
-        manager.reset()
-        with pytest.raises(EnvWorkerError, match=r"env 0: worker process died during step \(exit code 3\)"):
-            manager.step(np.zeros(2, dtype=np.int64))
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-memory", "pipes"])
+def test_wrong_values_are_clear_errors(shared):
+    cases = [
+        (NAN_OBS, EnvValueError, r"env 1 returned obs \[1\.0, nan\]; expected finite values"),
+        (NAN_FINAL_OBS, EnvValueError, r"env 1 returned final_obs \[1\.0, nan\]; expected finite values"),
+        (WIDE_OBS, EnvValueError, r"env 1 returned obs of shape \(3,\) \(float32\); expected shape \(2,\) \(float32\)"),
+        (INF_REWARD, EnvValueError, r"env 1 returned reward inf; expected finite values"),
+    ]
+    with SubprocessEnvManager(count_fns({}, {}), {"shared_memory": shared, "context": "fork"}) as manager:
+        for fault, error, message in cases:
+            manager.reset(seed=0)
+            with pytest.raises(error, match=message):
+                step(manager, GO, fault)
+            with pytest.raises(RuntimeError, match="before reset"):
+                step(manager, GO, GO)
+        manager.reset(seed=0)
+        out = step(manager, GO, FLOAT64_OBS)  # float64 obs for a float32 space: cast
+        assert out.obs.dtype == np.float32 and out.obs[1, 0] == 1.25
+        assert manager.restarts.tolist() == [0, 0]  # a wrong value is the env's bug: no restart
         pids = manager.worker_pids
     assert_no_workers_left(pids)
+    assert issubclass(EnvValueError, ValueError)
 
 
 def test_workers_end_on_error_in_with_block_and_on_garbage_collection():
@@ -232,3 +436,25 @@ def test_workers_exit_when_the_parent_dies_without_closing():
     while not all(process_gone(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(process_gone(pid) for pid in pids)
+
+
+def test_collector_goes_on_through_worker_kills():
+    from ding.data import ReplayBuffer
+    from ding.utils.log_helper import Logger
+    from ding.worker import SampleSerialCollector
+
+    policy = EasyDict(collect_mode=EasyDict(forward=lambda obs, envstep: np.zeros(len(obs), np.int64), info=dict))
+    with SubprocessEnvManager(count_fns({}, {}, {}), {"context": "fork", "retry_waiting_time": 0.0}) as env:
+        buffer = ReplayBuffer(1000, 3, (2,), np.float32, seed=0)
+        config = SampleSerialCollector.default_config()
+        collector = SampleSerialCollector(config, env, policy, buffer, Logger(None, enabled=False), [0, 1, 2])
+        collector.collect(3)
+        for k in range(21):
+            os.kill(env.worker_pids[k % 3], signal.SIGKILL)
+            assert collector.collect(15) == 15  # 5 vectorised steps
+        assert env.restarts.tolist() == [7, 7, 7] and len(buffer) == 3 + 21 * 15
+        # every episode that ended by itself ran its 5 steps (1 + ... + 5); the 21 cut ones are not counted
+        assert collector._returns == [15.0] * collector.episode_count and set(collector._lengths) == {5}
+        assert collector.episode_count > 21
+        pids = env.worker_pids
+    assert_no_workers_left(pids)

@@ -13,6 +13,7 @@ _MODULES = {
     "SubprocessEnvManager": "ding.envs.env_manager.subprocess_env_manager",
     "EnvWorkerError": "ding.envs.env_manager.subprocess_env_manager",
     "EnvWorkerTimeout": "ding.envs.env_manager.subprocess_env_manager",
+    "EnvValueError": "ding.envs.env",
 }
 
 __all__ = list(_MODULES)

@@ -92,7 +92,8 @@ class InteractionSerialEvaluator:
             out = self._env.step(self._policy.forward(obs))
             mark_progress()
             obs = out.obs
-            done = out.terminated | out.truncated
+            # NaN return: no game ended there (a training-style life loss, or an env worker restarted mid-episode)
+            done = (out.terminated | out.truncated) & ~np.isnan(out.episode_return)
             for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only
                 returns[i].append(float(out.episode_return[i]))
                 remaining[i] -= 1
