@@ -15,7 +15,6 @@ import inspect
 import math
 import os
 import types
-import warnings
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -44,7 +43,7 @@ ENV_COMMON_CONFIG = dict(
     evaluator_env_num=5,  # envs stepped together by the evaluator
     n_evaluator_episode=5,  # episodes per evaluation, spread over the evaluator envs
     stop_value=None,  # stop training when the evaluation's mean episode return reaches this (None: never)
-    replay_path=None,  # DI-engine's folder for evaluation videos (not supported yet: a warning, no videos)
+    replay_path=None,  # folder for evaluation videos: one MP4 per evaluated episode (None: no recording)
 )
 
 # create_config sections we know, and the types we accept for the workers named there.
@@ -350,14 +349,8 @@ def _check_common(cfg: EasyDict) -> None:
     for key in ("collector_env_num", "evaluator_env_num", "n_evaluator_episode"):
         if env[key] < 1:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
-    if env.replay_path is not None:
-        # DI-engine's shipped configs set it; training runs as is, and the user is told no video is written
-        warnings.warn(
-            f"Config key 'env.replay_path'={env.replay_path!r}: evaluation videos are not supported yet, "
-            f"no video will be written; remove the key to silence this warning",
-            UserWarning,
-            stacklevel=3,
-        )
+    if env.replay_path is not None and not isinstance(env.replay_path, str):
+        raise ConfigError(f"Config key 'env.replay_path' must be a folder path (str) or None, got {env.replay_path!r}")
 
 
 def make_exp_dir(exp_name: str, renew_dir: bool = True) -> str:

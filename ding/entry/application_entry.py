@@ -18,6 +18,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     seed: int = 0,
     model: Optional[torch.nn.Module] = None,
     load_path: Optional[str] = None,
+    replay_path: Optional[str] = None,
 ) -> float:
     """Evaluate a checkpoint on ``env.n_evaluator_episode`` greedy episodes; prints and returns the mean return.
 
@@ -25,6 +26,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     :param seed: base seed of the evaluator envs (the same derivation as in training).
     :param model: a model instance to load the checkpoint into, instead of one built from ``policy.model``.
     :param load_path: checkpoint file; defaults to ``policy.load_path`` of the config.
+    :param replay_path: write one MP4 per episode there (overrides ``env.replay_path``).
     :return: the mean episode return.
     """
     from ding.utils.log_helper import Logger
@@ -32,6 +34,8 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
 
     main_cfg, create_cfg = load_input_config(input_cfg)
     cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
+    if replay_path:
+        cfg.env.replay_path = replay_path
     path = load_path or cfg.policy.load_path
     if not path:
         raise ConfigError("no checkpoint to evaluate: pass --load-path PATH (or set policy.load_path in the config)")
@@ -53,12 +57,15 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
             n_episode=cfg.env.n_evaluator_episode,
             stop_value=cfg.env.stop_value,
             seeds=eval_seeds,
+            replay_path=cfg.env.replay_path,
         )
-        returns = evaluator.run_episodes()
+        returns = evaluator.run_episodes(int(state.get("envstep", 0)), int(state.get("last_iter", 0)))
     finally:
         evaluator_env.close()
         logger.close()
     mean = float(returns.mean())
     print(f"episodes={len(returns)} returns={[round(r, 2) for r in returns.tolist()]}")
+    if cfg.env.replay_path:
+        print(f"videos: {cfg.env.replay_path} (one MP4 per episode; episodes.json lists them)")
     print(f"eval_episode_return_mean: {mean}")
     return mean

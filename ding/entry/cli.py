@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-env-step", type=int, default=None, help="stop training after N collected env steps")
     parser.add_argument("--max-train-iter", type=int, default=None, help="stop training after N train iterations")
     parser.add_argument("--load-path", default=None, help="checkpoint to evaluate (eval mode)")
+    parser.add_argument("--replay-path", default=None, help="eval mode: write one MP4 per episode to this folder")
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -77,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             from ding.entry import eval as eval_entry
 
-            eval_entry(args.config, seed=args.seed, load_path=args.load_path)
+            eval_entry(args.config, seed=args.seed, load_path=args.load_path, replay_path=args.replay_path)
     except (ConfigError, FileNotFoundError) as err:
         print(f"ding: error: {err}", file=sys.stderr)
         return EXIT_CONFIG_ERROR

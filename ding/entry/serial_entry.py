@@ -46,7 +46,8 @@ def build_env_managers(cfg: EasyDict, seed: int, evaluator: bool = True, collect
     manager_cls = ENV_MANAGER_REGISTRY.get(cfg.env.manager.type)
     evaluator_env = eval_seeds = collector_env = collector_seeds = None
     if evaluator:
-        evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False)
+        render = bool(cfg.env.get("replay_path"))  # evaluation videos: the evaluator's envs render RGB frames
+        evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False, render=render)
         eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
     if collector:
         collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
@@ -142,6 +143,7 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
             n_episode=cfg.env.n_evaluator_episode,
             stop_value=cfg.env.stop_value,
             seeds=eval_seeds,
+            replay_path=cfg.env.replay_path,
         )
         where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
         logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")

@@ -76,6 +76,18 @@ class Logger:
         for key, value in values.items():
             self._writer.add_scalar(f"{prefix}/{key}", _scalar(value), step)
 
+    def video(self, tag: str, frames: list, step: int, fps: float = 30.0) -> None:
+        """An episode's RGB frames as an animated image in TensorBoard (its Images tab)."""
+        if self._writer is None or not frames:
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        from ding.utils.video import gif_bytes
+
+        encoded, height, width = gif_bytes(frames, fps)
+        image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
+        self._writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()

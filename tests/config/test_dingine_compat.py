@@ -1,6 +1,5 @@
 """A DI-engine CartPole DQN config, as DI-engine ships it, runs here unchanged."""
 
-import pytest
 from easydict import EasyDict
 
 from ding.config import compile_config
@@ -38,8 +37,8 @@ DI_ENGINE_CREATE = dict(
 
 
 def test_di_engine_config_compiles_with_di_engine_defaults():
-    with pytest.warns(UserWarning, match="replay_path"):
-        cfg = compile_config(EasyDict(DI_ENGINE_MAIN), create_cfg=EasyDict(DI_ENGINE_CREATE), save_cfg=False)
+    cfg = compile_config(EasyDict(DI_ENGINE_MAIN), create_cfg=EasyDict(DI_ENGINE_CREATE), save_cfg=False)
+    assert cfg.env.replay_path == "cartpole_dqn/video"
     # DI-engine's DQN defaults for what the config leaves out
     assert cfg.policy.learn.update_per_collect == 3
     assert cfg.policy.learn.target_update_freq == 100
@@ -48,7 +47,8 @@ def test_di_engine_config_compiles_with_di_engine_defaults():
 
 
 def test_di_engine_config_trains(in_tmp, capsys):
-    with pytest.warns(UserWarning, match="replay_path"):
-        serial_pipeline((EasyDict(DI_ENGINE_MAIN), EasyDict(DI_ENGINE_CREATE)), seed=0, max_env_step=200)
+    serial_pipeline((EasyDict(DI_ENGINE_MAIN), EasyDict(DI_ENGINE_CREATE)), seed=0, max_env_step=200)
     assert "max_env_step=200 reached" in capsys.readouterr().out
     assert (in_tmp / "cartpole_dqn" / "ckpt" / "final.pth.tar").is_file()
+    videos = sorted((in_tmp / "cartpole_dqn" / "video").glob("*.mp4"))  # its replay_path: evaluation videos
+    assert len(videos) >= 10 and len(videos) % 5 == 0  # its 5 episodes at each evaluation

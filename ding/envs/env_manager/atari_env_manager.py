@@ -211,8 +211,17 @@ class AtariEnvManager(BaseEnvManager):
     )
 
     @classmethod
-    def build(cls, env_cfg: Mapping[str, Any], env_num: int, is_train: bool = True) -> AtariEnvManager:
-        """A manager of ``env_num`` envs from the compiled ``env`` config (its ``manager`` sub-config)."""
+    def build(
+        cls, env_cfg: Mapping[str, Any], env_num: int, is_train: bool = True, render: bool = False
+    ) -> BaseEnvManager:
+        """A manager of ``env_num`` envs from the compiled ``env`` config (its ``manager`` sub-config).
+
+        ``render`` (evaluation videos): ale-py's vector env gives only the preprocessed grey frames, so the envs are
+        then the per-env gymnasium path (env type 'atari', the same game dynamics: tested to match step for step)
+        under the in-process manager, rendering the full-colour screen.
+        """
+        if render:
+            return BaseEnvManager.build(env_cfg, env_num, is_train=is_train, render=True)
         return cls(env_cfg, env_num, env_cfg.get("manager"), is_train=is_train)
 
     def __init__(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -130,16 +131,29 @@ class BaseEnvManager:
         return EasyDict(copy.deepcopy(cls.config))
 
     @classmethod
-    def build(cls, env_cfg: Mapping[str, Any], env_num: int, is_train: bool = True) -> BaseEnvManager:
+    def build(
+        cls, env_cfg: Mapping[str, Any], env_num: int, is_train: bool = True, render: bool = False
+    ) -> BaseEnvManager:
         """A manager of ``env_num`` envs built from the compiled ``env`` config (its ``manager`` sub-config).
 
         Each env gets a copy of ``env_cfg`` with ``is_train`` set, so an env type can differ between the collector
-        (``is_train=True``: e.g. episodic life, clipped rewards) and the evaluator (the real game).
+        (``is_train=True``: e.g. episodic life, clipped rewards) and the evaluator (the real game). ``render``:
+        envs render RGB frames (``render_mode='rgb_array'`` in their config) and :attr:`frames` holds, after each
+        step, every env's frame of that step (an ended episode's last frame, before its reset).
         """
         from ding.envs.env import make_env
 
         cfg = EasyDict(copy.deepcopy(dict(env_cfg)))
         cfg.is_train = is_train
+        if render:
+            cfg.render_mode = "rgb_array"
+            # pygame-based renderers (classic control) need no screen or sound card: SDL's dummy drivers, quietly
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+            manager = BaseEnvManager([functools.partial(make_env, cfg)] * env_num, None)
+            manager.frames = [None] * env_num
+            manager.render_fps = manager._envs[0].metadata.get("render_fps")
+            return manager
         return cls([functools.partial(make_env, cfg)] * env_num, cfg.get("manager"))
 
     def __init__(self, env_fns: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
@@ -147,6 +161,7 @@ class BaseEnvManager:
             raise ValueError(f"{type(self).__name__} needs at least one env factory")
         self._cfg = merge_manager_config(self.config, cfg, type(self).__name__)
         self._closed = False
+        self.frames: list | None = None  # with build(render=True): each env's RGB frame after the last step
         self._envs = [fn() for fn in env_fns]
         self._setup_spaces(len(self._envs), self._envs[0].observation_space, self._envs[0].action_space)
         for i, env in enumerate(self._envs[1:], start=1):
@@ -192,12 +207,12 @@ class BaseEnvManager:
         reward: np.ndarray,
         terminated: np.ndarray,
         truncated: np.ndarray,
-        reported_return: dict[int, float],
+        reported_return: dict[int, tuple[float, int | None]],
         aborted: np.ndarray | None = None,
     ) -> EnvStep:
         """Checks for NaN/inf, then episode bookkeeping shared by the managers; ``reward`` is float64,
-        ``reported_return`` maps env index to the ``info['episode_return']`` of an episode that ended (it replaces
-        the reward sum); ``aborted`` (bool, ``(E,)``) marks the envs whose episode was cut by a worker restart
+        ``reported_return`` maps env index to the ``info['episode_return']`` (and ``info['episode_length']`` or None)
+        of an episode that ended (they replace the reward sum and the step count); ``aborted`` (bool, ``(E,)``) marks the envs whose episode was cut by a worker restart
         (they are ``truncated``; their return is NaN and their length 0: see :class:`ding.envs.EnvStep`)."""
         done = terminated | truncated
         any_done = done.any()
@@ -224,8 +239,10 @@ class BaseEnvManager:
         if any_done:
             episode_return[done] = self._episode_return[done]
             episode_length[done] = self._episode_length[done]
-            for i, value in reported_return.items():
+            for i, (value, length) in reported_return.items():
                 episode_return[i] = value
+                if length is not None:
+                    episode_length[i] = int(length)
             if aborted is not None:
                 episode_return[aborted] = np.nan
                 episode_length[aborted] = 0
@@ -288,7 +305,7 @@ class BaseEnvManager:
         terminated = np.empty(n, dtype=bool)
         truncated = np.empty(n, dtype=bool)
         ended: list[tuple[int, Any]] = []  # (env index, last obs) of the episodes that end in this step
-        reported_return: dict[int, float] = {}
+        reported_return: dict[int, tuple[float, int | None]] = {}
         try:
             for i, env in enumerate(self._envs):
                 o, r, term, trunc, info = env.step(action[i])
@@ -297,12 +314,14 @@ class BaseEnvManager:
                 except (TypeError, ValueError) as err:
                     raise EnvValueError(f"env {i} returned reward {r!r:.200}; expected a number") from err
                 terminated[i], truncated[i] = term, trunc
+                if self.frames is not None:
+                    self.frames[i] = env.render()
                 if term or trunc:
                     if type(o) is not np.ndarray or o.shape != shape or o.dtype is not dtype:
                         o = conform_obs(i, "final_obs", o, shape, dtype)
                     ended.append((i, o))
                     if "episode_return" in info:
-                        reported_return[i] = float(info["episode_return"])
+                        reported_return[i] = (float(info["episode_return"]), info.get("episode_length"))
                     o = env.reset()[0]
                 if type(o) is not np.ndarray or o.shape != shape or o.dtype is not dtype:
                     o = conform_obs(i, "obs", o, shape, dtype)  # casts what may be cast, else EnvValueError

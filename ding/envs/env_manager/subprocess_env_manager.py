@@ -169,7 +169,7 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
                     if terminated or truncated:
                         final_obs = conform_obs(env_id, "final_obs", obs, shape, dtype)
                         if "episode_return" in info:
-                            reported_return = float(info["episode_return"])
+                            reported_return = (float(info["episode_return"]), info.get("episode_length"))
                         obs = env.reset()[0]
                     obs = conform_obs(env_id, "obs", obs, shape, dtype)
                     if obs_row is not None:
@@ -598,7 +598,7 @@ class SubprocessEnvManager(BaseEnvManager):
         reward = np.zeros(n, dtype=np.float64)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        reported_return: dict[int, float] = {}
+        reported_return: dict[int, tuple[float, int | None]] = {}
         ended: list[int] = []
         for i, (r, term, trunc, ret, _, _) in replies.items():
             reward[i], terminated[i], truncated[i] = r, term, trunc

@@ -32,6 +32,7 @@ class InteractionSerialEvaluator:
 
     config = dict(
         eval_freq=1000,  # train iterations between evaluations (also one at iteration 0)
+        video_to_tensorboard=False,  # with env.replay_path: the first episode of each evaluation as a TensorBoard GIF
     )
 
     @classmethod
@@ -47,8 +48,12 @@ class InteractionSerialEvaluator:
         n_episode: int,
         stop_value: Optional[float],
         seeds: list[int],
+        replay_path: Optional[str] = None,
     ) -> None:
+        """``replay_path``: write one MP4 per evaluated episode there (the env manager must be built with
+        ``render=True``); None: no recording, at no cost."""
         self._cfg = cfg
+        self._replay_path = replay_path
         self._env = env
         self._policy = policy.eval_mode
         self._logger = logger
@@ -80,31 +85,74 @@ class InteractionSerialEvaluator:
         """Count an evaluation as done at ``train_iter`` without running it (ranks other than 0 under DDP)."""
         self._last_eval_iter = train_iter
 
-    def run_episodes(self) -> np.ndarray:
-        """Returns of ``n_episode`` greedy episodes, in order of env index then episode."""
+    def run_episodes(self, envstep: int = 0, train_iter: int = 0) -> np.ndarray:
+        """Returns of ``n_episode`` greedy episodes, in order of env index then episode.
+
+        With a ``replay_path``, each counted episode is also written as
+        ``<replay_path>/envstep<envstep>_episode<k>_return<R>.mp4`` (k: the episode's index in this evaluation) and
+        recorded in ``<replay_path>/episodes.json``.
+        """
         env_num = self._env.env_num
         quota = np.full(env_num, self._n_episode // env_num)
         quota[: self._n_episode % env_num] += 1
         returns: list[list[float]] = [[] for _ in range(env_num)]
+        recorder = self._recorder() if self._replay_path else None
+        tb_frames: Optional[list] = [] if recorder and self._cfg.get("video_to_tensorboard") else None
         obs = self._env.reset(self._seeds)
         remaining = quota.copy()
+        episode_index = 0
         while remaining.sum() > 0:
             out = self._env.step(self._policy.forward(obs))
             mark_progress()
             obs = out.obs
+            if recorder is not None:
+                for i in np.flatnonzero(remaining > 0):  # only episodes that count in this evaluation
+                    recorder.add(int(i), self._env.frames[i])
+                if tb_frames is not None and remaining[0] > 0 and not returns[0]:
+                    tb_frames.append(self._env.frames[0])  # env 0's first episode goes to TensorBoard
             # NaN return: no game ended there (a training-style life loss, or an env worker restarted mid-episode)
             done = (out.terminated | out.truncated) & ~np.isnan(out.episode_return)
             for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only
-                returns[i].append(float(out.episode_return[i]))
+                episode_return = float(out.episode_return[i])
+                returns[i].append(episode_return)
                 remaining[i] -= 1
+                if recorder is not None:
+                    recorder.finish(
+                        int(i),
+                        f"envstep{envstep}_episode{episode_index}_return{episode_return:g}",
+                        dict(
+                            envstep=envstep,
+                            train_iter=train_iter,
+                            episode=episode_index,
+                            env=int(i),
+                            episode_return=episode_return,
+                            episode_length=int(out.episode_length[i]),
+                        ),
+                    )
+                episode_index += 1
+            if recorder is not None:  # an episode cut without a return (worker restart) starts its video anew
+                for i in np.flatnonzero((out.terminated | out.truncated) & ~done):
+                    recorder.discard(int(i))
+        if recorder is not None:
+            recorder.close()
+            if tb_frames:
+                self._logger.video("evaluator_step/episode_video", tb_frames, envstep, fps=recorder.fps)
         return np.array([r for per_env in returns for r in per_env])
+
+    def _recorder(self):
+        from ding.utils.video import EpisodeVideoRecorder
+
+        if getattr(self._env, "frames", None) is None:
+            raise RuntimeError("recording evaluation videos needs an env manager built with render=True")
+        fps = getattr(self._env, "render_fps", None) or 30
+        return EpisodeVideoRecorder(self._replay_path, fps=fps)
 
     def eval(
         self, save_ckpt_fn: Optional[Callable[[str], Any]] = None, train_iter: int = 0, envstep: int = 0
     ) -> tuple[bool, dict[str, Any]]:
         """Evaluate; save ``ckpt_best.pth.tar`` through ``save_ckpt_fn`` on a new best. Returns (stop, results)."""
         start = time.perf_counter()
-        episode_returns = self.run_episodes()
+        episode_returns = self.run_episodes(envstep, train_iter)
         result = {
             "episode_return_mean": float(episode_returns.mean()),
             "episode_return_std": float(episode_returns.std()),

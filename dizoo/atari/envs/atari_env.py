@@ -62,6 +62,7 @@ class AtariEnv(gymnasium.Wrapper):
             full_action_space=False,
             max_num_frames_per_episode=None,  # the frame cap is MaxAndSkipWrapper's, counted from the end of reset
             disable_env_checker=True,
+            render_mode=cfg.get("render_mode"),  # 'rgb_array' for evaluation videos: the full-colour screen
         )
         super().__init__(
             wrap_deepmind(
@@ -74,3 +75,5 @@ class AtariEnv(gymnasium.Wrapper):
                 max_episode_frames=s.max_episode_frames,
             )
         )
+        # one agent step is 4 emulator frames at 60 Hz: videos play at 15 agent steps per second, in real time
+        self.metadata = {**self.env.metadata, "render_fps": 15}

@@ -37,5 +37,6 @@ class CartPoleEnv(gymnasium.Wrapper):
             # gymnasium flags v0 as out of date; it is the version DI-engine's CartPole configs are tuned for
             warnings.filterwarnings("ignore", message=".*out of date", category=DeprecationWarning)
             # no env checker: it wraps every step in checks, and the env is gymnasium's own
-            env = gymnasium.make(env_id, disable_env_checker=True)
+            # render_mode: set by the env manager for evaluation videos ('rgb_array'), not a config key
+            env = gymnasium.make(env_id, disable_env_checker=True, render_mode=(cfg or {}).get("render_mode"))
         super().__init__(env)
