@@ -74,10 +74,18 @@ def checkpoints_ok(cwd: str) -> bool:
     return True
 
 
-def orphans(proc: subprocess.Popen) -> int:
-    """Processes still alive in the run's session (its env workers included) after it ended."""
-    out = subprocess.run(["ps", "-eo", "sid=,pid="], capture_output=True, text=True).stdout
-    return sum(1 for line in out.splitlines() if line.split()[0] == str(proc.pid))
+def orphans(proc: subprocess.Popen, grace: float = 3.0) -> int:
+    """Processes of the run's session (its env workers included) still running ``grace`` seconds after it ended.
+
+    Zombies are not counted: a worker that exits together with its parent is reaped by init a moment later.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        out = subprocess.run(["ps", "-eo", "sid=,stat="], capture_output=True, text=True).stdout
+        alive = sum(1 for line in out.splitlines() if line.split()[0] == str(proc.pid) and "Z" not in line.split()[1])
+        if alive == 0 or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def wait(proc: subprocess.Popen, timeout: float = 300) -> tuple[int | None, str, str]:
@@ -109,6 +117,14 @@ def sigterm_trials(n: int, rng: random.Random, reference: tuple[int, int]) -> di
             code, out, err = wait(proc)
             stats["orphans"] += orphans(proc)
             resumes = 0
+            started_fresh = False
+            if code == -signal.SIGTERM and not os.path.lexists(os.path.join(cwd, "run", "ckpt", "latest.pth.tar")):
+                # killed while Python was still importing, before the run installed its handler: nothing was
+                # trained or saved yet, so the run simply starts again
+                started_fresh = True
+                proc = start(cwd)
+                code, out, err = wait(proc)
+                stats["orphans"] += orphans(proc)
             while code == 75 and resumes < 3:
                 resumes += 1
                 proc = start(cwd, "--resume")
@@ -120,9 +136,14 @@ def sigterm_trials(n: int, rng: random.Random, reference: tuple[int, int]) -> di
                 stats["hangs"] += 1
                 verdict = "HANG"
             elif code == 0 and counters(cwd) == reference:
-                key = "same_counters" if resumes else "finished_before_signal"
+                if started_fresh:
+                    key, how = "killed_before_start", "killed during start-up, run again"
+                elif resumes:
+                    key, how = "same_counters", "resumed"
+                else:
+                    key, how = "finished_before_signal", "ended before the signal"
                 stats[key] += 1
-                verdict = f"ok ({'resumed' if resumes else 'ended before the signal'}), counters {counters(cwd)}"
+                verdict = f"ok ({how}), counters {counters(cwd)}"
             elif code == 2 and "ding: error" in err:
                 stats["clear_error"] += 1
                 verdict = "clear error: " + err.strip().splitlines()[-1]
