@@ -103,6 +103,7 @@ def sigterm_trials(n: int, rng: random.Random, reference: tuple[int, int]) -> di
         "cases": 0,
         "same_counters": 0,
         "finished_before_signal": 0,
+        "killed_before_start": 0,
         "clear_error": 0,
         "corrupt": 0,
         "hangs": 0,

@@ -215,16 +215,18 @@ def _get(registry, type_name: Optional[str], what: str):
 
 def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> EasyDict:
     """The full tree of defaults for this combination of components (what compile_config merges under)."""
-    from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector, SampleSerialCollector
 
     policy = EasyDict(copy.deepcopy(policy_cls.config))
     policy.import_names = []  # modules imported before the policy type is looked up (they register it)
     policy.model = model_default_config(model_cls)
     policy.learn.learner = BaseLearner.default_config()
-    policy.collect.collector = SampleSerialCollector.default_config()
+    collector_cls = RolloutCollector if policy.get("on_policy", False) else SampleSerialCollector
+    policy.collect.collector = collector_cls.default_config()
     policy.eval.evaluator = InteractionSerialEvaluator.default_config()
-    policy.other.replay_buffer = EasyDict(copy.deepcopy(buffer_cls.config))
-    policy.other.replay_buffer.import_names = []  # modules imported before the buffer type is looked up
+    if buffer_cls is not None:  # None: an on-policy policy (default_buffer = None) has no replay buffer section
+        policy.other.replay_buffer = EasyDict(copy.deepcopy(buffer_cls.config))
+        policy.other.replay_buffer.import_names = []  # modules imported before the buffer type is looked up
     env = EasyDict(copy.deepcopy(ENV_COMMON_CONFIG))
     env.update(copy.deepcopy(getattr(env_cls, "config", {})))
     env.manager = EasyDict(copy.deepcopy(manager_cls.config))
@@ -289,7 +291,13 @@ def compile_config(
     policy_cls = _get(POLICY_REGISTRY, policy_type, "policy")
     env_cls = _get(ENV_REGISTRY, env_type, "env")
     manager_cls = _get(ENV_MANAGER_REGISTRY, manager_type or "base", "env_manager")
-    buffer_cls = _get(BUFFER_REGISTRY, buffer_type or policy_cls.default_buffer, "replay_buffer")
+    buffer_name = buffer_type or policy_cls.default_buffer
+    if policy_cls.default_buffer is None and (user_buffer or "replay_buffer" in create):
+        raise ConfigError(
+            f"policy type '{policy_type}' learns on-policy and uses no replay buffer: remove "
+            f"{'create_config.replay_buffer' if 'replay_buffer' in create else 'main_config.policy.other.replay_buffer'}"
+        )
+    buffer_cls = _get(BUFFER_REGISTRY, buffer_name, "replay_buffer") if buffer_name is not None else None
     model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
 
     # create_config.env_manager may carry manager values besides its type (DI-engine allows shared_memory etc.)
@@ -308,8 +316,9 @@ def compile_config(
     compiled.env.manager.type = manager_type or "base"
     compiled.policy.type = policy_type
     compiled.policy.import_names = policy_imports
-    compiled.policy.other.replay_buffer.type = buffer_type or policy_cls.default_buffer
-    compiled.policy.other.replay_buffer.import_names = buffer_imports
+    if buffer_cls is not None:
+        compiled.policy.other.replay_buffer.type = buffer_name
+        compiled.policy.other.replay_buffer.import_names = buffer_imports
     if multi_gpu is not None and "multi_gpu" in compiled.policy and "multi_gpu" in compiled.policy.learn:
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
@@ -396,14 +405,16 @@ def config_to_source(cfg: EasyDict) -> str:
         env=dict(type=cfg.env.type, import_names=list(cfg.env.import_names)),
         env_manager=dict(type=cfg.env.manager.type),
         policy=dict(type=cfg.policy.type, import_names=list(cfg.policy.import_names)),
-        replay_buffer=dict(
+    )
+    if "replay_buffer" in cfg.policy.get("other", {}):  # on-policy policies have none
+        create["replay_buffer"] = dict(
             type=cfg.policy.other.replay_buffer.type,
             import_names=list(cfg.policy.other.replay_buffer.import_names),
-        ),
-    )
+        )
+    mode = "serial_onpolicy" if cfg.policy.get("on_policy", False) else "serial"
     return (
         "# The compiled config of this experiment, written by ding.config.compile_config.\n"
-        "# Run it again with: ding -m serial -c <this file> -s <seed>\n"
+        f"# Run it again with: ding -m {mode} -c <this file> -s <seed>\n"
         "from easydict import EasyDict\n\n"
         f"main_config = EasyDict({_py_literal(dict(cfg))})\n\n"
         f"create_config = EasyDict({_py_literal(create)})\n"

@@ -37,8 +37,14 @@ from ding.utils.registry import (
 COMMAND = "python -m ding.config.reference > docs/config_reference.md"
 # The env types documented here, with the module that registers each (ding never imports dizoo at import time:
 # they are imported, as a user config's import_names would be, when the reference is built).
-DOCUMENTED_ENVS = {"cartpole": "dizoo.classic_control.cartpole.envs.cartpole_env"}
+DOCUMENTED_ENVS = {
+    "cartpole": "dizoo.classic_control.cartpole.envs.cartpole_env",
+    "pendulum": "dizoo.classic_control.pendulum.envs.pendulum_env",
+}
 DOCUMENTED_POLICY = "dqn"
+# the on-policy policy (no replay buffer) documented with its model, and the env its default tree is built with
+DOCUMENTED_ON_POLICY = "ppo"
+DOCUMENTED_ON_POLICY_ENV = "pendulum"
 DOCUMENTED_BUFFER = "replay"
 DOCUMENTED_MANAGERS = ("base", "subprocess")
 
@@ -201,16 +207,26 @@ def _lookup(tree: dict, path: str) -> Any:
 
 
 def default_trees() -> dict[str, dict]:
-    """Env manager type -> the full default tree for the documented env, policy, buffer and model."""
+    """Env manager type -> the full default tree for the documented env, policy, buffer and model; and
+    ``DOCUMENTED_ON_POLICY`` -> the on-policy policy's tree (its model, no buffer, ``DOCUMENTED_ON_POLICY_ENV``)."""
     import_modules(DOCUMENTED_ENVS.values(), where="ding.config.reference.DOCUMENTED_ENVS")
     policy_cls = POLICY_REGISTRY.get(DOCUMENTED_POLICY)
     env_cls = ENV_REGISTRY.get(next(iter(DOCUMENTED_ENVS)))
     buffer_cls = BUFFER_REGISTRY.get(DOCUMENTED_BUFFER)
     model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
-    return {
+    trees = {
         name: default_config_tree(policy_cls, env_cls, ENV_MANAGER_REGISTRY.get(name), buffer_cls, model_cls)
         for name in DOCUMENTED_MANAGERS
     }
+    on_policy_cls = POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
+    trees[DOCUMENTED_ON_POLICY] = default_config_tree(
+        on_policy_cls,
+        ENV_REGISTRY.get(DOCUMENTED_ON_POLICY_ENV),
+        ENV_MANAGER_REGISTRY.get(DOCUMENTED_MANAGERS[0]),
+        None,
+        MODEL_REGISTRY.get(on_policy_cls.default_model),
+    )
+    return trees
 
 
 def _section(title: str, note: str, prefix: str, keys: list[str], tree: dict, meanings: dict[str, str]) -> Section:
@@ -225,7 +241,7 @@ def reference_sections() -> list[Section]:
     policy_cls = POLICY_REGISTRY.get(DOCUMENTED_POLICY)
     buffer_cls = BUFFER_REGISTRY.get(DOCUMENTED_BUFFER)
     model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
-    from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector, SampleSerialCollector
 
     def where(obj: Any, attribute: str = "") -> str:
         return f"`{obj.__module__}.{obj.__qualname__}{attribute}`"
@@ -248,7 +264,8 @@ def reference_sections() -> list[Section]:
             module_dict_comments(config_module, "ENV_COMMON_CONFIG"),
         ),
     ]
-    for name, tree in trees.items():
+    for name in DOCUMENTED_MANAGERS:
+        tree = trees[name]
         manager_cls = ENV_MANAGER_REGISTRY.get(name)
         sections.append(
             _section(
@@ -268,7 +285,7 @@ def reference_sections() -> list[Section]:
                 f"Declared by {where(env_cls, '.config')}, besides the keys of every env.",
                 "env.",
                 _leaves(env_cls.config),
-                base_tree,
+                trees[DOCUMENTED_ON_POLICY] if name == DOCUMENTED_ON_POLICY_ENV else base_tree,
                 class_config_comments(env_cls),
             )
         )
@@ -297,18 +314,47 @@ def reference_sections() -> list[Section]:
             model_meanings,
         )
     )
-    for path, worker in (
-        ("policy.learn.learner", BaseLearner),
-        ("policy.collect.collector", SampleSerialCollector),
-        ("policy.eval.evaluator", InteractionSerialEvaluator),
+    on_policy_cls = POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
+    on_policy_model = MODEL_REGISTRY.get(on_policy_cls.default_model)
+    on_policy_tree = trees[DOCUMENTED_ON_POLICY]
+    sections.append(
+        _section(
+            f"policy: type '{DOCUMENTED_ON_POLICY}'",
+            f"Declared by {where(on_policy_cls, '.config')}; on-policy (`ding -m serial_onpolicy`), no replay buffer.",
+            "policy.",
+            _leaves(on_policy_cls.config),
+            on_policy_tree,
+            class_config_comments(on_policy_cls),
+        )
+    )
+    required = set(_required_model_keys(on_policy_model))
+    sections.append(
+        _section(
+            f"policy.model: model '{on_policy_cls.default_model}'",
+            f"The constructor arguments of {where(on_policy_model)}, meanings from its docstring.",
+            "policy.model.",
+            _leaves(model_default_config(on_policy_model)),
+            on_policy_tree,
+            {
+                key: text.rstrip(".") + ("; required, no default" if key in required else "")
+                for key, text in docstring_params(on_policy_model).items()
+            },
+        )
+    )
+    for path, worker, tree in (
+        ("policy.learn.learner", BaseLearner, base_tree),
+        ("policy.collect.collector", SampleSerialCollector, base_tree),
+        ("policy.collect.collector", RolloutCollector, on_policy_tree),
+        ("policy.eval.evaluator", InteractionSerialEvaluator, base_tree),
     ):
+        on_policy = " (on-policy policies)" if worker is RolloutCollector else ""
         sections.append(
             _section(
-                path,
+                path + on_policy,
                 f"Declared by {where(worker, '.config')}.",
                 path + ".",
                 _leaves(worker.config),
-                base_tree,
+                tree,
                 class_config_comments(worker),
             )
         )
@@ -343,7 +389,8 @@ Every config key ding knows, with its default and meaning. A config is two dicts
 layout: `main_config` holds the values (the keys below: `exp_name`, `env.*`, `policy.*`), and `create_config` names
 the registered types and the modules that register them: `env.type`, `env_manager.type`, `policy.type`,
 `replay_buffer.type`, each with its `import_names`. The keys keep DI-engine's names, so DI-engine's CartPole DQN
-config runs here unchanged.
+and PPO configs run here unchanged. An on-policy policy (PPO) keeps no replay buffer: its config has neither
+`create_config.replay_buffer` nor `policy.other.replay_buffer` (giving one is an error).
 
 `ding.config.compile_config` merges these defaults under your `main_config`. A key that is not listed here is an
 error that names the closest valid key (`Unknown config key 'policy.learn.batchsize'. Did you mean

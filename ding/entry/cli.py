@@ -1,4 +1,5 @@
-"""The `ding` command: `ding -m serial -c cfg.py -s 0`, `ding -m eval -c cfg.py -s 0 --load-path CKPT`,
+"""The `ding` command: `ding -m serial -c cfg.py -s 0` (off-policy), `ding -m serial_onpolicy -c cfg.py -s 0` (PPO),
+`ding -m eval -c cfg.py -s 0 --load-path CKPT`,
 `ding plot RUN_DIR... -o curve.png` (learning curves, see ding/entry/plot.py)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-MODES = ("serial", "eval")
+MODES = ("serial", "serial_onpolicy", "eval")
 EXIT_CONFIG_ERROR = 2  # bad config, bad checkpoint path, bad arguments: nothing was trained or written
 
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         choices=MODES,
         required=True,
-        help="serial: train off-policy (DQN); eval: evaluate a ckpt",
+        help="serial: train off-policy (DQN); serial_onpolicy: train on-policy (PPO); eval: evaluate a ckpt",
     )
     parser.add_argument("-c", "--config", required=True, help="config file defining main_config and create_config")
     parser.add_argument("-s", "--seed", type=int, default=0, help="base seed (default 0)")
@@ -60,15 +61,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ding.config import ConfigError
 
     try:
-        if args.mode == "serial":
+        if args.mode in ("serial", "serial_onpolicy"):
             if args.load_path:
                 raise ConfigError(
                     "--load-path is for -m eval; to start training from a checkpoint set "
                     "policy.learn.learner.hook.load_ckpt_before_run"
                 )
-            from ding.entry import serial_pipeline
+            from ding.entry import serial_pipeline, serial_pipeline_onpolicy
 
-            serial_pipeline(
+            pipeline = serial_pipeline if args.mode == "serial" else serial_pipeline_onpolicy
+            pipeline(
                 args.config,
                 seed=args.seed,
                 max_env_step=args.max_env_step,

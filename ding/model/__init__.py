@@ -1,3 +1,4 @@
 from .dqn import DQN
+from .vac import VAC
 
-__all__ = ["DQN"]
+__all__ = ["DQN", "VAC"]

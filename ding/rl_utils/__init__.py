@@ -1,6 +1,21 @@
 """Shared RL math: every policy calls these plain functions rather than keeping its own copy."""
 
 from .exploration import epsilon_schedule
+from .gae import gae
+from .ppo import explained_variance, ppo_policy_loss, ppo_value_loss
 from .td import hard_update, q_nstep_td_error, soft_update
+from .value_norm import RunningMeanStd, global_moments, normalize_advantage
 
-__all__ = ["epsilon_schedule", "hard_update", "q_nstep_td_error", "soft_update"]
+__all__ = [
+    "RunningMeanStd",
+    "epsilon_schedule",
+    "explained_variance",
+    "gae",
+    "global_moments",
+    "hard_update",
+    "normalize_advantage",
+    "ppo_policy_loss",
+    "ppo_value_loss",
+    "q_nstep_td_error",
+    "soft_update",
+]

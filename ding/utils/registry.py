@@ -91,8 +91,8 @@ ENV_MANAGER_REGISTRY = Registry(
         "atari": "ding.envs.env_manager.atari_env_manager",
     },
 )
-POLICY_REGISTRY = Registry("policy", {"dqn": "ding.policy.dqn"})
-MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn"})
+POLICY_REGISTRY = Registry("policy", {"dqn": "ding.policy.dqn", "ppo": "ding.policy.ppo"})
+MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac"})
 BUFFER_REGISTRY = Registry(
     "buffer",
     {"replay": "ding.data.replay_buffer", "naive": "ding.data.replay_buffer", "deque": "ding.data.replay_buffer"},

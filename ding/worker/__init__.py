@@ -1,5 +1,5 @@
-from .collector import SampleSerialCollector
+from .collector import RolloutCollector, SampleSerialCollector
 from .evaluator import InteractionSerialEvaluator
 from .learner import BaseLearner
 
-__all__ = ["BaseLearner", "InteractionSerialEvaluator", "SampleSerialCollector"]
+__all__ = ["BaseLearner", "InteractionSerialEvaluator", "RolloutCollector", "SampleSerialCollector"]

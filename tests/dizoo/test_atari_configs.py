@@ -1,4 +1,5 @@
 """The shipped Atari configs compile; a short SpaceInvaders DQN run on the CPU trains, logs returns, checkpoints."""
+
 import copy
 import importlib
 import json
@@ -24,8 +25,9 @@ CONFIGS = [
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_compiles(name):
     module = importlib.import_module(name)
-    cfg = compile_config(copy.deepcopy(module.main_config), create_cfg=copy.deepcopy(module.create_config),
-                         save_cfg=False)
+    cfg = compile_config(
+        copy.deepcopy(module.main_config), create_cfg=copy.deepcopy(module.create_config), save_cfg=False
+    )
     assert cfg.policy.model.obs_shape == [4, 84, 84] and cfg.policy.nstep == 3
     assert cfg.env.manager.type == "atari"
 

@@ -1,3 +1,4 @@
+from .rollout_collector import RolloutCollector
 from .sample_serial_collector import SampleSerialCollector, random_actions
 
-__all__ = ["SampleSerialCollector", "random_actions"]
+__all__ = ["RolloutCollector", "SampleSerialCollector", "random_actions"]

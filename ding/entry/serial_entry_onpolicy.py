@@ -1,0 +1,264 @@
+"""serial_pipeline_onpolicy: collect a rollout -> learn on it (epochs of minibatches) -> evaluate, until the stop
+value or a budget.
+
+    loop:  every eval_freq train iterations: evaluate (rank 0) and broadcast whether to stop
+           rollout = collector.collect()             exactly n_sample transitions per rank, the current policy
+           for minibatch in policy.learn_mode.minibatches(rollout):
+               learner.train(minibatch)             one train iteration = one gradient step
+           stop on max_env_step / max_train_iter / preemption (the same decision on every rank)
+
+No data outlives its collect: there is no replay buffer.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Optional
+
+import torch
+from easydict import EasyDict
+
+from ding.config import ConfigError, compile_config
+from ding.entry.serial_entry import (
+    ConfigInput,
+    build_env_managers,
+    check_same_config,
+    find_resume_checkpoint,
+    load_input_config,
+    rng_state,
+    set_rng_state,
+)
+from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
+from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
+from ding.utils.registry import POLICY_REGISTRY
+from ding.utils.seed import set_global_seed
+from ding.utils.summary import build_summary, format_summary, write_summary
+
+# wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (Python bookkeeping of
+# the collector, learner and evaluator, logging, checkpoints)
+BREAKDOWN = (
+    ("env_step", "env step"),
+    ("learn_forward", "learner forward"),
+    ("learn_backward_step", "learner backward+sync+step"),
+    ("collect_forward", "collect inference"),
+    ("eval_forward", "eval inference"),
+    ("learn_prepare", "rollout prep (GAE, shuffles)"),
+)
+
+
+def serial_pipeline_onpolicy(
+    input_cfg: ConfigInput,
+    seed: int = 0,
+    env_setting=None,
+    model: Optional[torch.nn.Module] = None,
+    max_train_iter: Optional[int] = None,
+    max_env_step: Optional[int] = None,
+    resume: bool = False,
+):
+    """Train an on-policy agent (PPO) until the evaluator reaches ``env.stop_value`` or a budget runs out.
+
+    Under a process group (``with DistContext():`` and ``policy.learn.multi_gpu=True``) every rank collects its own
+    rollout (seed + rank) of the same size, so every rank runs the same minibatches; gradients, advantage and
+    value-normalisation statistics are averaged over the ranks; rank 0 alone evaluates and writes logs and
+    checkpoints, and its stop decision is broadcast. Env step counts are totals over the ranks.
+
+    :param input_cfg: ``(main_config, create_config)`` or the path of a config file defining both.
+    :param seed: base seed; collector and evaluator envs get distinct seeds derived from it (and from the rank).
+    :param env_setting: DI-engine compatibility; env classes come from the config here, so it must be None.
+    :param model: a model instance to train instead of the one built from ``policy.model``.
+    :param max_train_iter: stop after this many train iterations (gradient steps).
+    :param max_env_step: stop after this many collected env steps (all ranks together), checked after each collect.
+    :param resume: continue the experiment ``exp_name`` from its ``ckpt/latest.pth.tar`` (same as
+        ``policy.learn.resume_training=True``).
+    :return: the trained policy.
+    """
+    with PreemptionHandler() as preemption:
+        return _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption)
+
+
+def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption):
+    if env_setting is not None:
+        raise ValueError("serial_pipeline_onpolicy(env_setting=...) is not supported: envs are built from the config")
+    start = time.perf_counter()
+    main_cfg, create_cfg = load_input_config(input_cfg)
+    rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
+    if resume:
+        main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
+    resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process, renew_dir=not resume)
+    if not cfg.policy.get("on_policy", False):
+        raise ConfigError(
+            f"policy type '{cfg.policy.type}' learns off-policy from a replay buffer: train it with serial_pipeline "
+            f"(ding -m serial), not serial_pipeline_onpolicy"
+        )
+    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
+    check_same_config(cfg)
+    apply_world_size_onpolicy(cfg, world_size)
+    resume_path = find_resume_checkpoint(cfg) if resume else None
+    rank_seed = seed + rank  # every rank collects different data
+    set_global_seed(rank_seed)
+
+    from ding.utils.log_helper import Logger
+    from ding.utils.timing import TimedEnvManager
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector
+
+    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
+        cfg, rank_seed, evaluator=main_process
+    )
+    collector_env = TimedEnvManager(collector_env)  # env step time for the breakdown
+    evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
+    logger = Logger(cfg.exp_name)
+    try:
+        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        policy.collect_mode.seed(rank_seed)
+        learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
+        learner.config = cfg
+        collector = RolloutCollector(
+            cfg.policy.collect.collector, collector_env, policy, logger, collector_seeds, cfg.policy.collect.n_sample
+        )
+        evaluator = InteractionSerialEvaluator(
+            cfg.policy.eval.evaluator,
+            evaluator_env,
+            policy,
+            logger,
+            n_episode=cfg.env.n_evaluator_episode,
+            stop_value=cfg.env.stop_value,
+            seeds=eval_seeds,
+            replay_path=cfg.env.replay_path,
+        )
+        where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
+        logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
+        learner.register_state("collector", collector.state_dict, collector.load_state_dict)
+        learner.register_state("evaluator", evaluator.state_dict, evaluator.load_state_dict)
+        learner.register_state("rng", rng_state, set_rng_state)
+        learner.before_run()
+        collector.envstep = learner.envstep
+        if resume_path is not None:
+            learner.load_checkpoint(resume_path)
+            if rank != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
+                set_global_seed(rank_seed + 7919 * learner.train_iter)
+                collector.reseed(rank_seed + 7919 * learner.train_iter)
+            logger.info(
+                f"[ding] resumed from {resume_path}: train_iter={learner.train_iter} envstep={collector.envstep}"
+            )
+        start_envstep = collector.envstep  # env steps/s in the summary counts this run's steps only
+        save_best = functools.partial(learner.save_checkpoint, latest=False)
+        loop_start = time.perf_counter()
+        stop, reason = _train_loop(
+            cfg,
+            policy,
+            learner,
+            collector,
+            evaluator,
+            logger,
+            max_train_iter,
+            max_env_step,
+            preemption,
+            save_best,
+        )
+        loop_wall = time.perf_counter() - loop_start
+        env_seconds = collector_env.seconds + (evaluator_env.seconds if evaluator_env is not None else 0.0)
+        parts = {**getattr(policy, "timing", {}), "env_step": env_seconds}  # the loop's, before the final evaluation
+        if reason.startswith("preempted"):
+            path = learner.save_checkpoint(f"iteration_{learner.train_iter}.pth.tar")
+            logger.info(
+                f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
+                f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
+            )
+            if main_process:
+                summary = build_summary(
+                    cfg, learner, collector, evaluator, reason, start, world_size, start_envstep, final_ckpt=path
+                )
+                write_summary(cfg.exp_name, summary)
+            raise TrainingPreempted(f"{reason}; resume with --resume")
+        final_ckpt = learner.after_run()
+        if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
+            evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
+        if main_process:
+            logger.info(format_breakdown(loop_wall, parts, collector.envstep - start_envstep))
+            summary = build_summary(
+                cfg, learner, collector, evaluator, reason, start, world_size, start_envstep, final_ckpt=final_ckpt
+            )
+            write_summary(cfg.exp_name, summary)
+            logger.info(format_summary(summary))
+    finally:
+        logger.close()
+        collector_env.close()
+        if evaluator_env is not None:
+            evaluator_env.close()
+    return policy
+
+
+def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
+    """With ``policy.global_batch``, divide ``learn.batch_size`` and ``collect.n_sample`` over the ranks; then
+    check that each rank's ``n_sample`` fills whole steps of its collector envs."""
+    policy = cfg.policy
+    if world_size > 1 and policy.get("global_batch", False):
+        for section, key in (("learn", "batch_size"), ("collect", "n_sample")):
+            total = policy[section][key]
+            if total % world_size:
+                raise ConfigError(
+                    f"policy.global_batch=True: policy.{section}.{key}={total} does not divide over {world_size} "
+                    f"ranks; make it a multiple of the world size"
+                )
+            policy[section][key] = total // world_size
+    env_num = cfg.env.collector_env_num
+    if policy.collect.n_sample % env_num:
+        per_rank = " per rank" if world_size > 1 and policy.get("global_batch", False) else ""
+        raise ConfigError(
+            f"policy.collect.n_sample={policy.collect.n_sample}{per_rank} is not a multiple of "
+            f"env.collector_env_num={env_num}: a rollout is n_sample / collector_env_num steps of every env; use "
+            f"n_sample={max(env_num, policy.collect.n_sample // env_num * env_num)} or "
+            f"{-(-policy.collect.n_sample // env_num) * env_num}"
+        )
+
+
+def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) -> str:
+    """One log line: where the loop's wall time went (seconds and share of the loop), and env steps per second.
+
+    Env step time covers the collector's and the evaluator's envs; the inference and learner parts are measured
+    by the policy (``policy.timing``); "other" is the rest of the loop.
+    """
+    named = [(label, parts.get(key, 0.0)) for key, label in BREAKDOWN]
+    other = loop_wall - sum(seconds for _, seconds in named)
+    items = [*named, ("other", other)]
+    body = ", ".join(
+        f"{label} {seconds:.2f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
+    )
+    return f"[ding] loop wall {loop_wall:.2f}s, {envstep / max(loop_wall, 1e-9):.0f} env steps/s: {body}"
+
+
+def _train_loop(
+    cfg, policy, learner, collector, evaluator, logger, max_train_iter, max_env_step, preemption, save_best
+) -> tuple[bool, str]:
+    """The on-policy loop; returns (stop value reached, why it ended).
+
+    Every decision here is the same on every rank by construction (rollouts of one size, so the same minibatch
+    count and train iterations), except the evaluation's outcome, which rank 0 broadcasts.
+    """
+    main_process = is_main_process()
+    max_train_iter = float("inf") if max_train_iter is None else max_train_iter
+    max_env_step = float("inf") if max_env_step is None else max_env_step
+    while True:
+        if evaluator.should_eval(learner.train_iter):
+            stop = False
+            if main_process:
+                stop, _ = evaluator.eval(save_best, learner.train_iter, collector.envstep)
+            else:
+                evaluator.skip(learner.train_iter)
+            if broadcast_object(stop):
+                return True, "stop value reached"
+        rollout = collector.collect(learner.train_iter)
+        for minibatch in policy.learn_mode.minibatches(rollout):
+            learner.train(minibatch, collector.envstep)
+            if learner.train_iter >= max_train_iter:
+                return False, f"max_train_iter={max_train_iter} reached"
+        logger.status(
+            f"envstep={collector.envstep} train_iter={learner.train_iter} "
+            f"last eval={evaluator.last_result.get('episode_return_mean', float('nan')):.1f}"
+        )
+        if collector.envstep >= max_env_step:
+            return False, f"max_env_step={max_env_step} reached"
+        if preemption.agreed():  # a collective under DDP: every rank asks at the same point
+            return False, f"preempted ({preemption.signal_name or 'signal on another rank'})"

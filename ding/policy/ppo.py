@@ -1,0 +1,392 @@
+"""PPO (Schulman et al. 2017), on-policy: clipped surrogate, clipped value loss, entropy bonus, GAE.
+
+Each collect brings a rollout of T steps of E envs (ding.worker.RolloutCollector). The learner then runs
+``epoch_per_collect`` epochs over it, each a fresh shuffle cut into minibatches of ``batch_size``
+(see :meth:`PPOPolicy._minibatches`; one minibatch = one train iteration):
+
+    epoch 1: V, V' from the collector;  later epochs (recompute_adv): V, V' recomputed by the current critic
+    A = GAE(r, V, V', terminated, truncated)   in return units (ding.rl_utils.gae; a time-limit cut bootstraps)
+    R = A + V                                   value targets; with value_norm the running mean/std of R (updated
+                                                once per rollout, over all ranks) normalise the targets and old values
+    per minibatch:  A <- (A - mean) / std       mean/std of the minibatch over all ranks (adv_norm)
+                    L = L_clip + value_weight * L_value - entropy_weight * H      (ding.rl_utils.ppo)
+                    gradient step through Policy._optimize: averaged over ranks, clipped, Adam
+
+Under DDP every rank's rollout has the same size (T x E by construction), so every rank runs the same number of
+minibatches and every collective (gradients, advantage and value statistics) happens on all ranks together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ding.config.config import ConfigError
+from ding.model.vac import orthogonal_init_
+from ding.policy.base_policy import Policy
+from ding.rl_utils import (
+    RunningMeanStd,
+    explained_variance,
+    gae,
+    normalize_advantage,
+    ppo_policy_loss,
+    ppo_value_loss,
+)
+from ding.rl_utils.distribution import (
+    categorical_entropy,
+    categorical_log_prob,
+    categorical_sample,
+    gaussian_entropy,
+    gaussian_log_prob,
+    gaussian_sample_with_log_prob,
+)
+from ding.torch_utils import build_adam, obs_to_tensor
+from ding.torch_utils.grad_clip import GRAD_CLIP_TYPES
+from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
+
+
+@POLICY_REGISTRY.register("ppo")
+class PPOPolicy(Policy):
+    default_model = "vac"
+    default_buffer = None  # on-policy: no replay buffer
+    config = dict(
+        type="ppo",  # registered policy type (usually set in create_config.policy.type)
+        cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
+        on_policy=True,  # PPO learns only from the rollout just collected (DI-engine key; must stay True)
+        multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
+        global_batch=False,  # with multi_gpu: True divides learn.batch_size, collect.n_sample over the ranks
+        priority=False,  # DI-engine key: on-policy PPO samples no priorities (must stay False)
+        priority_IS_weight=False,  # DI-engine key: no importance-sampling weights (must stay False)
+        action_space="discrete",  # 'discrete' (Categorical) or 'continuous' (Gaussian); equal to model.action_space
+        recompute_adv=True,  # recompute values and advantages with the current critic before each epoch after the 1st
+        load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
+        learn=dict(
+            multi_gpu=False,  # data-parallel training: run under DistContext, gradients averaged over the ranks
+            grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
+            grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
+            skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
+            resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
+            epoch_per_collect=10,  # passes over each rollout; each pass is a new shuffle cut into minibatches
+            batch_size=64,  # transitions per minibatch (= per train iteration); the last one of a pass may be smaller
+            learning_rate=3e-4,  # Adam step size
+            value_weight=0.5,  # weight of the value loss in the total loss (the policy loss has weight 1)
+            entropy_weight=0.0,  # weight of the entropy bonus (subtracted from the loss)
+            clip_ratio=0.2,  # eps: the probability ratio is clipped to [1 - eps, 1 + eps]
+            value_clip=True,  # clip the value update to +-clip_ratio around the collected value (in critic units)
+            adv_norm=True,  # normalise advantages per minibatch (mean and std over all ranks' minibatches)
+            value_norm=True,  # the critic predicts returns normalised by their running mean and std (over all ranks)
+            ppo_param_init=True,  # orthogonal init (gain sqrt 2; policy output 0.01, value output 1; log sigma -0.5)
+            grad_clip_type="clip_norm",  # None, 'clip_norm' (global L2 norm) or 'clip_value' (each element)
+            grad_clip_value=0.5,  # the norm or value bound of grad_clip_type
+            ignore_done=False,  # True: a termination is treated as a time-limit cut (the critic bootstraps through)
+        ),
+        collect=dict(
+            n_sample=128,  # transitions per collect on each rank: n_sample / env.collector_env_num steps of every env
+            unroll_len=1,  # DI-engine key: PPO here trains on single transitions (must stay 1)
+            discount_factor=0.99,  # gamma, per env step
+            gae_lambda=0.95,  # GAE lambda: 0 = one-step TD advantage, 1 = Monte-Carlo return minus value
+        ),
+        eval=dict(),
+        other=dict(),
+    )
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        fixed = {
+            "on_policy": (cfg.on_policy, True),
+            "priority": (cfg.priority, False),
+            "priority_IS_weight": (cfg.priority_IS_weight, False),
+            "collect.unroll_len": (cfg.collect.unroll_len, 1),
+        }
+        for key, (value, supported) in fixed.items():
+            if value != supported:
+                raise ConfigError(
+                    f"Config key 'policy.{key}'={value!r} is not supported by PPO here; use {supported!r}"
+                )
+        if cfg.action_space not in ("discrete", "continuous"):
+            raise ConfigError(f"Config key 'policy.action_space'={cfg.action_space!r}: use 'discrete' or 'continuous'")
+        if cfg.model.get("action_space", "discrete") != cfg.action_space:
+            raise ConfigError(
+                f"Config keys 'policy.action_space'={cfg.action_space!r} and 'policy.model.action_space'="
+                f"{cfg.model.get('action_space')!r} disagree; set both to the same value"
+            )
+        for key in ("learn.epoch_per_collect", "learn.batch_size", "collect.n_sample"):
+            section, name = key.split(".")
+            if cfg[section][name] < 1:
+                raise ConfigError(f"Config key 'policy.{key}' must be >= 1, got {cfg[section][name]}")
+        for key in ("discount_factor", "gae_lambda"):
+            if not 0.0 <= cfg.collect[key] <= 1.0:
+                raise ConfigError(f"Config key 'policy.collect.{key}' must be in [0, 1], got {cfg.collect[key]}")
+        if cfg.learn.clip_ratio <= 0:
+            raise ConfigError(f"Config key 'policy.learn.clip_ratio' must be > 0, got {cfg.learn.clip_ratio}")
+        if cfg.learn.grad_clip_type not in GRAD_CLIP_TYPES:
+            raise ConfigError(
+                f"Config key 'policy.learn.grad_clip_type'={cfg.learn.grad_clip_type!r}: use one of "
+                f"{list(GRAD_CLIP_TYPES)}"
+            )
+        if cfg.learn.grad_clip_type is not None and not cfg.learn.grad_clip_value > 0:
+            raise ConfigError(
+                f"Config key 'policy.learn.grad_clip_value' must be > 0 with grad_clip_type="
+                f"{cfg.learn.grad_clip_type!r}, got {cfg.learn.grad_clip_value!r}"
+            )
+
+    def __init__(
+        self, cfg, model: Optional[torch.nn.Module] = None, enable_field: Optional[Sequence[str]] = None
+    ) -> None:
+        if model is None:
+            model = MODEL_REGISTRY.get(self.default_model)(**cfg.model)
+            if cfg.learn.ppo_param_init and "learn" in (enable_field or ("learn",)):
+                orthogonal_init_(model)  # before the base class broadcasts rank 0's weights
+        self._continuous = cfg.action_space == "continuous"
+        # seconds of model work per mode, read by the on-policy pipeline's wall-time breakdown
+        self.timing = dict.fromkeys(
+            ("collect_forward", "eval_forward", "learn_forward", "learn_backward_step", "learn_prepare"), 0.0
+        )
+        super().__init__(cfg, model, enable_field)
+
+    @property
+    def learn_mode(self) -> SimpleNamespace:
+        mode = super().learn_mode
+        mode.minibatches = self._minibatches
+        return mode
+
+    @property
+    def collect_mode(self) -> SimpleNamespace:
+        mode = super().collect_mode
+        mode.value = self._forward_value
+        return mode
+
+    # ---- the action distribution -------------------------------------------------------------------------------
+    def _log_prob_entropy(self, out: dict[str, torch.Tensor], action: torch.Tensor):
+        if self._continuous:
+            return gaussian_log_prob(out["mu"], out["sigma"], action), gaussian_entropy(out["sigma"])
+        return categorical_log_prob(out["logit"], action), categorical_entropy(out["logit"])
+
+    # ---- learn -------------------------------------------------------------------------------------------------
+    def _init_learn(self) -> None:
+        learn = self._cfg.learn
+        self._optimizer = build_adam(self._model.parameters(), lr=learn.learning_rate)
+        self._value_norm = RunningMeanStd(device=self._device) if learn.value_norm else None
+        self._shuffle = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+        self._rollout_stats: dict[str, float] = {}
+        self._learn_iter = 0
+
+    def _minibatch_order(self, n: int) -> torch.Tensor:
+        """A shuffle of the rollout's ``n`` transitions (flat index t * E + e); minibatches are consecutive slices."""
+        return torch.randperm(n, generator=self._shuffle)
+
+    def _rollout_tensors(self, rollout: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """The collector's numpy rollout as tensors on the learner's device (observations keep their dtype)."""
+        data = {key: obs_to_tensor(value, self._device) for key, value in rollout.items()}
+        for key in ("reward", "value", "next_value", "logp"):
+            data[key] = data[key].float()
+        return data
+
+    @torch.no_grad()
+    def _recompute_values(self, data: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critic values (T, E) of each step's obs and of the obs that followed it, from the current model."""
+        steps, env_num = data["reward"].shape
+        n = steps * env_num
+        obs = torch.cat([data["obs"].reshape(n, *data["obs"].shape[2:]), data["last_obs"], data["done_obs"]])
+        self._set_train(False)
+        flat = self._model(obs, mode="compute_critic")["value"]
+        value = flat[:n].reshape(steps, env_num)
+        next_value = torch.cat([value[1:], flat[n : n + env_num].unsqueeze(0)])
+        next_value.view(-1)[data["done_index"]] = flat[n + env_num :]
+        return value, next_value
+
+    @torch.no_grad()
+    def _targets(
+        self, data: dict[str, torch.Tensor], value: torch.Tensor, next_value: torch.Tensor, first_epoch: bool
+    ) -> dict[str, torch.Tensor]:
+        """Advantages (return units), value targets and old values (critic units), flat (T * E,)."""
+        if self._value_norm is not None:  # the critic speaks normalised units; GAE runs in return units
+            value, next_value = self._value_norm.denormalize(value), self._value_norm.denormalize(next_value)
+        terminated, truncated = data["terminated"], data["truncated"]
+        if self._cfg.learn.ignore_done:  # a termination becomes a cut: bootstrap from the critic there too
+            terminated, truncated = torch.zeros_like(terminated), terminated | truncated
+        collect = self._cfg.collect
+        advantage = gae(
+            value, next_value, data["reward"], terminated, truncated, collect.discount_factor, collect.gae_lambda
+        )
+        returns = advantage + value
+        if first_epoch:
+            self._rollout_stats = {
+                "explained_variance": explained_variance(value, returns),
+                "return_mean": float(returns.mean()),
+            }
+        old_value, target = value, returns
+        if self._value_norm is not None:
+            if first_epoch:  # once per rollout, with the returns of all ranks
+                self._value_norm.update(returns, all_ranks=self.multi_gpu)
+                self._rollout_stats["value_norm_mean"] = float(self._value_norm.mean)
+                self._rollout_stats["value_norm_std"] = float(self._value_norm.std)
+            old_value, target = self._value_norm.normalize(value), self._value_norm.normalize(returns)
+        return {"adv": advantage.reshape(-1), "value": old_value.reshape(-1), "return": target.reshape(-1)}
+
+    def _minibatches(self, rollout: dict[str, np.ndarray]) -> Iterator[dict[str, torch.Tensor]]:
+        """The minibatches of one collect, ``epoch_per_collect`` passes over the rollout (see the module docstring).
+
+        A generator: the targets of an epoch are computed when the learner reaches it, so ``recompute_adv`` sees
+        the critic as trained by the epochs before.
+
+        :param rollout: the collector's arrays: obs (T, E, ...), action, logp, value, next_value, reward, terminated,
+            truncated (T, E); last_obs (E, ...); done_index (K,) flat indices t * E + e of the steps where an
+            episode ended and done_obs (K, ...) their final obs (for recompute_adv).
+        """
+        start = time.perf_counter()
+        data = self._rollout_tensors(rollout)
+        steps, env_num = data["reward"].shape
+        n = steps * env_num
+        flat = {
+            "obs": data["obs"].reshape(n, *data["obs"].shape[2:]),
+            "action": data["action"].reshape(n, *data["action"].shape[2:]),
+            "logp": data["logp"].reshape(n),
+        }
+        batch_size = self._cfg.learn.batch_size
+        for epoch in range(self._cfg.learn.epoch_per_collect):
+            if epoch == 0 or self._cfg.recompute_adv:
+                if epoch == 0:
+                    value, next_value = data["value"], data["next_value"]
+                else:
+                    forward_start = time.perf_counter()
+                    value, next_value = self._recompute_values(data)
+                    self.timing["learn_forward"] += time.perf_counter() - forward_start
+                    start += time.perf_counter() - forward_start  # counted as forward, not preparation
+                flat.update(self._targets(data, value, next_value, first_epoch=epoch == 0))
+            order = self._minibatch_order(n).to(self._device)
+            shuffled = {key: tensor[order] for key, tensor in flat.items()}  # one gather per epoch; slices are views
+            for offset in range(0, n, batch_size):
+                minibatch = {key: tensor[offset : offset + batch_size] for key, tensor in shuffled.items()}
+                self.timing["learn_prepare"] += time.perf_counter() - start
+                yield minibatch
+                start = time.perf_counter()
+        self.timing["learn_prepare"] += time.perf_counter() - start
+
+    def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """One gradient step on a minibatch from :meth:`_minibatches`; returns detached scalar stats."""
+        start = time.perf_counter()
+        learn = self._cfg.learn
+        self._set_train(True)
+        out = self._model(batch["obs"], mode="compute_actor_critic")
+        log_prob, entropy = self._log_prob_entropy(out, batch["action"])
+        advantage = batch["adv"]
+        if learn.adv_norm:
+            advantage = normalize_advantage(advantage, all_ranks=self.multi_gpu)
+        policy_loss, info = ppo_policy_loss(log_prob, batch["logp"], advantage, learn.clip_ratio)
+        value_clip = learn.clip_ratio if learn.value_clip else None
+        value_loss = ppo_value_loss(out["value"], batch["value"], batch["return"], value_clip)
+        entropy = entropy.mean()
+        total_loss = policy_loss + learn.value_weight * value_loss - learn.entropy_weight * entropy
+        optimize_start = time.perf_counter()
+        self._optimize(total_loss, self._optimizer, learn.grad_clip_type, learn.grad_clip_value)
+        end = time.perf_counter()
+        self.timing["learn_forward"] += optimize_start - start
+        self.timing["learn_backward_step"] += end - optimize_start
+        self._learn_iter += 1
+        scalars = {
+            "total_loss": total_loss,
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "entropy": entropy,
+            "approx_kl": info.approx_kl,
+            "clip_fraction": info.clip_fraction,
+        }
+        if self._continuous:
+            scalars["sigma_mean"] = out["sigma"].mean()
+        # plain floats, which the learner sums cheaply: on a GPU one transfer for all (one device sync)
+        if self._device.type == "cpu":
+            values = [value.item() for value in scalars.values()]
+        else:
+            with torch.no_grad():
+                values = torch.stack(list(scalars.values())).tolist()
+        return {
+            "cur_lr": self._optimizer.param_groups[0]["lr"],
+            **dict(zip(scalars, values, strict=True)),
+            **self._rollout_stats,
+        }
+
+    def _state_dict_learn(self) -> dict[str, Any]:
+        state = {
+            "model": self._model.state_dict(),
+            "optimizer": self._optimizer.state_dict(),
+            "learn_iter": self._learn_iter,
+            "shuffle_rng": self._shuffle.get_state(),
+        }
+        if self._value_norm is not None:
+            state["value_norm"] = self._value_norm.state_dict()
+        return state
+
+    def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
+        self._model.load_state_dict(state["model"])
+        if "optimizer" in state:
+            self._optimizer.load_state_dict(state["optimizer"])
+        if self._value_norm is not None and "value_norm" in state:
+            self._value_norm.load_state_dict(state["value_norm"])
+        if "shuffle_rng" in state:
+            self._shuffle.set_state(state["shuffle_rng"])
+        self._learn_iter = int(state.get("learn_iter", 0))
+
+    # ---- collect -----------------------------------------------------------------------------------------------
+    def _init_collect(self) -> None:
+        self._sample_rng = torch.Generator(device=self._device)
+        self._sample_rng.manual_seed(int(torch.randint(2**62, ()).item()))
+
+    def _seed_collect(self, seed: int) -> None:
+        self._sample_rng.manual_seed(seed)
+
+    def _collect_rng_state(self) -> Any:
+        return self._sample_rng.get_state()
+
+    def _set_collect_rng_state(self, state: Any) -> None:
+        self._sample_rng.set_state(state)
+
+    def _forward_collect(self, obs: np.ndarray, envstep: int = 0) -> dict[str, np.ndarray]:
+        """Sampled actions with their log-probabilities and the critic's values, for obs (E, *obs_shape).
+
+        Returns numpy arrays: action (E,) int64 or (E, A) float32, logp (E,), value (E,) (critic units).
+        """
+        start = time.perf_counter()
+        self._set_train(False)
+        with torch.inference_mode():
+            out = self._model(obs_to_tensor(obs, self._device), mode="compute_actor_critic")
+            if self._continuous:
+                action, log_prob = gaussian_sample_with_log_prob(out["mu"], out["sigma"], self._sample_rng)
+            else:
+                action = categorical_sample(out["logit"], self._sample_rng)
+                log_prob = categorical_log_prob(out["logit"], action)
+            result = {"action": _numpy(action), "logp": _numpy(log_prob), "value": _numpy(out["value"])}
+        self.timing["collect_forward"] += time.perf_counter() - start
+        return result
+
+    def _forward_value(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's values (N,) of obs (N, *obs_shape), in critic units (normalised with value_norm)."""
+        start = time.perf_counter()
+        self._set_train(False)
+        with torch.inference_mode():
+            value = _numpy(self._model(obs_to_tensor(obs, self._device), mode="compute_critic")["value"])
+        self.timing["collect_forward"] += time.perf_counter() - start
+        return value
+
+    # ---- eval --------------------------------------------------------------------------------------------------
+    def _init_eval(self) -> None:
+        pass
+
+    def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
+        """The most likely action for obs (E, *obs_shape): argmax of the logits, or the Gaussian's mean."""
+        start = time.perf_counter()
+        self._set_train(False)
+        with torch.inference_mode():
+            out = self._model(obs_to_tensor(obs, self._device), mode="compute_actor")
+            action = _numpy(out["mu"] if self._continuous else out["logit"].argmax(dim=-1))
+        self.timing["eval_forward"] += time.perf_counter() - start
+        return action
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()

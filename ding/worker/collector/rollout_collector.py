@@ -1,0 +1,161 @@
+"""The on-policy rollout collector: exactly ``n_sample`` transitions per collect, with the current policy.
+
+A rollout is time-major: ``T = n_sample / E`` steps of each of the ``E`` envs, stored as ``(T, E, ...)`` numpy
+arrays. The envs are not reset between collects: an episode that runs past the end of one rollout continues in
+the next, and the critic's value of the obs after the rollout's last step is the bootstrap for what follows.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Optional
+
+import numpy as np
+from easydict import EasyDict
+
+from ding.utils.dist import get_world_size
+from ding.utils.log_helper import Logger, format_stats
+from ding.worker.collector.sample_serial_collector import reduce_sums
+
+
+class RolloutCollector:
+    """Steps the vectorised envs ``n_sample / E`` times per :meth:`collect` with the policy's collect mode.
+
+    :param cfg: ``policy.collect.collector`` of the compiled config.
+    :param env: a vectorised env manager (reset with ``seeds`` on the first collect).
+    :param policy: the policy; its ``collect_mode.forward(obs, envstep)`` returns a dict of per-env arrays with at
+        least ``action``, ``logp`` and ``value``, and ``collect_mode.value(obs)`` the critic's values.
+    :param logger: log lines and TensorBoard scalars.
+    :param seeds: one seed per env, used at the first reset.
+    :param n_sample: transitions per collect; must be a multiple of the number of envs.
+    """
+
+    config = dict(
+        collect_print_freq=100,  # train iterations between collector log lines / TensorBoard points
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __init__(self, cfg: EasyDict, env: Any, policy: Any, logger: Logger, seeds: list[int], n_sample: int) -> None:
+        if n_sample % env.env_num:
+            raise ValueError(
+                f"n_sample={n_sample} is not a multiple of the {env.env_num} collector envs: a rollout is "
+                f"n_sample / env_num steps of every env"
+            )
+        self._cfg = cfg
+        self._env = env
+        self._policy = policy.collect_mode
+        self._logger = logger
+        self._seeds = seeds
+        self.steps_per_collect = n_sample // env.env_num
+        space = env.action_space
+        self._clip = (space.low, space.high) if hasattr(space, "low") else None  # Box: the env gets clipped actions
+        self._obs: Optional[np.ndarray] = None
+        self._world_size = get_world_size()
+        self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
+        self.episode_count = 0  # episodes finished on this rank
+        self._returns: list[float] = []  # finished episodes since the last log line
+        self._lengths: list[int] = []
+        self._last_log_iter = 0
+        self._window_start = time.perf_counter()
+        self._window_envstep = 0
+
+    def collect(self, train_iter: int = 0) -> dict[str, np.ndarray]:
+        """One rollout of ``T = n_sample / E`` steps of every env; returns its arrays (see PPOPolicy._minibatches).
+
+        ``next_value[t, e]`` is the critic's value of the obs that followed step t: the next step's obs within an
+        episode, the episode's ``final_obs`` where it ended (whether terminated or truncated: the learner decides
+        what to bootstrap), and the obs after the last step for t = T - 1.
+        """
+        env, steps, env_num = self._env, self.steps_per_collect, self._env.env_num
+        if self._obs is None:
+            self._obs = env.reset(self._seeds)
+        obs_buf = np.empty((steps, *self._obs.shape), dtype=self._obs.dtype)
+        reward = np.empty((steps, env_num), dtype=np.float32)
+        terminated = np.empty((steps, env_num), dtype=bool)
+        truncated = np.empty((steps, env_num), dtype=bool)
+        outputs: dict[str, np.ndarray] = {}
+        done_index: list[np.ndarray] = []  # flat indices t * E + e of the steps that ended an episode
+        done_obs: list[np.ndarray] = []  # and those episodes' final obs
+        for t in range(steps):
+            obs_buf[t] = self._obs
+            out = self._policy.forward(self._obs, self.envstep)
+            action = out["action"]
+            step = env.step(np.clip(action, *self._clip) if self._clip is not None else action)
+            if t == 0:
+                outputs = {key: np.empty((steps, *value.shape), dtype=value.dtype) for key, value in out.items()}
+            for key, value in out.items():
+                outputs[key][t] = value
+            reward[t], terminated[t], truncated[t] = step.reward, step.terminated, step.truncated
+            done = step.terminated | step.truncated
+            if done.any():
+                ended = np.flatnonzero(done)
+                done_index.append(t * env_num + ended)
+                done_obs.append(step.final_obs[ended])
+                self.episode_count += len(ended)
+                self._returns.extend(step.episode_return[ended].tolist())
+                self._lengths.extend(step.episode_length[ended].tolist())
+            self._obs = step.obs
+            self.envstep += env_num * self._world_size
+        # one critic forward for every bootstrap obs: the final obs of ended episodes, then the obs after the rollout
+        n_done = sum(len(i) for i in done_index)
+        bootstrap_obs = np.concatenate([*done_obs, self._obs]) if n_done else self._obs
+        bootstrap_value = np.asarray(self._policy.value(bootstrap_obs), dtype=np.float32)
+        value = outputs["value"].astype(np.float32, copy=False)
+        next_value = np.empty_like(value)
+        next_value[:-1] = value[1:]
+        next_value[-1] = bootstrap_value[n_done:]
+        index = np.concatenate(done_index) if n_done else np.zeros(0, dtype=np.int64)
+        next_value.reshape(-1)[index] = bootstrap_value[:n_done]
+        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
+            self._log(train_iter)
+        return {
+            **outputs,
+            "obs": obs_buf,
+            "value": value,
+            "next_value": next_value,
+            "reward": reward,
+            "terminated": terminated,
+            "truncated": truncated,
+            "last_obs": self._obs.copy(),
+            "done_index": index.astype(np.int64),
+            "done_obs": np.concatenate(done_obs) if n_done else np.empty((0, *self._obs.shape[1:]), self._obs.dtype),
+        }
+
+    def _log(self, train_iter: int) -> None:
+        """Log line and TensorBoard points; under DDP the figures are reduced over the ranks first."""
+        elapsed = time.perf_counter() - self._window_start
+        local_rate = (self.envstep - self._window_envstep) / self._world_size / max(elapsed, 1e-9)
+        totals = reduce_sums([local_rate, sum(self._returns), len(self._returns), sum(self._lengths)])
+        stats: dict[str, Any] = {"env_step_per_sec": totals[0]}
+        if totals[2]:
+            stats["episode_return_mean"] = totals[1] / totals[2]
+            stats["episode_length_mean"] = totals[3] / totals[2]
+        self._logger.scalars("collector_step", stats, self.envstep)
+        self._logger.info(
+            f"[collector] envstep={self.envstep} episodes={int(totals[2])} train_iter={train_iter} "
+            f"{format_stats(stats)}"
+        )
+        self._returns, self._lengths = [], []
+        self._last_log_iter = train_iter
+        self._window_start, self._window_envstep = time.perf_counter(), self.envstep
+
+    # ---- checkpoints -------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the policy's sampling generator, for checkpoints (the envs restart on resume)."""
+        return {"envstep": self.envstep, "episode_count": self.episode_count, "policy_rng": self._policy.rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.envstep = int(state["envstep"])
+        self.episode_count = int(state["episode_count"])
+        if state.get("policy_rng") is not None:
+            self._policy.set_rng_state(state["policy_rng"])
+        self._last_log_iter = 0
+        self._window_envstep = self.envstep
+
+    def reseed(self, seed: int) -> None:
+        """A new sampling generator (a resumed rank other than 0)."""
+        self._policy.seed(seed)

@@ -1,0 +1,54 @@
+"""VAC: output shapes per action space, shared or separate encoders, sigma types, image observations."""
+
+import pytest
+import torch
+
+from ding.model import VAC
+from ding.model.vac import orthogonal_init_
+from ding.utils.registry import MODEL_REGISTRY
+
+
+def test_registered_and_discrete_shapes():
+    model = MODEL_REGISTRY.get("vac")(obs_shape=4, action_shape=2, encoder_hidden_size_list=[32, 16])
+    out = model(torch.randn(5, 4))
+    assert out["logit"].shape == (5, 2) and out["value"].shape == (5,)
+    assert set(model(torch.randn(5, 4), mode="compute_actor")) == {"logit"}
+    assert set(model(torch.randn(5, 4), mode="compute_critic")) == {"value"}
+    with pytest.raises(ValueError, match="mode"):
+        model(torch.randn(5, 4), mode="act")
+
+
+@pytest.mark.parametrize("sigma_type", ["independent", "conditioned", "fixed"])
+def test_continuous_heads(sigma_type):
+    model = VAC(3, 2, action_space="continuous", share_encoder=False, sigma_type=sigma_type, bound_type="tanh")
+    out = model(torch.randn(7, 3) * 100)
+    assert out["mu"].shape == out["sigma"].shape == (7, 2)
+    assert out["mu"].abs().max() <= 1.0 and (out["sigma"] > 0).all()
+    if sigma_type == "fixed":
+        assert torch.allclose(out["sigma"], torch.full((7, 2), 0.3))
+    if sigma_type == "independent":  # one sigma per action dimension, the same for every state
+        assert torch.equal(out["sigma"][0], out["sigma"][6])
+    assert not model.share_encoder and hasattr(model, "actor_encoder") and hasattr(model, "critic_encoder")
+
+
+def test_head_adaptor_when_sizes_differ_and_errors():
+    model = VAC(4, 3, encoder_hidden_size_list=[64, 64, 128], actor_head_hidden_size=32, critic_head_layer_num=0)
+    assert model(torch.randn(2, 4))["logit"].shape == (2, 3)
+    with pytest.raises(ValueError, match="action_space"):
+        VAC(4, 2, action_space="hybrid")
+    with pytest.raises(ValueError, match="sigma_type"):
+        VAC(4, 2, action_space="continuous", sigma_type="learned")
+
+
+def test_image_observations_use_the_nature_cnn():
+    model = VAC([4, 84, 84], 6, encoder_hidden_size_list=[32, 64, 64, 512], actor_head_hidden_size=512)
+    out = model(torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8))
+    assert out["logit"].shape == (2, 6) and out["value"].shape == (2,)
+
+
+def test_orthogonal_init_scales_the_output_layers():
+    model = VAC(3, 1, action_space="continuous", encoder_hidden_size_list=[64, 64])
+    orthogonal_init_(model)
+    assert model.actor_head.mu.weight.abs().max() < 0.02  # gain 0.01: actions start near mu = 0
+    assert torch.all(model.actor_head.log_sigma_param == -0.5)
+    assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, torch.nn.Linear))

@@ -1,0 +1,56 @@
+"""GAE by hand: an episode that terminates, one that is cut by a time limit, and the lambda = 1 limit."""
+
+import pytest
+import torch
+
+from ding.rl_utils import gae
+
+GAMMA, LAMBDA = 0.9, 0.8
+
+
+def two_envs(done_at_1: str):
+    """T = 3 steps of 2 envs; env 0 runs on, env 1's episode ends at step 1 (terminated or truncated)."""
+    reward = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    value = torch.tensor([[0.5, 0.5], [0.4, 0.4], [0.3, 0.3]])
+    # V of the obs after each step: V(s_1), V(s_2), V(obs after the rollout); env 1 at step 1: V(final_obs) = 2.0
+    next_value = torch.tensor([[0.4, 0.4], [0.3, 2.0], [0.2, 0.2]])
+    terminated = torch.zeros(3, 2, dtype=torch.bool)
+    truncated = torch.zeros(3, 2, dtype=torch.bool)
+    (terminated if done_at_1 == "terminated" else truncated)[1, 1] = True
+    return value, next_value, reward, terminated, truncated
+
+
+def test_episode_end_stops_the_bootstrap_and_the_recursion():
+    adv = gae(*two_envs("terminated"), GAMMA, LAMBDA)
+    # env 1: t=2 starts a new episode: delta = 1 + 0.9 * 0.2 - 0.3 = 0.88
+    # t=1 terminal: delta = 1 - 0.4 = 0.6 (V(final_obs) = 2.0 ignored), no recursion from t=2
+    # t=0: delta = 1 + 0.9 * 0.4 - 0.5 = 0.86; A = 0.86 + 0.72 * 0.6 = 1.292
+    assert adv[:, 1].tolist() == pytest.approx([1.292, 0.6, 0.88])
+    # env 0 (no episode end): A_2 = 0.88; A_1 = (1 + 0.27 - 0.4) + 0.72 * 0.88 = 1.5036; A_0 = 0.86 + 0.72 * 1.5036
+    assert adv[:, 0].tolist() == pytest.approx([1.942592, 1.5036, 0.88])
+
+
+def test_time_limit_cut_bootstraps_from_the_final_obs_value():
+    adv = gae(*two_envs("truncated"), GAMMA, LAMBDA)
+    # t=1 cut: delta = 1 + 0.9 * V(final_obs) - 0.4 = 1 + 1.8 - 0.4 = 2.4, still no recursion from t=2
+    # t=0: 0.86 + 0.72 * 2.4 = 2.588
+    assert adv[:, 1].tolist() == pytest.approx([2.588, 2.4, 0.88])
+    assert adv[:, 0].tolist() == pytest.approx([1.942592, 1.5036, 0.88])
+
+
+def test_lambda_one_is_the_monte_carlo_return_minus_the_value():
+    value = torch.tensor([[0.5], [0.25], [2.0]])
+    reward = torch.tensor([[1.0], [2.0], [3.0]])
+    next_value = torch.tensor([[0.25], [2.0], [7.0]])
+    terminated = torch.tensor([[False], [False], [True]])
+    adv = gae(value, next_value, reward, terminated, torch.zeros_like(terminated), 0.5, 1.0)
+    returns = [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3.0]  # the bootstrap 7.0 is never used: terminal
+    assert (adv[:, 0] + value[:, 0]).tolist() == pytest.approx(returns)
+
+
+def test_numpy_and_torch_scans_agree():
+    from ding.rl_utils.gae import _scan_numpy, _scan_torch
+
+    g = torch.Generator().manual_seed(0)
+    delta, decay = torch.randn(7, 3, generator=g), (torch.rand(7, 3, generator=g) > 0.3).float() * 0.9
+    assert torch.allclose(torch.from_numpy(_scan_numpy(delta.numpy(), decay.numpy())), _scan_torch(delta, decay))

@@ -1,0 +1,90 @@
+"""PPO losses on two samples by hand; distribution helpers against torch.distributions; moment helpers."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Categorical, Independent, Normal
+
+from ding.rl_utils import RunningMeanStd, explained_variance, global_moments, ppo_policy_loss, ppo_value_loss
+from ding.rl_utils.distribution import (
+    categorical_entropy,
+    categorical_log_prob,
+    gaussian_entropy,
+    gaussian_log_prob,
+    gaussian_sample,
+)
+
+
+def test_clipped_objective_on_two_samples():
+    # both samples have ratio 1.5; sample a has A = +1 (the clip binds: 1.2), sample b A = -1 (unclipped: -1.5)
+    log_prob = torch.tensor([math.log(1.5), math.log(1.5)], requires_grad=True)
+    loss, info = ppo_policy_loss(log_prob, torch.zeros(2), torch.tensor([1.0, -1.0]), clip_ratio=0.2)
+    assert loss.item() == pytest.approx(-(1.2 - 1.5) / 2)
+    loss.backward()
+    # d/dlogp of -min(...)/2: sample a is clipped (no gradient); sample b: -(1/2) * A * ratio = 0.75
+    assert log_prob.grad.tolist() == pytest.approx([0.0, 0.75])
+    assert info.clip_fraction.item() == 1.0
+    assert info.approx_kl.item() == pytest.approx(0.5 - math.log(1.5))  # (ratio - 1) - log ratio
+
+
+def test_ratio_inside_the_clip_range_is_the_plain_surrogate():
+    log_prob = torch.tensor([math.log(1.1), math.log(0.9)])
+    loss, info = ppo_policy_loss(log_prob, torch.zeros(2), torch.tensor([2.0, 3.0]), clip_ratio=0.2)
+    assert loss.item() == pytest.approx(-(1.1 * 2 + 0.9 * 3) / 2)
+    assert info.clip_fraction.item() == 0.0
+
+
+def test_value_clip_on_two_samples():
+    value = torch.tensor([1.0, -0.5], requires_grad=True)
+    old_value, target = torch.zeros(2), torch.tensor([2.0, 0.5])
+    loss = ppo_value_loss(value, old_value, target, clip_ratio=0.2)
+    # a: unclipped (1 - 2)^2 = 1, clipped (0.2 - 2)^2 = 3.24 -> 3.24; b: unclipped 1, clipped (-0.2 - 0.5)^2 = 0.49 -> 1
+    assert loss.item() == pytest.approx(0.5 * (3.24 + 1.0) / 2)
+    loss.backward()
+    # a: the clipped branch counts, and it does not move with value; b: 0.5 * (1/2) * 2 * (v - target) = -0.5
+    assert value.grad.tolist() == pytest.approx([0.0, -0.5])
+    assert ppo_value_loss(value, old_value, target, clip_ratio=None).item() == pytest.approx(0.5 * (1.0 + 1.0) / 2)
+
+
+def test_gaussian_log_prob_and_entropy_match_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu, sigma = torch.randn(5, 3, generator=g), torch.rand(5, 3, generator=g) + 0.1
+    action = gaussian_sample(mu, sigma, g)
+    reference = Independent(Normal(mu, sigma), 1)
+    assert torch.allclose(gaussian_log_prob(mu, sigma, action), reference.log_prob(action), atol=1e-5)
+    assert torch.allclose(gaussian_entropy(sigma), reference.entropy(), atol=1e-5)
+
+
+def test_categorical_log_prob_and_entropy_match_torch_distributions():
+    logit = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    action = torch.tensor([0, 1, 2, 3, 0, 1])
+    reference = Categorical(logits=logit)
+    assert torch.allclose(categorical_log_prob(logit, action), reference.log_prob(action), atol=1e-6)
+    assert torch.allclose(categorical_entropy(logit), reference.entropy(), atol=1e-6)
+
+
+def test_moments_and_running_mean_std():
+    x = torch.tensor([1.0, 2.0, 4.0, 9.0])
+    count, mean, var = global_moments(x, all_ranks=False)
+    assert (count.item(), mean.item()) == (4, 4.0) and var.item() == pytest.approx(x.var().item())
+    stats = RunningMeanStd(epsilon=1e-8)
+    stats.update(x[:3])
+    stats.update(x[3:])  # merged moments equal those of the whole stream
+    assert stats.mean.item() == pytest.approx(4.0) and stats.var.item() == pytest.approx(x.var(unbiased=False).item())
+    assert torch.allclose(stats.denormalize(stats.normalize(x)), x)
+
+
+def test_explained_variance():
+    target = torch.tensor([1.0, 2.0, 3.0])
+    assert explained_variance(target, target) == 1.0
+    assert explained_variance(torch.full((3,), 2.0), target) == pytest.approx(0.0)
+
+
+def test_gaussian_sample_with_log_prob_matches_torch_distributions():
+    from ding.rl_utils.distribution import gaussian_sample_with_log_prob
+
+    g = torch.Generator().manual_seed(2)
+    mu, sigma = torch.randn(4, 2, generator=g), torch.rand(4, 2, generator=g) + 0.1
+    action, log_prob = gaussian_sample_with_log_prob(mu, sigma, g)
+    assert torch.allclose(log_prob, Independent(Normal(mu, sigma), 1).log_prob(action), atol=1e-5)
