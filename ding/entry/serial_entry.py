@@ -14,7 +14,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError, compile_config, read_config
-from ding.config.config import config_to_source
+from ding.config.config import config_to_source, make_exp_dir, save_config_file
 from ding.data import make_replay_buffer
 from ding.utils.checkpoint import LATEST
 from ding.utils.dist import allreduce, broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
@@ -92,16 +92,9 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
     if env_setting is not None:
         raise ValueError("serial_pipeline(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
-    main_cfg, create_cfg = load_input_config(input_cfg)
     rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
-    if resume:
-        main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
-    resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
-    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process, renew_dir=not resume)
-    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
-    check_same_config(cfg)
+    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy=False)
     apply_world_size(cfg, world_size)
-    resume_path = find_resume_checkpoint(cfg) if resume else None
     rank_seed = seed + rank  # every rank collects different data
     set_global_seed(rank_seed)
 
@@ -204,6 +197,30 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         if evaluator_env is not None:
             evaluator_env.close()
     return policy
+
+
+def prepare_config(input_cfg: ConfigInput, seed: int, resume: bool, on_policy: bool) -> tuple[EasyDict, Optional[str]]:
+    """Compile and check the config, then (rank 0) create the experiment folder and save the config in it.
+
+    Every check comes before anything is written: a config that cannot run leaves no folder behind.
+    Returns the compiled config and, when resuming, the checkpoint to continue from.
+    """
+    main_cfg, create_cfg = load_input_config(input_cfg)
+    if resume:
+        main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
+    resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
+    if bool(cfg.policy.get("on_policy", False)) != on_policy:
+        right = ("serial_pipeline_onpolicy (ding -m serial_onpolicy)", "serial_pipeline (ding -m serial)")[on_policy]
+        kind = "on-policy, without a replay buffer" if not on_policy else "off-policy, from a replay buffer"
+        raise ConfigError(f"policy type '{cfg.policy.type}' learns {kind}: train it with {right}")
+    check_same_config(cfg)
+    resume_path = find_resume_checkpoint(cfg) if resume else None
+    if is_main_process():
+        cfg.exp_name = make_exp_dir(cfg.exp_name, renew_dir=not resume)
+        save_config_file(cfg, os.path.join(cfg.exp_name, "total_config.py"))
+    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
+    return cfg, resume_path
 
 
 def check_same_config(cfg: EasyDict) -> None:

@@ -19,16 +19,8 @@ from typing import Optional
 import torch
 from easydict import EasyDict
 
-from ding.config import ConfigError, compile_config
-from ding.entry.serial_entry import (
-    ConfigInput,
-    build_env_managers,
-    check_same_config,
-    find_resume_checkpoint,
-    load_input_config,
-    rng_state,
-    set_rng_state,
-)
+from ding.config import ConfigError
+from ding.entry.serial_entry import ConfigInput, build_env_managers, prepare_config, rng_state, set_rng_state
 from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
 from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
 from ding.utils.registry import POLICY_REGISTRY
@@ -81,21 +73,9 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
     if env_setting is not None:
         raise ValueError("serial_pipeline_onpolicy(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
-    main_cfg, create_cfg = load_input_config(input_cfg)
     rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
-    if resume:
-        main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
-    resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
-    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=main_process, renew_dir=not resume)
-    if not cfg.policy.get("on_policy", False):
-        raise ConfigError(
-            f"policy type '{cfg.policy.type}' learns off-policy from a replay buffer: train it with serial_pipeline "
-            f"(ding -m serial), not serial_pipeline_onpolicy"
-        )
-    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
-    check_same_config(cfg)
+    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy=True)
     apply_world_size_onpolicy(cfg, world_size)
-    resume_path = find_resume_checkpoint(cfg) if resume else None
     rank_seed = seed + rank  # every rank collects different data
     set_global_seed(rank_seed)
 

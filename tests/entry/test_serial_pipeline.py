@@ -116,3 +116,19 @@ def test_readme_commands_and_ci_agree():
     assert "requirements" in commands[0] and "requirements" in commands[1]
     ci = open(os.path.join(REPO_ROOT, ".ci", "run")).read()
     assert "sed -n 2p" in ci  # .ci/run executes exactly the README's second command
+
+
+def test_a_pipeline_given_the_other_kind_of_policy_is_a_clear_error_and_writes_nothing(in_tmp):
+    from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
+
+    from ding.config import ConfigError
+    from ding.entry import serial_pipeline_onpolicy
+
+    with pytest.raises(ConfigError, match="serial_pipeline_onpolicy"):
+        serial_pipeline((main_config, create_config), seed=0)
+    from dizoo.classic_control.cartpole.config.cartpole_dqn_config import create_config as dqn_create
+    from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config as dqn_main
+
+    with pytest.raises(ConfigError, match="ding -m serial\\)"):
+        serial_pipeline_onpolicy((dqn_main, dqn_create), seed=0)
+    assert os.listdir(in_tmp) == []
