@@ -239,6 +239,18 @@ def resolve_tag(metric: Optional[str], x: Optional[str]) -> tuple[str, str]:
     return metric, x
 
 
+def y_label(tag: str) -> str:
+    """The y axis label: what the metric is, with its unit, and the tag it was read from."""
+    known = {
+        "evaluator_step/episode_return_mean": "evaluation return (mean over episodes)",
+        "evaluator_iter/episode_return_mean": "evaluation return (mean over episodes)",
+        "collector_step/episode_return_mean": "training episode return (mean)",
+        "collector_step/env_step_per_sec": "collection speed (env steps / s)",
+        "learner_iter/train_iter_per_sec": "learner speed (train iterations / s)",
+    }
+    return f"{known[tag]}\n[{tag}]" if tag in known else tag
+
+
 def x_label(tag: str, x: str) -> str:
     """The x axis label, with its unit, for a tag plotted against ``x``."""
     if x == "wall":
@@ -358,11 +370,16 @@ def draw(groups: list[Group], tag: str, x: str, band: str, out: str, size: tuple
         stop_value = group.runs[0].stop_value
         if stop_value is not None and "episode_return" in tag:
             stop_values.setdefault(float(stop_value), []).append(color)
+    data_low, data_high = ax.get_ylim()
+    span = max(data_high - data_low, 1e-9)
     for stop_value, stop_colors in stop_values.items():
         color = stop_colors[0] if len(stop_values) > 1 and len(stop_colors) == 1 else "0.35"
-        ax.axhline(stop_value, color=color, linestyle="--", linewidth=1.2, label=f"stop value ({stop_value:g})")
+        if data_low - span <= stop_value <= data_high + span:
+            ax.axhline(stop_value, color=color, linestyle="--", linewidth=1.2, label=f"stop value ({stop_value:g})")
+        else:  # a stop value far off the data (e.g. 1e10, "never stop") would flatten the curves: named only
+            ax.plot([], [], color=color, linestyle="--", linewidth=1.2, label=f"stop value ({stop_value:g}, off scale)")
     ax.set_xlabel(x_label(tag, x))
-    ax.set_ylabel(tag)
+    ax.set_ylabel(y_label(tag))
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
