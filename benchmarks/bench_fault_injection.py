@@ -22,34 +22,29 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 BUDGET = 1600
-RUN = """
-import copy, sys
-from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config, create_config
-from ding.entry import serial_pipeline
-main, create = copy.deepcopy(main_config), copy.deepcopy(create_config)
-main.exp_name = "run"
-main.env.stop_value = 10**6
-main.policy.learn.learner = dict(hook=dict(save_replay_buffer=True, save_ckpt_after_iter=100))
-if "--subprocess" in sys.argv:
-    create.env_manager.type = "subprocess"
-    main.env.manager = dict(context="fork", max_retry=1000)
-serial_pipeline((main, create), seed=0, max_env_step={budget}, resume="--resume" in sys.argv)
+CONFIG = """
+import copy
+from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config as base, create_config as base_create
+main_config, create_config = copy.deepcopy(base), copy.deepcopy(base_create)
+main_config.exp_name = "run"
+main_config.env.stop_value = 10**6
+main_config.policy.learn.learner = dict(hook=dict(save_replay_buffer=True, save_ckpt_after_iter=100))
+if {subprocess}:
+    create_config.env_manager.type = "subprocess"
+    main_config.env.manager = dict(context="fork", max_retry=1000)
 """
 PROGRESS = re.compile(r"progress +(\d+) env steps, (\d+) train iterations")
 ENV = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
 
 
 def start(cwd: str, *flags: str) -> subprocess.Popen:
-    with open(os.path.join(cwd, "run.py"), "w") as f:
-        f.write(RUN.format(budget=BUDGET))
+    """``ding -m serial`` on the CartPole DQN config (replay buffer snapshots on), as a user would run it."""
+    with open(os.path.join(cwd, "cfg.py"), "w") as f:
+        f.write(CONFIG.format(subprocess="--subprocess" in flags))
+    cmd = [sys.executable, "-m", "ding", "-m", "serial", "-c", "cfg.py", "-s", "0", "--max-env-step", str(BUDGET)]
+    cmd += [flag for flag in flags if flag == "--resume"]
     return subprocess.Popen(
-        [sys.executable, "run.py", *flags],
-        cwd=cwd,
-        env=ENV,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+        cmd, cwd=cwd, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
 
 
@@ -120,8 +115,8 @@ def sigterm_trials(n: int, rng: random.Random, reference: tuple[int, int]) -> di
             resumes = 0
             started_fresh = False
             if code == -signal.SIGTERM and not os.path.lexists(os.path.join(cwd, "run", "ckpt", "latest.pth.tar")):
-                # killed while Python was still importing, before the run installed its handler: nothing was
-                # trained or saved yet, so the run simply starts again
+                # killed while the interpreter was still starting, before the ding command installed its handler:
+                # nothing was trained or saved yet, so the run simply starts again
                 started_fresh = True
                 proc = start(cwd)
                 code, out, err = wait(proc)

@@ -52,6 +52,14 @@ def _version() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # before the heavy imports: a SIGTERM/SIGUSR1 during start-up is kept and answered with a checkpoint
+    from ding.utils.preemption import PreemptionHandler
+
+    with PreemptionHandler():
+        return _main(argv)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "plot":
         from ding.entry.plot import main as plot_main

@@ -29,18 +29,23 @@ class TrainingPreempted(SystemExit):
         return self.message
 
 
+_RECEIVED: list[str] = []  # names of the preemption signals this process received (shared by nested handlers)
+_DEPTH = [0]  # handlers active now; the outermost one forgets the signals when it exits
+
+
 class PreemptionHandler:
     """While active, SIGTERM and SIGUSR1 set :attr:`signal_name` instead of killing the process.
 
     Installed only from the main thread (Python delivers signals there); elsewhere it is inert. The previous
-    handlers are restored on exit.
+    handlers are restored on exit. Handlers nest and share what they received: the ``ding`` command installs one
+    before it imports torch, so a signal during start-up still ends in a checkpoint once training runs.
     """
 
     def __init__(self) -> None:
-        self.signal_name: str | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> PreemptionHandler:
+        _DEPTH[0] += 1
         if threading.current_thread() is threading.main_thread():
             for sig in PREEMPTION_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._on_signal)
@@ -50,9 +55,17 @@ class PreemptionHandler:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+        _DEPTH[0] -= 1
+        if _DEPTH[0] == 0:
+            _RECEIVED.clear()  # a later run in this process starts without a pending preemption
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        self.signal_name = signal.Signals(signum).name
+        _RECEIVED.append(signal.Signals(signum).name)
+
+    @property
+    def signal_name(self) -> str | None:
+        """The first preemption signal received (None: none)."""
+        return _RECEIVED[0] if _RECEIVED else None
 
     @property
     def requested(self) -> bool:
