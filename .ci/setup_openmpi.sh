@@ -6,6 +6,7 @@
 #   --check-torch PYTHON  also run .ci/check_launchers.py under `mpirun -np 2` with that interpreter
 #                         (2-process torch.distributed gloo all_reduce).
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
 
 here=$(cd "$(dirname "$0")" && pwd)
 check_python=""

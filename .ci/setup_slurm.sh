@@ -7,6 +7,7 @@
 #   --check-torch PYTHON  also run .ci/check_launchers.py under `srun -n2` with that interpreter
 #                         (2-process torch.distributed gloo all_reduce).
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # slurmd, slurmctld and munged live in sbin, which a minimal PATH may lack
 
 here=$(cd "$(dirname "$0")" && pwd)
 check_python=""
@@ -53,7 +54,7 @@ fi
 
 # ---------------------------------------------------------------- config
 host=$(hostname -s)
-cpus=$(nproc)
+cpus=$(nproc --all)  # --all: plain nproc obeys OMP_NUM_THREADS, which CI sets to 1
 conf_dir=/etc/slurm
 conf=$conf_dir/slurm.conf
 state_dir=/var/lib/slurm/slurmctld
