@@ -119,10 +119,9 @@ def test_readme_commands_and_ci_agree():
 
 
 def test_a_pipeline_given_the_other_kind_of_policy_is_a_clear_error_and_writes_nothing(in_tmp):
-    from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
-
     from ding.config import ConfigError
     from ding.entry import serial_pipeline_onpolicy
+    from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
 
     with pytest.raises(ConfigError, match="serial_pipeline_onpolicy"):
         serial_pipeline((main_config, create_config), seed=0)
