@@ -105,8 +105,10 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         cfg, rank_seed, evaluator=main_process
     )
     logger = Logger(cfg.exp_name)
+    torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        limit_cpu_threads(policy, logger)
         policy.collect_mode.seed(rank_seed)
         obs_space, action_space = collector_env.observation_space, collector_env.action_space
         buffer = make_replay_buffer(  # image stacks (uint8, 3 dims) get the frame-sharing buffer
@@ -192,11 +194,27 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
             write_summary(cfg.exp_name, summary)
             logger.info(format_summary(summary))
     finally:
+        torch.set_num_threads(torch_threads)
         logger.close()
         collector_env.close()
         if evaluator_env is not None:
             evaluator_env.close()
     return policy
+
+
+SMALL_MODEL_PARAMS = 1_000_000  # below this, a CPU model's ops are too small for torch's intra-op threads to pay
+
+
+def limit_cpu_threads(policy, logger) -> None:
+    """A small model on the CPU trains faster on one torch thread: its ops are too small to split, and spare
+    threads spin against the env workers and other processes (10-20x slower on a busy 2-core machine, DESIGN.md).
+    Left alone when the user chose (OMP_NUM_THREADS set) or the model is large or on a GPU."""
+    if policy.device.type != "cpu" or "OMP_NUM_THREADS" in os.environ or torch.get_num_threads() == 1:
+        return
+    n_params = sum(p.numel() for p in policy.model.parameters())
+    if n_params < SMALL_MODEL_PARAMS:
+        torch.set_num_threads(1)
+        logger.info(f"[ding] {n_params:,}-parameter model on the CPU: 1 torch thread (set OMP_NUM_THREADS to choose)")
 
 
 def prepare_config(input_cfg: ConfigInput, seed: int, resume: bool, on_policy: bool) -> tuple[EasyDict, Optional[str]]:

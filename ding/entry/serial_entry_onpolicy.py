@@ -20,7 +20,14 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError
-from ding.entry.serial_entry import ConfigInput, build_env_managers, prepare_config, rng_state, set_rng_state
+from ding.entry.serial_entry import (
+    ConfigInput,
+    build_env_managers,
+    limit_cpu_threads,
+    prepare_config,
+    rng_state,
+    set_rng_state,
+)
 from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
 from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
 from ding.utils.registry import POLICY_REGISTRY
@@ -89,8 +96,10 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
     collector_env = TimedEnvManager(collector_env)  # env step time for the breakdown
     evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
     logger = Logger(cfg.exp_name)
+    torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        limit_cpu_threads(policy, logger)
         policy.collect_mode.seed(rank_seed)
         learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
         learner.config = cfg
@@ -163,6 +172,7 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
             write_summary(cfg.exp_name, summary)
             logger.info(format_summary(summary))
     finally:
+        torch.set_num_threads(torch_threads)
         logger.close()
         collector_env.close()
         if evaluator_env is not None:
