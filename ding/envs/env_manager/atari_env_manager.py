@@ -205,9 +205,9 @@ class AtariEnvManager(BaseEnvManager):
     config = dict(
         BaseEnvManager.config,
         type="atari",  # manager type in ENV_MANAGER_REGISTRY: ale-py's C++ vector env, for env type 'atari' only
-        num_threads=0,  # C++ threads stepping the envs; 0: the cores this process may run on, at most the env count
+        num_threads=0,  # C++ threads stepping the envs; 0: the cores this process may use (async: one fewer), <= envs
         thread_affinity_offset=-1,  # pin thread i to core (offset + i) mod cores; -1: no pinning
-        batch_size=0,  # envs per recv() in asynchronous use (send/recv); 0: all envs (synchronous reset/step)
+        batch_size=0,  # envs per recv(), async: the collector overlaps inference, stepping; 0: all (sync); evaluators 0
     )
 
     @classmethod
@@ -222,7 +222,10 @@ class AtariEnvManager(BaseEnvManager):
         """
         if render:
             return BaseEnvManager.build(env_cfg, env_num, is_train=is_train, render=True)
-        return cls(env_cfg, env_num, env_cfg.get("manager"), is_train=is_train)
+        manager_cfg = env_cfg.get("manager")
+        if not is_train and manager_cfg and manager_cfg.get("batch_size"):
+            manager_cfg = {**manager_cfg, "batch_size": 0}  # evaluators step all their envs together (reset/step)
+        return cls(env_cfg, env_num, manager_cfg, is_train=is_train)
 
     def __init__(
         self, env_cfg: Mapping[str, Any], env_num: int, cfg: Mapping[str, Any] | None = None, is_train: bool = True
@@ -236,7 +239,8 @@ class AtariEnvManager(BaseEnvManager):
         batch_size = self._cfg.batch_size or env_num
         if not 1 <= batch_size <= env_num or env_num % batch_size:
             raise ValueError(f"manager.batch_size={self._cfg.batch_size} must divide env_num={env_num} (0: env_num)")
-        num_threads = self._cfg.num_threads or _available_cores()
+        # asynchronous: one core is left to the caller, whose inference runs while the envs step
+        num_threads = self._cfg.num_threads or max(1, _available_cores() - (batch_size < env_num))
         self.num_threads = max(1, min(num_threads, env_num))
 
         from ale_py.vector_env import AtariVectorEnv  # ~0.2 s: imported when used

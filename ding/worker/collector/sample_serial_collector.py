@@ -11,6 +11,7 @@ from easydict import EasyDict
 
 from ding.utils.dist import allreduce, get_world_size, mark_progress
 from ding.utils.log_helper import Logger, format_stats
+from ding.worker.collector.row_assembler import RowAssembler
 
 
 def random_actions(action_space: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -25,7 +26,17 @@ def random_actions(action_space: Any, n: int, rng: np.random.Generator) -> np.nd
 
 
 class SampleSerialCollector:
-    """Collects transitions: ``collect(n_sample)`` steps every env ``ceil(n_sample / env_num)`` times.
+    """Collects transitions: ``collect(n_sample)`` writes ``ceil(n_sample / env_num)`` rows of all envs.
+
+    With a synchronous env manager, each row is one ``step`` of all envs, with the policy's actions on all their
+    obs. With an asynchronous one (the ``atari`` manager with ``manager.batch_size < env_num``: ``async_reset``,
+    ``recv``, ``send``) the collector overlaps inference with stepping: while the policy acts on the batch of envs
+    just received, the envs it sent actions to before are stepping on ale-py's C++ threads. Transitions then reach
+    the buffer through a :class:`RowAssembler`: whole rows, each env's transitions in its own time order, so the
+    buffer's per-env streams, the counters and the episode statistics are those of a synchronous run with the same
+    actions. The rows a collect writes are the oldest complete ones; transitions beyond them (envs that ran ahead)
+    wait for the next collect, and the envs keep stepping their last actions in between. ``env.manager.batch_size``
+    chooses (the Atari DQN configs set half the envs; 0: synchronous).
 
     :param cfg: ``policy.collect.collector`` of the compiled config.
     :param env: a vectorised env manager (already built; reset with ``seeds`` on the first collect).
@@ -54,6 +65,9 @@ class SampleSerialCollector:
         self._seeds = seeds
         self._rng = np.random.default_rng(seed)
         self._obs: Optional[np.ndarray] = None
+        # an asynchronous manager (send/recv of env batches): inference on one batch overlaps the others' stepping
+        self.overlapped = bool(getattr(env, "asynchronous", False))
+        self._rows: Optional[RowAssembler] = None  # overlapped: per-env transitions until a whole row is complete
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
@@ -92,32 +106,81 @@ class SampleSerialCollector:
         With ``random=True`` actions are uniform over the action space (``policy.random_collect_size``).
         """
         env_num = self._env.env_num
+        rows = -(-n_sample // env_num)
+        if self.overlapped:
+            self._collect_overlapped(rows, random)
+        else:
+            self._collect_sync(rows, random)
+        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
+            self._log(train_iter)
+        return rows * env_num
+
+    def _act(self, obs: np.ndarray, random: bool) -> np.ndarray:
+        if random:
+            return random_actions(self._env.action_space, len(obs), self._rng)
+        return self._policy.forward(obs, self.envstep)
+
+    def _collect_sync(self, rows: int, random: bool) -> None:
+        """``rows`` steps of all envs, acting on all their obs in turn."""
         if self._obs is None:
             self._obs = self._env.reset(self._seeds)
-        steps = -(-n_sample // env_num)
-        for _ in range(steps):
+        for _ in range(rows):
             obs = self._obs
-            if random:
-                action = random_actions(self._env.action_space, env_num, self._rng)
-            else:
-                action = self._policy.forward(obs, self.envstep)
+            action = self._act(obs, random)
             out = self._env.step(action)
             mark_progress()
             done = out.terminated | out.truncated
-            next_obs = (
-                np.where(done.reshape(-1, *([1] * (obs.ndim - 1))), out.final_obs, out.obs) if done.any() else out.obs
-            )
-            self._buffer.add(obs, action, out.reward, next_obs, out.terminated, out.truncated)
+            next_obs = final_or_next_obs(out, done)
+            self._add_row(obs, action, out.reward, next_obs, out.terminated, out.truncated, done, out)
             self._obs = out.obs
-            self.envstep += env_num * self._world_size
-            if done.any():
-                ended = done & ~np.isnan(out.episode_return)  # NaN: no episode ended (a worker restart, a lost life)
-                self.episode_count += int(ended.sum())
-                self._returns.extend(out.episode_return[ended].tolist())
-                self._lengths.extend(out.episode_length[ended].tolist())
-        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
-            self._log(train_iter)
-        return steps * env_num
+
+    def _collect_overlapped(self, rows: int, random: bool) -> None:
+        """Receive a batch of envs, send their actions, then file the batch's transitions while those envs step;
+        until ``rows`` whole rows went into the buffer."""
+        env = self._env
+        if self._rows is None:
+            env.async_reset(self._seeds)
+            self._rows = RowAssembler(env.env_num)
+        assembler = self._rows
+        added = 0
+        while True:
+            while added < rows and assembler.ready() > 0:
+                row = assembler.take()
+                done = row.terminated | row.truncated
+                self._add_row(row.obs, row.action, row.reward, row.next_obs, row.terminated, row.truncated, done, row)
+                added += 1
+            if added >= rows:
+                return
+            out, env_ids = env.recv()
+            action = self._act(out.obs, random)
+            env.send(action, env_ids)  # these envs step from here on, while the rest of this loop runs
+            mark_progress()
+            stepped = assembler.open[env_ids]  # the other rows are envs' reset results: no transition
+            if stepped.any():
+                result, ids = (
+                    (out, env_ids) if stepped.all() else (type(out)(*(f[stepped] for f in out)), env_ids[stepped])
+                )
+                done = result.terminated | result.truncated
+                assembler.complete(
+                    ids,
+                    result.reward,
+                    final_or_next_obs(result, done),
+                    result.terminated,
+                    result.truncated,
+                    result.episode_return,
+                    result.episode_length,
+                )
+            assembler.begin(env_ids, out.obs, action)
+
+    def _add_row(self, obs, action, reward, next_obs, terminated, truncated, done, ends) -> None:
+        """One row of all envs into the buffer; counters and the returns of the episodes that ended in it."""
+        self._buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        self.envstep += len(obs) * self._world_size
+        if done.any():
+            ended = done & ~np.isnan(ends.episode_return)  # NaN: no episode ended (a worker restart, a lost life)
+            self.episode_count += int(ended.sum())
+            self._returns.extend(ends.episode_return[ended].tolist())
+            self._lengths.extend(ends.episode_length[ended].tolist())
 
     def _log(self, train_iter: int) -> None:
         """Log line and TensorBoard points; under DDP the figures are reduced over the ranks first."""
@@ -137,6 +200,13 @@ class SampleSerialCollector:
         self._returns, self._lengths = [], []
         self._last_log_iter = train_iter
         self._window_start, self._window_envstep = time.perf_counter(), self.envstep
+
+
+def final_or_next_obs(out: Any, done: np.ndarray) -> np.ndarray:
+    """The obs each env's step led to: its episode's final obs where the episode ended (not the reset obs)."""
+    if not done.any():
+        return out.obs
+    return np.where(done.reshape(-1, *([1] * (out.obs.ndim - 1))), out.final_obs, out.obs)
 
 
 def reduce_sums(values: list[float]) -> list[float]:

@@ -21,6 +21,7 @@ qbert_dqn_config = dict(
         stop_value=30000,
         env_id="QbertNoFrameskip-v4",
         frame_stack=4,
+        manager=dict(batch_size=4),  # the collector steps 4 envs while the policy acts on the other 4 (0: in turn)
     ),
     policy=dict(
         cuda=True,  # falls back to the CPU (with a warning) when there is no GPU
