@@ -99,7 +99,7 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
     set_global_seed(rank_seed)
 
     from ding.utils.log_helper import Logger
-    from ding.worker import BaseLearner, InteractionSerialEvaluator, SampleSerialCollector
+    from ding.worker import BaseLearner, SampleSerialCollector
 
     collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
         cfg, rank_seed, evaluator=main_process
@@ -130,69 +130,13 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         collector = SampleSerialCollector(
             cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=rank_seed
         )
-        evaluator = InteractionSerialEvaluator(
-            cfg.policy.eval.evaluator,
-            evaluator_env,
-            policy,
-            logger,
-            n_episode=cfg.env.n_evaluator_episode,
-            stop_value=cfg.env.stop_value,
-            seeds=eval_seeds,
-            replay_path=cfg.env.replay_path,
-        )
-        where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
-        logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
-        learner.register_state("collector", collector.state_dict, collector.load_state_dict)
-        learner.register_state("evaluator", evaluator.state_dict, evaluator.load_state_dict)
-        learner.register_state("rng", rng_state, set_rng_state)
-        learner.before_run()
-        collector.envstep = learner.envstep
-        if resume_path is not None:
-            resume_from(resume_path, learner, collector, logger, rank_seed)
-        start_envstep = collector.envstep  # env steps/s in the summary counts this run's steps only
+        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
+        start_envstep = start_run(cfg, learner, collector, evaluator, logger, resume_path, rank_seed)
         save_best = functools.partial(learner.save_checkpoint, latest=False)
         stop, reason = _train_loop(
             cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step, preemption, save_best
         )
-        if reason.startswith("preempted"):
-            path = learner.save_checkpoint(f"iteration_{learner.train_iter}.pth.tar")
-            logger.info(
-                f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
-                f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
-            )
-            if main_process:
-                write_summary(
-                    cfg.exp_name,
-                    build_summary(
-                        cfg,
-                        learner,
-                        collector,
-                        evaluator,
-                        reason,
-                        start,
-                        world_size=world_size,
-                        start_envstep=start_envstep,
-                        final_ckpt=path,
-                    ),
-                )
-            raise TrainingPreempted(f"{reason}; resume with --resume")
-        final_ckpt = learner.after_run()
-        if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
-            evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
-        if main_process:
-            summary = build_summary(
-                cfg,
-                learner,
-                collector,
-                evaluator,
-                reason,
-                start,
-                world_size=world_size,
-                start_envstep=start_envstep,
-                final_ckpt=final_ckpt,
-            )
-            write_summary(cfg.exp_name, summary)
-            logger.info(format_summary(summary))
+        end_run(cfg, reason, learner, collector, evaluator, logger, start, start_envstep, save_best)
     finally:
         torch.set_num_threads(torch_threads)
         logger.close()
@@ -274,12 +218,101 @@ def resume_from(path: str, learner, collector, logger, rank_seed: int) -> None:
     if get_rank() != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
         set_global_seed(rank_seed + 7919 * learner.train_iter)
         collector.reseed(rank_seed + 7919 * learner.train_iter)
+    buffer = getattr(collector, "_buffer", None)  # on-policy collectors keep none
     restored = learner.load_buffer_snapshot()
+    if buffer is None:
+        what = ""
+    elif restored:
+        what = f" replay buffer restored ({len(buffer)} transitions)"
+    else:
+        what = " replay buffer empty (no snapshot)"
     logger.info(
         f"[ding] resumed from {path}: train_iter={learner.train_iter} envstep={collector.envstep} "
-        f"episodes={state.get('collector', {}).get('episode_count', '?')} replay buffer "
-        f"{'restored (' + str(len(collector._buffer)) + ' transitions)' if restored else 'empty (no snapshot)'}"
+        f"episodes={state.get('collector', {}).get('episode_count', '?')}{what}"
     )
+
+
+def build_evaluator(cfg: EasyDict, env, policy, logger, seeds):
+    """The evaluator of the compiled config (``env`` is None on ranks other than 0: they never evaluate)."""
+    from ding.worker import InteractionSerialEvaluator
+
+    return InteractionSerialEvaluator(
+        cfg.policy.eval.evaluator,
+        env,
+        policy,
+        logger,
+        n_episode=cfg.env.n_evaluator_episode,
+        stop_value=cfg.env.stop_value,
+        seeds=seeds,
+        replay_path=cfg.env.replay_path,
+    )
+
+
+def start_run(cfg: EasyDict, learner, collector, evaluator, logger, resume_path, rank_seed: int) -> int:
+    """Log the folder, put collector/evaluator/RNG state into checkpoints, load a checkpoint or resume.
+
+    Returns the env step the run starts from (the summary's env steps/s counts this run's steps only).
+    """
+    world_size = get_world_size()
+    where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
+    logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
+    learner.register_state("collector", collector.state_dict, collector.load_state_dict)
+    learner.register_state("evaluator", evaluator.state_dict, evaluator.load_state_dict)
+    learner.register_state("rng", rng_state, set_rng_state)
+    learner.before_run()
+    collector.envstep = learner.envstep
+    if resume_path is not None:
+        resume_from(resume_path, learner, collector, logger, rank_seed)
+    return collector.envstep
+
+
+def end_run(
+    cfg,
+    reason: str,
+    learner,
+    collector,
+    evaluator,
+    logger,
+    start: float,
+    start_envstep: int,
+    save_best,
+    before_summary=None,
+):
+    """Preempted: checkpoint, summary, raise TrainingPreempted (exit 75). Otherwise: the final checkpoint, a final
+    evaluation if the last one is stale, and (rank 0) the summary. ``before_summary``: rank 0 logs it first."""
+    main_process, world_size = is_main_process(), get_world_size()
+
+    def summarise(final_ckpt):
+        return build_summary(
+            cfg,
+            learner,
+            collector,
+            evaluator,
+            reason,
+            start,
+            world_size=world_size,
+            start_envstep=start_envstep,
+            final_ckpt=final_ckpt,
+        )
+
+    if reason.startswith("preempted"):
+        path = learner.save_checkpoint(f"iteration_{learner.train_iter}.pth.tar")
+        logger.info(
+            f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
+            f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
+        )
+        if main_process:
+            write_summary(cfg.exp_name, summarise(path))
+        raise TrainingPreempted(f"{reason}; resume with --resume")
+    final_ckpt = learner.after_run()
+    if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
+        evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
+    if main_process:
+        if before_summary:
+            logger.info(before_summary)
+        summary = summarise(final_ckpt)
+        write_summary(cfg.exp_name, summary)
+        logger.info(format_summary(summary))
 
 
 def rng_state() -> dict:

@@ -23,16 +23,16 @@ from ding.config import ConfigError
 from ding.entry.serial_entry import (
     ConfigInput,
     build_env_managers,
+    build_evaluator,
+    end_run,
     limit_cpu_threads,
     prepare_config,
-    rng_state,
-    set_rng_state,
+    start_run,
 )
-from ding.utils.dist import broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
-from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
+from ding.utils.dist import broadcast_object, get_rank, get_world_size, is_main_process
+from ding.utils.preemption import PreemptionHandler
 from ding.utils.registry import POLICY_REGISTRY
 from ding.utils.seed import set_global_seed
-from ding.utils.summary import build_summary, format_summary, write_summary
 
 # wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (Python bookkeeping of
 # the collector, learner and evaluator, logging, checkpoints)
@@ -88,7 +88,7 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
 
     from ding.utils.log_helper import Logger
     from ding.utils.timing import TimedEnvManager
-    from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector
+    from ding.worker import BaseLearner, RolloutCollector
 
     collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
         cfg, rank_seed, evaluator=main_process
@@ -106,32 +106,8 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
         collector = RolloutCollector(
             cfg.policy.collect.collector, collector_env, policy, logger, collector_seeds, cfg.policy.collect.n_sample
         )
-        evaluator = InteractionSerialEvaluator(
-            cfg.policy.eval.evaluator,
-            evaluator_env,
-            policy,
-            logger,
-            n_episode=cfg.env.n_evaluator_episode,
-            stop_value=cfg.env.stop_value,
-            seeds=eval_seeds,
-            replay_path=cfg.env.replay_path,
-        )
-        where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
-        logger.info(f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py")
-        learner.register_state("collector", collector.state_dict, collector.load_state_dict)
-        learner.register_state("evaluator", evaluator.state_dict, evaluator.load_state_dict)
-        learner.register_state("rng", rng_state, set_rng_state)
-        learner.before_run()
-        collector.envstep = learner.envstep
-        if resume_path is not None:
-            learner.load_checkpoint(resume_path)
-            if rank != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
-                set_global_seed(rank_seed + 7919 * learner.train_iter)
-                collector.reseed(rank_seed + 7919 * learner.train_iter)
-            logger.info(
-                f"[ding] resumed from {resume_path}: train_iter={learner.train_iter} envstep={collector.envstep}"
-            )
-        start_envstep = collector.envstep  # env steps/s in the summary counts this run's steps only
+        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
+        start_envstep = start_run(cfg, learner, collector, evaluator, logger, resume_path, rank_seed)
         save_best = functools.partial(learner.save_checkpoint, latest=False)
         loop_start = time.perf_counter()
         stop, reason = _train_loop(
@@ -149,28 +125,18 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
         loop_wall = time.perf_counter() - loop_start
         env_seconds = collector_env.seconds + (evaluator_env.seconds if evaluator_env is not None else 0.0)
         parts = {**getattr(policy, "timing", {}), "env_step": env_seconds}  # the loop's, before the final evaluation
-        if reason.startswith("preempted"):
-            path = learner.save_checkpoint(f"iteration_{learner.train_iter}.pth.tar")
-            logger.info(
-                f"[ding] {reason}: checkpoint {path or 'written by rank 0'} at train_iter={learner.train_iter} "
-                f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
-            )
-            if main_process:
-                summary = build_summary(
-                    cfg, learner, collector, evaluator, reason, start, world_size, start_envstep, final_ckpt=path
-                )
-                write_summary(cfg.exp_name, summary)
-            raise TrainingPreempted(f"{reason}; resume with --resume")
-        final_ckpt = learner.after_run()
-        if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
-            evaluator.eval(save_best, learner.train_iter, collector.envstep)  # the final evaluation
-        if main_process:
-            logger.info(format_breakdown(loop_wall, parts, collector.envstep - start_envstep))
-            summary = build_summary(
-                cfg, learner, collector, evaluator, reason, start, world_size, start_envstep, final_ckpt=final_ckpt
-            )
-            write_summary(cfg.exp_name, summary)
-            logger.info(format_summary(summary))
+        end_run(
+            cfg,
+            reason,
+            learner,
+            collector,
+            evaluator,
+            logger,
+            start,
+            start_envstep,
+            save_best,
+            before_summary=format_breakdown(loop_wall, parts, collector.envstep - start_envstep),
+        )
     finally:
         torch.set_num_threads(torch_threads)
         logger.close()
