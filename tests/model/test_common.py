@@ -1,0 +1,58 @@
+import copy
+import pickle
+
+import torch
+from torch import nn
+
+from ding.model.common import ActingLinear
+
+
+def _pair(in_features=96, out_features=48):
+    torch.manual_seed(0)
+    acting = ActingLinear(in_features, out_features)
+    plain = nn.Linear(in_features, out_features)
+    plain.load_state_dict(acting.state_dict())
+    return acting, plain
+
+
+def test_acting_linear_equals_linear_and_copies_on_second_call():
+    acting, plain = _pair()
+    x = torch.randn(8, 96)
+    with torch.inference_mode():
+        first = acting(x)
+        assert acting._weight_t is None  # one call with a weight: no copy yet
+        second = acting(x)
+        assert acting._weight_t is not None and acting._weight_t.is_contiguous()
+        assert acting._weight_t.shape == (96, 48)
+        expected = plain(x)
+    assert torch.allclose(first, expected, atol=1e-5) and torch.allclose(second, expected, atol=1e-5)
+
+
+def test_acting_linear_follows_weight_updates():
+    acting, plain = _pair()
+    x = torch.randn(6, 96)
+    optimizer = torch.optim.SGD(acting.parameters(), lr=0.1)
+    for _ in range(3):
+        with torch.no_grad():
+            acting(x), acting(x)  # acting twice between updates builds the copy
+        loss = acting(x).pow(2).sum()  # training goes through nn.Linear's path
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            plain.load_state_dict(acting.state_dict())
+            for _ in range(2):  # the stale copy is never used; the second call makes a new one
+                assert torch.allclose(acting(x), plain(x), atol=1e-5)
+
+
+def test_acting_linear_copies_start_clean_and_small_batches_skip_it():
+    acting, _ = _pair()
+    with torch.no_grad():
+        acting(torch.randn(2, 96)), acting(torch.randn(3, 96))
+        assert acting._weight_t is None  # below batch 4 MKL reads the weight once anyway
+        acting(torch.randn(4, 96)), acting(torch.randn(4, 96))
+    assert acting._weight_t is not None
+    for clone in (copy.deepcopy(acting), pickle.loads(pickle.dumps(acting))):
+        assert clone._weight_t is None and clone._weight_t_key is None
+        assert torch.equal(clone.weight, acting.weight)
+    assert list(acting.state_dict()) == ["weight", "bias"]
