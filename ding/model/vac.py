@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
 
 from ding.model.common import ConvEncoder, flat_size, make_activation, mlp
+from ding.torch_utils.numpy_forward import NumpyTwin, numpy_twin
 from ding.utils.registry import MODEL_REGISTRY
 
 SIGMA_TYPES = ("independent", "conditioned", "fixed")
@@ -197,3 +199,79 @@ class VAC(nn.Module):
             feature = self.encoder(obs) if self.share_encoder else self.critic_encoder(obs)
             return self._critic(feature)
         raise ValueError(f"VAC.forward mode '{mode}': use compute_actor, compute_critic or compute_actor_critic")
+
+
+class VACNumpy:
+    """``VAC.forward`` in numpy on the same (zero-copy) weights, for acting with small MLP models on the CPU
+    (see ding.torch_utils.numpy_forward: ~3-4x less time per call than torch for CartPole's 64-wide VAC).
+
+    ``VACNumpy.build(vac)`` returns None when the model has no numpy mirror (a conv encoder, batch norm, a GPU);
+    callers then act in torch. Calls take float32 obs (B, obs_dim) and return float32 arrays as ``VAC.forward``
+    returns tensors. Rebuilt views follow parameters that moved (``stale``).
+    """
+
+    def __init__(self, vac: VAC, parts: dict[str, NumpyTwin]) -> None:
+        self._parts = parts
+        head = vac.actor_head
+        self._gaussian = head if isinstance(head, GaussianHead) else None
+
+    @classmethod
+    def build(cls, vac: VAC) -> Optional[VACNumpy]:
+        names = ["encoder"] if vac.share_encoder else ["actor_encoder", "critic_encoder"]
+        names += ["actor", "critic", "critic_head"]
+        head = vac.actor_head
+        if isinstance(head, GaussianHead):
+            names.append("actor_head.mu")
+            if head.sigma_type == "conditioned":
+                names.append("actor_head.log_sigma_layer")
+        else:
+            names.append("actor_head")
+        parts = {name: numpy_twin(vac.get_submodule(name)) for name in names}
+        if any(part is None for part in parts.values()):
+            return None
+        if isinstance(head, GaussianHead) and head.sigma_type != "conditioned":
+            sigma = head.log_sigma_param if head.sigma_type == "independent" else head.fixed_sigma
+            if sigma.device.type != "cpu" or sigma.dtype != torch.float32:
+                return None
+        return cls(vac, parts)
+
+    def stale(self) -> bool:
+        """Whether a parameter moved since the views were taken (build a new one)."""
+        return any(part.stale() for part in self._parts.values())
+
+    def _features(self, obs: np.ndarray, which: str) -> np.ndarray:
+        parts = self._parts
+        return parts["encoder"](obs) if "encoder" in parts else parts[f"{which}_encoder"](obs)
+
+    def _actor(self, feature: np.ndarray) -> dict[str, np.ndarray]:
+        hidden = self._parts["actor"](feature)
+        head = self._gaussian
+        if head is None:
+            return {"logit": self._parts["actor_head"](hidden)}
+        mu = self._parts["actor_head.mu"](hidden)
+        if head.bound_type == "tanh":
+            mu = np.tanh(mu)
+        if head.sigma_type == "conditioned":
+            log_sigma = self._parts["actor_head.log_sigma_layer"](hidden)
+            sigma = np.exp(np.clip(log_sigma, LOG_SIGMA_MIN, LOG_SIGMA_MAX))
+        elif head.sigma_type == "independent":
+            sigma = np.broadcast_to(np.exp(head.log_sigma_param.detach().numpy()), mu.shape)
+        else:
+            sigma = np.broadcast_to(head.fixed_sigma.numpy(), mu.shape)
+        return {"mu": mu, "sigma": sigma}
+
+    def _critic(self, feature: np.ndarray) -> dict[str, np.ndarray]:
+        return {"value": self._parts["critic_head"](self._parts["critic"](feature))[:, 0]}
+
+    def __call__(self, obs: np.ndarray, mode: str = "compute_actor_critic") -> dict[str, np.ndarray]:
+        obs = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
+        if mode == "compute_actor_critic":
+            if "encoder" in self._parts:
+                feature = self._parts["encoder"](obs)
+                return {**self._actor(feature), **self._critic(feature)}
+            return {**self._actor(self._features(obs, "actor")), **self._critic(self._features(obs, "critic"))}
+        if mode == "compute_actor":
+            return self._actor(self._features(obs, "actor"))
+        if mode == "compute_critic":
+            return self._critic(self._features(obs, "critic"))
+        raise ValueError(f"VAC mode '{mode}': use compute_actor, compute_critic or compute_actor_critic")

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ding.config.config import ConfigError
-from ding.model.vac import orthogonal_init_
+from ding.model.vac import VAC, VACNumpy, orthogonal_init_
 from ding.policy.base_policy import Policy
 from ding.rl_utils import (
     RunningMeanStd,
@@ -40,10 +40,10 @@ from ding.rl_utils import (
 from ding.rl_utils.distribution import (
     categorical_entropy,
     categorical_log_prob,
-    categorical_sample,
+    categorical_sample_numpy,
     gaussian_entropy,
     gaussian_log_prob,
-    gaussian_sample_with_log_prob,
+    gaussian_sample_numpy,
 )
 from ding.torch_utils import build_adam, obs_to_tensor
 from ding.torch_utils.grad_clip import GRAD_CLIP_TYPES
@@ -147,6 +147,7 @@ class PPOPolicy(Policy):
         self.timing = dict.fromkeys(
             ("collect_forward", "eval_forward", "learn_forward", "learn_backward_step", "learn_prepare"), 0.0
         )
+        self._numpy_model: Optional[VACNumpy] | bool = None  # acting's numpy mirror; None: not built; False: none
         super().__init__(cfg, model, enable_field)
 
     @property
@@ -334,17 +335,31 @@ class PPOPolicy(Policy):
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
-        self._sample_rng = torch.Generator(device=self._device)
-        self._sample_rng.manual_seed(int(torch.randint(2**62, ()).item()))
+        self._sample_rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
 
     def _seed_collect(self, seed: int) -> None:
-        self._sample_rng.manual_seed(seed)
+        self._sample_rng = np.random.default_rng(seed)
 
     def _collect_rng_state(self) -> Any:
-        return self._sample_rng.get_state()
+        return self._sample_rng.bit_generator.state
 
     def _set_collect_rng_state(self, state: Any) -> None:
-        self._sample_rng.set_state(state)
+        self._sample_rng.bit_generator.state = state
+
+    def _act(self, obs: np.ndarray, mode: str) -> dict[str, np.ndarray]:
+        """The model's outputs for obs (E, *obs_shape) as numpy arrays. A shipped VAC with MLP encoders on the CPU
+        acts through its numpy mirror (``VACNumpy``: the same weights without torch's per-op cost); anything else
+        (images, a GPU, a user's model class) in torch."""
+        twin = self._numpy_model
+        if twin is None or (twin is not False and twin.stale()):
+            usable = type(self._model) is VAC and self._device.type == "cpu"
+            twin = self._numpy_model = (VACNumpy.build(self._model) if usable else None) or False
+        if twin is not False:
+            return twin(obs, mode)
+        self._set_train(False)
+        with torch.inference_mode():
+            out = self._model(obs_to_tensor(obs, self._device), mode=mode)
+            return {key: _numpy(value) for key, value in out.items()}
 
     def _forward_collect(self, obs: np.ndarray, envstep: int = 0) -> dict[str, np.ndarray]:
         """Sampled actions with their log-probabilities and the critic's values, for obs (E, *obs_shape).
@@ -352,24 +367,18 @@ class PPOPolicy(Policy):
         Returns numpy arrays: action (E,) int64 or (E, A) float32, logp (E,), value (E,) (critic units).
         """
         start = time.perf_counter()
-        self._set_train(False)
-        with torch.inference_mode():
-            out = self._model(obs_to_tensor(obs, self._device), mode="compute_actor_critic")
-            if self._continuous:
-                action, log_prob = gaussian_sample_with_log_prob(out["mu"], out["sigma"], self._sample_rng)
-            else:
-                action = categorical_sample(out["logit"], self._sample_rng)
-                log_prob = categorical_log_prob(out["logit"], action)
-            result = {"action": _numpy(action), "logp": _numpy(log_prob), "value": _numpy(out["value"])}
+        out = self._act(obs, "compute_actor_critic")
+        if self._continuous:
+            action, log_prob = gaussian_sample_numpy(out["mu"], out["sigma"], self._sample_rng)
+        else:
+            action, log_prob = categorical_sample_numpy(out["logit"], self._sample_rng)
         self.timing["collect_forward"] += time.perf_counter() - start
-        return result
+        return {"action": action, "logp": log_prob, "value": out["value"]}
 
     def _forward_value(self, obs: np.ndarray) -> np.ndarray:
         """The critic's values (N,) of obs (N, *obs_shape), in critic units (normalised with value_norm)."""
         start = time.perf_counter()
-        self._set_train(False)
-        with torch.inference_mode():
-            value = _numpy(self._model(obs_to_tensor(obs, self._device), mode="compute_critic")["value"])
+        value = self._act(obs, "compute_critic")["value"]
         self.timing["collect_forward"] += time.perf_counter() - start
         return value
 
@@ -380,10 +389,8 @@ class PPOPolicy(Policy):
     def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
         """The most likely action for obs (E, *obs_shape): argmax of the logits, or the Gaussian's mean."""
         start = time.perf_counter()
-        self._set_train(False)
-        with torch.inference_mode():
-            out = self._model(obs_to_tensor(obs, self._device), mode="compute_actor")
-            action = _numpy(out["mu"] if self._continuous else out["logit"].argmax(dim=-1))
+        out = self._act(obs, "compute_actor")
+        action = out["mu"] if self._continuous else out["logit"].argmax(-1)
         self.timing["eval_forward"] += time.perf_counter() - start
         return action
 

@@ -2,13 +2,15 @@
 
 Plain tensor functions rather than ``torch.distributions`` objects: on the collector's hot path (a small batch per
 env step) building distribution objects costs more than the arithmetic. Tested against torch.distributions.
+Acting samples in numpy (``*_sample_numpy``: the action and its log-probability from the model's numpy outputs, one
+numpy generator whatever device the model is on); learning scores actions with the torch functions.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,11 +28,6 @@ def categorical_entropy(logit: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(-1)
 
 
-def categorical_sample(logit: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """One action per row of logit (B, A) -> (B,) int64, drawn with ``generator``."""
-    return torch.multinomial(F.softmax(logit, dim=-1), 1, generator=generator).squeeze(-1)
-
-
 def gaussian_log_prob(mu: torch.Tensor, sigma: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
     """log pi(a|s) of a diagonal Gaussian, summed over the action axis: mu, sigma, action (B, A) -> (B,).
 
@@ -44,17 +41,20 @@ def gaussian_entropy(sigma: torch.Tensor) -> torch.Tensor:
     return (0.5 + _HALF_LOG_2PI + sigma.log()).sum(-1)
 
 
-def gaussian_sample(mu: torch.Tensor, sigma: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """mu + sigma * N(0, 1) noise drawn with ``generator``; same shape as mu."""
-    noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + sigma * noise
+def categorical_sample_numpy(logit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One action per row of logit (B, A) drawn with ``rng`` (inverse CDF), and its log-probability:
+    (B,) int64, (B,) in logit's dtype."""
+    shifted = logit - logit.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    cdf = np.cumsum(np.exp(log_p), -1)
+    uniform = rng.random((len(logit), 1)) * cdf[:, -1:]  # scaled by the row's total: rounding never runs off the end
+    action = np.minimum((cdf <= uniform).sum(-1), logit.shape[-1] - 1)  # the first index whose CDF exceeds it
+    return action.astype(np.int64), log_p[np.arange(len(logit)), action]
 
 
-def gaussian_sample_with_log_prob(
-    mu: torch.Tensor, sigma: torch.Tensor, generator: Optional[torch.Generator] = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A sample ``mu + sigma * z`` and its log-probability, from the noise z directly (fewer ops than
-    :func:`gaussian_log_prob` on the sample): sum_i [ -z_i^2 / 2 - log sigma_i - log(2 pi) / 2 ]; (B, A) -> (B, A), (B,)."""
-    noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    log_prob = (-0.5 * noise.pow(2) - sigma.log()).sum(-1) - _HALF_LOG_2PI * mu.shape[-1]
-    return mu + sigma * noise, log_prob
+def gaussian_sample_numpy(mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A sample ``mu + sigma * z``, z ~ N(0, 1) drawn with ``rng``, and its log-probability from z directly (fewer
+    ops than scoring the sample): sum_i [ -z_i^2 / 2 - log sigma_i - log(2 pi) / 2 ]; (B, A) -> (B, A), (B,)."""
+    noise = rng.standard_normal(mu.shape, dtype=np.float32).astype(mu.dtype, copy=False)
+    log_prob = (-0.5 * noise * noise - np.log(sigma)).sum(-1) - _HALF_LOG_2PI * mu.shape[-1]
+    return mu + sigma * noise, log_prob.astype(mu.dtype, copy=False)

@@ -52,3 +52,38 @@ def test_orthogonal_init_scales_the_output_layers():
     assert model.actor_head.mu.weight.abs().max() < 0.02  # gain 0.01: actions start near mu = 0
     assert torch.all(model.actor_head.log_sigma_param == -0.5)
     assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(action_space="discrete"),
+        dict(action_space="discrete", share_encoder=False, activation="tanh", norm_type="LN"),
+        dict(action_space="continuous", sigma_type="independent", bound_type="tanh"),
+        dict(action_space="continuous", sigma_type="conditioned", share_encoder=False),
+        dict(action_space="continuous", sigma_type="fixed", actor_head_hidden_size=32),
+    ],
+)
+def test_numpy_mirror_equals_forward(kwargs):
+    import numpy as np
+
+    from ding.model.vac import VACNumpy
+
+    torch.manual_seed(0)
+    model = VAC(6, 3, encoder_hidden_size_list=[32, 16], **kwargs).eval()
+    orthogonal_init_(model)
+    mirror = VACNumpy.build(model)
+    assert mirror is not None
+    obs = torch.randn(5, 6)
+    for mode in ("compute_actor_critic", "compute_actor", "compute_critic"):
+        expected = {k: v.detach().numpy() for k, v in model(obs, mode=mode).items()}
+        got = mirror(obs.numpy(), mode)
+        assert set(got) == set(expected)
+        for key in expected:
+            assert got[key].shape == expected[key].shape and np.allclose(got[key], expected[key], atol=1e-5), key
+
+
+def test_no_numpy_mirror_for_images():
+    from ding.model.vac import VACNumpy
+
+    assert VACNumpy.build(VAC([4, 84, 84], 6)) is None

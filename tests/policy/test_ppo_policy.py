@@ -140,3 +140,37 @@ def test_compiled_config_has_no_replay_buffer_and_reloads(tmp_path):
     main, create = read_config(str(path))
     again = compile_config(main, create_cfg=create, save_cfg=False)
     assert again == cfg
+
+
+def test_acting_in_numpy_matches_torch_and_follows_learning():
+    cfg = ppo_cfg()
+    policy = POLICY_REGISTRY.get("ppo")(cfg.policy)
+    obs = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    policy.collect_mode.seed(5)
+    out = policy.collect_mode.forward(obs, 0)
+    assert policy._numpy_model  # CartPole's MLP VAC on the CPU acts through its numpy mirror
+    with torch.no_grad():
+        reference = policy.model(torch.from_numpy(obs))
+        logp = torch.log_softmax(reference["logit"], -1).gather(1, torch.from_numpy(out["action"])[:, None])[:, 0]
+    assert np.allclose(out["value"], reference["value"].numpy(), atol=1e-5)
+    assert np.allclose(out["logp"], logp.numpy(), atol=1e-5)
+    assert np.array_equal(policy.eval_mode.forward(obs), reference["logit"].argmax(-1).numpy())
+    policy.collect_mode.seed(5)  # the same seed, the same actions
+    assert np.array_equal(policy.collect_mode.forward(obs, 0)["action"], out["action"])
+    with torch.no_grad():  # weights changed in place (as by the optimizer): acting sees them at once
+        for parameter in policy.model.parameters():
+            parameter.mul_(1.5)
+        value = policy.model(torch.from_numpy(obs), mode="compute_critic")["value"].numpy()
+    assert np.allclose(policy.collect_mode.value(obs), value, atol=1e-5)
+
+
+def test_a_model_without_numpy_mirror_acts_in_torch():
+    from ding.model import VAC
+
+    class MyVAC(VAC):  # a user's subclass may change forward: never mirrored
+        pass
+
+    cfg = ppo_cfg()
+    policy = POLICY_REGISTRY.get("ppo")(cfg.policy, model=MyVAC(**cfg.policy.model))
+    out = policy.collect_mode.forward(np.zeros((3, 4), dtype=np.float32), 0)
+    assert policy._numpy_model is False and out["action"].shape == (3,) and out["logp"].dtype == np.float32

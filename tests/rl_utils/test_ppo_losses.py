@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch.distributions import Categorical, Independent, Normal
@@ -10,9 +11,10 @@ from ding.rl_utils import RunningMeanStd, explained_variance, global_moments, pp
 from ding.rl_utils.distribution import (
     categorical_entropy,
     categorical_log_prob,
+    categorical_sample_numpy,
     gaussian_entropy,
     gaussian_log_prob,
-    gaussian_sample,
+    gaussian_sample_numpy,
 )
 
 
@@ -50,7 +52,7 @@ def test_value_clip_on_two_samples():
 def test_gaussian_log_prob_and_entropy_match_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu, sigma = torch.randn(5, 3, generator=g), torch.rand(5, 3, generator=g) + 0.1
-    action = gaussian_sample(mu, sigma, g)
+    action = mu + sigma * torch.randn(5, 3, generator=g)
     reference = Independent(Normal(mu, sigma), 1)
     assert torch.allclose(gaussian_log_prob(mu, sigma, action), reference.log_prob(action), atol=1e-5)
     assert torch.allclose(gaussian_entropy(sigma), reference.entropy(), atol=1e-5)
@@ -81,10 +83,25 @@ def test_explained_variance():
     assert explained_variance(torch.full((3,), 2.0), target) == pytest.approx(0.0)
 
 
-def test_gaussian_sample_with_log_prob_matches_torch_distributions():
-    from ding.rl_utils.distribution import gaussian_sample_with_log_prob
+def test_gaussian_sample_numpy_log_prob_matches_torch_distributions():
+    rng = np.random.default_rng(2)
+    mu = rng.standard_normal((4, 2), dtype=np.float32)
+    sigma = rng.random((4, 2), dtype=np.float32) + np.float32(0.1)
+    action, log_prob = gaussian_sample_numpy(mu, sigma, rng)
+    assert action.dtype == np.float32 and log_prob.dtype == np.float32 and log_prob.shape == (4,)
+    reference = Independent(Normal(torch.from_numpy(mu), torch.from_numpy(sigma)), 1)
+    assert np.allclose(log_prob, reference.log_prob(torch.from_numpy(action)).numpy(), atol=1e-5)
 
-    g = torch.Generator().manual_seed(2)
-    mu, sigma = torch.randn(4, 2, generator=g), torch.rand(4, 2, generator=g) + 0.1
-    action, log_prob = gaussian_sample_with_log_prob(mu, sigma, g)
-    assert torch.allclose(log_prob, Independent(Normal(mu, sigma), 1).log_prob(action), atol=1e-5)
+
+def test_categorical_sample_numpy_log_prob_and_frequencies():
+    rng = np.random.default_rng(3)
+    logit = np.array([[0.0, 1.0, -1.0], [-50.0, 2.0, 2.0]], dtype=np.float32)
+    action, log_prob = categorical_sample_numpy(np.repeat(logit, 20000, axis=0), rng)
+    assert action.dtype == np.int64 and log_prob.dtype == np.float32
+    reference = Categorical(logits=torch.from_numpy(np.repeat(logit, 20000, axis=0)))
+    assert np.allclose(log_prob, reference.log_prob(torch.from_numpy(action)).numpy(), atol=1e-5)
+    expected = torch.softmax(torch.from_numpy(logit), -1).numpy()
+    for row in range(2):
+        counts = np.bincount(action[row * 20000 : (row + 1) * 20000], minlength=3) / 20000
+        assert np.abs(counts - expected[row]).max() < 0.015  # 4+ standard errors at 20k draws
+    assert (action[20000:] != 0).all()  # a probability of e^-52: never drawn
