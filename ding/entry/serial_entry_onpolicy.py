@@ -180,9 +180,9 @@ def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) ->
     other = loop_wall - sum(seconds for _, seconds in named)
     items = [*named, ("other", other)]
     body = ", ".join(
-        f"{label} {seconds:.2f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
+        f"{label} {seconds:.3f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
     )
-    return f"[ding] loop wall {loop_wall:.2f}s, {envstep / max(loop_wall, 1e-9):.0f} env steps/s: {body}"
+    return f"[ding] loop wall {loop_wall:.3f}s, {envstep / max(loop_wall, 1e-9):.0f} env steps/s: {body}"
 
 
 def _train_loop(

@@ -214,6 +214,8 @@ class VACNumpy:
         self._parts = parts
         head = vac.actor_head
         self._gaussian = head if isinstance(head, GaussianHead) else None
+        self._params = list(vac.parameters())  # all of them: one check that none moved
+        self._pointers = [p.data_ptr() for p in self._params]
 
     @classmethod
     def build(cls, vac: VAC) -> Optional[VACNumpy]:
@@ -237,7 +239,7 @@ class VACNumpy:
 
     def stale(self) -> bool:
         """Whether a parameter moved since the views were taken (build a new one)."""
-        return any(part.stale() for part in self._parts.values())
+        return [p.data_ptr() for p in self._params] != self._pointers
 
     def _features(self, obs: np.ndarray, which: str) -> np.ndarray:
         parts = self._parts

@@ -45,11 +45,10 @@ def categorical_sample_numpy(logit: np.ndarray, rng: np.random.Generator) -> tup
     """One action per row of logit (B, A) drawn with ``rng`` (inverse CDF), and its log-probability:
     (B,) int64, (B,) in logit's dtype."""
     shifted = logit - logit.max(-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    cdf = np.cumsum(np.exp(log_p), -1)
-    uniform = rng.random((len(logit), 1)) * cdf[:, -1:]  # scaled by the row's total: rounding never runs off the end
-    action = np.minimum((cdf <= uniform).sum(-1), logit.shape[-1] - 1)  # the first index whose CDF exceeds it
-    return action.astype(np.int64), log_p[np.arange(len(logit)), action]
+    cdf = np.cumsum(np.exp(shifted), -1)  # unnormalised: u is drawn in [0, total) instead
+    total = cdf[:, -1]
+    action = (cdf <= rng.random(len(logit))[:, None] * total[:, None]).sum(-1)  # the first index whose CDF exceeds u
+    return action, shifted[np.arange(len(logit)), action] - np.log(total)
 
 
 def gaussian_sample_numpy(mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

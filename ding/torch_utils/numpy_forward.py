@@ -49,31 +49,18 @@ def _activation(module: nn.Module) -> Optional[NumpyFn]:
 class NumpyTwin:
     """A numpy function mirroring ``module``'s forward on a batch; build it with :func:`numpy_twin`."""
 
-    def __init__(self, module: nn.Module, steps: list[tuple[str, tuple]]) -> None:
-        self._module = module
+    def __init__(self, module: nn.Module, steps: list[NumpyFn]) -> None:
         self._steps = steps
-        self._params = [p for p in module.parameters()]
+        self._params = list(module.parameters())
         self._pointers = [p.data_ptr() for p in self._params]
 
     def stale(self) -> bool:
         """Whether a parameter moved since the views were taken (the twin must be rebuilt)."""
-        return any(p.data_ptr() != ptr for p, ptr in zip(self._params, self._pointers, strict=True))
+        return [p.data_ptr() for p in self._params] != self._pointers
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        for kind, args in self._steps:
-            if kind == "linear":
-                weight_t, bias = args
-                x = x @ weight_t
-                if bias is not None:
-                    x += bias
-            elif kind == "layer_norm":
-                weight, bias, eps = args
-                x = x - x.mean(-1, keepdims=True)
-                x /= np.sqrt((x * x).mean(-1, keepdims=True) + eps)
-                if weight is not None:
-                    x = x * weight + bias
-            else:
-                x = args[0](x)
+        for step in self._steps:
+            x = step(x)
         return x
 
 
@@ -81,9 +68,27 @@ def _view(tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
     return None if tensor is None else tensor.detach().numpy()
 
 
-def _steps(module: nn.Module) -> Optional[list[tuple[str, tuple]]]:
+def _linear(module: nn.Linear) -> NumpyFn:
+    weight_t, bias = _view(module.weight).T, _view(module.bias)
+    if bias is None:
+        return lambda x: x @ weight_t
+    return lambda x: np.add(x @ weight_t, bias)
+
+
+def _layer_norm(module: nn.LayerNorm) -> NumpyFn:
+    weight, bias, eps = _view(module.weight), _view(module.bias), module.eps
+
+    def layer_norm(x: np.ndarray) -> np.ndarray:
+        x = x - x.mean(-1, keepdims=True)
+        x = x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+        return x if weight is None else x * weight + bias
+
+    return layer_norm
+
+
+def _steps(module: nn.Module) -> Optional[list[NumpyFn]]:
     if isinstance(module, nn.Sequential):
-        steps: list[tuple[str, tuple]] = []
+        steps: list[NumpyFn] = []
         for child in module:
             child_steps = _steps(child)
             if child_steps is None:
@@ -91,11 +96,11 @@ def _steps(module: nn.Module) -> Optional[list[tuple[str, tuple]]]:
             steps += child_steps
         return steps
     if isinstance(module, nn.Linear):
-        return [("linear", (_view(module.weight).T, _view(module.bias)))]
+        return [_linear(module)]
     if isinstance(module, nn.LayerNorm) and len(module.normalized_shape) == 1:
-        return [("layer_norm", (_view(module.weight), _view(module.bias), module.eps))]
+        return [_layer_norm(module)]
     function = _activation(module)
-    return None if function is None else [("apply", (function,))]
+    return None if function is None else [function]
 
 
 def numpy_twin(module: nn.Module) -> Optional[NumpyTwin]:

@@ -39,7 +39,7 @@ cartpole_ppo_config = dict(
             discount_factor=0.99,
             gae_lambda=0.95,
         ),
-        eval=dict(evaluator=dict(eval_freq=40)),
+        eval=dict(evaluator=dict(eval_freq=100)),
     ),
 )
 cartpole_ppo_config = EasyDict(cartpole_ppo_config)
