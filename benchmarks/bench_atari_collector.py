@@ -11,6 +11,8 @@ afterwards, alone (``/work/shared/anchors/collect_ding.py``), and its figure is 
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_atari_collector.py [--threads 1,2] [--di-engine]
 Targets (issue 3): overlapped >= 1,750 env steps/s and >= 50% of raw in the same run (2-core machine).
+On 2 cores the overlapped collector leaves ale-py one thread (inference holds the other core), and ale-py with one
+thread steps ~0.53 of its two-thread rate: that is the ceiling of the ratio here (see shared/DESIGN.md).
 """
 
 from __future__ import annotations
