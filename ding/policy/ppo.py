@@ -286,10 +286,6 @@ class PPOPolicy(Policy):
         total_loss = policy_loss + learn.value_weight * value_loss - learn.entropy_weight * entropy
         optimize_start = time.perf_counter()
         self._optimize(total_loss, self._optimizer, learn.grad_clip_type, learn.grad_clip_value)
-        end = time.perf_counter()
-        self.timing["learn_forward"] += optimize_start - start
-        self.timing["learn_backward_step"] += end - optimize_start
-        self._learn_iter += 1
         scalars = {
             "total_loss": total_loss,
             "policy_loss": policy_loss,
@@ -300,6 +296,14 @@ class PPOPolicy(Policy):
         }
         if self._continuous:
             scalars["sigma_mean"] = out["sigma"].mean()
+        scalars = {key: value.detach() for key, value in scalars.items()}
+        # The step's autograd graph outlives backward through these references; freeing it is the learner's own
+        # work, so it happens here, inside the step's timing, not wherever the caller drops the results.
+        del out, log_prob, entropy, advantage, policy_loss, info, value_loss, total_loss
+        end = time.perf_counter()
+        self.timing["learn_forward"] += optimize_start - start
+        self.timing["learn_backward_step"] += end - optimize_start
+        self._learn_iter += 1
         # plain floats, which the learner sums cheaply: on a GPU one transfer for all (one device sync)
         if self._device.type == "cpu":
             values = [value.item() for value in scalars.values()]

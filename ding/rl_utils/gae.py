@@ -38,10 +38,9 @@ def gae(
     :param gae_lambda: lambda; 1 gives Monte-Carlo returns minus the value, 0 the one-step TD error.
     :return: (T, E) advantages, float32 like ``value`` (no gradient flows through them).
     """
-    not_terminal = (~terminated.bool()).to(value.dtype)
-    not_done = (~(terminated.bool() | truncated.bool())).to(value.dtype)
-    delta = reward.to(value.dtype) + gamma * not_terminal * next_value - value
-    decay = (gamma * gae_lambda) * not_done  # 0 where an episode ended: the recursion restarts there
+    terminated, truncated = terminated.bool(), truncated.bool()
+    delta = reward.to(value.dtype) + gamma * next_value.masked_fill(terminated, 0.0) - value
+    decay = (~(terminated | truncated)).to(value.dtype).mul_(gamma * gae_lambda)  # 0 at an episode's end: restart
     if delta.device.type == "cpu":  # numpy's per-call cost is a fraction of torch's for these small steps
         return torch.from_numpy(_scan_numpy(delta.detach().numpy(), decay.numpy()))
     return _scan_torch(delta.detach(), decay)
