@@ -19,6 +19,7 @@ minibatches and every collective (gradients, advantage and value statistics) hap
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, Optional
@@ -348,6 +349,13 @@ class PPOPolicy(Policy):
         return self._sample_rng.bit_generator.state
 
     def _set_collect_rng_state(self, state: Any) -> None:
+        if not isinstance(state, dict):  # a checkpoint from before acting sampled in numpy: a torch generator's
+            warnings.warn(  # state, which numpy cannot take; the run goes on with this rank's seed
+                "the checkpoint's PPO sampling state is a torch generator's (written by an older ding); "
+                "sampling continues from this run's seed instead",
+                stacklevel=2,
+            )
+            return
         self._sample_rng.bit_generator.state = state
 
     def _act(self, obs: np.ndarray, mode: str) -> dict[str, np.ndarray]:

@@ -174,3 +174,14 @@ def test_a_model_without_numpy_mirror_acts_in_torch():
     policy = POLICY_REGISTRY.get("ppo")(cfg.policy, model=MyVAC(**cfg.policy.model))
     out = policy.collect_mode.forward(np.zeros((3, 4), dtype=np.float32), 0)
     assert policy._numpy_model is False and out["action"].shape == (3,) and out["logp"].dtype == np.float32
+
+
+def test_sampling_state_round_trips_and_an_old_torch_state_is_refused_with_a_warning():
+    policy = POLICY_REGISTRY.get("ppo")(ppo_cfg().policy)
+    obs = np.zeros((8, 4), dtype=np.float32)
+    state = policy.collect_mode.rng_state()
+    first = policy.collect_mode.forward(obs, 0)["action"]
+    policy.collect_mode.set_rng_state(state)
+    assert np.array_equal(policy.collect_mode.forward(obs, 0)["action"], first)
+    with pytest.warns(UserWarning, match="torch generator"):
+        policy.collect_mode.set_rng_state(torch.Generator().get_state())
