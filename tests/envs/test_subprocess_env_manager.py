@@ -454,7 +454,7 @@ def test_collector_goes_on_through_worker_kills():
             assert collector.collect(15) == 15  # 5 vectorised steps
         assert env.restarts.tolist() == [7, 7, 7] and len(buffer) == 3 + 21 * 15
         # every episode that ended by itself ran its 5 steps (1 + ... + 5); the 21 cut ones are not counted
-        assert collector._returns == [15.0] * collector.episode_count and set(collector._lengths) == {5}
+        assert collector._log.returns == [15.0] * collector.episode_count and set(collector._log.lengths) == {5}
         assert collector.episode_count > 21
         pids = env.worker_pids
     assert_no_workers_left(pids)

@@ -129,7 +129,7 @@ def test_overlapped_collect_equals_sync_env_by_env(sync_and_overlapped):
     assert over.envstep == sync.envstep == 268
     # games cut by the frame cap are episodes; training episodes ended by a lost life are not (no game ended)
     assert over.episode_count == sync.episode_count == truncated.sum() > 0
-    assert over._returns == sync._returns and over._lengths == sync._lengths
+    assert over._log.returns == sync._log.returns and over._log.lengths == sync._log.lengths
 
 
 def test_overlapped_streams_are_continuous_within_episodes(sync_and_overlapped):

@@ -8,15 +8,14 @@ the next, and the critic's value of the obs after the rollout's last step is the
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any, Optional
 
 import numpy as np
 from easydict import EasyDict
 
 from ding.utils.dist import get_world_size
-from ding.utils.log_helper import Logger, format_stats
-from ding.worker.collector.sample_serial_collector import reduce_sums
+from ding.utils.log_helper import Logger
+from ding.worker.collector.collector_log import CollectorLog
 
 
 class RolloutCollector:
@@ -48,7 +47,6 @@ class RolloutCollector:
         self._cfg = cfg
         self._env = env
         self._policy = policy.collect_mode
-        self._logger = logger
         self._seeds = seeds
         self.steps_per_collect = n_sample // env.env_num
         space = env.action_space
@@ -57,11 +55,7 @@ class RolloutCollector:
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
-        self._returns: list[float] = []  # finished episodes since the last log line
-        self._lengths: list[int] = []
-        self._last_log_iter = 0
-        self._window_start = time.perf_counter()
-        self._window_envstep = 0
+        self._log = CollectorLog(logger, cfg.collect_print_freq)
 
     def collect(self, train_iter: int = 0) -> dict[str, np.ndarray]:
         """One rollout of ``T = n_sample / E`` steps of every env; returns its arrays (see PPOPolicy._minibatches).
@@ -96,8 +90,7 @@ class RolloutCollector:
                 done_index.append(t * env_num + ended)
                 done_obs.append(step.final_obs[ended])
                 self.episode_count += len(ended)
-                self._returns.extend(step.episode_return[ended].tolist())
-                self._lengths.extend(step.episode_length[ended].tolist())
+                self._log.add_episodes(step.episode_return[ended], step.episode_length[ended])
             self._obs = step.obs
             self.envstep += env_num * self._world_size
         # one critic forward for every bootstrap obs: the final obs of ended episodes, then the obs after the rollout
@@ -110,8 +103,7 @@ class RolloutCollector:
         next_value[-1] = bootstrap_value[n_done:]
         index = np.concatenate(done_index) if n_done else np.zeros(0, dtype=np.int64)
         next_value.reshape(-1)[index] = bootstrap_value[:n_done]
-        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
-            self._log(train_iter)
+        self._log.maybe_log(train_iter, self.envstep)
         return {
             **outputs,
             "obs": obs_buf,
@@ -125,24 +117,6 @@ class RolloutCollector:
             "done_obs": np.concatenate(done_obs) if n_done else np.empty((0, *self._obs.shape[1:]), self._obs.dtype),
         }
 
-    def _log(self, train_iter: int) -> None:
-        """Log line and TensorBoard points; under DDP the figures are reduced over the ranks first."""
-        elapsed = time.perf_counter() - self._window_start
-        local_rate = (self.envstep - self._window_envstep) / self._world_size / max(elapsed, 1e-9)
-        totals = reduce_sums([local_rate, sum(self._returns), len(self._returns), sum(self._lengths)])
-        stats: dict[str, Any] = {"env_step_per_sec": totals[0]}
-        if totals[2]:
-            stats["episode_return_mean"] = totals[1] / totals[2]
-            stats["episode_length_mean"] = totals[3] / totals[2]
-        self._logger.scalars("collector_step", stats, self.envstep)
-        self._logger.info(
-            f"[collector] envstep={self.envstep} episodes={int(totals[2])} train_iter={train_iter} "
-            f"{format_stats(stats)}"
-        )
-        self._returns, self._lengths = [], []
-        self._last_log_iter = train_iter
-        self._window_start, self._window_envstep = time.perf_counter(), self.envstep
-
     # ---- checkpoints -------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Counters and the policy's sampling generator, for checkpoints (the envs restart on resume)."""
@@ -153,8 +127,7 @@ class RolloutCollector:
         self.episode_count = int(state["episode_count"])
         if state.get("policy_rng") is not None:
             self._policy.set_rng_state(state["policy_rng"])
-        self._last_log_iter = 0
-        self._window_envstep = self.envstep
+        self._log.restart(self.envstep)
 
     def reseed(self, seed: int) -> None:
         """A new sampling generator (a resumed rank other than 0)."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any, Optional
 
 import numpy as np
 from easydict import EasyDict
 
-from ding.utils.dist import allreduce, get_world_size, mark_progress
-from ding.utils.log_helper import Logger, format_stats
+from ding.utils.dist import get_world_size, mark_progress
+from ding.utils.log_helper import Logger
+from ding.worker.collector.collector_log import CollectorLog
 from ding.worker.collector.row_assembler import RowAssembler
 
 
@@ -61,7 +61,6 @@ class SampleSerialCollector:
         self._env = env
         self._policy = policy.collect_mode
         self._buffer = buffer
-        self._logger = logger
         self._seeds = seeds
         self._rng = np.random.default_rng(seed)
         self._obs: Optional[np.ndarray] = None
@@ -71,11 +70,7 @@ class SampleSerialCollector:
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
-        self._returns: list[float] = []  # finished episodes since the last log line
-        self._lengths: list[int] = []
-        self._last_log_iter = 0
-        self._window_start = time.perf_counter()
-        self._window_envstep = 0
+        self._log = CollectorLog(logger, cfg.collect_print_freq)
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the random-action generator, for checkpoints."""
@@ -97,8 +92,7 @@ class SampleSerialCollector:
         self._rng.bit_generator.state = state["rng"]
         if state.get("policy_rng") is not None:
             self._policy.set_rng_state(state["policy_rng"])
-        self._last_log_iter = 0
-        self._window_envstep = self.envstep
+        self._log.restart(self.envstep)
 
     def collect(self, n_sample: int, train_iter: int = 0, random: bool = False) -> int:
         """Step the envs until at least ``n_sample`` transitions went into the buffer; returns how many did.
@@ -111,8 +105,7 @@ class SampleSerialCollector:
             self._collect_overlapped(rows, random)
         else:
             self._collect_sync(rows, random)
-        if train_iter - self._last_log_iter >= self._cfg.collect_print_freq:
-            self._log(train_iter)
+        self._log.maybe_log(train_iter, self.envstep, extra=lambda: self._policy.info(self.envstep))
         return rows * env_num
 
     def _act(self, obs: np.ndarray, random: bool) -> np.ndarray:
@@ -179,27 +172,7 @@ class SampleSerialCollector:
         if done.any():
             ended = done & ~np.isnan(ends.episode_return)  # NaN: no episode ended (a worker restart, a lost life)
             self.episode_count += int(ended.sum())
-            self._returns.extend(ends.episode_return[ended].tolist())
-            self._lengths.extend(ends.episode_length[ended].tolist())
-
-    def _log(self, train_iter: int) -> None:
-        """Log line and TensorBoard points; under DDP the figures are reduced over the ranks first."""
-        elapsed = time.perf_counter() - self._window_start
-        local_rate = (self.envstep - self._window_envstep) / self._world_size / max(elapsed, 1e-9)
-        totals = reduce_sums([local_rate, sum(self._returns), len(self._returns), sum(self._lengths)])
-        stats: dict[str, Any] = {"env_step_per_sec": totals[0]}
-        if totals[2]:
-            stats["episode_return_mean"] = totals[1] / totals[2]
-            stats["episode_length_mean"] = totals[3] / totals[2]
-        stats.update(self._policy.info(self.envstep))
-        self._logger.scalars("collector_step", stats, self.envstep)
-        self._logger.info(
-            f"[collector] envstep={self.envstep} episodes={int(totals[2])} train_iter={train_iter} "
-            f"{format_stats(stats)}"
-        )
-        self._returns, self._lengths = [], []
-        self._last_log_iter = train_iter
-        self._window_start, self._window_envstep = time.perf_counter(), self.envstep
+            self._log.add_episodes(ends.episode_return[ended], ends.episode_length[ended])
 
 
 def final_or_next_obs(out: Any, done: np.ndarray) -> np.ndarray:
@@ -207,14 +180,3 @@ def final_or_next_obs(out: Any, done: np.ndarray) -> np.ndarray:
     if not done.any():
         return out.obs
     return np.where(done.reshape(-1, *([1] * (out.obs.ndim - 1))), out.final_obs, out.obs)
-
-
-def reduce_sums(values: list[float]) -> list[float]:
-    """Sums of ``values`` over all ranks (the values themselves in a single process)."""
-    if get_world_size() == 1:
-        return [float(v) for v in values]
-    import torch
-
-    tensor = torch.tensor(values, dtype=torch.float64)
-    allreduce(tensor, op="sum")
-    return tensor.tolist()
