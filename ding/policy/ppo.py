@@ -183,38 +183,41 @@ class PPOPolicy(Policy):
         return torch.randperm(n, generator=self._shuffle)
 
     def _rollout_tensors(self, rollout: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """The collector's numpy rollout as tensors on the learner's device (observations keep their dtype)."""
-        data = {key: obs_to_tensor(value, self._device) for key, value in rollout.items()}
-        for key in ("reward", "value", "next_value", "logp"):
-            data[key] = data[key].float()
-        return data
+        """The rollout arrays the model reads, as tensors on the learner's device (observations keep their dtype)."""
+        keys = ["obs", "action", "logp"]
+        if self._cfg.recompute_adv:
+            keys += ["last_obs", "done_obs"]
+        return {key: obs_to_tensor(rollout[key], self._device) for key in keys}
 
     @torch.no_grad()
-    def _recompute_values(self, data: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _recompute_values(
+        self, rollout: dict[str, np.ndarray], data: dict[str, torch.Tensor]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Critic values (T, E) of each step's obs and of the obs that followed it, from the current model."""
-        steps, env_num = data["reward"].shape
+        steps, env_num = rollout["reward"].shape
         n = steps * env_num
         obs = torch.cat([data["obs"].reshape(n, *data["obs"].shape[2:]), data["last_obs"], data["done_obs"]])
         self._set_train(False)
-        flat = self._model(obs, mode="compute_critic")["value"]
+        flat = _numpy(self._model(obs, mode="compute_critic")["value"].float())
         value = flat[:n].reshape(steps, env_num)
-        next_value = torch.cat([value[1:], flat[n : n + env_num].unsqueeze(0)])
-        next_value.view(-1)[data["done_index"]] = flat[n + env_num :]
+        next_value = np.concatenate([value[1:], flat[None, n : n + env_num]])
+        next_value.reshape(-1)[rollout["done_index"]] = flat[n + env_num :]
         return value, next_value
 
-    @torch.no_grad()
     def _targets(
-        self, data: dict[str, torch.Tensor], value: torch.Tensor, next_value: torch.Tensor, first_epoch: bool
+        self, rollout: dict[str, np.ndarray], value: np.ndarray, next_value: np.ndarray, first_epoch: bool
     ) -> dict[str, torch.Tensor]:
-        """Advantages (return units), value targets and old values (critic units), flat (T * E,)."""
+        """Advantages (return units), value targets and old values (critic units), flat (T * E,) tensors on the
+        learner's device. Computed in numpy from the (T, E) values: a few dozen small array ops per epoch, where
+        torch's per-op cost would be several times the arithmetic."""
         if self._value_norm is not None:  # the critic speaks normalised units; GAE runs in return units
             value, next_value = self._value_norm.denormalize(value), self._value_norm.denormalize(next_value)
-        terminated, truncated = data["terminated"], data["truncated"]
+        terminated, truncated = rollout["terminated"], rollout["truncated"]
         if self._cfg.learn.ignore_done:  # a termination becomes a cut: bootstrap from the critic there too
-            terminated, truncated = torch.zeros_like(terminated), terminated | truncated
+            terminated, truncated = np.zeros_like(terminated), terminated | truncated
         collect = self._cfg.collect
         advantage = gae(
-            value, next_value, data["reward"], terminated, truncated, collect.discount_factor, collect.gae_lambda
+            value, next_value, rollout["reward"], terminated, truncated, collect.discount_factor, collect.gae_lambda
         )
         returns = advantage + value
         if first_epoch:
@@ -226,10 +229,11 @@ class PPOPolicy(Policy):
         if self._value_norm is not None:
             if first_epoch:  # once per rollout, with the returns of all ranks
                 self._value_norm.update(returns, all_ranks=self.multi_gpu)
-                self._rollout_stats["value_norm_mean"] = float(self._value_norm.mean)
-                self._rollout_stats["value_norm_std"] = float(self._value_norm.std)
+                self._rollout_stats["value_norm_mean"] = self._value_norm.mean
+                self._rollout_stats["value_norm_std"] = self._value_norm.std
             old_value, target = self._value_norm.normalize(value), self._value_norm.normalize(returns)
-        return {"adv": advantage.reshape(-1), "value": old_value.reshape(-1), "return": target.reshape(-1)}
+        columns = torch.from_numpy(np.stack([advantage, old_value, target]).reshape(3, -1)).to(self._device)
+        return dict(zip(("adv", "value", "return"), columns.unbind(), strict=True))
 
     def _minibatches(self, rollout: dict[str, np.ndarray]) -> Iterator[dict[str, torch.Tensor]]:
         """The minibatches of one collect, ``epoch_per_collect`` passes over the rollout (see the module docstring).
@@ -243,24 +247,24 @@ class PPOPolicy(Policy):
         """
         start = time.perf_counter()
         data = self._rollout_tensors(rollout)
-        steps, env_num = data["reward"].shape
+        steps, env_num = rollout["reward"].shape
         n = steps * env_num
         flat = {
             "obs": data["obs"].reshape(n, *data["obs"].shape[2:]),
             "action": data["action"].reshape(n, *data["action"].shape[2:]),
-            "logp": data["logp"].reshape(n),
+            "logp": data["logp"].reshape(n).float(),
         }
         batch_size = self._cfg.learn.batch_size
         for epoch in range(self._cfg.learn.epoch_per_collect):
             if epoch == 0 or self._cfg.recompute_adv:
                 if epoch == 0:
-                    value, next_value = data["value"], data["next_value"]
+                    value, next_value = rollout["value"], rollout["next_value"]
                 else:
                     forward_start = time.perf_counter()
-                    value, next_value = self._recompute_values(data)
+                    value, next_value = self._recompute_values(rollout, data)
                     self.timing["learn_forward"] += time.perf_counter() - forward_start
                     start += time.perf_counter() - forward_start  # counted as forward, not preparation
-                flat.update(self._targets(data, value, next_value, first_epoch=epoch == 0))
+                flat.update(self._targets(rollout, value, next_value, first_epoch=epoch == 0))
             order = self._minibatch_order(n).to(self._device)
             shuffled = {key: tensor[order] for key, tensor in flat.items()}  # one gather per epoch; slices are views
             for offset in range(0, n, batch_size):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
 
 
@@ -60,10 +61,11 @@ def ppo_value_loss(
     return 0.5 * error.mean()
 
 
-def explained_variance(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """1 - Var(target - prediction) / Var(target): 1 is a perfect critic, 0 no better than a constant; NaN if
-    the targets do not vary."""
-    target_var = target.var(unbiased=False)
-    if float(target_var) == 0.0:
+def explained_variance(prediction: np.ndarray, target: np.ndarray) -> float:
+    """1 - Var(target - prediction) / Var(target) of two numpy arrays (or CPU tensors): 1 is a perfect critic, 0 no
+    better than a constant; NaN if the targets do not vary."""
+    prediction, target = np.asarray(prediction, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    target_var = target.var()
+    if target_var == 0.0:
         return float("nan")
-    return float(1.0 - (target - prediction).var(unbiased=False) / target_var)
+    return float(1.0 - (target - prediction).var() / target_var)

@@ -7,11 +7,15 @@ so normalised advantages and value targets do not depend on how the data was spl
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from ding.utils.dist import allreduce
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 def global_moments(x: torch.Tensor, all_ranks: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -41,49 +45,49 @@ class RunningMeanStd:
 
     The critic of a policy with ``value_norm`` predicts ``(V - mean) / std``; the GAE runs in return units
     (``denormalize``), and the new returns update the statistics before they are normalised into value targets.
+    ``mean``, ``var``, ``count`` and ``std`` are Python floats (float64); (de)normalising works on numpy arrays and
+    tensors alike and keeps their dtype.
 
     :param epsilon: weight of the prior (mean 0, variance 1), so the first batch does not divide by zero.
+    :param device: where the 3-number all-reduce of ``update(..., all_ranks=True)`` runs (a CUDA device under
+        NCCL).
     """
 
     def __init__(self, epsilon: float = 1e-4, device: torch.device | str = "cpu") -> None:
-        self.mean = torch.zeros((), dtype=torch.float64, device=device)
-        self.var = torch.ones((), dtype=torch.float64, device=device)
-        self.count = torch.tensor(epsilon, dtype=torch.float64, device=device)
-        self._refresh()
-
-    def _refresh(self) -> None:
-        # plain floats for (de)normalising: two ops per call instead of six on tiny tensors (the same float32
-        # results: a 0-dim float64 tensor is cast to the other operand's dtype, as a Python float is)
-        self._mean_value, self._std_value = float(self.mean), float(self.std)
+        self.mean, self.var, self.count = 0.0, 1.0, float(epsilon)
+        self._device = torch.device(device)
 
     @property
-    def std(self) -> torch.Tensor:
-        return self.var.sqrt().clamp_min(1e-6)
+    def std(self) -> float:
+        return max(math.sqrt(self.var), 1e-6)
 
-    def update(self, x: torch.Tensor, all_ranks: bool = False) -> None:
+    def update(self, x: np.ndarray | torch.Tensor, all_ranks: bool = False) -> None:
         """Merge the population moments of ``x`` (of all ranks when ``all_ranks``) into the running ones."""
-        count, mean, var = global_moments(x, all_ranks)
-        var = var * (count - 1) / count  # population variance of the batch
+        if isinstance(x, torch.Tensor):  # once per rollout: the moments are summed on the CPU in float64
+            x = x.detach().cpu().numpy()
+        flat = np.asarray(x, dtype=np.float64).reshape(-1)
+        sums = (float(flat.sum()), float(flat.dot(flat)), float(flat.size))
+        if all_ranks:
+            sums = allreduce(torch.tensor(sums, dtype=torch.float64, device=self._device), op="sum").tolist()
+        sum_x, sum_sq, count = sums
+        mean = sum_x / count
+        var = max(sum_sq - sum_x * mean, 0.0) / count  # population variance of the batch
         delta = mean - self.mean
         total = self.count + count
-        m2 = self.var * self.count + var * count + delta.pow(2) * self.count * count / total
+        m2 = self.var * self.count + var * count + delta * delta * self.count * count / total
         self.mean = self.mean + delta * count / total
         self.var = m2 / total
         self.count = total
-        self._refresh()
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self._mean_value) / self._std_value
+    def normalize(self, x: ArrayT) -> ArrayT:
+        return (x - self.mean) / self.std
 
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self._std_value + self._mean_value
+    def denormalize(self, x: ArrayT) -> ArrayT:
+        return x * self.std + self.mean
 
     def state_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean.clone(), "var": self.var.clone(), "count": self.count.clone()}
+        # 0-dim float64 tensors, as checkpoints have always held them
+        return {key: torch.tensor(getattr(self, key), dtype=torch.float64) for key in ("mean", "var", "count")}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        device = self.mean.device
-        self.mean = torch.as_tensor(state["mean"], dtype=torch.float64).to(device)
-        self.var = torch.as_tensor(state["var"], dtype=torch.float64).to(device)
-        self.count = torch.as_tensor(state["count"], dtype=torch.float64).to(device)
-        self._refresh()
+        self.mean, self.var, self.count = (float(state[key]) for key in ("mean", "var", "count"))

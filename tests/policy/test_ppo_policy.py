@@ -78,14 +78,14 @@ def test_value_norm_statistics_follow_the_returns():
     # fresh statistics (mean 0, std 1) leave the collected values as they are: GAE returns by hand
     returns = {1.0: 1.0 - 0.5 + 0.5, 2.0: 1 + 0.99 * 0.75 - 0.25 + 0.25}
     stats = policy._value_norm
-    assert stats.count.item() == pytest.approx(2, abs=1e-3)
-    assert stats.mean.item() == pytest.approx(np.mean(list(returns.values())), abs=1e-3)
-    assert stats.var.item() == pytest.approx(np.var(list(returns.values())), abs=1e-3)
+    assert stats.count == pytest.approx(2, abs=1e-3)
+    assert stats.mean == pytest.approx(np.mean(list(returns.values())), abs=1e-3)
+    assert stats.var == pytest.approx(np.var(list(returns.values())), abs=1e-3)
     # targets and old values are normalised by the updated statistics
     for obs, target in by_obs(minibatches, "return").items():
-        assert target == pytest.approx((returns[obs] - stats.mean.item()) / stats.std.item(), rel=1e-5)
+        assert target == pytest.approx((returns[obs] - stats.mean) / stats.std, rel=1e-5)
     old = by_obs(minibatches, "value")
-    assert old[2.0] == pytest.approx((0.25 - stats.mean.item()) / stats.std.item(), rel=1e-5)
+    assert old[2.0] == pytest.approx((0.25 - stats.mean) / stats.std, rel=1e-5)
 
 
 def test_a_learn_step_updates_the_model_and_reports_stats():

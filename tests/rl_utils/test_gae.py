@@ -1,5 +1,6 @@
 """GAE by hand: an episode that terminates, one that is cut by a time limit, and the lambda = 1 limit."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,9 +49,11 @@ def test_lambda_one_is_the_monte_carlo_return_minus_the_value():
     assert (adv[:, 0] + value[:, 0]).tolist() == pytest.approx(returns)
 
 
-def test_numpy_and_torch_scans_agree():
-    from ding.rl_utils.gae import _scan_numpy, _scan_torch
-
-    g = torch.Generator().manual_seed(0)
-    delta, decay = torch.randn(7, 3, generator=g), (torch.rand(7, 3, generator=g) > 0.3).float() * 0.9
-    assert torch.allclose(torch.from_numpy(_scan_numpy(delta.numpy(), decay.numpy())), _scan_torch(delta, decay))
+def test_numpy_in_numpy_out_tensor_in_tensor_out():
+    tensors = two_envs("truncated")
+    arrays = [t.numpy() for t in tensors]
+    adv_np = gae(*arrays, GAMMA, LAMBDA)
+    adv_t = gae(*tensors, GAMMA, LAMBDA)
+    assert isinstance(adv_np, np.ndarray) and adv_np.dtype == np.float32
+    assert isinstance(adv_t, torch.Tensor) and adv_t.dtype == torch.float32
+    assert np.array_equal(adv_np, adv_t.numpy())

@@ -73,8 +73,16 @@ def test_moments_and_running_mean_std():
     stats = RunningMeanStd(epsilon=1e-8)
     stats.update(x[:3])
     stats.update(x[3:])  # merged moments equal those of the whole stream
-    assert stats.mean.item() == pytest.approx(4.0) and stats.var.item() == pytest.approx(x.var(unbiased=False).item())
+    assert stats.mean == pytest.approx(4.0) and stats.var == pytest.approx(x.var(unbiased=False).item())
     assert torch.allclose(stats.denormalize(stats.normalize(x)), x)
+    stream = RunningMeanStd(epsilon=1e-8)
+    stream.update(x.numpy()[:1])
+    stream.update(x.numpy()[1:])  # numpy input: the same moments
+    assert (stream.mean, stream.var) == pytest.approx((stats.mean, stats.var))
+    assert stats.normalize(x.numpy()).dtype == np.float32
+    restored = RunningMeanStd()
+    restored.load_state_dict(stats.state_dict())  # 0-dim float64 tensors, as older checkpoints hold
+    assert (restored.mean, restored.var, restored.count) == (stats.mean, stats.var, stats.count)
 
 
 def test_explained_variance():
