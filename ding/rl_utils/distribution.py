@@ -45,9 +45,9 @@ def categorical_sample_numpy(logit: np.ndarray, rng: np.random.Generator) -> tup
     """One action per row of logit (B, A) drawn with ``rng`` (inverse CDF), and its log-probability:
     (B,) int64, (B,) in logit's dtype."""
     shifted = logit - logit.max(-1, keepdims=True)
-    cdf = np.cumsum(np.exp(shifted), -1)  # unnormalised: u is drawn in [0, total) instead
+    cdf = np.exp(shifted).cumsum(-1)  # unnormalised: u is drawn in [0, total) instead
     total = cdf[:, -1]
-    action = (cdf <= rng.random(len(logit))[:, None] * total[:, None]).sum(-1)  # the first index whose CDF exceeds u
+    action = (cdf <= (rng.random(len(logit)) * total)[:, None]).sum(-1)  # the first index whose CDF exceeds u
     return action, shifted[np.arange(len(logit)), action] - np.log(total)
 
 

@@ -5,6 +5,7 @@ import os
 import gymnasium
 import numpy as np
 import pytest
+import torch
 from easydict import EasyDict
 
 from ding.data import ReplayBuffer
@@ -98,6 +99,7 @@ def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
     exp = str(tmp_path / "exp")
     logger = Logger(exp, enabled=True, tensorboard=False)
     learner = BaseLearner(cfg.policy.learn.learner, policy, logger, exp)
+    learner.config = cfg
     buffer = ReplayBuffer(64, 1, (4,), np.float32, seed=0)
     rng = np.random.default_rng(0)
     for _ in range(40):
@@ -119,6 +121,9 @@ def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
     fresh = BaseLearner(cfg.policy.learn.learner, POLICY_REGISTRY.get("dqn")(cfg.policy), logger, exp)
     fresh.load_checkpoint(os.path.join(exp, "ckpt", "iteration_4.pth.tar"))
     assert (fresh.train_iter, fresh.envstep) == (4, 123)
+    # the run's config rides along as plain dicts (loadable without easydict), equal to the compiled one
+    saved = torch.load(os.path.join(ckpt, "iteration_4.pth.tar"), weights_only=False)["config"]
+    assert type(saved) is dict and type(saved["policy"]["learn"]) is dict and saved == cfg
     assert not [f for f in os.listdir(os.path.join(exp, "ckpt")) if ".tmp" in f]  # no temp files left
 
 

@@ -54,6 +54,7 @@ class BaseLearner:
         self._extras: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self._buffer: Any = None
         self.config: Optional[dict] = None  # the compiled config, stored in every checkpoint
+        self._config_copy: Optional[tuple[dict, dict]] = None  # (config, its deep copy) for state_dict
 
     def register_state(self, name: str, get_state: Callable[[], Any], set_state: Callable[[Any], None]) -> None:
         """Add another component's state (collector counters, RNGs, ...) to every checkpoint under ``name``."""
@@ -103,7 +104,12 @@ class BaseLearner:
         for name, (get_state, _) in self._extras.items():
             state[name] = get_state()
         if self.config is not None:
-            state["config"] = copy.deepcopy(dict(self.config))
+            # as plain dicts and lists: loadable without easydict, and half the objects to pickle (torch.save
+            # calls a Python hook per object: the compiled EasyDict cost more than a small model's tensors).
+            # Copied once per config object (it does not change during a run); callers must not mutate it.
+            if self._config_copy is None or self._config_copy[0] is not self.config:
+                self._config_copy = (self.config, _plain_copy(self.config))
+            state["config"] = self._config_copy[1]
         return state
 
     def save_checkpoint(self, name: str, latest: bool = True) -> Optional[str]:
@@ -164,3 +170,13 @@ class BaseLearner:
         if self._cfg.hook.save_ckpt_after_run:
             return self.save_checkpoint("final.pth.tar")
         return None
+
+
+def _plain_copy(value: Any) -> Any:
+    """A deep copy of a config with every dict (EasyDict included) as a plain dict and every list as a list."""
+    if isinstance(value, dict):
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain_copy(item) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return copy.deepcopy(value)
