@@ -44,7 +44,7 @@ class Logger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # paid only by runs that log
 
-            self._writer = SummaryWriter(self.log_dir, flush_secs=10)
+            self._writer = SummaryWriter(self.log_dir, max_queue=1000, flush_secs=10)
 
     def info(self, message: str) -> None:
         """A plain line, to stdout and the text log."""
