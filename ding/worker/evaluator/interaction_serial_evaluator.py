@@ -100,8 +100,9 @@ class InteractionSerialEvaluator:
         tb_frames: Optional[list] = [] if recorder and self._cfg.get("video_to_tensorboard") else None
         obs = self._env.reset(self._seeds)
         remaining = quota.copy()
+        left = int(quota.sum())  # episodes still to finish (remaining.sum(), kept as a Python int)
         episode_index = 0
-        while remaining.sum() > 0:
+        while left > 0:
             out = self._env.step(self._policy.forward(obs))
             mark_progress()
             obs = out.obs
@@ -110,12 +111,16 @@ class InteractionSerialEvaluator:
                     recorder.add(int(i), self._env.frames[i])
                 if tb_frames is not None and remaining[0] > 0 and not returns[0]:
                     tb_frames.append(self._env.frames[0])  # env 0's first episode goes to TensorBoard
+            ended = out.terminated | out.truncated
+            if not ended.any():  # most steps: nothing more to do
+                continue
             # NaN return: no game ended there (a training-style life loss, or an env worker restarted mid-episode)
-            done = (out.terminated | out.truncated) & ~np.isnan(out.episode_return)
+            done = ended & ~np.isnan(out.episode_return)
             for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only
                 episode_return = float(out.episode_return[i])
                 returns[i].append(episode_return)
                 remaining[i] -= 1
+                left -= 1
                 if recorder is not None:
                     recorder.finish(
                         int(i),
@@ -131,7 +136,7 @@ class InteractionSerialEvaluator:
                     )
                 episode_index += 1
             if recorder is not None:  # an episode cut without a return (worker restart) starts its video anew
-                for i in np.flatnonzero((out.terminated | out.truncated) & ~done):
+                for i in np.flatnonzero(ended & ~done):
                     recorder.discard(int(i))
         if recorder is not None:
             recorder.close()
