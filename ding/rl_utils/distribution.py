@@ -47,7 +47,7 @@ def categorical_sample_numpy(logit: np.ndarray, rng: np.random.Generator) -> tup
     shifted = logit - logit.max(-1, keepdims=True)
     cdf = np.exp(shifted).cumsum(-1)  # unnormalised: u is drawn in [0, total) instead
     total = cdf[:, -1]
-    action = (cdf <= (rng.random(len(logit)) * total)[:, None]).sum(-1)  # the first index whose CDF exceeds u
+    action = (cdf > (rng.random(len(logit)) * total)[:, None]).argmax(-1)  # the first index whose CDF exceeds u
     return action, shifted[np.arange(len(logit)), action] - np.log(total)
 
 

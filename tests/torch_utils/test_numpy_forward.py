@@ -22,6 +22,14 @@ def test_twin_equals_the_module(activation):
     assert np.allclose(out, module(x).detach().numpy(), atol=1e-5)
 
 
+def test_linear_without_bias_and_batched_leading_axes():
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(5, 4, bias=False), nn.ReLU(), nn.Linear(4, 2))
+    x = torch.randn(2, 3, 5)  # (batch, time, features): Linear acts on the last axis
+    out = numpy_twin(module)(x.numpy())
+    assert out.shape == (2, 3, 2) and np.allclose(out, module(x).detach().numpy(), atol=1e-6)
+
+
 def test_twin_sees_optimizer_steps_and_detects_moved_parameters():
     torch.manual_seed(0)
     module = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
