@@ -19,6 +19,7 @@ def nested_state():
 def test_a_finite_nested_state_passes():
     assert tensors_finite(nested_state())
     assert tensors_finite({})
+    assert tensors_finite({"huge": torch.tensor([3e38, -3e38]), "tiny": torch.tensor([1e-45, -0.0])})
 
 
 @pytest.mark.parametrize(
