@@ -309,17 +309,8 @@ class PPOPolicy(Policy):
         self.timing["learn_forward"] += optimize_start - start
         self.timing["learn_backward_step"] += end - optimize_start
         self._learn_iter += 1
-        # plain floats, which the learner sums cheaply: on a GPU one transfer for all (one device sync)
-        if self._device.type == "cpu":
-            values = [value.item() for value in scalars.values()]
-        else:
-            with torch.no_grad():
-                values = torch.stack(list(scalars.values())).tolist()
-        return {
-            "cur_lr": self._optimizer.param_groups[0]["lr"],
-            **dict(zip(scalars, values, strict=True)),
-            **self._rollout_stats,
-        }
+        # detached 0-dim tensors: the learner sums them at its log interval (no per-step .item(), no GPU sync)
+        return {"cur_lr": self._optimizer.param_groups[0]["lr"], **scalars, **self._rollout_stats}
 
     def _state_dict_learn(self) -> dict[str, Any]:
         state = {

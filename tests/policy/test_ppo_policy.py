@@ -1,6 +1,7 @@
 """PPOPolicy: config checks, the minibatches of a rollout (GAE targets, shuffles, value normalisation), a step."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -96,7 +97,7 @@ def test_a_learn_step_updates_the_model_and_reports_stats():
     assert len(stats) == 2
     assert any(not torch.equal(b, p) for b, p in zip(before, policy.model.parameters(), strict=True))
     for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"):
-        assert np.isfinite(stats[-1][key]), key
+        assert math.isfinite(stats[-1][key]), key
     state = policy.learn_mode.state_dict()
     assert {"model", "optimizer", "value_norm", "shuffle_rng"} <= set(state)
     fresh = POLICY_REGISTRY.get("ppo")(cfg.policy)

@@ -130,3 +130,31 @@ def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
 def test_registry_lists_names_on_unknown_type():
     with pytest.raises(KeyError, match="Available"):
         ENV_REGISTRY.get("no-such-env")
+
+
+def test_learner_log_means_over_the_window(tmp_path, monkeypatch):
+    """Stats are buffered per step and summed at the log line (or every FOLD_EVERY steps): tensor and float
+    values, a key present in some steps only (averaged over all steps, as a count), per-sample priorities left out."""
+
+    class Steps:
+        def __init__(self):
+            self.learn_mode = self
+            self.step = 0
+
+        def forward(self, batch):
+            self.step += 1
+            stats = {"loss": torch.tensor(float(self.step)), "lr": 0.5, "priority": np.ones(3)}
+            if self.step % 2 == 0:
+                stats["skipped"] = 1.0
+            return stats
+
+    monkeypatch.setattr(BaseLearner, "FOLD_EVERY", 3)  # folds mid-window too
+    cfg = EasyDict(BaseLearner.default_config())
+    cfg.hook.log_show_after_iter = 10
+    learner = BaseLearner(cfg, Steps(), Logger(None, enabled=False), str(tmp_path))
+    for _ in range(10):
+        stats = learner.train({})
+    assert isinstance(stats["loss"], torch.Tensor)  # the step's own stats come back as the policy made them
+    means = learner.last_stats
+    assert means["loss"] == pytest.approx(5.5) and means["lr"] == 0.5 and means["skipped"] == 0.5
+    assert "priority" not in means and learner._pending == []

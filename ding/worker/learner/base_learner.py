@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ class BaseLearner:
     :param exp_name: experiment folder; checkpoints go to ``<exp_name>/ckpt/``.
     """
 
+    FOLD_EVERY = 256  # steps' stats kept before they are summed: bounds memory under a long log interval
     config = dict(
         hook=dict(
             load_ckpt_before_run="",  # checkpoint loaded into the learner before training ('' = none)
@@ -46,7 +48,8 @@ class BaseLearner:
         self.ckpt_dir = os.path.join(exp_name, "ckpt")
         self.train_iter = 0
         self.envstep = 0  # latest collector env step, stored in checkpoints
-        self._stat_sums: dict[str, Any] = {}
+        self._pending: list[dict[str, Any]] = []  # stats of the steps since the last fold
+        self._stat_sums: dict[str, float] = {}  # sums over the log window (a key may be missing in some steps)
         self._stat_count = 0
         self._window_start = time.perf_counter()
         self._window_iter = 0
@@ -71,10 +74,9 @@ class BaseLearner:
         stats = self._policy.forward(batch)
         self.train_iter += 1
         mark_progress()
-        for key, value in stats.items():
-            if key != "priority":  # per-sample values go back to the buffer, not to the log
-                self._stat_sums[key] = self._stat_sums[key] + value if key in self._stat_sums else value
-        self._stat_count += 1
+        self._pending.append(stats)  # summed at the next log line (or every FOLD_EVERY steps), see _fold
+        if len(self._pending) >= self.FOLD_EVERY:
+            self._fold()
         hook = self._cfg.hook
         if self.train_iter % hook.log_show_after_iter == 0:
             self._log()
@@ -82,9 +84,28 @@ class BaseLearner:
             self.save_checkpoint(f"iteration_{self.train_iter}.pth.tar")
         return stats
 
+    def _fold(self) -> None:
+        """Add the buffered steps' stats to the log window's sums, one stack and sum per key: a step's tensor
+        stats cost no torch op and, on a GPU, no host sync of their own."""
+        pending, self._pending = self._pending, []
+        self._stat_count += len(pending)
+        keys = dict.fromkeys(key for stats in pending for key in stats)
+        keys.pop("priority", None)  # per-sample values go back to the buffer, not to the log
+        for key in keys:
+            values = [stats[key] for stats in pending if key in stats]
+            tensors = [value for value in values if isinstance(value, torch.Tensor)]
+            if len(tensors) == len(values):
+                total = float(torch.stack(tensors).double().sum())
+            elif not tensors:
+                total = math.fsum(values)
+            else:  # a key reported as a tensor in some steps and as a number in others
+                total = math.fsum(float(value) for value in values)
+            self._stat_sums[key] = self._stat_sums.get(key, 0.0) + total
+
     def _log(self) -> None:
+        self._fold()
         elapsed = time.perf_counter() - self._window_start
-        means = {key: float(value) / self._stat_count for key, value in self._stat_sums.items()}
+        means = {key: value / self._stat_count for key, value in self._stat_sums.items()}
         means["train_iter_per_sec"] = (self.train_iter - self._window_iter) / max(elapsed, 1e-9)
         if get_world_size() > 1:  # the mean over ranks (every rank logs at the same iteration)
             values = allreduce(torch.tensor(list(means.values()), dtype=torch.float64), op="mean")
@@ -165,7 +186,7 @@ class BaseLearner:
             self._logger.info(f"[learner] loaded {self._cfg.hook.load_ckpt_before_run} at iter={self.train_iter}")
 
     def after_run(self) -> Optional[str]:
-        if self._stat_count:
+        if self._stat_count or self._pending:
             self._log()
         if self._cfg.hook.save_ckpt_after_run:
             return self.save_checkpoint("final.pth.tar")
