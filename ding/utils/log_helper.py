@@ -70,11 +70,16 @@ class Logger:
         self._status_shown = True
 
     def scalars(self, prefix: str, values: dict[str, Any], step: int) -> None:
-        """TensorBoard scalars ``<prefix>/<key>`` at x = ``step``."""
-        if self._writer is None:
+        """TensorBoard scalars ``<prefix>/<key>`` at x = ``step``, written as one event (one record and checksum
+        for all of them: tensorboard computes its CRC32C in pure Python, ~20 us per record)."""
+        if self._writer is None or not values:
             return
-        for key, value in values.items():
-            self._writer.add_scalar(f"{prefix}/{key}", _scalar(value), step)
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        summary = Summary(
+            value=[Summary.Value(tag=f"{prefix}/{key}", simple_value=_scalar(value)) for key, value in values.items()]
+        )
+        self._writer._get_file_writer().add_summary(summary, step)
 
     def video(self, tag: str, frames: list, step: int, fps: float = 30.0) -> None:
         """An episode's RGB frames as an animated image in TensorBoard (its Images tab)."""
