@@ -33,7 +33,8 @@ from ding.policy.base_policy import Policy
 from ding.rl_utils import (
     RunningMeanStd,
     explained_variance,
-    gae,
+    gae_advantages,
+    gae_discounts,
     normalize_advantage,
     ppo_policy_loss,
     ppo_value_loss,
@@ -204,21 +205,27 @@ class PPOPolicy(Policy):
         next_value.reshape(-1)[rollout["done_index"]] = flat[n + env_num :]
         return value, next_value
 
+    def _gae_discounts(self, rollout: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The rollout's GAE factors (ding.rl_utils.gae_discounts), the same for every epoch."""
+        terminated, truncated = rollout["terminated"], rollout["truncated"]
+        if self._cfg.learn.ignore_done:  # a termination becomes a cut: bootstrap from the critic there too
+            terminated, truncated = np.zeros_like(terminated), terminated | truncated
+        return gae_discounts(terminated, truncated, self._cfg.collect.discount_factor, self._cfg.collect.gae_lambda)
+
     def _targets(
-        self, rollout: dict[str, np.ndarray], value: np.ndarray, next_value: np.ndarray, first_epoch: bool
+        self,
+        rollout: dict[str, np.ndarray],
+        discounts: tuple[np.ndarray, np.ndarray],
+        value: np.ndarray,
+        next_value: np.ndarray,
+        first_epoch: bool,
     ) -> dict[str, torch.Tensor]:
         """Advantages (return units), value targets and old values (critic units), flat (T * E,) tensors on the
         learner's device. Computed in numpy from the (T, E) values: a few dozen small array ops per epoch, where
         torch's per-op cost would be several times the arithmetic."""
         if self._value_norm is not None:  # the critic speaks normalised units; GAE runs in return units
             value, next_value = self._value_norm.denormalize(value), self._value_norm.denormalize(next_value)
-        terminated, truncated = rollout["terminated"], rollout["truncated"]
-        if self._cfg.learn.ignore_done:  # a termination becomes a cut: bootstrap from the critic there too
-            terminated, truncated = np.zeros_like(terminated), terminated | truncated
-        collect = self._cfg.collect
-        advantage = gae(
-            value, next_value, rollout["reward"], terminated, truncated, collect.discount_factor, collect.gae_lambda
-        )
+        advantage = gae_advantages(value, next_value, rollout["reward"], *discounts)
         returns = advantage + value
         if first_epoch:
             self._rollout_stats = {
@@ -232,7 +239,9 @@ class PPOPolicy(Policy):
                 self._rollout_stats["value_norm_mean"] = self._value_norm.mean
                 self._rollout_stats["value_norm_std"] = self._value_norm.std
             old_value, target = self._value_norm.normalize(value), self._value_norm.normalize(returns)
-        columns = torch.from_numpy(np.stack([advantage, old_value, target]).reshape(3, -1)).to(self._device)
+        columns = torch.from_numpy(np.stack([advantage, old_value, target]).reshape(3, -1))
+        if self._device.type != "cpu":
+            columns = columns.to(self._device)
         return dict(zip(("adv", "value", "return"), columns.unbind(), strict=True))
 
     def _minibatches(self, rollout: dict[str, np.ndarray]) -> Iterator[dict[str, torch.Tensor]]:
@@ -255,6 +264,7 @@ class PPOPolicy(Policy):
             "logp": data["logp"].reshape(n).float(),
         }
         batch_size = self._cfg.learn.batch_size
+        discounts = self._gae_discounts(rollout)
         for epoch in range(self._cfg.learn.epoch_per_collect):
             if epoch == 0 or self._cfg.recompute_adv:
                 if epoch == 0:
@@ -264,9 +274,12 @@ class PPOPolicy(Policy):
                     value, next_value = self._recompute_values(rollout, data)
                     self.timing["learn_forward"] += time.perf_counter() - forward_start
                     start += time.perf_counter() - forward_start  # counted as forward, not preparation
-                flat.update(self._targets(rollout, value, next_value, first_epoch=epoch == 0))
-            order = self._minibatch_order(n).to(self._device)
-            shuffled = {key: tensor[order] for key, tensor in flat.items()}  # one gather per epoch; slices are views
+                flat.update(self._targets(rollout, discounts, value, next_value, first_epoch=epoch == 0))
+            order = self._minibatch_order(n)
+            if self._device.type != "cpu":
+                order = order.to(self._device)
+            # one gather per epoch (index_select: ~40% less dispatch than tensor[order]); the slices below are views
+            shuffled = {key: tensor.index_select(0, order) for key, tensor in flat.items()}
             for offset in range(0, n, batch_size):
                 minibatch = {key: tensor[offset : offset + batch_size] for key, tensor in shuffled.items()}
                 self.timing["learn_prepare"] += time.perf_counter() - start

@@ -47,16 +47,33 @@ def gae(
         device for tensors (no gradient flows through them).
     """
     as_tensor = isinstance(value, torch.Tensor)
-    value_np, next_np, reward_np = _numpy(value), _numpy(next_value), _numpy(reward)
-    terminated_np, truncated_np = (
-        _numpy(terminated).astype(bool, copy=False),
-        _numpy(truncated).astype(bool, copy=False),
-    )
-    dtype = value_np.dtype
-    delta = reward_np.astype(dtype, copy=False) + dtype.type(gamma) * np.where(terminated_np, 0, next_np) - value_np
-    decay = (~(terminated_np | truncated_np)) * dtype.type(gamma * gae_lambda)  # 0 at an episode's end: restart
-    advantage = _scan(delta.astype(dtype, copy=False), decay.astype(dtype, copy=False))
+    value_np = _numpy(value)
+    discounts = gae_discounts(_numpy(terminated), _numpy(truncated), gamma, gae_lambda, value_np.dtype)
+    advantage = gae_advantages(value_np, _numpy(next_value), _numpy(reward), *discounts)
     return torch.from_numpy(advantage).to(value.device) if as_tensor else advantage
+
+
+def gae_discounts(
+    terminated: np.ndarray, truncated: np.ndarray, gamma: float, gae_lambda: float, dtype: np.dtype = np.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two per-step factors of :func:`gae`, which depend on the episode ends only (so a policy that recomputes
+    advantages with new values each epoch computes them once per rollout): ``bootstrap`` (T, E), gamma where the
+    next obs is worth its value and 0 at a termination; ``decay`` (T, E), gamma * lambda where the recursion goes
+    on and 0 at any episode end."""
+    terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
+    bootstrap = (~terminated) * np.asarray(gamma, dtype=dtype)
+    decay = (~(terminated | truncated)) * np.asarray(gamma * gae_lambda, dtype=dtype)
+    return bootstrap, decay
+
+
+def gae_advantages(
+    value: np.ndarray, next_value: np.ndarray, reward: np.ndarray, bootstrap: np.ndarray, decay: np.ndarray
+) -> np.ndarray:
+    """:func:`gae` on numpy arrays, with the factors of :func:`gae_discounts`; (T, E) in ``value``'s dtype."""
+    delta = next_value * bootstrap  # r_t + bootstrap_t * V' - V, in place on this call's own array
+    delta += reward
+    delta -= value
+    return _scan(delta.astype(value.dtype, copy=False), decay.astype(value.dtype))
 
 
 def _numpy(x: Array) -> np.ndarray:
@@ -64,11 +81,19 @@ def _numpy(x: Array) -> np.ndarray:
 
 
 def _scan(delta: np.ndarray, decay: np.ndarray) -> np.ndarray:
-    """A_t = delta_t + decay_t * A_{t+1}, A_T = 0, over the first axis; one vectorised step per time step."""
-    advantage = np.empty_like(delta)
-    running = np.zeros_like(delta[0])
-    for t in range(delta.shape[0] - 1, -1, -1):
-        running *= decay[t]
-        running += delta[t]
-        advantage[t] = running
-    return advantage
+    """A_t = delta_t + decay_t * A_{t+1}, A_T = 0, over the first axis, as a log-step (Hillis-Steele) scan; in
+    place: both arrays are overwritten and ``delta`` is returned.
+
+    After the step with shift s, ``a[t]`` holds the sum over k in [t, t + 2s) of delta_k times the decays between
+    t and k, and ``c[t]`` the product of the decays over [t, t + 2s); pairs combine as
+    (c1, a1) . (c2, a2) = (c1 c2, a1 + c1 a2). ceil(log2 T) steps of three array ops instead of T steps of three
+    (T = 32: 15 numpy calls, not 96); only products of decays in [0, 1] and sums, so rounding is that of the
+    sequential loop (tests/rl_utils/test_gae.py checks both against float64).
+    """
+    a, c = delta, decay
+    shift = 1
+    while shift < len(a):
+        a[:-shift] += c[:-shift] * a[shift:]  # the right side is evaluated whole before the in-place add
+        c[:-shift] *= c[shift:]  # numpy buffers overlapping in-place operands
+        shift *= 2
+    return a

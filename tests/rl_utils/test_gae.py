@@ -57,3 +57,20 @@ def test_numpy_in_numpy_out_tensor_in_tensor_out():
     assert isinstance(adv_np, np.ndarray) and adv_np.dtype == np.float32
     assert isinstance(adv_t, torch.Tensor) and adv_t.dtype == torch.float32
     assert np.array_equal(adv_np, adv_t.numpy())
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5, 32, 37])
+def test_the_log_step_scan_equals_the_sequential_recursion(steps):
+    from ding.rl_utils.gae import _scan
+
+    rng = np.random.default_rng(steps)
+    delta = rng.standard_normal((steps, 3)).astype(np.float32)
+    decay = ((rng.random((steps, 3)) > 0.2) * 0.94).astype(np.float32)  # zeros: episode ends reset the sum
+    expected = np.zeros((steps, 3))
+    running = np.zeros(3)
+    for t in reversed(range(steps)):  # the definition, in float64
+        running = delta[t] + decay[t] * running
+        expected[t] = running
+    result = _scan(delta.copy(), decay.copy())
+    assert result.dtype == np.float32 and np.allclose(result, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(delta, _scan(delta.copy(), np.zeros_like(decay)))  # every step an episode end: A = delta
