@@ -10,8 +10,8 @@ A terminal state is worth nothing (no bootstrap); a time-limit cut bootstraps fr
 where the episode was cut; either way the recursion stops at the episode's end, so the advantage of one episode
 never leaks into the next. After the rollout's last step, A_T = 0: the bootstrap is ``next_value`` of step T-1.
 
-The scan runs in numpy on the CPU whatever the learner's device: it is T small steps, where numpy's per-call cost
-is a fraction of torch's (and a GPU would launch T kernels for a few thousand numbers).
+It runs in numpy on the CPU whatever the learner's device: a few dozen small array ops per rollout, where numpy's
+per-call cost is a fraction of torch's (and a GPU would launch as many kernels for a few thousand numbers).
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ class BaseLearner:
         self._buffer = buffer
 
     def train(self, batch: dict[str, torch.Tensor], envstep: Optional[int] = None) -> dict[str, Any]:
-        """One train iteration on ``batch``; returns the policy's stats for this step."""
+        """One train iteration on ``batch``; returns the policy's stats for this step (numbers or detached
+        tensors: they are kept until the next log line)."""
         if envstep is not None:
             self.envstep = envstep
         stats = self._policy.forward(batch)
@@ -125,9 +126,8 @@ class BaseLearner:
         for name, (get_state, _) in self._extras.items():
             state[name] = get_state()
         if self.config is not None:
-            # as plain dicts and lists: loadable without easydict, and half the objects to pickle (torch.save
-            # calls a Python hook per object: the compiled EasyDict cost more than a small model's tensors).
-            # Copied once per config object (it does not change during a run); callers must not mutate it.
+            # as plain dicts and lists (loadable without easydict), copied once per config object: a deep copy
+            # of the compiled EasyDict at every save cost 0.1-0.4 ms; callers must not mutate the returned copy
             if self._config_copy is None or self._config_copy[0] is not self.config:
                 self._config_copy = (self.config, _plain_copy(self.config))
             state["config"] = self._config_copy[1]
@@ -194,7 +194,7 @@ class BaseLearner:
 
 
 def _plain_copy(value: Any) -> Any:
-    """A deep copy of a config with every dict (EasyDict included) as a plain dict and every list as a list."""
+    """A deep copy of a config with every dict (EasyDict included) as a plain dict; lists and tuples stay such."""
     if isinstance(value, dict):
         return {key: _plain_copy(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
