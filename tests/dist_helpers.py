@@ -126,3 +126,19 @@ if __name__ == "__main__":  # python -m tests.dist_helpers fail <rank> | die | h
         fail_one_rank(int(sys.argv[2]))
     else:
         stall_or_die(sys.argv[1])
+
+
+def gloo_threads_after_exit(out_dir: str) -> None:
+    """One rank: an optimizer made inside the group (its first use imports torch._dynamo and, through it,
+    torch.distributed.nn), a collective, then the names of the gloo threads still alive after the context ends."""
+    from ding.utils import DistContext, get_rank
+    from ding.utils.dist import allreduce
+
+    with DistContext():
+        rank = get_rank()
+        layer = torch.nn.Linear(3, 3)
+        torch.optim.Adam(layer.parameters())
+        allreduce(torch.ones(2))
+    names = [open(f"/proc/self/task/{tid}/comm").read().strip() for tid in os.listdir("/proc/self/task")]
+    with open(os.path.join(out_dir, f"threads{rank}.txt"), "w") as f:
+        f.write("\n".join(name for name in names if "gloo" in name))

@@ -354,7 +354,13 @@ class DistContext:
             return self
         import torch
         import torch.distributed as dist
+        import torch.distributed.nn  # noqa: F401  (before the group exists: see below)
 
+        # torch.distributed.nn.functional binds `group=group.WORLD` as default arguments when first imported, and
+        # torch imports it lazily (the first optimizer imports torch._dynamo, which imports it). Imported while the
+        # group exists, it keeps the group alive after destroy_process_group: gloo's worker threads then outlive
+        # the interpreter and, freeing a finished collective's tensors at exit, abort the process ("terminate
+        # called without an active exception", ~1 run in 30 here). Imported first, the defaults are None.
         backend = self._backend or ("nccl" if torch.cuda.is_available() else "gloo")
         if backend == "nccl":
             torch.cuda.set_device(info.local_rank % torch.cuda.device_count())

@@ -1,4 +1,5 @@
-"""A rank that raises makes the others exit, naming it, within a bounded time; nothing is left running."""
+"""A rank that raises makes the others exit, naming it, within a bounded time; nothing is left running (no gloo
+thread outlives the group either)."""
 
 import os
 import subprocess
@@ -76,3 +77,16 @@ def test_a_rank_that_dies_or_hangs_stops_the_others(mode, cause):
     if mode == "hang":  # the hung rank itself is told and exits: no orphan
         assert procs[1].returncode == EXIT_PEER_FAILED, outputs[1][1]
     assert all(p.poll() is not None for p in procs)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads thread names from /proc (Linux)")
+def test_the_group_is_gone_when_the_context_ends(tmp_path):
+    """No gloo thread outlives DistContext: one that does frees a collective's tensors during interpreter exit,
+    which aborts the process ("terminate called without an active exception")."""
+    from ding.utils import spawn
+    from tests.dist_helpers import gloo_threads_after_exit
+
+    spawn(gloo_threads_after_exit, 2, str(tmp_path))
+    for rank in (0, 1):
+        assert (tmp_path / f"threads{rank}.txt").read_text() == "", f"rank {rank}: gloo threads still running"
