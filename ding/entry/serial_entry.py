@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
 import random
 import time
-from typing import Optional, Union
+from collections.abc import Callable, Iterator
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -89,27 +92,11 @@ def serial_pipeline(
 
 
 def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption):
-    if env_setting is not None:
-        raise ValueError("serial_pipeline(env_setting=...) is not supported: envs are built from the config")
-    start = time.perf_counter()
-    rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
-    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy=False)
-    apply_world_size(cfg, world_size)
-    rank_seed = seed + rank  # every rank collects different data
-    set_global_seed(rank_seed)
-
-    from ding.utils.log_helper import Logger
     from ding.worker import BaseLearner, SampleSerialCollector
 
-    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
-        cfg, rank_seed, evaluator=main_process
-    )
-    logger = Logger(cfg.exp_name)
-    torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
-    try:
-        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
-        limit_cpu_threads(policy, logger)
-        policy.collect_mode.seed(rank_seed)
+    with setup_run("serial_pipeline", input_cfg, seed, env_setting, model, resume, apply_world_size) as run:
+        cfg, policy, logger, rank_seed = run.cfg, run.policy, run.logger, run.rank_seed
+        collector_env = run.collector_env
         obs_space, action_space = collector_env.observation_space, collector_env.action_space
         buffer = make_replay_buffer(  # image stacks (uint8, 3 dims) get the frame-sharing buffer
             cfg.policy.other.replay_buffer,
@@ -128,22 +115,93 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         learner.config = cfg
         learner.attach_buffer(buffer)
         collector = SampleSerialCollector(
-            cfg.policy.collect.collector, collector_env, policy, buffer, logger, collector_seeds, seed=rank_seed
+            cfg.policy.collect.collector, collector_env, policy, buffer, logger, run.collector_seeds, seed=rank_seed
         )
-        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
-        start_envstep = start_run(cfg, learner, collector, evaluator, logger, resume_path, rank_seed)
+        evaluator = build_evaluator(cfg, run.evaluator_env, policy, logger, run.eval_seeds)
+        start_envstep = start_run(cfg, learner, collector, evaluator, logger, run.resume_path, rank_seed)
         save_best = functools.partial(learner.save_checkpoint, latest=False)
         stop, reason = _train_loop(
             cfg, learner, collector, evaluator, buffer, logger, max_train_iter, max_env_step, preemption, save_best
         )
-        end_run(cfg, reason, learner, collector, evaluator, logger, start, start_envstep, save_best)
+        end_run(cfg, reason, learner, collector, evaluator, logger, run.start, start_envstep, save_best)
+    return run.policy
+
+
+@dataclasses.dataclass
+class Run:
+    """What :func:`setup_run` made for a pipeline: the compiled config, this rank's seed and envs, the policy."""
+
+    cfg: EasyDict
+    resume_path: Optional[str]  # the checkpoint to resume from (None: a new run)
+    start: float  # time.perf_counter() when the pipeline started
+    rank_seed: int  # seed + rank: every rank collects different data
+    collector_env: Any
+    collector_seeds: list[int]
+    evaluator_env: Any  # None on ranks other than 0
+    eval_seeds: Optional[list[int]]
+    logger: Any
+    policy: Any
+
+
+@contextlib.contextmanager
+def setup_run(
+    entry: str,
+    input_cfg: ConfigInput,
+    seed: int,
+    env_setting: Any,
+    model: Optional[torch.nn.Module],
+    resume: bool,
+    world_size_rule: Callable[[EasyDict, int], None],
+    on_policy: bool = False,
+    timed_envs: bool = False,
+) -> Iterator[Run]:
+    """The start and end both training pipelines share: compile the config (``world_size_rule`` splits its
+    batches over the ranks), seed this rank, build the env managers (wrapped in ``TimedEnvManager`` when
+    ``timed_envs``), the logger and the policy; on the way out, restore torch's thread count and close the logger
+    and the envs, whatever happened in between."""
+    if env_setting is not None:
+        raise ValueError(f"{entry}(env_setting=...) is not supported: envs are built from the config")
+    start = time.perf_counter()
+    rank, main_process = get_rank(), is_main_process()
+    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy=on_policy)
+    world_size_rule(cfg, get_world_size())
+    rank_seed = seed + rank  # every rank collects different data
+    set_global_seed(rank_seed)
+
+    from ding.utils.log_helper import Logger
+
+    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
+        cfg, rank_seed, evaluator=main_process
+    )
+    if timed_envs:  # env step time for a wall-time breakdown
+        from ding.utils.timing import TimedEnvManager
+
+        collector_env = TimedEnvManager(collector_env)
+        evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
+    logger = Logger(cfg.exp_name)
+    torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
+    try:
+        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        limit_cpu_threads(policy, logger)
+        policy.collect_mode.seed(rank_seed)
+        yield Run(
+            cfg,
+            resume_path,
+            start,
+            rank_seed,
+            collector_env,
+            collector_seeds,
+            evaluator_env,
+            eval_seeds,
+            logger,
+            policy,
+        )
     finally:
         torch.set_num_threads(torch_threads)
         logger.close()
         collector_env.close()
         if evaluator_env is not None:
             evaluator_env.close()
-    return policy
 
 
 SMALL_MODEL_PARAMS = 1_000_000  # below this, a CPU model's ops are too small for torch's intra-op threads to pay

@@ -20,19 +20,9 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError
-from ding.entry.serial_entry import (
-    ConfigInput,
-    build_env_managers,
-    build_evaluator,
-    end_run,
-    limit_cpu_threads,
-    prepare_config,
-    start_run,
-)
-from ding.utils.dist import broadcast_object, get_rank, get_world_size, is_main_process
+from ding.entry.serial_entry import ConfigInput, build_evaluator, end_run, setup_run, start_run
+from ding.utils.dist import broadcast_object, is_main_process
 from ding.utils.preemption import PreemptionHandler
-from ding.utils.registry import POLICY_REGISTRY
-from ding.utils.seed import set_global_seed
 
 # wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (Python bookkeeping of
 # the collector, learner and evaluator, logging, checkpoints)
@@ -77,54 +67,34 @@ def serial_pipeline_onpolicy(
 
 
 def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption):
-    if env_setting is not None:
-        raise ValueError("serial_pipeline_onpolicy(env_setting=...) is not supported: envs are built from the config")
-    start = time.perf_counter()
-    rank, world_size, main_process = get_rank(), get_world_size(), is_main_process()
-    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy=True)
-    apply_world_size_onpolicy(cfg, world_size)
-    rank_seed = seed + rank  # every rank collects different data
-    set_global_seed(rank_seed)
-
-    from ding.utils.log_helper import Logger
-    from ding.utils.timing import TimedEnvManager
     from ding.worker import BaseLearner, RolloutCollector
 
-    collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
-        cfg, rank_seed, evaluator=main_process
-    )
-    collector_env = TimedEnvManager(collector_env)  # env step time for the breakdown
-    evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
-    logger = Logger(cfg.exp_name)
-    torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
-    try:
-        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
-        limit_cpu_threads(policy, logger)
-        policy.collect_mode.seed(rank_seed)
+    entry = "serial_pipeline_onpolicy"
+    with setup_run(
+        entry, input_cfg, seed, env_setting, model, resume, apply_world_size_onpolicy, on_policy=True, timed_envs=True
+    ) as run:
+        cfg, policy, logger = run.cfg, run.policy, run.logger
         learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
         learner.config = cfg
         collector = RolloutCollector(
-            cfg.policy.collect.collector, collector_env, policy, logger, collector_seeds, cfg.policy.collect.n_sample
+            cfg.policy.collect.collector,
+            run.collector_env,
+            policy,
+            logger,
+            run.collector_seeds,
+            cfg.policy.collect.n_sample,
         )
-        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
-        start_envstep = start_run(cfg, learner, collector, evaluator, logger, resume_path, rank_seed)
+        evaluator = build_evaluator(cfg, run.evaluator_env, policy, logger, run.eval_seeds)
+        start_envstep = start_run(cfg, learner, collector, evaluator, logger, run.resume_path, run.rank_seed)
         save_best = functools.partial(learner.save_checkpoint, latest=False)
         loop_start = time.perf_counter()
         stop, reason = _train_loop(
-            cfg,
-            policy,
-            learner,
-            collector,
-            evaluator,
-            logger,
-            max_train_iter,
-            max_env_step,
-            preemption,
-            save_best,
+            cfg, policy, learner, collector, evaluator, logger, max_train_iter, max_env_step, preemption, save_best
         )
         loop_wall = time.perf_counter() - loop_start
-        env_seconds = collector_env.seconds + (evaluator_env.seconds if evaluator_env is not None else 0.0)
+        env_seconds = run.collector_env.seconds + (run.evaluator_env.seconds if run.evaluator_env is not None else 0.0)
         parts = {**getattr(policy, "timing", {}), "env_step": env_seconds}  # the loop's, before the final evaluation
+        breakdown = format_breakdown(loop_wall, parts, collector.envstep - start_envstep)
         end_run(
             cfg,
             reason,
@@ -132,18 +102,12 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
             collector,
             evaluator,
             logger,
-            start,
+            run.start,
             start_envstep,
             save_best,
-            before_summary=format_breakdown(loop_wall, parts, collector.envstep - start_envstep),
+            before_summary=breakdown,
         )
-    finally:
-        torch.set_num_threads(torch_threads)
-        logger.close()
-        collector_env.close()
-        if evaluator_env is not None:
-            evaluator_env.close()
-    return policy
+    return run.policy
 
 
 def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
