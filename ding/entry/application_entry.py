@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 
 from ding.config import ConfigError, compile_config
-from ding.entry.serial_entry import ConfigInput, build_env_managers, load_input_config
+from ding.entry.serial_entry import ConfigInput, build_env_managers, build_evaluator, load_input_config
 from ding.utils.checkpoint import load_checkpoint
 from ding.utils.registry import POLICY_REGISTRY
 from ding.utils.seed import set_global_seed
@@ -30,7 +30,6 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     :return: the mean episode return.
     """
     from ding.utils.log_helper import Logger
-    from ding.worker import InteractionSerialEvaluator
 
     main_cfg, create_cfg = load_input_config(input_cfg)
     cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
@@ -49,16 +48,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
             policy.eval_mode.load_state_dict(state)
         except RuntimeError as err:
             raise ConfigError(f"checkpoint '{path}' does not fit the config's model: {err}") from None
-        evaluator = InteractionSerialEvaluator(
-            cfg.policy.eval.evaluator,
-            evaluator_env,
-            policy,
-            logger,
-            n_episode=cfg.env.n_evaluator_episode,
-            stop_value=cfg.env.stop_value,
-            seeds=eval_seeds,
-            replay_path=cfg.env.replay_path,
-        )
+        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
         returns = evaluator.run_episodes(int(state.get("envstep", 0)), int(state.get("last_iter", 0)))
     finally:
         evaluator_env.close()
