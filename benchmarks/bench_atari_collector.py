@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import atari_buffer, raw_atari_vector_env  # noqa: E402
 
 ANCHORS = "/work/shared/anchors"
 
@@ -49,7 +50,6 @@ def build_config(envs: int, buffer_size: int, eps: float = 0.5):
 
 def build_collector(cfg, policy, batch_size: int, seeds: list[int]):
     """A collector on an atari manager of ``batch_size`` envs per batch (0: synchronous) and its own buffer."""
-    from ding.data import make_replay_buffer
     from ding.envs.env_manager.atari_env_manager import AtariEnvManager
     from ding.utils.log_helper import Logger
     from ding.worker import SampleSerialCollector
@@ -57,46 +57,11 @@ def build_collector(cfg, policy, batch_size: int, seeds: list[int]):
     env_cfg = copy.deepcopy(cfg.env)
     env_cfg.manager.batch_size = batch_size
     env = AtariEnvManager.build(env_cfg, cfg.env.collector_env_num, is_train=True)
-    buffer = make_replay_buffer(
-        cfg.policy.other.replay_buffer,
-        n_envs=env.env_num,
-        obs_shape=env.observation_space.shape,
-        obs_dtype=env.observation_space.dtype,
-        action_shape=(),
-        action_dtype=np.int64,
-        nstep=cfg.policy.nstep,
-        discount_factor=cfg.policy.discount_factor,
-        priority=False,
-        seed=0,
-    )
+    buffer = atari_buffer(cfg, env, priority=False)
     collector = SampleSerialCollector(
         cfg.policy.collect.collector, env, policy, buffer, Logger(None, enabled=False), seeds
     )
     return env, collector
-
-
-def build_raw(manager):
-    """ale-py's vector env with the manager's settings (same-step auto-reset, life-loss ends, no reward clipping)."""
-    from ale_py.vector_env import AtariVectorEnv
-    from gymnasium.vector import AutoresetMode
-
-    from ding.envs.env_manager.atari_env_manager import FRAMESKIP
-
-    s = manager.settings
-    return AtariVectorEnv(
-        s.game,
-        manager.env_num,
-        num_threads=manager.num_threads,
-        autoreset_mode=AutoresetMode.SAME_STEP,
-        stack_num=s.frame_stack,
-        frameskip=FRAMESKIP,
-        noop_max=s.noop_max,
-        life_loss_info=True,
-        reward_clipping=False,
-        use_fire_reset=s.fire_reset,
-        max_num_frames_per_episode=s.max_episode_frames,
-        repeat_action_probability=s.repeat_action_probability,
-    )
 
 
 def raw_rate(raw, steps: int, rng: np.random.Generator) -> float:
@@ -168,7 +133,7 @@ def measure(args) -> tuple[float, float]:
     sync_env, sync = build_collector(cfg, policy, 0, seeds)
     over_env, over = build_collector(cfg, policy, batch, seeds)
     assert over.overlapped and not sync.overlapped
-    raw = build_raw(sync_env)
+    raw = raw_atari_vector_env(sync_env)
     raw.reset(seed=0)
     rng = np.random.default_rng(0)
     model = policy.model.eval()

@@ -19,10 +19,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout, uninstalled
 
 import numpy as np  # noqa: E402
+from common import raw_atari_vector_env  # noqa: E402
 from easydict import EasyDict  # noqa: E402
 
 from ding.envs import BaseEnvManager, SubprocessEnvManager  # noqa: E402
-from ding.envs.env_manager.atari_env_manager import FRAMESKIP, AtariEnvManager  # noqa: E402
+from ding.envs.env_manager.atari_env_manager import AtariEnvManager  # noqa: E402
 
 
 def steps_per_second(step, actions: np.ndarray) -> float:
@@ -42,25 +43,9 @@ def main() -> None:
     parser.add_argument("--gym-steps", type=int, default=300, help="steps of all envs, gymnasium path")
     args = parser.parse_args()
 
-    from ale_py.vector_env import AtariVectorEnv
-    from gymnasium.vector import AutoresetMode
-
     cfg = EasyDict(type="atari", import_names=["dizoo.atari.envs"], env_id=args.env_id)
     manager = AtariEnvManager.build(cfg, args.envs, is_train=True)
-    s = manager.settings
-    raw = AtariVectorEnv(
-        s.game,
-        args.envs,
-        num_threads=manager.num_threads,
-        autoreset_mode=AutoresetMode.SAME_STEP,
-        stack_num=s.frame_stack,
-        frameskip=FRAMESKIP,
-        noop_max=s.noop_max,
-        life_loss_info=True,
-        reward_clipping=False,
-        use_fire_reset=s.fire_reset,
-        max_num_frames_per_episode=s.max_episode_frames,
-    )
+    raw = raw_atari_vector_env(manager)
     rng = np.random.default_rng(0)
     n_actions = manager.action_space.n
     print(

@@ -31,13 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from ding.torch_utils import build_adam  # noqa: E402
+from common import atari_buffer, bare_dqn_step  # noqa: E402
 
 
 def build(batch_size: int, buffer_size: int, fill_rows: int):
     from ding.config import compile_config
-    from ding.data import make_replay_buffer
     from ding.envs.env_manager.atari_env_manager import AtariEnvManager
     from ding.utils.log_helper import Logger
     from ding.utils.registry import POLICY_REGISTRY
@@ -58,18 +56,7 @@ def build(batch_size: int, buffer_size: int, fill_rows: int):
     env_cfg = copy.deepcopy(cfg.env)
     env_cfg.manager.batch_size = 0  # stepped here with reset/step
     env = AtariEnvManager.build(env_cfg, cfg.env.collector_env_num, is_train=True)
-    buffer = make_replay_buffer(
-        cfg.policy.other.replay_buffer,
-        n_envs=env.env_num,
-        obs_shape=env.observation_space.shape,
-        obs_dtype=env.observation_space.dtype,
-        action_shape=(),
-        action_dtype=np.int64,
-        nstep=cfg.policy.nstep,
-        discount_factor=cfg.policy.discount_factor,
-        priority=cfg.policy.priority,
-        seed=0,
-    )
+    buffer = atari_buffer(cfg, env, priority=cfg.policy.priority)
     rng = np.random.default_rng(0)
     obs = env.reset(0)
     for _ in range(fill_rows):  # random play: life losses and game ends inside the buffer
@@ -81,29 +68,6 @@ def build(batch_size: int, buffer_size: int, fill_rows: int):
         obs = out.obs
     env.close()
     return cfg, policy, learner, buffer
-
-
-def bare_step_fn(model: torch.nn.Module, lr: float, target_update_freq: int):
-    """The DQN update written directly in torch (double DQN, n-step target from the buffer's reward and discount)."""
-    target = copy.deepcopy(model)
-    optimizer = build_adam(model.parameters(), lr=lr)  # the same optimizer as ding, to isolate plumbing
-    counter = [0]
-
-    def step(batch):
-        q = model(batch["obs"])["logit"].gather(1, batch["action"].view(-1, 1)).squeeze(1)
-        with torch.no_grad():
-            next_action = model(batch["next_obs"])["logit"].argmax(1, keepdim=True)
-            next_q = target(batch["next_obs"])["logit"].gather(1, next_action).squeeze(1)
-            y = batch["reward"] + batch["discount"] * next_q
-        loss = (q - y).pow(2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        counter[0] += 1
-        if counter[0] % target_update_freq == 0:
-            target.load_state_dict(model.state_dict())
-
-    return step
 
 
 def timed(fn, iters: int) -> list[float]:
@@ -126,7 +90,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     cfg, policy, learner, buffer = build(args.batch, args.buffer_size, args.fill_rows)
     bare_model = copy.deepcopy(policy.model)
-    bare = bare_step_fn(bare_model, cfg.policy.learn.learning_rate, cfg.policy.learn.target_update_freq)
+    bare = bare_dqn_step(bare_model, cfg.policy.learn.learning_rate, cfg.policy.learn.target_update_freq)
     batches = [buffer.sample(args.batch) for _ in range(32)]
     sample_times: list[float] = []
 

@@ -22,8 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from ding.torch_utils import build_adam  # noqa: E402
+from common import bare_dqn_step  # noqa: E402
 
 
 def build(batch_size: int):
@@ -55,29 +54,6 @@ def build(batch_size: int):
     return cfg, policy, learner, batches
 
 
-def bare_step_fn(model: torch.nn.Module, lr: float, target_update_freq: int):
-    """The same update written directly in torch, CleanRL style."""
-    target = copy.deepcopy(model)
-    optimizer = build_adam(model.parameters(), lr=lr)  # the same optimizer as ding, to isolate plumbing
-    counter = [0]
-
-    def step(batch):
-        q = model(batch["obs"])["logit"].gather(1, batch["action"].view(-1, 1)).squeeze(1)
-        with torch.no_grad():
-            next_action = model(batch["next_obs"])["logit"].argmax(1, keepdim=True)
-            next_q = target(batch["next_obs"])["logit"].gather(1, next_action).squeeze(1)
-            y = batch["reward"] + batch["discount"] * next_q
-        loss = (q - y).pow(2).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        counter[0] += 1
-        if counter[0] % target_update_freq == 0:
-            target.load_state_dict(model.state_dict())
-
-    return step
-
-
 def timed(fn, batches, iters: int) -> list[float]:
     times = []
     for i in range(iters):
@@ -97,7 +73,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg, policy, learner, batches = build(args.batch)
     bare_model = copy.deepcopy(policy.model)
-    bare = bare_step_fn(bare_model, cfg.policy.learn.learning_rate, cfg.policy.learn.target_update_freq)
+    bare = bare_dqn_step(bare_model, cfg.policy.learn.learning_rate, cfg.policy.learn.target_update_freq)
     ding_medians, bare_medians = [], []
     for _ in range(args.rounds):  # interleaved rounds, so machine noise hits both sides alike
         bare_medians.append(statistics.median(timed(bare, batches, args.iters)))
