@@ -11,6 +11,7 @@ import torch
 
 from ding.policy.ppo import PPOPolicy
 from ding.utils.registry import ENV_REGISTRY
+from tests.dist_helpers import float64_default
 
 ENVS, STEPS, BATCH, ITERS = 2, 16, 8, 2  # per rank: rollouts of 16 steps x 2 envs, minibatches of 8, 2 collects
 
@@ -63,7 +64,7 @@ def train_ppo_rank(out_dir: str, cases: list[str]) -> None:
     from ding.utils.seed import derive_seeds
     from ding.worker import RolloutCollector
 
-    with DistContext(timeout_s=120):
+    with DistContext(timeout_s=120), float64_default():
         rank = get_rank()
         for case in cases:
             cfg = case_config(case, multi_gpu=True)
@@ -131,12 +132,13 @@ def union_orders(per_rank_orders: list[list[torch.Tensor]]) -> list[torch.Tensor
 def single_process_union(case: str, saved: list[dict]) -> tuple[dict, dict]:
     """The reference: one process with rank 0's initial weights, learning on the union of the ranks' rollouts."""
     cfg = case_config(case, multi_gpu=False, world=len(saved))
-    torch.manual_seed(0)
-    policy = ReplayPPO(cfg.policy)
-    policy.replay = iter(union_orders([s["orders"] for s in saved]))
-    for it in range(ITERS):
-        for minibatch in policy.learn_mode.minibatches(union_rollout([s["rollouts"][it] for s in saved])):
-            policy.learn_mode.forward(minibatch)
+    with float64_default():
+        torch.manual_seed(0)
+        policy = ReplayPPO(cfg.policy)
+        policy.replay = iter(union_orders([s["orders"] for s in saved]))
+        for it in range(ITERS):
+            for minibatch in policy.learn_mode.minibatches(union_rollout([s["rollouts"][it] for s in saved])):
+                policy.learn_mode.forward(minibatch)
     return policy.model.state_dict(), policy._value_norm.state_dict()
 
 

@@ -133,5 +133,6 @@ class ConvEncoder(nn.Module):
         self.output_size = hidden_size_list[-1]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.float().div_(255.0) if obs.dtype == torch.uint8 else obs.float()
+        dtype = self.fc[0].weight.dtype  # float32 unless the model was cast (e.g. .double() in equivalence tests)
+        x = obs.to(dtype).div_(255.0) if obs.dtype == torch.uint8 else obs.to(dtype)
         return self.fc(self.conv(x))

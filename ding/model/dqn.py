@@ -96,4 +96,6 @@ class DQN(nn.Module):
         self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)
 
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logit": self.head(self.encoder(obs if self._image else obs.float()))}
+        if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)
+            obs = obs.to(next(self.head.parameters()).dtype)
+        return {"logit": self.head(self.encoder(obs))}

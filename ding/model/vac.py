@@ -187,8 +187,8 @@ class VAC(nn.Module):
         return {"value": self.critic_head(self.critic(feature)).squeeze(-1)}
 
     def forward(self, obs: torch.Tensor, mode: str = "compute_actor_critic") -> dict[str, torch.Tensor]:
-        if obs.dtype != torch.uint8:
-            obs = obs.float()
+        if obs.dtype != torch.uint8:  # float observations in the parameters' dtype (float32 unless the model was cast)
+            obs = obs.to(self.critic_head.weight.dtype)
         if mode == "compute_actor_critic":
             actor_feature, critic_feature = self._features(obs)
             return {**self._actor(actor_feature), **self._critic(critic_feature)}
