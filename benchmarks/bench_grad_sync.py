@@ -51,11 +51,13 @@ def rank_main(out_path: str, iters: int, rounds: int) -> None:
 
         def step_bucketed():
             bucketed.zero_grad(set_to_none=False)
+            sync.prepare()
             bucketed(obs)["logit"].sum().backward()
             sync.sync()
 
         def step_overlap():
             overlapped.zero_grad(set_to_none=False)
+            sync_overlap.prepare()
             overlapped(obs)["logit"].sum().backward()
             sync_overlap.sync()
 

@@ -12,12 +12,15 @@ from ding.torch_utils import build_adam
 
 def bare_dqn_step(model: torch.nn.Module, lr: float, target_update_freq: int):
     """The DQN update written directly in torch, CleanRL style (double DQN, n-step target from the batch's reward
-    and discount), with ding's optimizer so that only the plumbing differs; returns ``step(batch)``."""
+    and discount), with ding's optimizer so that only the plumbing differs; returns ``step(batch)``. The batch is
+    the replay buffer's numpy arrays, turned into tensors as a hand-written loop does (ding's policy converts it
+    too)."""
     target = copy.deepcopy(model)
     optimizer = build_adam(model.parameters(), lr=lr)
     counter = [0]
 
     def step(batch):
+        batch = {key: torch.from_numpy(value) for key, value in batch.items()}
         q = model(batch["obs"])["logit"].gather(1, batch["action"].view(-1, 1)).squeeze(1)
         with torch.no_grad():
             next_action = model(batch["next_obs"])["logit"].argmax(1, keepdim=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import sys
 
@@ -32,52 +31,6 @@ def float64_default():
         torch.set_default_dtype(previous)
 
 
-def dqn_cfg(overlap: bool = False, multi_gpu: bool = True, cuda: bool = False):
-    from ding.config import compile_config
-    from dizoo.classic_control.cartpole.config.cartpole_dqn_config import create_config, main_config
-
-    main = copy.deepcopy(main_config)
-    main.policy.learn.multi_gpu = multi_gpu
-    main.policy.cuda = cuda
-    main.policy.learn.grad_sync_overlap = overlap
-    main.policy.learn.target_update_freq = 3  # exercise target copies within the run
-    return compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
-
-
-def rank_batches(rank: int, iters: int, batch: int = 16) -> list[dict[str, torch.Tensor]]:
-    """Deterministic, rank-specific batches."""
-    g = torch.Generator().manual_seed(1000 + rank)
-    return [
-        {
-            "obs": torch.randn(batch, 4, generator=g),
-            "action": torch.randint(0, 2, (batch,), generator=g),
-            "reward": torch.rand(batch, generator=g),
-            "next_obs": torch.randn(batch, 4, generator=g),
-            "discount": torch.full((batch,), 0.97, dtype=torch.get_default_dtype()),
-            "weight": torch.ones(batch),
-            "index": torch.arange(batch),
-        }
-        for _ in range(iters)
-    ]
-
-
-def train_dqn_rank(out_dir: str, iters: int, overlap: bool, cuda: bool = False) -> None:
-    """One rank: DQN from a rank-specific initial seed (rank 0's weights must win), K steps on its own batches."""
-    from ding.utils import DistContext, get_rank
-    from ding.utils.registry import POLICY_REGISTRY
-
-    with DistContext(), float64_default():
-        rank = get_rank()
-        torch.manual_seed(rank)  # different init per rank: the broadcast at init must make them equal
-        policy = POLICY_REGISTRY.get("dqn")(dqn_cfg(overlap, cuda=cuda).policy)
-        for batch in rank_batches(rank, iters):
-            policy.learn_mode.forward(batch)
-        torch.save(
-            {k: v.detach().cpu().clone() for k, v in policy.model.state_dict().items()},
-            os.path.join(out_dir, f"r{rank}.pt"),
-        )
-
-
 def fail_one_rank(failing_rank: int) -> None:
     """Rank `failing_rank` raises after the group is up; the others wait in a collective that never completes."""
     from ding.utils import DistContext, broadcast, get_rank
@@ -88,20 +41,6 @@ def fail_one_rank(failing_rank: int) -> None:
             raise RuntimeError("injected failure for the test")
         broadcast(torch.zeros(1), src=failing_rank)  # would wait for the failed rank forever
     sys.exit(0)
-
-
-def single_process_union(iters: int, world: int) -> dict[str, torch.Tensor]:
-    """The reference: one process, rank 0's initial weights, trained on the union of the ranks' batches."""
-    from ding.utils.registry import POLICY_REGISTRY
-
-    with float64_default():
-        torch.manual_seed(0)
-        policy = POLICY_REGISTRY.get("dqn")(dqn_cfg(multi_gpu=False).policy)
-        per_rank = [rank_batches(r, iters) for r in range(world)]
-        for step in range(iters):
-            union = {k: torch.cat([per_rank[r][step][k] for r in range(world)]) for k in per_rank[0][step]}
-            policy.learn_mode.forward(union)
-    return policy.model.state_dict()
 
 
 DDP_RUN = """

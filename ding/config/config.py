@@ -217,7 +217,7 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     """The full tree of defaults for this combination of components (what compile_config merges under)."""
     from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector, SampleSerialCollector
 
-    policy = EasyDict(copy.deepcopy(policy_cls.config))
+    policy = policy_cls.default_config()
     policy.import_names = []  # modules imported before the policy type is looked up (they register it)
     policy.model = model_default_config(model_cls)
     policy.learn.learner = BaseLearner.default_config()
@@ -319,7 +319,7 @@ def compile_config(
     if buffer_cls is not None:
         compiled.policy.other.replay_buffer.type = buffer_name
         compiled.policy.other.replay_buffer.import_names = buffer_imports
-    if multi_gpu is not None and "multi_gpu" in compiled.policy and "multi_gpu" in compiled.policy.learn:
+    if multi_gpu is not None:  # both keys exist in every policy's defaults (Policy.config)
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from ding.config import config as config_module
 from ding.config.config import ENV_COMMON_CONFIG, _required_model_keys, default_config_tree, model_default_config
+from ding.policy.base_policy import Policy
 from ding.utils.registry import (
     BUFFER_REGISTRY,
     ENV_MANAGER_REGISTRY,
@@ -292,9 +293,9 @@ def reference_sections() -> list[Section]:
     sections.append(
         _section(
             f"policy: type '{DOCUMENTED_POLICY}'",
-            f"Declared by {where(policy_cls, '.config')}.",
+            f"Declared by {where(policy_cls, '.config')} over the keys every policy has ({where(Policy, '.config')}).",
             "policy.",
-            _leaves(policy_cls.config),
+            _leaves(policy_cls.default_config()),
             base_tree,
             class_config_comments(policy_cls),
         )
@@ -320,9 +321,9 @@ def reference_sections() -> list[Section]:
     sections.append(
         _section(
             f"policy: type '{DOCUMENTED_ON_POLICY}'",
-            f"Declared by {where(on_policy_cls, '.config')}; on-policy (`ding -m serial_onpolicy`), no replay buffer.",
+            f"Declared by {where(on_policy_cls, '.config')} over {where(Policy, '.config')}; on-policy (`ding -m serial_onpolicy`), no replay buffer.",
             "policy.",
-            _leaves(on_policy_cls.config),
+            _leaves(on_policy_cls.default_config()),
             on_policy_tree,
             class_config_comments(on_policy_cls),
         )

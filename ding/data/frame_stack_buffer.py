@@ -175,35 +175,12 @@ class FrameStackReplayBuffer(ReplayBuffer):
         return index, self._importance_weight(index, size)
 
 
-def make_replay_buffer(
-    cfg: EasyDict,
-    n_envs: int,
-    obs_shape: tuple,
-    obs_dtype: Any,
-    action_shape: tuple,
-    action_dtype: Any,
-    nstep: int,
-    discount_factor: float,
-    priority: bool,
-    pin_memory: bool = False,
-    seed: int | None = None,
-) -> ReplayBuffer:
-    """The buffer of ``cfg.type`` (default 'replay') built by ``from_config``; a 'replay' buffer of uint8 stacked
-    frames ``(stack, H, W)`` is a :class:`FrameStackReplayBuffer` (same arguments as :meth:`ReplayBuffer.from_config`).
-    """
+def make_replay_buffer(cfg: EasyDict, **kwargs: Any) -> ReplayBuffer:
+    """The buffer of ``cfg.type`` (default 'replay') built by its ``from_config(cfg, **kwargs)``; a 'replay' buffer of
+    uint8 stacked frames ``(stack, H, W)`` (``kwargs`` ``obs_shape`` and ``obs_dtype``) is a
+    :class:`FrameStackReplayBuffer`."""
     buffer_cls = BUFFER_REGISTRY.get(cfg.get("type", "replay"))
+    obs_shape, obs_dtype = kwargs["obs_shape"], kwargs["obs_dtype"]
     if buffer_cls is ReplayBuffer and np.dtype(obs_dtype) == np.uint8 and len(obs_shape) == 3:
         buffer_cls = FrameStackReplayBuffer
-    return buffer_cls.from_config(
-        cfg,
-        n_envs=n_envs,
-        obs_shape=obs_shape,
-        obs_dtype=obs_dtype,
-        action_shape=action_shape,
-        action_dtype=action_dtype,
-        nstep=nstep,
-        discount_factor=discount_factor,
-        priority=priority,
-        pin_memory=pin_memory,
-        seed=seed,
-    )
+    return buffer_cls.from_config(cfg, **kwargs)

@@ -12,7 +12,6 @@ import copy
 from typing import Any
 
 import numpy as np
-import torch
 from easydict import EasyDict
 
 from ding.data.sum_tree import SumTree
@@ -37,7 +36,6 @@ class ReplayBuffer:
     :param beta: PER importance-sampling exponent at the first sample, annealed linearly to 1.
     :param anneal_step: calls to :meth:`sample` over which beta reaches 1; 0 keeps beta constant.
     :param priority_eps: added to ``|td error|`` so that no priority is zero.
-    :param pin_memory: pin the sampled tensors (only when CUDA is available) for non-blocking copies to the GPU.
     :param seed: seed of the sampling generator.
     """
 
@@ -70,7 +68,6 @@ class ReplayBuffer:
         beta: float = 0.4,
         anneal_step: int = 100000,
         priority_eps: float = 1e-6,
-        pin_memory: bool = False,
         seed: int | None = None,
     ) -> None:
         if size < 1 or n_envs < 1 or nstep < 1:
@@ -87,7 +84,6 @@ class ReplayBuffer:
         self.beta = float(beta)
         self.anneal_step = int(anneal_step)
         self.priority_eps = float(priority_eps)
-        self.pin_memory = bool(pin_memory) and torch.cuda.is_available()
         self._rng = np.random.default_rng(seed)
 
         rows, envs = self.capacity_rows, self.n_envs
@@ -111,39 +107,12 @@ class ReplayBuffer:
         self._sample_calls = 0  # for beta's anneal
 
     @classmethod
-    def from_config(
-        cls,
-        cfg: EasyDict,
-        n_envs: int,
-        obs_shape: tuple,
-        obs_dtype: Any,
-        action_shape: tuple,
-        action_dtype: Any,
-        nstep: int,
-        discount_factor: float,
-        priority: bool,
-        pin_memory: bool = False,
-        seed: int | None = None,
-    ) -> ReplayBuffer:
-        """Build from the ``policy.other.replay_buffer`` sub-config; keys missing from ``cfg`` take the defaults."""
+    def from_config(cls, cfg: EasyDict, **kwargs: Any) -> ReplayBuffer:
+        """Build from the ``policy.other.replay_buffer`` sub-config (size and PER settings; keys missing from ``cfg``
+        take the defaults) and ``kwargs``, the constructor's other arguments (the env's layout, n-step, seed)."""
         defaults = cls.config
-        return cls(
-            size=cfg.get("replay_buffer_size", defaults["replay_buffer_size"]),
-            n_envs=n_envs,
-            obs_shape=obs_shape,
-            obs_dtype=obs_dtype,
-            action_shape=action_shape,
-            action_dtype=action_dtype,
-            nstep=nstep,
-            discount_factor=discount_factor,
-            priority=priority,
-            alpha=cfg.get("alpha", defaults["alpha"]),
-            beta=cfg.get("beta", defaults["beta"]),
-            anneal_step=cfg.get("anneal_step", defaults["anneal_step"]),
-            priority_eps=cfg.get("priority_eps", defaults["priority_eps"]),
-            pin_memory=pin_memory,
-            seed=seed,
-        )
+        settings = {key: cfg.get(key, defaults[key]) for key in ("alpha", "beta", "anneal_step", "priority_eps")}
+        return cls(size=cfg.get("replay_buffer_size", defaults["replay_buffer_size"]), **settings, **kwargs)
 
     # ring arrays saved by state_dict, as attribute names without the leading underscore
     _state_arrays = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
@@ -206,10 +175,11 @@ class ReplayBuffer:
         fraction = min(1.0, self._sample_calls / self.anneal_step)
         return self.beta + (1.0 - self.beta) * fraction
 
-    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """Draw ``batch_size`` transitions (with replacement) with their n-step returns.
 
-        :return: dict of CPU tensors (pinned if ``pin_memory``): ``obs`` (B, *obs_shape), ``action``
+        :return: dict of numpy arrays (the learner's policy converts them to tensors, once): ``obs`` (B, *obs_shape),
+            ``action``
             (B, *action_shape), ``reward`` (B,) float32 n-step discounted return, ``next_obs`` (B, *obs_shape) obs to
             bootstrap from, ``discount`` (B,) float32 factor of the bootstrap value (``gamma^k``, 0 after a
             termination), ``weight`` (B,) float32 importance-sampling weights (ones without priority), ``index`` (B,)
@@ -222,7 +192,7 @@ class ReplayBuffer:
         self._sample_calls += 1
         ret, discount, bootstrap_index = self._nstep_return(index, size)
         obs, next_obs = self._gather_obs(index, bootstrap_index)
-        batch = {
+        return {
             "obs": obs,
             "action": self._action_flat[index],
             "reward": ret,
@@ -231,10 +201,6 @@ class ReplayBuffer:
             "weight": weight,
             "index": index,
         }
-        tensors = {key: torch.from_numpy(value) for key, value in batch.items()}
-        if self.pin_memory:
-            tensors = {key: value.pin_memory() for key, value in tensors.items()}
-        return tensors
 
     def _sample_index(self, batch_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``(index, weight)``: (B,) int64 flat indices in ``[0, size)`` and their (B,) float32 IS weights."""
@@ -278,18 +244,15 @@ class ReplayBuffer:
         )
         return ret, discount, (index + last_offset * envs) % self.capacity
 
-    def update_priority(self, index: np.ndarray | torch.Tensor, priority: np.ndarray | torch.Tensor) -> None:
+    def update_priority(self, index: np.ndarray, priority: np.ndarray) -> None:
         """Set the priorities of sampled transitions; a no-op without ``priority``.
 
         :param index: (B,) flat indices, the ``index`` of a :meth:`sample` batch.
-        :param priority: (B,) new priorities, typically ``|td error|``; ``priority_eps`` is added.
+        :param priority: (B,) new priorities, typically ``|td error|`` (numpy, as the policies return it);
+            ``priority_eps`` is added.
         """
         if self._tree is None:
             return
-        if isinstance(index, torch.Tensor):
-            index = index.cpu().numpy()
-        if isinstance(priority, torch.Tensor):
-            priority = priority.detach().cpu().numpy()
         priority = np.abs(np.asarray(priority, dtype=np.float64).reshape(-1)) + self.priority_eps
         self._max_priority = max(self._max_priority, float(priority.max()))
         self._tree.update(np.asarray(index, dtype=np.int64).reshape(-1), priority**self.alpha)

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 
 from ding.config import ConfigError, compile_config
-from ding.entry.serial_entry import ConfigInput, build_env_managers, build_evaluator, load_input_config
+from ding.entry.run import ConfigInput, build_env_managers, build_evaluator, load_input_config
 from ding.utils.checkpoint import load_checkpoint
 from ding.utils.registry import POLICY_REGISTRY
 from ding.utils.seed import set_global_seed

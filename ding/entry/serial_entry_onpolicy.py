@@ -12,7 +12,6 @@ No data outlives its collect: there is no replay buffer.
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Optional
 
@@ -20,8 +19,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError
-from ding.entry.serial_entry import ConfigInput, build_evaluator, end_run, setup_run, start_run
-from ding.utils.dist import broadcast_object, is_main_process
+from ding.entry.run import ConfigInput, Run, build_evaluator, setup_run, split_over_ranks
 from ding.utils.preemption import PreemptionHandler
 
 # wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (Python bookkeeping of
@@ -69,60 +67,41 @@ def serial_pipeline_onpolicy(
 def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption):
     from ding.worker import BaseLearner, RolloutCollector
 
-    entry = "serial_pipeline_onpolicy"
     with setup_run(
-        entry, input_cfg, seed, env_setting, model, resume, apply_world_size_onpolicy, on_policy=True, timed_envs=True
+        "serial_pipeline_onpolicy",
+        input_cfg,
+        seed,
+        env_setting,
+        model,
+        resume,
+        preemption,
+        max_train_iter=max_train_iter,
+        max_env_step=max_env_step,
+        on_policy=True,
+        world_size_rule=apply_world_size_onpolicy,
+        timed_envs=True,
     ) as run:
-        cfg, policy, logger = run.cfg, run.policy, run.logger
-        learner = BaseLearner(cfg.policy.learn.learner, policy, logger, cfg.exp_name)
-        learner.config = cfg
-        collector = RolloutCollector(
-            cfg.policy.collect.collector,
-            run.collector_env,
-            policy,
-            logger,
-            run.collector_seeds,
-            cfg.policy.collect.n_sample,
+        cfg, policy = run.cfg, run.policy
+        run.learner = BaseLearner(cfg.policy.learn.learner, policy, run.logger, cfg.exp_name, run_config=cfg)
+        run.collector = RolloutCollector(
+            cfg.policy.collect.collector, run.collector_env, policy, run.logger, run.collector_seeds, run.spec.n_sample
         )
-        evaluator = build_evaluator(cfg, run.evaluator_env, policy, logger, run.eval_seeds)
-        start_envstep = start_run(cfg, learner, collector, evaluator, logger, run.resume_path, run.rank_seed)
-        save_best = functools.partial(learner.save_checkpoint, latest=False)
+        run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds)
+        run.begin()
         loop_start = time.perf_counter()
-        stop, reason = _train_loop(
-            cfg, policy, learner, collector, evaluator, logger, max_train_iter, max_env_step, preemption, save_best
-        )
+        reason = _train_loop(run)
         loop_wall = time.perf_counter() - loop_start
         env_seconds = run.collector_env.seconds + (run.evaluator_env.seconds if run.evaluator_env is not None else 0.0)
         parts = {**getattr(policy, "timing", {}), "env_step": env_seconds}  # the loop's, before the final evaluation
-        breakdown = format_breakdown(loop_wall, parts, collector.envstep - start_envstep)
-        end_run(
-            cfg,
-            reason,
-            learner,
-            collector,
-            evaluator,
-            logger,
-            run.start,
-            start_envstep,
-            save_best,
-            before_summary=breakdown,
-        )
+        run.finish(reason, before_summary=format_breakdown(loop_wall, parts, run.collector.envstep - run.start_envstep))
     return run.policy
 
 
 def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
-    """With ``policy.global_batch``, divide ``learn.batch_size`` and ``collect.n_sample`` over the ranks; then
-    check that each rank's ``n_sample`` fills whole steps of its collector envs."""
+    """The policy's split of its counts over the ranks (``policy.global_batch``); then check that each rank's
+    ``n_sample`` fills whole steps of its collector envs."""
+    split_over_ranks(cfg, world_size)
     policy = cfg.policy
-    if world_size > 1 and policy.get("global_batch", False):
-        for section, key in (("learn", "batch_size"), ("collect", "n_sample")):
-            total = policy[section][key]
-            if total % world_size:
-                raise ConfigError(
-                    f"policy.global_batch=True: policy.{section}.{key}={total} does not divide over {world_size} "
-                    f"ranks; make it a multiple of the world size"
-                )
-            policy[section][key] = total // world_size
     env_num = cfg.env.collector_env_num
     if policy.collect.n_sample % env_num:
         per_rank = " per rank" if world_size > 1 and policy.get("global_batch", False) else ""
@@ -149,36 +128,17 @@ def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) ->
     return f"[ding] loop wall {loop_wall:.3f}s, {envstep / max(loop_wall, 1e-9):.0f} env steps/s: {body}"
 
 
-def _train_loop(
-    cfg, policy, learner, collector, evaluator, logger, max_train_iter, max_env_step, preemption, save_best
-) -> tuple[bool, str]:
-    """The on-policy loop; returns (stop value reached, why it ended).
-
-    Every decision here is the same on every rank by construction (rollouts of one size, so the same minibatch
-    count and train iterations), except the evaluation's outcome, which rank 0 broadcasts.
-    """
-    main_process = is_main_process()
-    max_train_iter = float("inf") if max_train_iter is None else max_train_iter
-    max_env_step = float("inf") if max_env_step is None else max_env_step
+def _train_loop(run: Run) -> str:
+    """The on-policy loop (see the module docstring); returns why it ended."""
+    learner, collector, minibatches = run.learner, run.collector, run.policy.learn_mode.minibatches
     while True:
-        if evaluator.should_eval(learner.train_iter):
-            stop = False
-            if main_process:
-                stop, _ = evaluator.eval(save_best, learner.train_iter, collector.envstep)
-            else:
-                evaluator.skip(learner.train_iter)
-            if broadcast_object(stop):
-                return True, "stop value reached"
+        if run.eval_says_stop():
+            return "stop value reached"
         rollout = collector.collect(learner.train_iter)
-        for minibatch in policy.learn_mode.minibatches(rollout):
+        for minibatch in minibatches(rollout):
             learner.train(minibatch, collector.envstep)
-            if learner.train_iter >= max_train_iter:
-                return False, f"max_train_iter={max_train_iter} reached"
-        logger.status(
-            f"envstep={collector.envstep} train_iter={learner.train_iter} "
-            f"last eval={evaluator.last_result.get('episode_return_mean', float('nan')):.1f}"
-        )
-        if collector.envstep >= max_env_step:
-            return False, f"max_env_step={max_env_step} reached"
-        if preemption.agreed():  # a collective under DDP: every rank asks at the same point
-            return False, f"preempted ({preemption.signal_name or 'signal on another rank'})"
+            if run.train_budget_reached():
+                return f"max_train_iter={run.max_train_iter} reached"
+        reason = run.end_of_round()
+        if reason:
+            return reason

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any, Optional
 
 import torch
 from easydict import EasyDict
 
+from ding.config.config import ConfigError
+from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -21,22 +22,81 @@ class NonFiniteError(FloatingPointError):
 class Policy:
     """An algorithm: its defaults, how it trains (learn), explores (collect) and acts greedily (eval).
 
-    Subclasses define ``config`` (defaults with a comment per key), ``default_model`` (a MODEL_REGISTRY name),
-    and ``_init_<mode>`` / ``_forward_<mode>`` for each mode, plus ``_state_dict_learn`` / ``_load_state_dict_learn``.
-    Each ``*_mode`` property returns a namespace of that mode's functions, as DI-engine's policies do.
+    The contract (ding/policy/contract.py; docs/adding_a_policy.md): a subclass declares ``config`` (its own keys and
+    the shared keys whose default differs, a comment per key; :meth:`default_config` merges it over
+    :attr:`Policy.config`), ``default_model`` (a MODEL_REGISTRY name), ``_init_<mode>`` / ``_forward_<mode>`` for
+    learn, collect and eval, ``_state_dict_learn`` / ``_load_state_dict_learn``, :meth:`_data_spec` when it reads
+    more than the shared keys, and :meth:`_trained_modules` when it trains more than ``self._model`` (target nets,
+    a temperature). Every gradient step goes through :meth:`_optimize`, which owns multi-GPU sync and the NaN guard.
     """
 
-    config: dict = {}
+    # keys every policy has (DI-engine's names); a subclass's ``config`` adds its own and may change these defaults
+    config: dict = dict(
+        type=None,  # registered policy type (usually set in create_config.policy.type)
+        cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
+        on_policy=False,  # True: learns only from the rollout just collected (serial_pipeline_onpolicy)
+        multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
+        global_batch=False,  # with multi_gpu: True divides learn.batch_size, collect.n_sample over the ranks
+        priority=False,  # prioritised replay: sample by |td error|^alpha
+        priority_IS_weight=False,  # weight the loss by PER importance-sampling weights (used with priority=True)
+        load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
+        learn=dict(
+            multi_gpu=False,  # data-parallel training: run under DistContext, gradients averaged over the ranks
+            grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
+            grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
+            skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
+            resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
+            batch_size=64,  # transitions per gradient step
+            learning_rate=0.001,  # Adam step size
+        ),
+        collect=dict(
+            n_sample=8,  # transitions per collect (off-policy: rounded up to a multiple of env.collector_env_num)
+            unroll_len=1,  # DI-engine key: transitions are collected one at a time (must stay 1)
+        ),
+        eval=dict(),
+        other=dict(),
+    )
     default_model: str = ""
-    default_buffer: str = "replay"
+    default_buffer: Optional[str] = "replay"  # None: on-policy, no replay buffer
+    # (section, key) counts that policy.global_batch divides over the ranks (totals in the config, per rank in runs)
+    per_rank_keys: tuple[tuple[str, str], ...] = (("learn", "batch_size"), ("collect", "n_sample"))
 
     @classmethod
     def default_config(cls) -> EasyDict:
-        return EasyDict(copy.deepcopy(cls.config))
+        """The defaults of this policy: each class's ``config`` along the MRO merged over its base's."""
+        merged: dict = {}
+        for klass in reversed(cls.__mro__):
+            if "config" in vars(klass):
+                merged = _merge(merged, klass.__dict__["config"])
+        return EasyDict(merged)
 
     @classmethod
     def check_config(cls, cfg: EasyDict) -> None:
-        """Raise ``ConfigError`` for values this policy cannot run; called by compile_config."""
+        """Raise ``ConfigError`` for values this policy cannot run; called by compile_config (a subclass checks
+        its own keys and calls this)."""
+        if cfg.collect.unroll_len != 1:
+            raise ConfigError(
+                f"Config key 'policy.collect.unroll_len'={cfg.collect.unroll_len!r} is not supported by "
+                f"{cls.__name__} here; use 1"
+            )
+        for section, key in cls.per_rank_keys:
+            if cfg[section][key] < 1:
+                raise ConfigError(f"Config key 'policy.{section}.{key}' must be >= 1, got {cfg[section][key]}")
+
+    @classmethod
+    def split_over_ranks(cls, cfg: EasyDict, world_size: int) -> None:
+        """With ``policy.global_batch``, divide the counts of :attr:`per_rank_keys` over the ranks, in place (the
+        config holds single-process totals; each rank then runs its share)."""
+        if world_size == 1 or not cfg.global_batch:
+            return
+        for section, key in cls.per_rank_keys:
+            total = cfg[section][key]
+            if total % world_size:
+                raise ConfigError(
+                    f"policy.global_batch=True: policy.{section}.{key}={total} does not divide over {world_size} "
+                    f"ranks; make it a multiple of the world size"
+                )
+            cfg[section][key] = total // world_size
 
     def __init__(
         self, cfg: EasyDict, model: Optional[torch.nn.Module] = None, enable_field: Optional[Sequence[str]] = None
@@ -47,30 +107,58 @@ class Policy:
             model = MODEL_REGISTRY.get(self.default_model)(**cfg.model)
         self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
-        self._grad_sync = None
+        self._grad_syncs: dict[int, Any] = {}  # multi_gpu: one GradientSynchronizer per optimizer (by id)
         self.nonfinite_steps = 0  # training steps skipped because the loss or a gradient was NaN/inf
-        if "learn" in self._enable_field and self.multi_gpu:
-            from ding.torch_utils.grad_sync import broadcast_module
-            from ding.utils.dist import get_world_size
-
-            if get_world_size() > 1 and self._device.type == "cpu":
-                import torch.distributed as dist
-
-                if dist.get_backend() == "nccl":
-                    raise RuntimeError(
-                        "multi_gpu with the NCCL backend needs the model on the GPU: set policy.cuda=True, or use "
-                        "DistContext(backend='gloo') to train on CPUs"
-                    )
-
-            broadcast_module(self._model)  # every rank starts from rank 0's weights
+        learn = "learn" in self._enable_field
+        if learn and self.multi_gpu:
+            self._check_backend()
+            self._broadcast({"model": self._model})  # before _init_learn: target nets copy rank 0's weights
         for field in self._enable_field:
             getattr(self, f"_init_{field}")()
+        if learn and self.multi_gpu:
+            # what _init_learn made (target nets, a temperature, ...) starts equal on every rank too
+            self._broadcast({k: v for k, v in self._trained_modules().items() if v is not self._model})
 
     @property
     def multi_gpu(self) -> bool:
-        """Data-parallel training: gradients are averaged over the ranks of the process group."""
-        learn = self._cfg.get("learn", {})
-        return bool(self._cfg.get("multi_gpu", False) or learn.get("multi_gpu", False))
+        """Data-parallel training: gradients are averaged over the ranks of the process group (compile_config makes
+        ``policy.multi_gpu`` and ``policy.learn.multi_gpu`` agree)."""
+        return bool(self._cfg.learn.get("multi_gpu", False) or self._cfg.get("multi_gpu", False))
+
+    def _check_backend(self) -> None:
+        from ding.utils.dist import get_world_size
+
+        if get_world_size() > 1 and self._device.type == "cpu":
+            import torch.distributed as dist
+
+            if dist.get_backend() == "nccl":
+                raise RuntimeError(
+                    "multi_gpu with the NCCL backend needs the model on the GPU: set policy.cuda=True, or use "
+                    "DistContext(backend='gloo') to train on CPUs"
+                )
+
+    def _trained_modules(self) -> dict[str, torch.nn.Module | torch.Tensor]:
+        """Everything the learn mode trains or derives from trained weights (target nets), by name: broadcast from
+        rank 0 when the policy is built with multi_gpu, so every rank starts from the same state. A subclass that
+        trains more than ``self._model`` adds its modules and tensors (a log-temperature, ...)."""
+        return {"model": self._model}
+
+    @staticmethod
+    def _broadcast(modules: dict[str, torch.nn.Module | torch.Tensor]) -> None:
+        from ding.torch_utils.grad_sync import broadcast_module, broadcast_tensors
+
+        for item in modules.values():
+            if isinstance(item, torch.nn.Module):
+                broadcast_module(item)
+            else:
+                broadcast_tensors([item])
+
+    def _data_spec(self) -> DataSpec:
+        """What the pipeline must do to feed this policy (see :class:`~ding.policy.contract.DataSpec`), read from
+        the shared keys; a policy with keys of its own (n-step, random collection, ...) extends it."""
+        return DataSpec(
+            n_sample=self._cfg.collect.n_sample, batch_size=self._cfg.learn.batch_size, priority=self._cfg.priority
+        )
 
     def _optimize(
         self,
@@ -80,40 +168,45 @@ class Policy:
         grad_clip_value: Optional[float] = None,
     ) -> bool:
         """zero grad -> backward -> (multi_gpu: average gradients over ranks, in buckets) -> finite check -> clip ->
-        step.
+        step, for the parameters of ``optimizer``.
 
         Every policy updates through this, so the gradient sync and the NaN/inf guard are the same for all
-        algorithms. A step whose loss or gradients are not finite is skipped and counted
+        algorithms. A policy with several optimizers (actor, critic, temperature) calls it once per optimizer and
+        loss: each optimizer's parameters get their own gradient buckets, synced after that loss's backward.
+        A step whose loss or gradients are not finite is skipped and counted
         (``policy.learn.skip_nonfinite_step=True``) or stops training with :class:`NonFiniteError`; either way the
         parameters are not touched. Under DDP the decision uses the averaged gradients, so all ranks agree.
         Returns whether the optimizer stepped. ``grad_clip_type`` ('clip_norm' or 'clip_value', with
         ``grad_clip_value``; see ding.torch_utils.grad_clip) clips the averaged gradients, so every rank clips alike.
         """
-        if self.multi_gpu and self._grad_sync is None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grad_sync = self._grad_syncs.get(id(optimizer))
+        if self.multi_gpu and grad_sync is None:
             from ding.torch_utils.grad_sync import GradientSynchronizer
 
             learn = self._cfg.learn
-            self._grad_sync = GradientSynchronizer(
-                self._model.parameters(),
-                bucket_cap_mb=learn.get("grad_bucket_mb", 25.0),
-                overlap=learn.get("grad_sync_overlap", False),
+            grad_sync = self._grad_syncs[id(optimizer)] = GradientSynchronizer(
+                params, bucket_cap_mb=learn.get("grad_bucket_mb", 25.0), overlap=learn.get("grad_sync_overlap", False)
             )
         # with multi_gpu, grads stay views of the sync buckets: zero them in place instead of freeing them
-        optimizer.zero_grad(set_to_none=self._grad_sync is None)
+        optimizer.zero_grad(set_to_none=grad_sync is None)
+        if grad_sync is not None:
+            grad_sync.prepare()
         loss.backward()
-        if self._grad_sync is not None:
-            self._grad_sync.sync()
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grad_sync is not None:
+            grad_sync.sync()
+        grads = [p.grad for p in params if p.grad is not None]
         finite = torch.stack(torch._foreach_norm(grads)).isfinite().all() if grads else torch.tensor(True)
-        if self._grad_sync is None:
+        if grad_sync is None:
             finite = finite & torch.isfinite(loss.detach())
         if not bool(finite):
             self.nonfinite_steps += 1
-            optimizer.zero_grad(set_to_none=self._grad_sync is None)
+            optimizer.zero_grad(set_to_none=grad_sync is None)
             if not self._cfg.learn.get("skip_nonfinite_step", False):
+                names = {id(p): name for name, p in self._named_trained_parameters()}
                 bad = [
-                    name
-                    for name, p in self._model.named_parameters()
+                    names.get(id(p), f"parameter {i} of the optimizer")
+                    for i, p in enumerate(params)
                     if p.grad is not None and not bool(torch.isfinite(p.grad).all())
                 ]
                 raise NonFiniteError(
@@ -125,9 +218,17 @@ class Policy:
         if grad_clip_type is not None:
             from ding.torch_utils.grad_clip import clip_grad
 
-            clip_grad([p for group in optimizer.param_groups for p in group["params"]], grad_clip_type, grad_clip_value)
+            clip_grad(params, grad_clip_type, grad_clip_value)
         optimizer.step()
         return True
+
+    def _named_trained_parameters(self):
+        for prefix, item in self._trained_modules().items():
+            if isinstance(item, torch.nn.Module):
+                for name, param in item.named_parameters():
+                    yield f"{prefix}.{name}" if prefix != "model" else name, param
+            else:
+                yield prefix, item
 
     @staticmethod
     def _pick_device(cuda: bool) -> torch.device:
@@ -144,24 +245,25 @@ class Policy:
     def model(self) -> torch.nn.Module:
         return self._model
 
-    def _mode(self, field: str, **functions: Any) -> SimpleNamespace:
+    def _check_enabled(self, field: str) -> None:
         if field not in self._enable_field:
             raise RuntimeError(f"policy built without its '{field}' mode (enable_field={list(self._enable_field)})")
-        return SimpleNamespace(**functions)
 
     @property
-    def learn_mode(self) -> SimpleNamespace:
-        return self._mode(
-            "learn",
+    def learn_mode(self) -> LearnMode:
+        self._check_enabled("learn")
+        return LearnMode(
             forward=self._forward_learn,
             state_dict=self._state_dict_learn,
             load_state_dict=self._load_state_dict_learn,
+            data_spec=self._data_spec,
+            minibatches=getattr(self, "_minibatches", None),
         )
 
     @property
-    def collect_mode(self) -> SimpleNamespace:
-        return self._mode(
-            "collect",
+    def collect_mode(self) -> CollectMode:
+        self._check_enabled("collect")
+        return CollectMode(
             forward=self._forward_collect,
             seed=self._seed_collect,
             info=self._collect_info,
@@ -169,16 +271,26 @@ class Policy:
             set_rng_state=self._set_collect_rng_state,
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
+            value=getattr(self, "_forward_value", None),
         )
 
     @property
-    def eval_mode(self) -> SimpleNamespace:
-        return self._mode(
-            "eval",
+    def eval_mode(self) -> EvalMode:
+        self._check_enabled("eval")
+        return EvalMode(
             forward=self._forward_eval,
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
         )
+
+    def _init_eval(self) -> None:
+        """Eval mode acts with the model as is; a policy that needs eval-only state sets it up here."""
+
+    @classmethod
+    def learn_batch_fields(cls, cfg: EasyDict) -> dict[str, BatchField]:
+        """The keys of a learn batch (what ``learn_mode.forward`` takes), per sample, for ``cfg`` (the compiled
+        ``policy`` section). Tests build valid batches for any policy from it."""
+        raise NotImplementedError(f"{cls.__name__} does not declare its learn batch")
 
     def _seed_collect(self, seed: int) -> None:
         """Seed the collect mode's own randomness (exploration); the pipeline calls it with the run's seed."""
@@ -205,3 +317,14 @@ class Policy:
         """Switch dropout / batch norm between training and inference, only when the model has such layers."""
         if self._model.training != mode:
             self._model.train(mode)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """A deep copy of ``base`` with ``override``'s keys merged in (nested dicts merged key by key)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

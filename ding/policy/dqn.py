@@ -9,6 +9,7 @@ Loss (one batch, see ding.rl_utils.q_nstep_td_error):
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -16,45 +17,30 @@ import torch
 
 from ding.config.config import ConfigError
 from ding.policy.base_policy import Policy
+from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
-from ding.torch_utils import build_adam, obs_to_tensor, to_device
+from ding.torch_utils import build_adam, to_numpy, to_tensor, to_tensors
 from ding.utils.registry import POLICY_REGISTRY
 
 
 @POLICY_REGISTRY.register("dqn")
 class DQNPolicy(Policy):
     default_model = "dqn"
+    # DQN's own keys; the keys every policy has (cuda, multi_gpu, priority, learn.batch_size, ...) are
+    # Policy.config's
     config = dict(
-        type="dqn",  # registered policy type (usually set in create_config.policy.type)
-        cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
+        type="dqn",
         on_policy=False,  # DQN learns off-policy from a replay buffer (DI-engine key; must stay False)
-        multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
-        global_batch=False,  # with multi_gpu: True divides learn.batch_size, collect.n_sample over the ranks
-        priority=False,  # prioritised replay: sample by |td error|^alpha
-        priority_IS_weight=False,  # weight the loss by PER importance-sampling weights (used with priority=True)
         discount_factor=0.97,  # gamma, per env step
         nstep=1,  # steps in the n-step TD return
         random_collect_size=0,  # env steps collected with uniformly random actions before training starts
-        load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
         learn=dict(
-            multi_gpu=False,  # data-parallel training: run under DistContext, gradients averaged over the ranks
-            grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
-            grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
             update_per_collect=3,  # gradient steps after each collect
-            batch_size=64,  # transitions per gradient step
-            learning_rate=0.001,  # Adam step size
             target_update_freq=100,  # train iterations between hard copies to the target net; 0: soft update
             target_theta=0.005,  # soft update rate (used when target_update_freq=0)
             ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
-            skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
-            resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
         ),
-        collect=dict(
-            n_sample=8,  # transitions per collect (rounded up to a multiple of env.collector_env_num)
-            unroll_len=1,  # DI-engine key: DQN collects single transitions (must stay 1)
-        ),
-        eval=dict(),
         other=dict(
             eps=dict(
                 type="exp",  # 'exp' or 'linear' decay of epsilon over collected env steps
@@ -67,20 +53,14 @@ class DQNPolicy(Policy):
 
     @classmethod
     def check_config(cls, cfg) -> None:
-        unsupported = {
-            "on_policy": (cfg.on_policy, False),
-            "learn.ignore_done": (cfg.learn.ignore_done, False),
-            "collect.unroll_len": (cfg.collect.unroll_len, 1),
-        }
+        super().check_config(cfg)
+        unsupported = {"on_policy": (cfg.on_policy, False), "learn.ignore_done": (cfg.learn.ignore_done, False)}
         for key, (value, supported) in unsupported.items():
             if value != supported:
                 raise ConfigError(
                     f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}"
                 )
-        for key in ("nstep", "learn.update_per_collect", "learn.batch_size", "collect.n_sample"):
-            value = cfg
-            for part in key.split("."):
-                value = value[part]
+        for key, value in (("nstep", cfg.nstep), ("learn.update_per_collect", cfg.learn.update_per_collect)):
             if value < 1:
                 raise ConfigError(f"Config key 'policy.{key}' must be >= 1, got {value}")
         if not 0.0 <= cfg.discount_factor <= 1.0:
@@ -89,6 +69,38 @@ class DQNPolicy(Policy):
             epsilon_schedule(**cfg.other.eps)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"Config key 'policy.other.eps': {err}") from None
+
+    @classmethod
+    def split_over_ranks(cls, cfg, world_size: int) -> None:
+        super().split_over_ranks(cfg, world_size)
+        if world_size > 1 and cfg.global_batch:
+            cfg.random_collect_size = -(-cfg.random_collect_size // world_size)
+
+    @classmethod
+    def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
+        """A replay batch (ding.data.ReplayBuffer.sample): obs, the n-step return and the obs to bootstrap from."""
+        obs_shape = tuple(np.atleast_1d(cfg.model.obs_shape))
+        return {
+            "obs": BatchField(obs_shape),
+            "action": BatchField((), "int64", 0, _n_actions(cfg.model.action_shape)),
+            "reward": BatchField((), "float", -1.0, 1.0),
+            "next_obs": BatchField(obs_shape),
+            "discount": BatchField((), "float", 0.0, 1.0),
+            "weight": BatchField((), "float", 0.5, 1.0),
+        }
+
+    def _data_spec(self) -> DataSpec:
+        cfg = self._cfg
+        return dataclasses.replace(
+            super()._data_spec(),
+            update_per_collect=cfg.learn.update_per_collect,
+            random_collect_size=cfg.random_collect_size,
+            nstep=cfg.nstep,
+            discount_factor=cfg.discount_factor,
+        )
+
+    def _trained_modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self._model, "target_model": self._target_model}
 
     # ---- learn -------------------------------------------------------------------------------------------------
     def _init_learn(self) -> None:
@@ -104,7 +116,7 @@ class DQNPolicy(Policy):
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
-        data = to_device(batch, self._device)
+        data = to_tensors(batch, self._device)
         self._set_train(True)
         q = self._model(data["obs"])["logit"]
         with torch.no_grad():
@@ -136,7 +148,7 @@ class DQNPolicy(Policy):
         if self.nonfinite_steps:
             stats["nonfinite_steps"] = float(self.nonfinite_steps)
         if self._cfg.priority:
-            stats["priority"] = td_error.abs().cpu().numpy()
+            stats["priority"] = to_numpy(td_error.abs())
         return stats
 
     def _state_dict_learn(self) -> dict[str, Any]:
@@ -173,34 +185,30 @@ class DQNPolicy(Policy):
     def _greedy(self, obs: np.ndarray) -> np.ndarray:
         self._set_train(False)
         with torch.inference_mode():
-            q = self._model(obs_to_tensor(obs, self._device))["logit"]
-            return q.argmax(dim=-1).cpu().numpy()
+            q = self._model(to_tensor(obs, self._device))["logit"]
+            return to_numpy(q.argmax(dim=-1))
 
-    def _forward_collect(self, obs: np.ndarray, envstep: int) -> np.ndarray:
-        """Epsilon-greedy actions (E,) for obs (E, *obs_shape); epsilon from the schedule at ``envstep``.
-
-        The model runs on the greedy rows only (at eps 0.5 it skips half the inference), with the same random draws."""
+    def _forward_collect(self, obs: np.ndarray, envstep: int) -> dict[str, np.ndarray]:
+        """``{'action'}``: epsilon-greedy actions (E,) for obs (E, *obs_shape); epsilon from the schedule at
+        ``envstep``. The model runs on the greedy rows only (at eps 0.5 it skips half the inference)."""
         eps = self._eps_fn(envstep)
         explore = self._collect_rng.random(len(obs)) < eps
         if not explore.any():
-            return self._greedy(obs)
+            return {"action": self._greedy(obs)}
         action = np.empty(len(obs), dtype=np.int64)
         if not explore.all():
             action[~explore] = self._greedy(obs[~explore])
-        action[explore] = self._collect_rng.integers(0, self._n_actions(), size=int(explore.sum()))
-        return action
+        action[explore] = self._collect_rng.integers(0, _n_actions(self._cfg.model.action_shape), int(explore.sum()))
+        return {"action": action}
 
     def _collect_info(self, envstep: int) -> dict[str, float]:
         return {"eps": self._eps_fn(envstep)}
 
-    def _n_actions(self) -> int:
-        action_shape = self._cfg.model.action_shape
-        return int(action_shape[0] if isinstance(action_shape, (list, tuple)) else action_shape)
-
     # ---- eval --------------------------------------------------------------------------------------------------
-    def _init_eval(self) -> None:
-        pass
-
     def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions (E,) for obs (E, *obs_shape)."""
         return self._greedy(obs)
+
+
+def _n_actions(action_shape) -> int:
+    return int(action_shape[0] if isinstance(action_shape, (list, tuple)) else action_shape)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from types import SimpleNamespace
 from typing import Any, Optional
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 from ding.config.config import ConfigError
 from ding.model.vac import VAC, VACNumpy, orthogonal_init_
 from ding.policy.base_policy import Policy
+from ding.policy.contract import BatchField
 from ding.rl_utils import (
     RunningMeanStd,
     explained_variance,
@@ -47,7 +47,7 @@ from ding.rl_utils.distribution import (
     gaussian_log_prob,
     gaussian_sample_numpy,
 )
-from ding.torch_utils import build_adam, obs_to_tensor
+from ding.torch_utils import build_adam, to_numpy, to_tensor
 from ding.torch_utils.grad_clip import GRAD_CLIP_TYPES
 from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 
@@ -56,23 +56,15 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 class PPOPolicy(Policy):
     default_model = "vac"
     default_buffer = None  # on-policy: no replay buffer
+    # PPO's own keys and the shared defaults it changes; the keys every policy has are Policy.config's
     config = dict(
-        type="ppo",  # registered policy type (usually set in create_config.policy.type)
-        cuda=False,  # train and act on the GPU (falls back to the CPU, with a warning, when there is none)
+        type="ppo",
         on_policy=True,  # PPO learns only from the rollout just collected (DI-engine key; must stay True)
-        multi_gpu=False,  # where newer DI-engine configs put the flag; same meaning as learn.multi_gpu
-        global_batch=False,  # with multi_gpu: True divides learn.batch_size, collect.n_sample over the ranks
         priority=False,  # DI-engine key: on-policy PPO samples no priorities (must stay False)
         priority_IS_weight=False,  # DI-engine key: no importance-sampling weights (must stay False)
         action_space="discrete",  # 'discrete' (Categorical) or 'continuous' (Gaussian); equal to model.action_space
         recompute_adv=True,  # recompute values and advantages with the current critic before each epoch after the 1st
-        load_path="",  # checkpoint evaluated by `ding -m eval` when --load-path is not given
         learn=dict(
-            multi_gpu=False,  # data-parallel training: run under DistContext, gradients averaged over the ranks
-            grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
-            grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
-            skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
-            resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
             epoch_per_collect=10,  # passes over each rollout; each pass is a new shuffle cut into minibatches
             batch_size=64,  # transitions per minibatch (= per train iteration); the last one of a pass may be smaller
             learning_rate=3e-4,  # Adam step size
@@ -89,21 +81,18 @@ class PPOPolicy(Policy):
         ),
         collect=dict(
             n_sample=128,  # transitions per collect on each rank: n_sample / env.collector_env_num steps of every env
-            unroll_len=1,  # DI-engine key: PPO here trains on single transitions (must stay 1)
             discount_factor=0.99,  # gamma, per env step
             gae_lambda=0.95,  # GAE lambda: 0 = one-step TD advantage, 1 = Monte-Carlo return minus value
         ),
-        eval=dict(),
-        other=dict(),
     )
 
     @classmethod
     def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
         fixed = {
             "on_policy": (cfg.on_policy, True),
             "priority": (cfg.priority, False),
             "priority_IS_weight": (cfg.priority_IS_weight, False),
-            "collect.unroll_len": (cfg.collect.unroll_len, 1),
         }
         for key, (value, supported) in fixed.items():
             if value != supported:
@@ -117,10 +106,10 @@ class PPOPolicy(Policy):
                 f"Config keys 'policy.action_space'={cfg.action_space!r} and 'policy.model.action_space'="
                 f"{cfg.model.get('action_space')!r} disagree; set both to the same value"
             )
-        for key in ("learn.epoch_per_collect", "learn.batch_size", "collect.n_sample"):
-            section, name = key.split(".")
-            if cfg[section][name] < 1:
-                raise ConfigError(f"Config key 'policy.{key}' must be >= 1, got {cfg[section][name]}")
+        if cfg.learn.epoch_per_collect < 1:
+            raise ConfigError(
+                f"Config key 'policy.learn.epoch_per_collect' must be >= 1, got {cfg.learn.epoch_per_collect}"
+            )
         for key in ("discount_factor", "gae_lambda"):
             if not 0.0 <= cfg.collect[key] <= 1.0:
                 raise ConfigError(f"Config key 'policy.collect.{key}' must be in [0, 1], got {cfg.collect[key]}")
@@ -137,6 +126,25 @@ class PPOPolicy(Policy):
                 f"{cfg.learn.grad_clip_type!r}, got {cfg.learn.grad_clip_value!r}"
             )
 
+    @classmethod
+    def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
+        """A minibatch of :meth:`_minibatches`: obs, the collected action and its log-prob, the advantage (return
+        units), the collected value and the value target (critic units)."""
+        obs_shape = tuple(np.atleast_1d(cfg.model.obs_shape))
+        action_shape = cfg.model.action_shape
+        if cfg.action_space == "continuous":
+            action = BatchField(tuple(np.atleast_1d(action_shape)), "float", -1.0, 1.0)
+        else:
+            action = BatchField((), "int64", 0, int(np.atleast_1d(action_shape)[0]))
+        return {
+            "obs": BatchField(obs_shape),
+            "action": action,
+            "logp": BatchField((), "float", -2.0, -0.5),
+            "adv": BatchField((), "float", -1.0, 1.0),
+            "value": BatchField((), "float", -1.0, 1.0),
+            "return": BatchField((), "float", -1.0, 1.0),
+        }
+
     def __init__(
         self, cfg, model: Optional[torch.nn.Module] = None, enable_field: Optional[Sequence[str]] = None
     ) -> None:
@@ -151,18 +159,6 @@ class PPOPolicy(Policy):
         )
         self._numpy_model: Optional[VACNumpy] | bool = None  # acting's numpy mirror; None: not built; False: none
         super().__init__(cfg, model, enable_field)
-
-    @property
-    def learn_mode(self) -> SimpleNamespace:
-        mode = super().learn_mode
-        mode.minibatches = self._minibatches
-        return mode
-
-    @property
-    def collect_mode(self) -> SimpleNamespace:
-        mode = super().collect_mode
-        mode.value = self._forward_value
-        return mode
 
     # ---- the action distribution -------------------------------------------------------------------------------
     def _log_prob_entropy(self, out: dict[str, torch.Tensor], action: torch.Tensor):
@@ -188,7 +184,7 @@ class PPOPolicy(Policy):
         keys = ["obs", "action", "logp"]
         if self._cfg.recompute_adv:
             keys += ["last_obs", "done_obs"]
-        return {key: obs_to_tensor(rollout[key], self._device) for key in keys}
+        return {key: to_tensor(rollout[key], self._device) for key in keys}
 
     @torch.no_grad()
     def _recompute_values(
@@ -199,7 +195,7 @@ class PPOPolicy(Policy):
         n = steps * env_num
         obs = torch.cat([data["obs"].reshape(n, *data["obs"].shape[2:]), data["last_obs"], data["done_obs"]])
         self._set_train(False)
-        flat = _numpy(self._model(obs, mode="compute_critic")["value"].float())
+        flat = to_numpy(self._model(obs, mode="compute_critic")["value"].float())
         value = flat[:n].reshape(steps, env_num)
         next_value = np.concatenate([value[1:], flat[None, n : n + env_num]])
         next_value.reshape(-1)[rollout["done_index"]] = flat[n + env_num :]
@@ -239,9 +235,7 @@ class PPOPolicy(Policy):
                 self._rollout_stats["value_norm_mean"] = self._value_norm.mean
                 self._rollout_stats["value_norm_std"] = self._value_norm.std
             old_value, target = self._value_norm.normalize(value), self._value_norm.normalize(returns)
-        columns = torch.from_numpy(np.stack([advantage, old_value, target]).reshape(3, -1))
-        if self._device.type != "cpu":
-            columns = columns.to(self._device)
+        columns = to_tensor(np.stack([advantage, old_value, target]).reshape(3, -1), self._device)
         return dict(zip(("adv", "value", "return"), columns.unbind(), strict=True))
 
     def _minibatches(self, rollout: dict[str, np.ndarray]) -> Iterator[dict[str, torch.Tensor]]:
@@ -378,8 +372,8 @@ class PPOPolicy(Policy):
             return twin(obs, mode)
         self._set_train(False)
         with torch.inference_mode():
-            out = self._model(obs_to_tensor(obs, self._device), mode=mode)
-            return {key: _numpy(value) for key, value in out.items()}
+            out = self._model(to_tensor(obs, self._device), mode=mode)
+            return {key: to_numpy(value) for key, value in out.items()}
 
     def _forward_collect(self, obs: np.ndarray, envstep: int = 0) -> dict[str, np.ndarray]:
         """Sampled actions with their log-probabilities and the critic's values, for obs (E, *obs_shape).
@@ -403,9 +397,6 @@ class PPOPolicy(Policy):
         return value
 
     # ---- eval --------------------------------------------------------------------------------------------------
-    def _init_eval(self) -> None:
-        pass
-
     def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
         """The most likely action for obs (E, *obs_shape): argmax of the logits, or the Gaussian's mean."""
         start = time.perf_counter()
@@ -413,7 +404,3 @@ class PPOPolicy(Policy):
         action = out["mu"] if self._continuous else out["logit"].argmax(-1)
         self.timing["eval_forward"] += time.perf_counter() - start
         return action
-
-
-def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()

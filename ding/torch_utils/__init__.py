@@ -1,5 +1,5 @@
-from .data import obs_to_tensor, to_device
+from .data import to_numpy, to_tensor, to_tensors
 from .data_parallel import DataParallel
 from .optimizer import build_adam
 
-__all__ = ["DataParallel", "build_adam", "obs_to_tensor", "to_device"]
+__all__ = ["DataParallel", "build_adam", "to_numpy", "to_tensor", "to_tensors"]

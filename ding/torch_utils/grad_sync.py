@@ -6,7 +6,10 @@ results are divided by the world size once. Parameters that do not require grad 
 requires grad but got none this step counts as a zero gradient, so every rank reduces the same layout.
 
 With ``overlap=True`` a bucket's all-reduce starts from a gradient hook as soon as its last gradient is
-accumulated, overlapping communication with the rest of backward (PyTorch DDP's idea).
+accumulated, overlapping communication with the rest of backward (PyTorch DDP's idea). The hooks act only between
+:meth:`GradientSynchronizer.prepare` and :meth:`~GradientSynchronizer.sync`: with several optimizers (SAC's actor,
+critic, temperature), one loss's backward also reaches parameters another optimizer owns, and those gradients are
+zeroed, not reduced.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ class _Bucket:
 class GradientSynchronizer:
     """Averages the gradients of ``params`` over all ranks, in buckets of about ``bucket_cap_mb`` MB.
 
-    Call :meth:`sync` after ``loss.backward()`` and before ``optimizer.step()``. Zero gradients with
+    Call :meth:`prepare` before ``loss.backward()`` and :meth:`sync` after it, before ``optimizer.step()``. Zero
+    gradients with
     ``optimizer.zero_grad(set_to_none=False)`` so they stay views of the buckets (no copies); ``None`` gradients
     work too, at the cost of one copy per step.
 
@@ -78,6 +82,7 @@ class GradientSynchronizer:
         for bucket in self.buckets:
             bucket.gather()  # grads start as views of the buckets
         self.overlap = overlap and self.world_size > 1
+        self._armed = False  # overlap: hooks launch reductions only during this synchronizer's own backward
         self._hooks = []
         if self.overlap:
             for bucket in self.buckets:
@@ -86,6 +91,8 @@ class GradientSynchronizer:
 
     def _hook_for(self, bucket: _Bucket):
         def on_grad_ready(_param: torch.nn.Parameter) -> None:
+            if not self._armed:  # another optimizer's backward: these gradients will be zeroed, not reduced
+                return
             bucket.ready += 1
             if bucket.ready == len(bucket.params):
                 self._launch(bucket)
@@ -98,8 +105,16 @@ class GradientSynchronizer:
         bucket.gather()
         bucket.work = dist.all_reduce(bucket.flat, async_op=True)
 
+    def prepare(self) -> None:
+        """Arm the overlap hooks for the backward that follows (a no-op without overlap)."""
+        if self.overlap:
+            for bucket in self.buckets:
+                bucket.ready = 0
+            self._armed = True
+
     def sync(self) -> None:
         """Average every bucket over the ranks; returns when all gradients hold the averaged values."""
+        self._armed = False
         if self.world_size == 1:
             return
         for bucket in self.buckets:
@@ -118,9 +133,14 @@ class GradientSynchronizer:
 
 def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
     """Copy rank ``src``'s parameters and buffers into every rank's ``module`` (one flat broadcast per dtype)."""
+    broadcast_tensors(list(module.parameters()) + list(module.buffers()), src)
+
+
+def broadcast_tensors(tensors: list[torch.Tensor], src: int = 0) -> None:
+    """Copy rank ``src``'s values of ``tensors`` into every rank's, in place (one flat broadcast per dtype and
+    device)."""
     if get_world_size() == 1:
         return
-    tensors = [t for t in list(module.parameters()) + list(module.buffers())]
     by_dtype: dict[tuple, list[torch.Tensor]] = {}
     for tensor in tensors:
         by_dtype.setdefault((tensor.dtype, tensor.device), []).append(tensor)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 from easydict import EasyDict
 
 from ding.data.frame_stack_buffer import FrameStackReplayBuffer, make_replay_buffer
@@ -67,7 +66,6 @@ class StackedFrameEnvs:
 
 def check_batch(batch, envs: StackedFrameEnvs, buffer) -> set:
     """Assert every sampled item equals what the envs emitted (stacks, n-step return, discount); returns the (t, e)."""
-    batch = {key: value.numpy() for key, value in batch.items()}
     history, n_envs, steps = envs.history, envs.n_envs, len(envs.history)
     gamma = buffer.discount_factor
     seen = set()
@@ -172,8 +170,8 @@ def test_same_samples_as_replay_buffer():
     for _ in range(3):
         expected, got = plain.sample(32), frame_stack.sample(32)
         for key in expected:
-            assert torch.equal(expected[key], got[key]), key
-        td = torch.rand(32)
+            assert np.array_equal(expected[key], got[key]), key
+        td = np.random.default_rng(0).random(32)
         plain.update_priority(expected["index"], td)
         frame_stack.update_priority(got["index"], td)
 
@@ -184,7 +182,7 @@ def test_per_frequencies_follow_priority_power_alpha():
     for _ in range(4):
         envs.step(buffer)
     buffer.update_priority(np.arange(4), np.array([1.0, 4.0, 9.0, 16.0]))  # ^0.5 -> 1, 2, 3, 4
-    index = np.concatenate([buffer.sample(256)["index"].numpy() for _ in range(200)])
+    index = np.concatenate([buffer.sample(256)["index"] for _ in range(200)])
     np.testing.assert_allclose(np.bincount(index, minlength=4) / index.size, [0.1, 0.2, 0.3, 0.4], atol=0.01)
     batch = buffer.sample(256)
     weight = {int(i): float(w) for i, w in zip(batch["index"], batch["weight"], strict=True)}
@@ -210,7 +208,7 @@ def test_state_dict_round_trip(priority):
     for _ in range(3):
         expected, got = buffer.sample(16), restored.sample(16)
         for key in expected:
-            assert torch.equal(expected[key], got[key]), key
+            assert np.array_equal(expected[key], got[key]), key
 
 
 def test_atari_shape_memory_and_sample_types():
@@ -222,10 +220,10 @@ def test_atari_shape_memory_and_sample_types():
     batch = buffer.sample(32)
     check_batch(batch, envs, buffer)
     assert batch["obs"].shape == batch["next_obs"].shape == (32, 4, 84, 84)
-    assert batch["obs"].dtype == batch["next_obs"].dtype == torch.uint8
-    assert batch["action"].dtype == batch["index"].dtype == torch.int64
+    assert batch["obs"].dtype == batch["next_obs"].dtype == np.uint8
+    assert batch["action"].dtype == batch["index"].dtype == np.int64
     for key in ("reward", "discount", "weight"):
-        assert batch[key].shape == (32,) and batch[key].dtype == torch.float32
+        assert batch[key].shape == (32,) and batch[key].dtype == np.float32
     big = _buffer(100_000, 8, obs_shape=(4, 84, 84), priority=True)  # allocated lazily by the OS: not touched here
     assert big.nbytes / big.capacity <= 8 * 1024
 
@@ -233,11 +231,11 @@ def test_atari_shape_memory_and_sample_types():
 def test_make_replay_buffer_picks_frame_stacking_for_uint8_image_stacks():
     cfg = EasyDict(ReplayBuffer.default_config())
     cfg.replay_buffer_size = 100
-    args = ((), np.int64, 3, 0.99, False)
-    assert type(make_replay_buffer(cfg, 2, (4, 84, 84), np.uint8, *args)) is FrameStackReplayBuffer
-    assert type(make_replay_buffer(cfg, 2, (4, 84, 84), np.float32, *args)) is ReplayBuffer
-    assert type(make_replay_buffer(cfg, 2, (4,), np.uint8, *args)) is ReplayBuffer
-    buffer = make_replay_buffer(cfg, 2, (4, 8, 8), np.dtype("uint8"), *args, seed=0)
+    args = dict(n_envs=2, action_shape=(), action_dtype=np.int64, nstep=3, discount_factor=0.99, priority=False)
+    assert type(make_replay_buffer(cfg, obs_shape=(4, 84, 84), obs_dtype=np.uint8, **args)) is FrameStackReplayBuffer
+    assert type(make_replay_buffer(cfg, obs_shape=(4, 84, 84), obs_dtype=np.float32, **args)) is ReplayBuffer
+    assert type(make_replay_buffer(cfg, obs_shape=(4,), obs_dtype=np.uint8, **args)) is ReplayBuffer
+    buffer = make_replay_buffer(cfg, obs_shape=(4, 8, 8), obs_dtype=np.dtype("uint8"), **args, seed=0)
     assert buffer.capacity == 100 and buffer.nstep == 3
 
 

@@ -2,7 +2,6 @@ import importlib
 
 import numpy as np
 import pytest
-import torch
 
 from ding.data.replay_buffer import ReplayBuffer
 from ding.utils.registry import BUFFER_REGISTRY
@@ -36,7 +35,7 @@ def _add(buffer, t, reward, terminated=None, truncated=None, next_marker=None):
 
 def _sample_all(buffer, batch_size=512) -> dict[tuple[int, int], dict[str, np.ndarray]]:
     """(t, env) -> one sampled item, for every stored transition (a large batch covers all)."""
-    batch = {key: value.numpy() for key, value in buffer.sample(batch_size).items()}
+    batch = buffer.sample(batch_size)
     items = {}
     for b in range(batch_size):
         t, env = int(batch["obs"][b, 0]), int(batch["obs"][b, 1])
@@ -128,7 +127,7 @@ def test_matches_a_reference_on_random_episodes():
         history.append((reward, done < 0.15, (done >= 0.15) & (done < 0.3)))
         _add(buffer, t, *history[-1])
         if t in (3, 6, 7, 13, 24):
-            batch = {key: value.numpy() for key, value in buffer.sample(64).items()}
+            batch = buffer.sample(64)
             for b in range(64):
                 start, env = int(batch["obs"][b, 0]), int(batch["obs"][b, 1])
                 assert t - rows < start <= t
@@ -173,14 +172,14 @@ def test_sample_types_shapes_and_uniformity():
             np.zeros(4, bool),
         )
     batch = buffer.sample(32)
-    assert batch["obs"].shape == (32, 3) and batch["obs"].dtype == torch.uint8
+    assert batch["obs"].shape == (32, 3) and batch["obs"].dtype == np.uint8
     assert batch["next_obs"].shape == (32, 3) and batch["action"].shape == (32, 2)
-    assert batch["action"].dtype == torch.float32
+    assert batch["action"].dtype == np.float32
     for key in ("reward", "discount", "weight"):
-        assert batch[key].shape == (32,) and batch[key].dtype == torch.float32
-    assert batch["index"].dtype == torch.int64
-    assert torch.equal(batch["weight"], torch.ones(32))
-    counts = np.bincount(np.concatenate([buffer.sample(1000)["index"].numpy() for _ in range(40)]), minlength=40)
+        assert batch[key].shape == (32,) and batch[key].dtype == np.float32
+    assert batch["index"].dtype == np.int64
+    assert np.array_equal(batch["weight"], np.ones(32))
+    counts = np.bincount(np.concatenate([buffer.sample(1000)["index"] for _ in range(40)]), minlength=40)
     assert counts.min() > 700 and counts.max() < 1300  # expected 1000 each, std ~31
 
 
@@ -193,7 +192,7 @@ def _per_buffer(n, **kwargs) -> ReplayBuffer:
 
 
 def _frequencies(buffer, n, calls=200, batch_size=256) -> np.ndarray:
-    index = np.concatenate([buffer.sample(batch_size)["index"].numpy() for _ in range(calls)])
+    index = np.concatenate([buffer.sample(batch_size)["index"] for _ in range(calls)])
     return np.bincount(index, minlength=n) / index.size
 
 
@@ -202,7 +201,7 @@ def test_per_frequencies_follow_priority_power_alpha():
     np.testing.assert_allclose(_frequencies(buffer, 4), 0.25, atol=0.01)  # new items: equal (max) priority
     buffer.update_priority(np.arange(4), np.array([1.0, 4.0, 9.0, 16.0]))  # ^0.5 -> 1, 2, 3, 4
     np.testing.assert_allclose(_frequencies(buffer, 4), [0.1, 0.2, 0.3, 0.4], atol=0.01)
-    buffer.update_priority(torch.tensor([0]), torch.tensor([36.0]))  # tensors accepted; -> 6, 2, 3, 4
+    buffer.update_priority(np.array([0]), np.array([36.0]))  # -> 6, 2, 3, 4
     np.testing.assert_allclose(_frequencies(buffer, 4), np.array([6, 2, 3, 4]) / 15, atol=0.01)
 
 
@@ -268,7 +267,7 @@ def test_state_dict_round_trip(priority):
     for _ in range(3):
         expected, got = buffer.sample(16), restored.sample(16)
         for key in expected:
-            assert torch.equal(expected[key], got[key]), key
+            assert np.array_equal(expected[key], got[key]), key
 
 
 def test_load_state_dict_rejects_other_shapes():
@@ -286,5 +285,16 @@ def test_registry_config_and_deque_compat_module():
     cfg.alpha = 0.9
     assert ReplayBuffer.config["alpha"] == 0.6  # a deep copy
     cfg.replay_buffer_size = 100
-    buffer = ReplayBuffer.from_config(cfg, 8, (4,), np.float32, (), np.int64, 3, 0.97, priority=True, seed=0)
+    buffer = ReplayBuffer.from_config(
+        cfg,
+        n_envs=8,
+        obs_shape=(4,),
+        obs_dtype=np.float32,
+        action_shape=(),
+        action_dtype=np.int64,
+        nstep=3,
+        discount_factor=0.97,
+        priority=True,
+        seed=0,
+    )
     assert buffer.capacity == 104 and buffer.alpha == 0.9 and buffer.nstep == 3 and buffer.priority

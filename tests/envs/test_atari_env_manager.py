@@ -260,7 +260,7 @@ def test_atari_keys_are_the_env_types_keys():
 
 def test_compiled_config_builds_collector_and_evaluator_managers():
     from ding.config import compile_config
-    from ding.entry.serial_entry import build_env_managers
+    from ding.entry.run import build_env_managers
 
     main = EasyDict(
         env=dict(collector_env_num=2, evaluator_env_num=1, env_id="ALE/Pong-v5", manager=dict(num_threads=1)),

@@ -443,7 +443,9 @@ def test_collector_goes_on_through_worker_kills():
     from ding.utils.log_helper import Logger
     from ding.worker import SampleSerialCollector
 
-    policy = EasyDict(collect_mode=EasyDict(forward=lambda obs, envstep: np.zeros(len(obs), np.int64), info=dict))
+    policy = EasyDict(
+        collect_mode=EasyDict(forward=lambda obs, envstep: {"action": np.zeros(len(obs), np.int64)}, info=dict)
+    )
     with SubprocessEnvManager(count_fns({}, {}, {}), {"context": "fork", "retry_waiting_time": 0.0}) as env:
         buffer = ReplayBuffer(1000, 3, (2,), np.float32, seed=0)
         config = SampleSerialCollector.default_config()

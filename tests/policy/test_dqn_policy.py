@@ -79,9 +79,9 @@ def test_collect_epsilon_greedy(cartpole_dqn):
     obs = np.zeros((4000, 4), np.float32)
     greedy = policy.eval_mode.forward(obs)
     assert len(set(greedy.tolist())) == 1
-    random_actions = policy.collect_mode.forward(obs, envstep=0)
+    random_actions = policy.collect_mode.forward(obs, envstep=0)["action"]
     assert 0.45 < (random_actions == 1).mean() < 0.55  # eps 1: uniform over the 2 actions
-    assert np.array_equal(policy.collect_mode.forward(obs, envstep=100), greedy)  # eps 0: greedy
+    assert np.array_equal(policy.collect_mode.forward(obs, envstep=100)["action"], greedy)  # eps 0: greedy
     assert policy.collect_mode.info(50) == {"eps": pytest.approx(0.5)}
 
 

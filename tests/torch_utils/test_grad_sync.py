@@ -1,38 +1,8 @@
-"""Data-parallel equivalence: 2 gloo ranks end bit-identical, and equal to one process on the union of batches."""
+"""The gradient synchronizer's buckets (2-rank equivalence of every policy: tests/policy/test_ddp_equivalence.py)."""
 
-import pytest
 import torch
 
 from ding.torch_utils.grad_sync import GradientSynchronizer
-from ding.utils import spawn
-from tests.dist_helpers import EQUIVALENCE_RTOL, relative_error, single_process_union, train_dqn_rank
-
-ITERS = 12
-
-
-@pytest.mark.multiprocess
-@pytest.mark.parametrize("overlap", [False, True])
-def test_two_ranks_equal_one_process_on_the_union(tmp_path, overlap):
-    spawn(train_dqn_rank, 2, str(tmp_path), ITERS, overlap)
-    rank0 = torch.load(tmp_path / "r0.pt")
-    rank1 = torch.load(tmp_path / "r1.pt")
-    for key in rank0:
-        assert torch.equal(rank0[key], rank1[key]), f"{key} differs between ranks"
-    reference = single_process_union(ITERS, world=2)
-    for key, value in reference.items():
-        err = relative_error(rank0[key], value)
-        assert err <= EQUIVALENCE_RTOL, f"{key}: relative error {err:.2e} against one process on the union"
-
-
-@pytest.mark.multiprocess
-@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices (NCCL, one GPU per rank)")
-def test_two_ranks_on_nccl(tmp_path):
-    spawn(train_dqn_rank, 2, str(tmp_path), ITERS, False, True)
-    rank0, rank1 = torch.load(tmp_path / "r0.pt"), torch.load(tmp_path / "r1.pt")
-    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
-    reference = single_process_union(ITERS, world=2)
-    for key, value in reference.items():
-        assert torch.allclose(rank0[key], value, rtol=1e-4, atol=1e-5), key
 
 
 def test_single_process_sync_is_a_no_op_and_buckets_cover_trainable_params():

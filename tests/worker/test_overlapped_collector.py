@@ -70,7 +70,7 @@ class ObsPolicy:
 
     def __init__(self, n_actions: int):
         def forward(obs, envstep):
-            return (obs[:, -1].astype(np.int64).sum(axis=(1, 2)) // 7) % n_actions
+            return {"action": (obs[:, -1].astype(np.int64).sum(axis=(1, 2)) // 7) % n_actions}
 
         self.collect_mode = EasyDict(forward=forward, info=lambda step: {}, rng_state=lambda: None)
 
@@ -171,7 +171,7 @@ def test_overlapped_dqn_collect_into_frame_stack_buffer():
     collector, _, got = collect_rows(2, [50, 50], [0, 1, 2, 3], policy=policy, buffer=buffer)
     assert got == [52, 52] and len(buffer) == 104 and collector.envstep == 104
     batch = buffer.sample(32)
-    assert batch["obs"].shape == (32, 4, 84, 84) and batch["obs"].dtype == torch.uint8
+    assert batch["obs"].shape == (32, 4, 84, 84) and batch["obs"].dtype == np.uint8
 
 
 def test_dqn_collect_runs_the_model_on_greedy_rows_only(cartpole_dqn):
@@ -189,7 +189,7 @@ def test_dqn_collect_runs_the_model_on_greedy_rows_only(cartpole_dqn):
     policy.model.forward = lambda x, forward=policy.model.forward: rows.append(len(x)) or forward(x)
     for round_ in range(5):
         policy.collect_mode.seed(round_)
-        action = policy.collect_mode.forward(obs, envstep=0)
+        action = policy.collect_mode.forward(obs, envstep=0)["action"]
         rng = np.random.default_rng(round_)
         explore = rng.random(64) < 0.5
         expected = greedy.copy()
@@ -201,7 +201,7 @@ def test_dqn_collect_runs_the_model_on_greedy_rows_only(cartpole_dqn):
 def test_pipeline_collects_overlapped_and_evaluates_synchronously(in_tmp, capsys):
     pytest.importorskip("ale_py")
     from ding.entry import serial_pipeline
-    from ding.entry.serial_entry import build_env_managers
+    from ding.entry.run import build_env_managers
     from dizoo.atari.config.serial.pong.pong_dqn_config import create_config, main_config
 
     main = copy.deepcopy(main_config)

@@ -42,7 +42,9 @@ class FixedPolicy:
     """Always action 0; the collect/eval modes a worker needs."""
 
     def __init__(self):
-        self.collect_mode = EasyDict(forward=lambda obs, envstep: np.zeros(len(obs), np.int64), info=lambda step: {})
+        self.collect_mode = EasyDict(
+            forward=lambda obs, envstep: {"action": np.zeros(len(obs), np.int64)}, info=lambda step: {}
+        )
         self.eval_mode = EasyDict(forward=lambda obs: np.zeros(len(obs), np.int64))
 
 
@@ -56,9 +58,9 @@ def test_truncation_bootstraps_and_termination_does_not(tmp_path):
     assert collector.collect(6) == 6  # 3 vectorised steps of 2 envs
     assert collector.envstep == 6 and collector.episode_count == 2  # env 0 cut at step 3, env 1 ended at step 2
     batch = buffer.sample(400)
-    obs, next_obs = batch["obs"][:, 0].numpy(), batch["next_obs"][:, 0].numpy()
-    discount = batch["discount"].numpy()
-    env_index = batch["index"].numpy() % 2
+    obs, next_obs = batch["obs"][:, 0], batch["next_obs"][:, 0]
+    discount = batch["discount"]
+    env_index = batch["index"] % 2
     # env 0, last step: obs 2 -> final obs 3 (not the reset obs 0), bootstrapped with gamma
     cut = (env_index == 0) & (obs == 2.0)
     assert cut.any() and (next_obs[cut] == 3.0).all() and np.allclose(discount[cut], 0.5)

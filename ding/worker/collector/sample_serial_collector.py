@@ -111,7 +111,7 @@ class SampleSerialCollector:
     def _act(self, obs: np.ndarray, random: bool) -> np.ndarray:
         if random:
             return random_actions(self._env.action_space, len(obs), self._rng)
-        return self._policy.forward(obs, self.envstep)
+        return self._policy.forward(obs, self.envstep)["action"]
 
     def _collect_sync(self, rows: int, random: bool) -> None:
         """``rows`` steps of all envs, acting on all their obs in turn."""

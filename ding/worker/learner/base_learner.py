@@ -24,6 +24,7 @@ class BaseLearner:
     :param policy: the policy (its ``learn_mode`` is used).
     :param logger: where log lines and TensorBoard scalars go.
     :param exp_name: experiment folder; checkpoints go to ``<exp_name>/ckpt/``.
+    :param run_config: the compiled config, stored in every checkpoint (None: checkpoints hold no config).
     """
 
     FOLD_EVERY = 256  # steps' stats kept before they are summed: bounds memory under a long log interval
@@ -41,7 +42,9 @@ class BaseLearner:
     def default_config(cls) -> EasyDict:
         return EasyDict(copy.deepcopy(cls.config))
 
-    def __init__(self, cfg: EasyDict, policy: Any, logger: Logger, exp_name: str) -> None:
+    def __init__(
+        self, cfg: EasyDict, policy: Any, logger: Logger, exp_name: str, run_config: Optional[dict] = None
+    ) -> None:
         self._cfg = cfg
         self._policy = policy.learn_mode
         self._logger = logger
@@ -56,7 +59,7 @@ class BaseLearner:
         self.last_stats: dict[str, float] = {}
         self._extras: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {}
         self._buffer: Any = None
-        self.config: Optional[dict] = None  # the compiled config, stored in every checkpoint
+        self.config = run_config  # the compiled config, stored in every checkpoint
         self._config_copy: Optional[tuple[dict, dict]] = None  # (config, its deep copy) for state_dict
 
     def register_state(self, name: str, get_state: Callable[[], Any], set_state: Callable[[Any], None]) -> None:

@@ -1,0 +1,165 @@
+"""The DDP equivalence harness: for any registered policy and config, 2 ranks training with ``multi_gpu`` on their own
+batches end equal to each other and to one process training on the union of their batches.
+
+Batches come from the policy's declared learn batch (``Policy.learn_batch_fields``), so a new policy needs no code
+here: it adds one line to :data:`CASES`. Everything the policy trains or derives from trained weights
+(``Policy._trained_modules``: model, target nets, a temperature) is compared. Runs are in float64 (see
+``tests.dist_helpers.float64_default``). Worker functions live here so spawned ranks can import them.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os
+from typing import NamedTuple, Optional
+
+import torch
+
+from ding.policy.dqn import DQNPolicy
+from ding.torch_utils import build_adam
+from ding.utils.registry import POLICY_REGISTRY
+from tests.dist_helpers import EQUIVALENCE_RTOL, float64_default, relative_error
+
+ITERS = 8  # train iterations per rank
+BATCH = 16  # samples per rank and iteration (the union batch is world * BATCH)
+
+
+class Case(NamedTuple):
+    config: str  # module defining main_config and create_config
+    overrides: dict  # policy keys set on top (dotted within policy), e.g. {"learn.target_update_freq": 3}
+    policy_type: Optional[str] = None  # a registered policy type other than the config's
+
+
+# One line per policy (and per variant worth proving): every new policy adds its own.
+CASES = {
+    "dqn": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_dqn_config",
+        # target copies inside the run; PER weights in the loss
+        {"learn.target_update_freq": 3, "priority": True, "priority_IS_weight": True},
+    ),
+    "dqn_overlap_soft_target": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_dqn_config",
+        {"learn.grad_sync_overlap": True, "learn.target_update_freq": 0},
+    ),
+    # several optimizers over one graph (the shape of SAC's critic, actor and temperature updates), with overlap
+    "two_optimizers": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_dqn_config",
+        {"learn.grad_sync_overlap": True, "learn.target_update_freq": 0},
+        "dqn_two_optimizers",
+    ),
+    "two_optimizers_no_overlap": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_dqn_config", {}, "dqn_two_optimizers"
+    ),
+    "ppo_discrete": Case("dizoo.classic_control.cartpole.config.cartpole_ppo_config", {}),
+    "ppo_continuous": Case("dizoo.classic_control.pendulum.config.pendulum_ppo_config", {"learn.entropy_weight": 0.01}),
+}
+
+
+@POLICY_REGISTRY.register("dqn_two_optimizers")
+class TwoOptimizerDQN(DQNPolicy):
+    """DQN whose head and encoder step with optimizers and losses of their own, one after the other, as SAC's
+    critic, actor and temperature do: the TD loss steps the head (its backward also reaches the encoder, whose
+    gradients are then zeroed, not used), a small penalty on Q steps the encoder. Each optimizer's parameters must
+    be averaged over the ranks by their own buckets."""
+
+    def _init_learn(self) -> None:
+        super()._init_learn()
+        lr = self._cfg.learn.learning_rate
+        self._optimizer = build_adam(self._model.head.parameters(), lr=lr)
+        self._encoder_optimizer = build_adam(self._model.encoder.parameters(), lr=lr)
+
+    def _forward_learn(self, batch):
+        stats = super()._forward_learn(batch)  # the TD step of the head
+        q = self._model(torch.as_tensor(batch["obs"]))["logit"]
+        self._optimize(0.01 * q.pow(2).mean(), self._encoder_optimizer)
+        return stats
+
+
+def compiled_config(case: str, multi_gpu: bool, cuda: bool = False):
+    from ding.config import compile_config
+
+    module = importlib.import_module(CASES[case].config)
+    main, create = copy.deepcopy(module.main_config), copy.deepcopy(module.create_config)
+    main.policy.cuda = cuda
+    main.policy.setdefault("learn", {})["multi_gpu"] = multi_gpu
+    main.policy.pop("multi_gpu", None)
+    if CASES[case].policy_type is not None:
+        create.policy = dict(type=CASES[case].policy_type, import_names=["tests.ddp_harness"])
+    for key, value in CASES[case].overrides.items():
+        *sections, name = key.split(".")
+        node = main.policy
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return compile_config(main, create_cfg=create, save_cfg=False)
+
+
+def policy_class(cfg):
+    from ding.utils.registry import POLICY_REGISTRY
+
+    return POLICY_REGISTRY.get(cfg.policy.type)
+
+
+def rank_batches(cfg, rank: int, iters: int = ITERS) -> list[dict[str, torch.Tensor]]:
+    """Rank ``rank``'s batches: valid random samples of the policy's declared learn batch."""
+    from ding.policy.contract import random_batch
+
+    fields = policy_class(cfg).learn_batch_fields(cfg.policy)
+    generator = torch.Generator().manual_seed(1000 + rank)
+    return [random_batch(fields, BATCH, generator) for _ in range(iters)]
+
+
+def trained_state(policy) -> dict[str, torch.Tensor]:
+    """Every tensor the policy trains or derives from trained weights, by dotted name, on the CPU."""
+    state = {}
+    for prefix, item in policy._trained_modules().items():
+        if isinstance(item, torch.nn.Module):
+            state.update({f"{prefix}.{k}": v.detach().cpu().clone() for k, v in item.state_dict().items()})
+        else:
+            state[prefix] = item.detach().cpu().clone()
+    return state
+
+
+def train_rank(out_dir: str, cases: list[str], cuda: bool = False) -> None:
+    """One rank: each case's policy from a rank-specific init (rank 0's must win), trained on this rank's batches."""
+    from ding.utils import DistContext, get_rank
+
+    with DistContext(timeout_s=120), float64_default():
+        rank = get_rank()
+        for case in cases:
+            cfg = compiled_config(case, multi_gpu=True, cuda=cuda)
+            torch.manual_seed(rank)  # a different init on every rank: the broadcast at init must make them equal
+            policy = policy_class(cfg)(cfg.policy)
+            for batch in rank_batches(cfg, rank):
+                policy.learn_mode.forward(batch)
+            torch.save(trained_state(policy), os.path.join(out_dir, f"{case}_r{rank}.pt"))
+
+
+def union_reference(case: str, world: int) -> dict[str, torch.Tensor]:
+    """One process, rank 0's initial weights, trained on the union of the ranks' batches (rank 0's samples first)."""
+    with float64_default():
+        cfg = compiled_config(case, multi_gpu=False)
+        torch.manual_seed(0)
+        policy = policy_class(cfg)(cfg.policy)
+        per_rank = [rank_batches(cfg, rank) for rank in range(world)]
+        for step in range(ITERS):
+            union = {key: torch.cat([batches[step][key] for batches in per_rank]) for key in per_rank[0][step]}
+            policy.learn_mode.forward(union)
+        return trained_state(policy)
+
+
+def check_equivalence(out_dir: str, case: str, world: int = 2) -> None:
+    """Ranks bit-identical; rank 0 within EQUIVALENCE_RTOL of the union reference, every trained tensor."""
+    saved = [torch.load(os.path.join(out_dir, f"{case}_r{rank}.pt")) for rank in range(world)]
+    for rank in range(1, world):
+        for key, value in saved[0].items():
+            assert torch.equal(value, saved[rank][key]), f"{case} {key} differs between rank 0 and rank {rank}"
+    reference = union_reference(case, world)
+    assert reference.keys() == saved[0].keys()
+    for key, value in reference.items():
+        if not value.is_floating_point():
+            assert torch.equal(saved[0][key], value), f"{case} {key}"
+            continue
+        err = relative_error(saved[0][key], value)
+        assert err <= EQUIVALENCE_RTOL, f"{case} {key}: relative error {err:.2e} against one process on the union"
