@@ -5,14 +5,14 @@ launcher's environment variables (STYLE.md, rule 7): that is this package's job.
 is one process of rank 0 and every collective is a no-op.
 
   ranks        get_rank, get_world_size, get_local_rank, get_launcher, is_main_process
-  collectives  allreduce, allreduce_async, broadcast, broadcast_object, barrier
+  collectives  allreduce, broadcast, broadcast_object, barrier
   launchers    detect_launcher (torchrun, mpirun, srun, spawn) -> LaunchInfo; DistConfigError; free_port
   context      DistContext: starts the process group on entry, always tears it down on exit
   watchdog     the peer watchdog DistContext runs: a failed, dead or hung rank stops all ranks; mark_progress
   spawning     spawn: the ranks of one job on this host, through torch.multiprocessing
 """
 
-from .collectives import AllreduceHandle, allreduce, allreduce_async, barrier, broadcast, broadcast_object
+from .collectives import allreduce, barrier, broadcast, broadcast_object
 from .context import DistContext
 from .launchers import DistConfigError, LaunchInfo, detect_launcher, expand_nodelist, free_port
 from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process
@@ -24,9 +24,7 @@ __all__ = [
     "DistConfigError",
     "DistContext",
     "LaunchInfo",
-    "AllreduceHandle",
     "allreduce",
-    "allreduce_async",
     "barrier",
     "broadcast",
     "broadcast_object",

@@ -41,36 +41,6 @@ def allreduce(tensor, op: str = "mean"):
     return tensor
 
 
-class AllreduceHandle:
-    """The pending result of :func:`allreduce_async`: ``wait()`` finishes it (and averages for 'mean')."""
-
-    def __init__(self, work: Any, tensor, divisor: int) -> None:
-        self._work, self._tensor, self._divisor = work, tensor, divisor
-
-    def wait(self):
-        if self._work is not None:
-            self._work.wait()
-            self._work = None
-            if self._divisor > 1:
-                self._tensor.div_(self._divisor)
-        return self._tensor
-
-
-def allreduce_async(tensor, op: str = "mean") -> AllreduceHandle:
-    """Start an in-place all-reduce; the caller must ``wait()`` on the returned handle before using ``tensor``."""
-    if op not in ("mean", "sum"):
-        raise ValueError(f"allreduce op must be 'mean' or 'sum', got {op!r}")
-    world = get_world_size()
-    if world == 1:
-        return AllreduceHandle(None, tensor, 1)
-    import torch.distributed as dist
-
-    if _needs_cuda(tensor):  # synchronous round trip through the GPU; the handle is already complete
-        allreduce(tensor, op)
-        return AllreduceHandle(None, tensor, 1)
-    return AllreduceHandle(dist.all_reduce(tensor, async_op=True), tensor, world if op == "mean" else 1)
-
-
 def broadcast(tensor, src: int = 0):
     """Copy ``tensor`` from rank ``src`` to every rank, in place; returns it."""
     if get_world_size() > 1:

@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Optional
 
+from .collectives import barrier
 from .launchers import DistConfigError, LaunchInfo, detect_launcher
 from .ranks import _set_launch
 from .watchdog import EXIT_PEER_FAILED, PeerWatchdog
@@ -144,7 +145,7 @@ class DistContext:
             watchdog.mark_exited()
             watchdog.stop()
             try:
-                dist.barrier()  # nobody tears the store down while a rank still uses it
+                barrier()  # nobody tears the store down while a rank still uses it
             except Exception:
                 pass
         watchdog.join(timeout=2.0)
