@@ -104,3 +104,37 @@ def gloo_threads_after_exit(out_dir: str) -> None:
     names = [open(f"/proc/self/task/{tid}/comm").read().strip() for tid in os.listdir("/proc/self/task")]
     with open(os.path.join(out_dir, f"threads{rank}.txt"), "w") as f:
         f.write("\n".join(name for name in names if "gloo" in name))
+
+
+def collectives_rank(out_dir: str, backend: str) -> None:
+    """One rank: each collective on rank-specific inputs (CPU tensors), the results saved for the test to check.
+
+    Rank r holds (r + 1) * [1, 10] for all-reduce and r + 5 for broadcast, so sum, mean, src 0 and src 1 all give
+    different answers. Before the barrier rank 1 sleeps, then leaves a file; rank 0 looks for it after the barrier.
+    """
+    import time
+
+    from ding.utils import DistContext, allreduce, barrier, broadcast, broadcast_object, get_rank
+
+    with DistContext(backend=backend):
+        rank = get_rank()
+        results = {}
+        for op in ("sum", "mean"):
+            t = torch.tensor([1.0, 10.0]) * (rank + 1)
+            results[f"allreduce_{op}"] = (allreduce(t, op=op) is t, t)
+        t = torch.tensor([1.0, 10.0]) * (rank + 1)
+        results["allreduce_default"] = (allreduce(t) is t, t)
+        for src in (0, 1):
+            t = torch.full((3,), float(rank + 5))
+            results[f"broadcast_src{src}"] = (broadcast(t, src=src) is t, t)
+        t = torch.full((3,), float(rank + 5))
+        results["broadcast_default"] = (broadcast(t) is t, t)
+        results["object_src1"] = broadcast_object({"from": rank, "items": [rank] * (rank + 1)}, src=1)
+        results["object_default"] = broadcast_object(f"rank {rank}")
+        marker = os.path.join(out_dir, "rank1_reached_barrier")
+        if rank == 1:
+            time.sleep(1.0)  # without a barrier rank 0 would look for the file long before it exists
+            open(marker, "w").close()
+        barrier()
+        results["marker_after_barrier"] = os.path.exists(marker)
+        torch.save(results, os.path.join(out_dir, f"r{rank}.pt"))

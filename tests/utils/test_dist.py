@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ding.utils import allreduce, allreduce_async, broadcast_object, get_local_rank, get_rank, get_world_size
+from ding.utils import allreduce, barrier, broadcast, broadcast_object, get_local_rank, get_rank, get_world_size
 from ding.utils.dist import DistConfigError, DistContext, detect_launcher, expand_nodelist
 
 
@@ -11,8 +11,10 @@ def test_single_process_defaults():
     assert (get_rank(), get_world_size(), get_local_rank()) == (0, 1, 0)
     t = torch.ones(3)
     assert allreduce(t) is t and torch.equal(t, torch.ones(3))
-    assert torch.equal(allreduce_async(t, op="sum").wait(), torch.ones(3))
+    assert allreduce(t, op="sum") is t and torch.equal(t, torch.ones(3))
+    assert broadcast(t, src=0) is t and torch.equal(t, torch.ones(3))
     assert broadcast_object({"a": 1}) == {"a": 1}
+    barrier()  # returns at once
     with pytest.raises(ValueError, match="'mean' or 'sum'"):
         allreduce(t, op="max")
 

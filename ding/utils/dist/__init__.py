@@ -1,0 +1,41 @@
+"""Distributed training: which process am I, collectives, and DistContext, which starts and ends the process group.
+
+The rest of ding asks `get_rank()`, `get_world_size()`, `get_local_rank()`, `is_main_process()` and never reads a
+launcher's environment variables (STYLE.md, rule 7): that is this package's job. Without a process group the world
+is one process of rank 0 and every collective is a no-op.
+
+  ranks        get_rank, get_world_size, get_local_rank, get_launcher, is_main_process
+  collectives  allreduce, broadcast, broadcast_object, barrier
+  launchers    detect_launcher (torchrun, mpirun, srun, spawn) -> LaunchInfo; DistConfigError; free_port
+  context      DistContext: starts the process group on entry, always tears it down on exit
+  watchdog     the peer watchdog DistContext runs: a failed, dead or hung rank stops all ranks; mark_progress
+  spawning     spawn: the ranks of one job on this host, through torch.multiprocessing
+"""
+
+from .collectives import allreduce, barrier, broadcast, broadcast_object
+from .context import DistContext
+from .launchers import DistConfigError, LaunchInfo, detect_launcher, expand_nodelist, free_port
+from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process
+from .spawning import spawn
+from .watchdog import EXIT_PEER_FAILED, mark_progress
+
+__all__ = [
+    "EXIT_PEER_FAILED",
+    "DistConfigError",
+    "DistContext",
+    "LaunchInfo",
+    "allreduce",
+    "barrier",
+    "broadcast",
+    "broadcast_object",
+    "detect_launcher",
+    "expand_nodelist",
+    "free_port",
+    "get_launcher",
+    "get_local_rank",
+    "get_rank",
+    "get_world_size",
+    "is_main_process",
+    "mark_progress",
+    "spawn",
+]
