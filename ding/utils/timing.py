@@ -16,6 +16,11 @@ class TimedEnvManager:
         self._env = env
         self.seconds = 0.0
 
+    @property
+    def asynchronous(self) -> bool:
+        """The wrapped manager's: whether it steps through ``async_reset``/``recv``/``send`` (not timed here)."""
+        return self._env.asynchronous
+
     def step(self, action: Any) -> Any:
         start = time.perf_counter()
         try:

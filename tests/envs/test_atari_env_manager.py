@@ -14,8 +14,10 @@ from easydict import EasyDict
 pytest.importorskip("ale_py")
 
 from ding.envs import EnvStep  # noqa: E402
+from ding.envs.env_manager import AsyncEnvManager  # noqa: E402
 from ding.envs.env_manager.atari_env_manager import ATARI_ENV_KEYS, AtariEnvManager, ale_game  # noqa: E402
 from ding.utils.registry import ENV_MANAGER_REGISTRY  # noqa: E402
+from ding.utils.timing import TimedEnvManager  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -167,6 +169,17 @@ def test_same_seeds_same_trajectories_different_seeds_differ():
     assert not np.array_equal(obs_of[0, 0], obs_of[1, 0])  # another seed: other no-op starts
     np.testing.assert_array_equal(int_seeded[0], obs_a[0])
     np.testing.assert_array_equal(int_seeded[1], obs_c[0])
+
+
+def test_batches_smaller_than_the_envs_make_the_manager_asynchronous():
+    cfg = atari_cfg(manager=dict(batch_size=1, num_threads=1))
+    with AtariEnvManager.build(cfg, 2) as manager:  # batch_size < env_num
+        assert manager.asynchronous is True and isinstance(manager, AsyncEnvManager)
+        assert TimedEnvManager(manager).asynchronous is True  # the wrapper the pipelines time envs with
+    with AtariEnvManager.build(cfg, 1) as manager:  # batch_size == env_num
+        assert manager.asynchronous is False
+    with AtariEnvManager.build(cfg, 2, is_train=False) as manager:  # evaluators step all their envs together
+        assert manager.asynchronous is False
 
 
 def test_async_send_recv_gives_each_env_the_trajectory_of_sync_stepping():

@@ -15,7 +15,9 @@ from easydict import EasyDict
 from gymnasium.wrappers import TimeLimit
 
 from ding.envs import BaseEnvManager, EnvStep, EnvValueError, make_env
+from ding.envs.env_manager import AsyncEnvManager
 from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY
+from ding.utils.timing import TimedEnvManager
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*CartPole-v0 is out of date:DeprecationWarning")
 
@@ -291,6 +293,12 @@ def test_wrong_reset_obs_and_large_obs():
             r"\(the first at \(1, 2, 3\)\)",
         ):
             manager.step(np.zeros(2, dtype=np.int64))
+
+
+def test_base_manager_is_synchronous():
+    with BaseEnvManager(count_fns({}, {})) as manager:
+        assert manager.asynchronous is False and not isinstance(manager, AsyncEnvManager)
+        assert TimedEnvManager(manager).asynchronous is False  # the wrapper the pipelines time envs with
 
 
 def test_import_ding_envs_stays_light():

@@ -34,6 +34,7 @@ from ding.envs import (
     SubprocessEnvManager,
     make_env,
 )
+from ding.envs.env_manager import AsyncEnvManager
 from ding.envs.env_manager.subprocess_env_manager import restart_seed
 from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY
 
@@ -173,6 +174,11 @@ def test_registry_and_config():
         SubprocessEnvManager(count_fns({}), {"max_retry": -1})
     with pytest.raises(TypeError, match="partial"):
         SubprocessEnvManager([lambda: gymnasium.make("CartPole-v1")])
+
+
+def test_subprocess_manager_is_synchronous():
+    with SubprocessEnvManager(count_fns({}, {}), {"context": "fork"}) as manager:
+        assert manager.asynchronous is False and not isinstance(manager, AsyncEnvManager)
 
 
 def step(manager, *actions: int) -> EnvStep:

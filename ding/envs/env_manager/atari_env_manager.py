@@ -198,8 +198,10 @@ class AtariEnvManager(BaseEnvManager):
     - ``reward`` is the clipped reward (sign) in training, raw in evaluation.
 
     Synchronous use: ``reset(seed)`` then ``step(action)``. Asynchronous use (``manager.batch_size < E``, to overlap
-    inference with stepping): ``async_reset(seed)``, then ``recv()`` -> ``(EnvStep, env_ids)`` for the first
-    ``batch_size`` envs to finish and ``send(action, env_ids)`` for those envs, in turn.
+    inference with stepping; :attr:`asynchronous` is then True): the interface of
+    :class:`~ding.envs.env_manager.base_env_manager.AsyncEnvManager`, ``async_reset(seed)``, then ``recv()`` ->
+    ``(EnvStep, env_ids)`` for the first ``batch_size`` envs to finish and ``send(action, env_ids)`` for those envs,
+    in turn.
     """
 
     config = dict(

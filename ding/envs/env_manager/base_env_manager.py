@@ -1,7 +1,8 @@
 """In-process vectorised env manager: a Python loop over ``E`` gymnasium envs, with same-step auto-reset.
 
-Cheap envs (CartPole) and tests use it; it is also the base class that fixes the manager interface. The checks of
-what envs return (:func:`conform_obs`, :func:`check_finite`) are plain functions, shared by every manager.
+Cheap envs (CartPole) and tests use it; it is also the base class that fixes the manager interface, and
+:class:`AsyncEnvManager` declares the interface of the managers whose envs step in batches as they finish. The
+checks of what envs return (:func:`conform_obs`, :func:`check_finite`) are plain functions, shared by every manager.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from easydict import EasyDict
@@ -118,7 +119,8 @@ class BaseEnvManager:
     :param cfg: the ``env.manager`` config; missing keys take the defaults of :attr:`config`.
 
     All envs must share the observation and action spaces. Inputs and outputs are numpy arrays whose first axis is
-    the env index; see :class:`ding.envs.EnvStep` for the step output.
+    the env index; see :class:`ding.envs.EnvStep` for the step output. A manager whose :attr:`asynchronous` is True
+    steps its envs through the :class:`AsyncEnvManager` interface instead of ``reset``/``step``.
     """
 
     config = dict(
@@ -266,6 +268,12 @@ class BaseEnvManager:
         return self._action_space
 
     @property
+    def asynchronous(self) -> bool:
+        """Whether the envs step in batches as they finish (:class:`AsyncEnvManager`: ``async_reset``, ``recv``,
+        ``send``) rather than all together (``reset``, ``step``); False for this manager and the subprocess one."""
+        return False
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -341,3 +349,33 @@ class BaseEnvManager:
         self._closed = True
         for env in self._envs:
             env.close()
+
+
+@runtime_checkable
+class AsyncEnvManager(Protocol):
+    """The asynchronous interface of an env manager, which callers use when its :attr:`asynchronous` is True: the
+    envs step in batches of ``batch_size`` as they finish, so that the caller's inference on one batch overlaps the
+    stepping of the others.
+
+    ``async_reset(seed)`` once, then in turn ``recv()`` -> ``(EnvStep of batch_size rows, env_ids)`` and
+    ``send(action, env_ids)`` with the actions of exactly those envs; ``reset``/``step`` are off meanwhile. An env's
+    first row after ``async_reset`` is its reset result (reward 0, no episode end). The ``atari`` manager
+    (:class:`ding.envs.env_manager.atari_env_manager.AtariEnvManager`) implements it.
+    """
+
+    batch_size: int  # envs per recv()
+
+    @property
+    def asynchronous(self) -> bool:
+        """Whether this interface is the one to use (else ``reset``/``step``, as for every manager)."""
+
+    def async_reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Reset every env without waiting; ``seed`` as in ``reset``: ``int`` -> ``seed + i`` for env ``i``."""
+
+    def recv(self) -> tuple[EnvStep, np.ndarray]:
+        """The results of the first ``batch_size`` envs to finish: ``(EnvStep, env_ids)``, ``env_ids`` int
+        ``(batch_size,)``."""
+
+    def send(self, action: np.ndarray, env_ids: Sequence[int] | np.ndarray | None = None) -> None:
+        """Start the envs of the last ``recv()`` on their actions (shape ``(batch_size, ...)``), without waiting;
+        ``env_ids``: the env of each action, any order of that batch (``None``: in its order)."""

@@ -65,7 +65,7 @@ class SampleSerialCollector:
         self._rng = np.random.default_rng(seed)
         self._obs: Optional[np.ndarray] = None
         # an asynchronous manager (send/recv of env batches): inference on one batch overlaps the others' stepping
-        self.overlapped = bool(getattr(env, "asynchronous", False))
+        self.overlapped = env.asynchronous
         self._rows: Optional[RowAssembler] = None  # overlapped: per-env transitions until a whole row is complete
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
