@@ -1,7 +1,7 @@
 """Shared RL math: every policy calls these plain functions rather than keeping its own copy."""
 
 from .exploration import epsilon_schedule
-from .gae import gae, gae_advantages, gae_discounts
+from .gae import gae_advantages, gae_discounts
 from .ppo import explained_variance, ppo_policy_loss, ppo_value_loss
 from .td import hard_update, q_nstep_td_error, soft_update
 from .value_norm import RunningMeanStd, global_moments, normalize_advantage
@@ -10,7 +10,6 @@ __all__ = [
     "RunningMeanStd",
     "epsilon_schedule",
     "explained_variance",
-    "gae",
     "gae_advantages",
     "gae_discounts",
     "global_moments",

@@ -10,56 +10,31 @@ A terminal state is worth nothing (no bootstrap); a time-limit cut bootstraps fr
 where the episode was cut; either way the recursion stops at the episode's end, so the advantage of one episode
 never leaks into the next. After the rollout's last step, A_T = 0: the bootstrap is ``next_value`` of step T-1.
 
+    advantage = gae_advantages(value, next_value, reward, *gae_discounts(terminated, truncated, gamma, gae_lambda))
+
 It runs in numpy on the CPU whatever the learner's device: a few dozen small array ops per rollout, where numpy's
 per-call cost is a fraction of torch's (and a GPU would launch as many kernels for a few thousand numbers).
 """
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
-import torch
-
-Array = Union[np.ndarray, torch.Tensor]
-
-
-def gae(
-    value: Array,
-    next_value: Array,
-    reward: Array,
-    terminated: Array,
-    truncated: Array,
-    gamma: float,
-    gae_lambda: float,
-) -> Array:
-    """Advantages ``(T, E)`` of a rollout; the value targets (returns) are ``advantage + value``.
-
-    :param value: (T, E) critic value V(s_t) of each step's obs, in return units (not normalised).
-    :param next_value: (T, E) critic value of the obs that followed step t: V(s_{t+1}) within an episode,
-        V(final_obs) where the episode ended at t (used only where it was truncated, not terminated).
-    :param reward: (T, E) reward of step t.
-    :param terminated: (T, E) bool: the episode reached a terminal state at step t (no bootstrap).
-    :param truncated: (T, E) bool: the episode was cut at step t (time limit): bootstrap from ``next_value``.
-    :param gamma: discount per step.
-    :param gae_lambda: lambda; 1 gives Monte-Carlo returns minus the value, 0 the one-step TD error.
-    :return: (T, E) advantages in ``value``'s float dtype: a numpy array for numpy inputs, a tensor on ``value``'s
-        device for tensors (no gradient flows through them).
-    """
-    as_tensor = isinstance(value, torch.Tensor)
-    value_np = _numpy(value)
-    discounts = gae_discounts(_numpy(terminated), _numpy(truncated), gamma, gae_lambda, value_np.dtype)
-    advantage = gae_advantages(value_np, _numpy(next_value), _numpy(reward), *discounts)
-    return torch.from_numpy(advantage).to(value.device) if as_tensor else advantage
 
 
 def gae_discounts(
     terminated: np.ndarray, truncated: np.ndarray, gamma: float, gae_lambda: float, dtype: np.dtype = np.float32
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The two per-step factors of :func:`gae`, which depend on the episode ends only (so a policy that recomputes
-    advantages with new values each epoch computes them once per rollout): ``bootstrap`` (T, E), gamma where the
-    next obs is worth its value and 0 at a termination; ``decay`` (T, E), gamma * lambda where the recursion goes
-    on and 0 at any episode end."""
+    """The two per-step factors of the GAE above, which depend on the episode ends only (so a policy that recomputes
+    advantages with new values each epoch computes them once per rollout).
+
+    :param terminated: (T, E) bool: the episode reached a terminal state at step t (no bootstrap).
+    :param truncated: (T, E) bool: the episode was cut at step t (time limit): bootstrap from ``next_value``.
+    :param gamma: discount per step.
+    :param gae_lambda: lambda; 1 gives Monte-Carlo returns minus the value, 0 the one-step TD error.
+    :param dtype: float dtype of the factors (that of the values they will multiply).
+    :return: ``bootstrap`` (T, E), gamma where the next obs is worth its value and 0 at a termination; ``decay``
+        (T, E), gamma * lambda where the recursion goes on and 0 at any episode end.
+    """
     terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
     bootstrap = (~terminated) * np.asarray(gamma, dtype=dtype)
     decay = (~(terminated | truncated)) * np.asarray(gamma * gae_lambda, dtype=dtype)
@@ -69,15 +44,20 @@ def gae_discounts(
 def gae_advantages(
     value: np.ndarray, next_value: np.ndarray, reward: np.ndarray, bootstrap: np.ndarray, decay: np.ndarray
 ) -> np.ndarray:
-    """:func:`gae` on numpy arrays, with the factors of :func:`gae_discounts`; (T, E) in ``value``'s dtype."""
+    """Advantages ``(T, E)`` of a rollout, in ``value``'s dtype; the value targets (returns) are ``advantage + value``.
+    The inputs are left unchanged.
+
+    :param value: (T, E) critic value V(s_t) of each step's obs, in return units (not normalised).
+    :param next_value: (T, E) critic value of the obs that followed step t: V(s_{t+1}) within an episode,
+        V(final_obs) where the episode ended at t (used only where it was truncated, not terminated).
+    :param reward: (T, E) reward of step t.
+    :param bootstrap: (T, E) from :func:`gae_discounts`.
+    :param decay: (T, E) from :func:`gae_discounts`.
+    """
     delta = next_value * bootstrap  # r_t + bootstrap_t * V' - V, in place on this call's own array
     delta += reward
     delta -= value
     return _scan(delta.astype(value.dtype, copy=False), decay.astype(value.dtype))
-
-
-def _numpy(x: Array) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def _scan(delta: np.ndarray, decay: np.ndarray) -> np.ndarray:

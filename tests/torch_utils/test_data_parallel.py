@@ -42,10 +42,15 @@ def test_pipeline_trains_a_wrapped_model_and_its_checkpoint_loads_unwrapped(cart
     main, create = cartpole_dqn
     main.env.stop_value = 10**6
     model = DataParallel(DQN(obs_shape=4, action_shape=2, encoder_hidden_size_list=[128, 128, 64]))
+    initial = copy.deepcopy(model.state_dict())
     serial_pipeline((main, create), seed=0, model=model, max_train_iter=20)
-    state = load_checkpoint("cartpole_dqn_seed0/ckpt/final.pth.tar")
+    trained = model.state_dict()
+    assert any(not torch.equal(initial[name], trained[name]) for name in initial), "the wrapped model trained"
+    saved = load_checkpoint("cartpole_dqn_seed0/ckpt/final.pth.tar")["model"]
     plain = DQN(obs_shape=4, action_shape=2, encoder_hidden_size_list=[128, 128, 64])
-    plain.load_state_dict(state["model"])
+    assert list(saved) == list(plain.state_dict()), "the plain module's names, no 'module.' prefix"
+    plain.load_state_dict(saved)
+    assert all(torch.equal(value, trained[name]) for name, value in plain.state_dict().items())
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 1, reason="needs a CUDA device")

@@ -9,57 +9,18 @@ Batch and sample counts are per rank (policy.global_batch=False). Launch it with
   mpirun -np 2 python dizoo/classic_control/cartpole/config/cartpole_ppo_ddp_config.py
   srun -n2 python -u dizoo/classic_control/cartpole/config/cartpole_ppo_ddp_config.py
   python dizoo/classic_control/cartpole/config/cartpole_ppo_ddp_config.py --spawn 2
+
+It is cartpole_ppo_config.py through ding.config.ddp_config: its values, its own exp_name, policy.learn.multi_gpu=True
+(policy.cuda=True puts each rank on its local GPU).
 """
 
-from easydict import EasyDict
+from ding.config import ddp_config
+from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config
+from dizoo.classic_control.cartpole.config.cartpole_ppo_config import main_config as single_process_config
 
-cartpole_ppo_config = dict(
-    exp_name="cartpole_ppo_ddp_seed0",
-    env=dict(
-        collector_env_num=8,
-        evaluator_env_num=5,
-        n_evaluator_episode=5,
-        stop_value=195,
-    ),
-    policy=dict(
-        cuda=False,  # each rank uses its local GPU when True (NCCL); gloo on the CPU otherwise
-        multi_gpu=True,  # gradients averaged over the ranks of the DistContext (also: learn.multi_gpu)
-        action_space="discrete",
-        model=dict(
-            obs_shape=4,
-            action_shape=2,
-            action_space="discrete",
-            encoder_hidden_size_list=[64, 64],
-            actor_head_hidden_size=64,
-            critic_head_hidden_size=64,
-        ),
-        learn=dict(
-            epoch_per_collect=4,
-            batch_size=64,
-            learning_rate=0.001,
-            value_weight=0.5,
-            entropy_weight=0.01,
-            clip_ratio=0.2,
-        ),
-        collect=dict(
-            n_sample=256,
-            unroll_len=1,
-            discount_factor=0.99,
-            gae_lambda=0.95,
-        ),
-        eval=dict(evaluator=dict(eval_freq=40)),
-    ),
-)
-cartpole_ppo_config = EasyDict(cartpole_ppo_config)
-main_config = cartpole_ppo_config
-
-cartpole_ppo_create_config = dict(
-    env=dict(type="cartpole", import_names=["dizoo.classic_control.cartpole.envs.cartpole_env"]),
-    env_manager=dict(type="base"),
-    policy=dict(type="ppo"),
-)
-cartpole_ppo_create_config = EasyDict(cartpole_ppo_create_config)
-create_config = cartpole_ppo_create_config
+main_config = ddp_config(single_process_config, exp_name="cartpole_ppo_ddp_seed0")
+main_config.policy.eval.evaluator.eval_freq = 40  # as shipped (the single-process config: DI-engine's 100)
+cartpole_ppo_config, cartpole_ppo_create_config = main_config, create_config  # DI-engine's names
 
 
 def main() -> None:

@@ -7,16 +7,11 @@ the ranks; rank 0 evaluates and writes spaceinvaders_dqn_multi_gpu_ddp_seed0/. B
   torchrun --standalone --nproc_per_node=2 dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_ddp.py
 """
 
-import copy
-
-from easydict import EasyDict
-
+from ding.config import ddp_config
 from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import create_config
 from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import main_config as single_gpu_config
 
-main_config = EasyDict(copy.deepcopy(single_gpu_config))
-main_config.exp_name = "spaceinvaders_dqn_multi_gpu_ddp_seed0"
-main_config.policy.learn.multi_gpu = True
+main_config = ddp_config(single_gpu_config, exp_name="spaceinvaders_dqn_multi_gpu_ddp_seed0")
 main_config.policy.other.replay_buffer.replay_buffer_size = 400000  # per rank: 8 ranks hold 3.2M transitions
 
 if __name__ == "__main__":

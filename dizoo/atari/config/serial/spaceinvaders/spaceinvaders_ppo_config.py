@@ -1,71 +1,15 @@
-"""PPO on SpaceInvaders (Atari): Nature CNN actor-critic on 4x84x84 grey stacks, DeepMind preprocessing, clipped
-rewards.
-
-The hyperparameters of the PPO paper's Atari runs (Schulman et al. 2017, table 5): rollouts of 128 steps of 8 envs,
-4 epochs of 4 minibatches, clip 0.1, entropy 0.01, Adam 2.5e-4. Runs on ale-py's native vector env (env_manager
-'atari': C++ threads, no Python worker processes); the GPU trains when there is one.
+"""PPO on SpaceInvaders (Atari), with the settings every Atari game shares (dizoo/atari/config/serial/atari_ppo.py):
+the PPO paper's Atari hyperparameters on ale-py's native vector env.
 
 Run: python dizoo/atari/config/serial/spaceinvaders/spaceinvaders_ppo_config.py
  or: ding -m serial_onpolicy -c dizoo/atari/config/serial/spaceinvaders/spaceinvaders_ppo_config.py -s 0
 """
 
-from easydict import EasyDict
+from dizoo.atari.config.serial.atari_ppo import atari_ppo_config
 
-spaceinvaders_ppo_config = dict(
-    exp_name="spaceinvaders_ppo_seed0",
-    env=dict(
-        collector_env_num=8,
-        evaluator_env_num=8,
-        n_evaluator_episode=8,
-        stop_value=10000000000,  # no stop: train for a budget (ding --max-env-step)
-        env_id="SpaceInvadersNoFrameskip-v4",
-        frame_stack=4,
-    ),
-    policy=dict(
-        cuda=True,  # falls back to the CPU (with a warning) when there is no GPU
-        action_space="discrete",
-        recompute_adv=True,
-        model=dict(
-            obs_shape=[4, 84, 84],
-            action_shape=6,
-            action_space="discrete",
-            encoder_hidden_size_list=[32, 64, 64, 512],  # the Nature CNN
-            actor_head_hidden_size=512,
-            actor_head_layer_num=0,
-            critic_head_hidden_size=512,
-            critic_head_layer_num=0,
-        ),
-        learn=dict(
-            epoch_per_collect=4,
-            batch_size=256,
-            learning_rate=0.00025,
-            value_weight=0.5,
-            entropy_weight=0.01,
-            clip_ratio=0.1,
-            adv_norm=True,
-            value_norm=False,  # rewards are clipped to [-1, 1]: returns stay small
-            grad_clip_type="clip_norm",
-            grad_clip_value=0.5,
-        ),
-        collect=dict(
-            n_sample=1024,  # 128 steps of each of the 8 envs
-            unroll_len=1,
-            discount_factor=0.99,
-            gae_lambda=0.95,
-        ),
-        eval=dict(evaluator=dict(eval_freq=5000)),
-    ),
-)
-spaceinvaders_ppo_config = EasyDict(spaceinvaders_ppo_config)
-main_config = spaceinvaders_ppo_config
-
-spaceinvaders_ppo_create_config = dict(
-    env=dict(type="atari", import_names=["dizoo.atari.envs.atari_env"]),
-    env_manager=dict(type="atari"),
-    policy=dict(type="ppo"),
-)
-spaceinvaders_ppo_create_config = EasyDict(spaceinvaders_ppo_create_config)
-create_config = spaceinvaders_ppo_create_config
+# stop_value: none reachable, train for a budget (ding --max-env-step)
+main_config, create_config = atari_ppo_config("SpaceInvaders", action_shape=6, stop_value=10000000000)
+spaceinvaders_ppo_config, spaceinvaders_ppo_create_config = main_config, create_config  # DI-engine's names
 
 if __name__ == "__main__":
     # or: ding -m serial_onpolicy -c spaceinvaders_ppo_config.py -s 0

@@ -1,0 +1,31 @@
+"""Derive the multi-process (DDP) variant of a single-process config, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import copy
+
+from easydict import EasyDict
+
+
+def ddp_config(main_config: dict, exp_name: str) -> EasyDict:
+    """A copy of ``main_config`` that trains with one process per GPU (or per CPU slot with gloo).
+
+    Only what DDP needs changes: ``policy.learn.multi_gpu=True`` (gradients averaged over the ranks of the
+    ``DistContext``; ``policy.cuda=True`` puts each rank on its local GPU with NCCL, gloo on the CPU otherwise), and
+    ``exp_name``, so a DDP run never writes into the single-process run's folder. Batch sizes, sample counts and the
+    replay buffer stay per rank; override them on the result where a config wants otherwise.
+
+    :param main_config: the single-process main_config; left unchanged.
+    :param exp_name: the DDP run's experiment folder.
+    :return: the DDP main_config (its create_config is the single-process one).
+    """
+    config = EasyDict(copy.deepcopy(main_config))
+    config.exp_name = exp_name
+    if "policy" not in config:
+        config.policy = {}
+    if "learn" not in config.policy:
+        config.policy.learn = {}
+    config.policy.learn.multi_gpu = True
+    if "multi_gpu" in config.policy:  # newer DI-engine's spelling of the same flag: the two must agree
+        config.policy.multi_gpu = True
+    return config

@@ -1,0 +1,62 @@
+"""The Atari DQN config every game shares: double DQN, 3-step returns, Nature CNN on 4x84x84 grey stacks, DeepMind
+preprocessing. A game's config file (e.g. pong/pong_dqn_config.py) names the game and calls :func:`atari_dqn_config`.
+
+Runs on ale-py's native vector env (env_manager 'atari': C++ threads, no Python worker processes) and a
+frame-sharing replay buffer (one uint8 frame per transition, about 8 KB each).
+
+Memory: the 1M-transition replay buffer takes about 7.6 GB of RAM (sized for a GPU machine). On a laptop, shrink it,
+e.g. policy.other.replay_buffer.replay_buffer_size=100000 (about 0.8 GB).
+"""
+
+from easydict import EasyDict
+
+
+def atari_dqn_config(game: str, action_shape: int, stop_value: float) -> tuple[EasyDict, EasyDict]:
+    """Build DI-engine's two config dicts for DQN on one Atari game (a new pair on every call).
+
+    :param game: the game as in its env id, e.g. "SpaceInvaders" for "SpaceInvadersNoFrameskip-v4".
+    :param action_shape: size of the game's minimal action set (Pong 6, Breakout 4).
+    :param stop_value: stop when the evaluation's mean episode return (raw game score) reaches this.
+    :return: (main_config, create_config); ``exp_name`` is "<game in lower case>_dqn_seed0".
+    """
+    main_config = dict(
+        exp_name=f"{game.lower()}_dqn_seed0",
+        env=dict(
+            collector_env_num=8,
+            evaluator_env_num=8,
+            n_evaluator_episode=8,
+            stop_value=stop_value,
+            env_id=f"{game}NoFrameskip-v4",
+            frame_stack=4,
+            manager=dict(batch_size=4),  # the collector steps 4 envs while the policy acts on the other 4 (0: in turn)
+        ),
+        policy=dict(
+            cuda=True,  # falls back to the CPU (with a warning) when there is no GPU
+            priority=False,
+            model=dict(
+                obs_shape=[4, 84, 84],
+                action_shape=action_shape,
+                encoder_hidden_size_list=[32, 64, 64, 512],  # the Nature CNN
+            ),
+            nstep=3,
+            discount_factor=0.99,
+            learn=dict(
+                update_per_collect=10,
+                batch_size=32,
+                learning_rate=0.0001,
+                target_update_freq=500,
+            ),
+            collect=dict(n_sample=100),
+            eval=dict(evaluator=dict(eval_freq=4000)),
+            other=dict(
+                eps=dict(type="exp", start=1.0, end=0.05, decay=1000000),
+                replay_buffer=dict(replay_buffer_size=1000000),
+            ),
+        ),
+    )
+    create_config = dict(
+        env=dict(type="atari", import_names=["dizoo.atari.envs.atari_env"]),
+        env_manager=dict(type="atari"),
+        policy=dict(type="dqn"),
+    )
+    return EasyDict(main_config), EasyDict(create_config)
