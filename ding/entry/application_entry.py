@@ -43,7 +43,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, collector=False)
     logger = Logger(None, enabled=True, tensorboard=False)
     try:
-        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model, enable_field=["eval"])
+        policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model, enable_field=["eval"])
         try:
             policy.eval_mode.load_state_dict(state)
         except RuntimeError as err:

@@ -269,7 +269,7 @@ def setup_run(
     logger = Logger(cfg.exp_name)
     torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
-        policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, model=model)
+        policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
         limit_cpu_threads(policy, logger)
         policy.collect_mode.seed(rank_seed)
         yield Run(

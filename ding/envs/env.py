@@ -59,7 +59,7 @@ def make_env(cfg: Mapping[str, Any]) -> gymnasium.Env:
     the subprocess one included (the worker imports ``import_names`` itself).
     """
     import_modules(cfg.get("import_names", None) or [], where="env.import_names")
-    return ENV_REGISTRY.get(cfg["type"])(cfg)
+    return ENV_REGISTRY.build(cfg["type"], cfg)
 
 
 def space_shape_dtype(space: Any) -> tuple[tuple[int, ...], np.dtype]:

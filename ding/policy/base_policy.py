@@ -104,7 +104,7 @@ class Policy:
         self._cfg = cfg
         self._device = self._pick_device(cfg.cuda)
         if model is None:
-            model = MODEL_REGISTRY.get(self.default_model)(**cfg.model)
+            model = MODEL_REGISTRY.build(self.default_model, **cfg.model)
         self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
         self._grad_syncs: dict[int, Any] = {}  # multi_gpu: one GradientSynchronizer per optimizer (by id)

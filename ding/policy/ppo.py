@@ -149,7 +149,7 @@ class PPOPolicy(Policy):
         self, cfg, model: Optional[torch.nn.Module] = None, enable_field: Optional[Sequence[str]] = None
     ) -> None:
         if model is None:
-            model = MODEL_REGISTRY.get(self.default_model)(**cfg.model)
+            model = MODEL_REGISTRY.build(self.default_model, **cfg.model)
             if cfg.learn.ppo_param_init and "learn" in (enable_field or ("learn",)):
                 orthogonal_init_(model)  # before the base class broadcasts rank 0's weights
         self._continuous = cfg.action_space == "continuous"

@@ -65,6 +65,10 @@ class Registry:
             )
         return self._items[name]
 
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """An instance of the type registered as ``name`` (DI-engine's ``Registry.build``)."""
+        return self.get(name)(*args, **kwargs)
+
 
 def import_modules(names: Iterable[str], where: str = "import_names") -> None:
     """Import user modules named in a config (they register their types as a side effect)."""
