@@ -219,13 +219,17 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
 
     policy = policy_cls.default_config()
     policy.import_names = []  # modules imported before the policy type is looked up (they register it)
+    # a policy may give its own defaults for keys of its model and replay buffer (SAC: twin critics, 1M transitions)
+    model_defaults, buffer_defaults = policy.pop("model", {}), policy.other.pop("replay_buffer", {})
     policy.model = model_default_config(model_cls)
+    _override_defaults(policy.model, model_defaults, f"{policy_cls.__name__}.config['model']")
     policy.learn.learner = BaseLearner.default_config()
     collector_cls = RolloutCollector if policy.get("on_policy", False) else SampleSerialCollector
     policy.collect.collector = collector_cls.default_config()
     policy.eval.evaluator = InteractionSerialEvaluator.default_config()
     if buffer_cls is not None:  # None: an on-policy policy (default_buffer = None) has no replay buffer section
         policy.other.replay_buffer = EasyDict(copy.deepcopy(buffer_cls.config))
+        _override_defaults(policy.other.replay_buffer, buffer_defaults, f"{policy_cls.__name__}.config['other']")
         policy.other.replay_buffer.import_names = []  # modules imported before the buffer type is looked up
     env = EasyDict(copy.deepcopy(ENV_COMMON_CONFIG))
     env.update(copy.deepcopy(getattr(env_cls, "config", {})))
@@ -236,6 +240,14 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
         env=env,
         policy=policy,
     )
+
+
+def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
+    """Set a component's defaults from a policy's (its keys must be the component's own)."""
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise ConfigError(f"{where} sets {sorted(unknown)}, which are not keys of that component")
+    defaults.update(copy.deepcopy(overrides))
 
 
 def compile_config(

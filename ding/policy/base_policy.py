@@ -47,7 +47,6 @@ class Policy:
             skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
             resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
             batch_size=64,  # transitions per gradient step
-            learning_rate=0.001,  # Adam step size
         ),
         collect=dict(
             n_sample=8,  # transitions per collect (off-policy: rounded up to a multiple of env.collector_env_num)
@@ -97,6 +96,8 @@ class Policy:
                     f"ranks; make it a multiple of the world size"
                 )
             cfg[section][key] = total // world_size
+        if "random_collect_size" in cfg:  # off-policy: the random phase's env steps, shared out rounding up
+            cfg.random_collect_size = -(-cfg.random_collect_size // world_size)
 
     def __init__(
         self, cfg: EasyDict, model: Optional[torch.nn.Module] = None, enable_field: Optional[Sequence[str]] = None

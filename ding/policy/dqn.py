@@ -36,6 +36,7 @@ class DQNPolicy(Policy):
         random_collect_size=0,  # env steps collected with uniformly random actions before training starts
         learn=dict(
             update_per_collect=3,  # gradient steps after each collect
+            learning_rate=0.001,  # Adam step size
             target_update_freq=100,  # train iterations between hard copies to the target net; 0: soft update
             target_theta=0.005,  # soft update rate (used when target_update_freq=0)
             ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
@@ -69,12 +70,6 @@ class DQNPolicy(Policy):
             epsilon_schedule(**cfg.other.eps)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"Config key 'policy.other.eps': {err}") from None
-
-    @classmethod
-    def split_over_ranks(cls, cfg, world_size: int) -> None:
-        super().split_over_ranks(cfg, world_size)
-        if world_size > 1 and cfg.global_batch:
-            cfg.random_collect_size = -(-cfg.random_collect_size // world_size)
 
     @classmethod
     def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
