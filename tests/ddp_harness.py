@@ -51,6 +51,13 @@ CASES = {
     "two_optimizers_no_overlap": Case(
         "dizoo.classic_control.cartpole.config.cartpole_dqn_config", {}, "dqn_two_optimizers"
     ),
+    "sac": Case("dizoo.classic_control.pendulum.config.pendulum_sac_config", {}),
+    "sac_fixed_alpha_per": Case(
+        "dizoo.classic_control.pendulum.config.pendulum_sac_config",
+        {"learn.auto_alpha": False, "priority": True, "priority_IS_weight": True},
+    ),
+    "td3": Case("dizoo.classic_control.pendulum.config.pendulum_td3_config", {"learn.grad_sync_overlap": True}),
+    "ddpg": Case("dizoo.classic_control.pendulum.config.pendulum_ddpg_config", {}),
     "ppo_discrete": Case("dizoo.classic_control.cartpole.config.cartpole_ppo_config", {}),
     "ppo_continuous": Case("dizoo.classic_control.pendulum.config.pendulum_ppo_config", {"learn.entropy_weight": 0.01}),
 }

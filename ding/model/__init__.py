@@ -1,4 +1,5 @@
 from .dqn import DQN
+from .qac import QAC
 from .vac import VAC
 
-__all__ = ["DQN", "VAC"]
+__all__ = ["DQN", "QAC", "VAC"]

@@ -92,8 +92,17 @@ ENV_MANAGER_REGISTRY = Registry(
         "atari": "ding.envs.env_manager.atari_env_manager",
     },
 )
-POLICY_REGISTRY = Registry("policy", {"dqn": "ding.policy.dqn", "ppo": "ding.policy.ppo"})
-MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac"})
+POLICY_REGISTRY = Registry(
+    "policy",
+    {
+        "dqn": "ding.policy.dqn",
+        "ppo": "ding.policy.ppo",
+        "sac": "ding.policy.sac",
+        "ddpg": "ding.policy.ddpg",
+        "td3": "ding.policy.ddpg",
+    },
+)
+MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac", "qac": "ding.model.qac"})
 BUFFER_REGISTRY = Registry(
     "buffer",
     {"replay": "ding.data.replay_buffer", "naive": "ding.data.replay_buffer", "deque": "ding.data.replay_buffer"},

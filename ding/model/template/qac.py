@@ -1,0 +1,5 @@
+"""DI-engine's module path of QAC (ding.model.qac)."""
+
+from ding.model.qac import QAC
+
+__all__ = ["QAC"]

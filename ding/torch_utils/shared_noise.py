@@ -1,0 +1,31 @@
+"""Noise a learner draws for its batch, the same under data parallelism as in one process on the union batch.
+
+Under ``multi_gpu`` every rank holds a generator in the same state (seeded by rank 0) and draws the noise of the
+global batch, ``world_size * B`` rows; rank r keeps rows ``[r * B, (r + 1) * B)``. One process on the union of the
+ranks' batches (rank 0's samples first) draws the same rows and uses them all, so reparameterised actions (SAC) and
+target smoothing (TD3) match it exactly, and the DDP equivalence of ding's policies holds for them too. The cost is
+``world_size`` times the noise of one batch: a few kB per step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ding.utils.dist import broadcast_object, get_rank, get_world_size
+
+
+def shared_generator(device: torch.device, all_ranks: bool) -> torch.Generator:
+    """A generator on ``device`` seeded from torch's global generator; with ``all_ranks``, rank 0's seed on every
+    rank (a collective: call it at the same point on all ranks)."""
+    seed = int(torch.randint(2**62, ()).item())
+    if all_ranks:
+        seed = broadcast_object(seed)
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def rank_randn(generator: torch.Generator, batch: int, shape: tuple[int, ...], all_ranks: bool, dtype=None):
+    """Standard normal noise (batch, *shape) for this rank's batch (see the module docstring)."""
+    world, rank = (get_world_size(), get_rank()) if all_ranks else (1, 0)
+    dtype = dtype or torch.get_default_dtype()
+    noise = torch.randn((world * batch, *shape), generator=generator, device=generator.device, dtype=dtype)
+    return noise if world == 1 else noise[rank * batch : (rank + 1) * batch]

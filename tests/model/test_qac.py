@@ -1,0 +1,61 @@
+"""QAC: the critic ensemble equals separate critics; the actor's numpy mirror equals the torch actor."""
+
+import numpy as np
+import pytest
+import torch
+
+from ding.model import QAC
+from ding.model.qac import EnsembleLinear, QACActorNumpy
+from ding.model.template.qac import QAC as TemplateQAC
+
+
+def test_ensemble_linear_is_k_independent_layers():
+    torch.manual_seed(0)
+    layer = EnsembleLinear(2, 5, 3)
+    x = torch.randn(7, 5)
+    out = layer(x)
+    assert out.shape == (2, 7, 3)
+    for k in range(2):
+        assert torch.allclose(out[k], x @ layer.weight[k] + layer.bias[k], atol=1e-6)
+    per_member = torch.randn(2, 7, 5)  # later layers: each member its own input
+    assert torch.allclose(layer(per_member)[1], per_member[1] @ layer.weight[1] + layer.bias[1], atol=1e-6)
+    assert layer.weight.abs().max() <= 1 / 5**0.5  # nn.Linear's init bound 1/sqrt(in)
+
+
+@pytest.mark.parametrize("twin", [False, True])
+def test_critics_shapes_and_independence(twin):
+    torch.manual_seed(0)
+    model = QAC(3, 2, "regression", twin_critic=twin, actor_head_hidden_size=16, critic_head_hidden_size=16)
+    obs, action = torch.randn(5, 3), torch.rand(5, 2) * 2 - 1
+    q = model.compute_critic(obs, action)["q_value"]
+    assert q.shape == (2 if twin else 1, 5)
+    assert model({"obs": obs, "action": action}, mode="compute_critic")["q_value"].equal(q)  # DI-engine's call
+    if twin:  # the second critic's gradient does not reach the first's weights
+        q[1].sum().backward()
+        first = [p.grad[0] for p in model.critic.parameters()]
+        assert all(g.abs().max() == 0 for g in first)
+    out = model.compute_actor(obs)["action"]
+    assert out.shape == (5, 2) and out.abs().max() <= 1
+
+
+def test_reparameterization_actor_and_numpy_mirror():
+    torch.manual_seed(0)
+    model = QAC(3, 2, "reparameterization", twin_critic=True, actor_head_hidden_size=32)
+    obs = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    out = model.compute_actor(torch.from_numpy(obs))
+    assert set(out) == {"mu", "log_sigma"}
+    mirror = QACActorNumpy.build(model)
+    got = mirror(obs)
+    for key in ("mu", "log_sigma"):
+        assert np.allclose(got[key], out[key].detach().numpy(), atol=1e-5)
+    with torch.no_grad():  # an in-place optimizer-like step is seen at once (zero-copy views)
+        model.actor_mu.bias.add_(1.0)
+    assert np.allclose(mirror(obs)["mu"], got["mu"] + 1.0, atol=1e-5)
+    assert not mirror.stale()
+    assert QACActorNumpy.build(model.double()) is None  # no float64 mirror: callers act in torch
+    assert TemplateQAC is QAC
+
+
+def test_rejects_unknown_action_space():
+    with pytest.raises(ValueError, match="action_space"):
+        QAC(3, 1, "discrete")

@@ -1,0 +1,135 @@
+"""SAC, TD3 and DDPG: they learn a fixed batch, TD3's actor waits its turn, state dicts round-trip, acting stays
+in [-1, 1], and the DI-engine keys they do not vary are refused with a message naming them."""
+
+import copy
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from ding.config import ConfigError, compile_config
+from ding.policy.contract import random_batch
+from ding.utils.registry import POLICY_REGISTRY
+
+CONFIGS = {algo: f"dizoo.classic_control.pendulum.config.pendulum_{algo}_config" for algo in ("sac", "td3", "ddpg")}
+
+
+def compiled(algo, **policy_overrides):
+    module = importlib.import_module(CONFIGS[algo])
+    main, create = copy.deepcopy(module.main_config), copy.deepcopy(module.create_config)
+    for key, value in policy_overrides.items():
+        section, _, name = key.rpartition(".")
+        (main.policy[section] if section else main.policy)[name] = value
+    return compile_config(main, create_cfg=create, save_cfg=False)
+
+
+def build(algo, **overrides):
+    cfg = compiled(algo, **overrides)
+    torch.manual_seed(0)
+    return POLICY_REGISTRY.build(cfg.policy.type, cfg.policy), cfg
+
+
+def fixed_batch(policy, size=64):
+    batch = random_batch(type(policy).learn_batch_fields(policy._cfg), size, torch.Generator().manual_seed(3))
+    return {key: value.numpy() for key, value in batch.items()}  # as the replay buffer hands it out
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_critic_loss_falls_on_a_fixed_batch(algo):
+    policy, _ = build(algo)
+    batch = fixed_batch(policy)
+    first = float(policy.learn_mode.forward(batch)["critic_loss"])
+    for _ in range(150):
+        stats = policy.learn_mode.forward(batch)
+    assert float(stats["critic_loss"]) < 0.5 * first
+    assert all(torch.isfinite(v).all() for v in stats.values() if isinstance(v, torch.Tensor))
+
+
+def test_td3_actor_and_targets_move_only_every_second_iteration():
+    policy, _ = build("td3")
+    batch = fixed_batch(policy)
+    actor = lambda: [p.detach().clone() for p in policy.model.actor.parameters()]  # noqa: E731
+    target = lambda: [p.detach().clone() for p in policy._target_model.parameters()]  # noqa: E731
+    for iteration in range(1, 5):
+        before_actor, before_target = actor(), target()
+        stats = policy.learn_mode.forward(batch)
+        moved = any(not torch.equal(a, b) for a, b in zip(before_actor, actor(), strict=True))
+        target_moved = any(not torch.equal(a, b) for a, b in zip(before_target, target(), strict=True))
+        assert moved == target_moved == (iteration % 2 == 0) == ("policy_loss" in stats), iteration
+
+
+def test_td3_target_action_is_smoothed_and_clipped():
+    policy, _ = build("td3", **{"learn.noise_sigma": 10.0})  # huge noise: every draw hits the clip
+    next_obs = torch.zeros(256, 3)
+    clean = policy._target_model.compute_actor(next_obs)["action"]
+    smoothed = policy._target_action(next_obs)
+    gap = (smoothed - clean).abs()
+    assert (gap <= 0.5 + 1e-5).all() and (smoothed.abs() <= 1).all()  # noise clipped to +-0.5, then the action
+    assert ((gap - 0.5).abs() < 1e-5).float().mean() > 0.9  # sigma 10: nearly every draw hits the noise clip
+    ddpg, _ = build("ddpg")
+    assert torch.equal(ddpg._target_action(next_obs), ddpg._target_model.compute_actor(next_obs)["action"])
+
+
+def test_sac_temperature_follows_the_entropy_target():
+    policy, _ = build("sac", **{"learn.target_entropy": 5.0})  # far above what a 1-D action can have: alpha grows
+    batch = fixed_batch(policy)
+    alphas = [float(policy.learn_mode.forward(batch)["alpha"]) for _ in range(50)]
+    assert alphas[-1] > alphas[0]
+    fixed, _ = build("sac", **{"learn.auto_alpha": False, "learn.alpha": 0.3})
+    assert float(fixed.learn_mode.forward(batch)["alpha"]) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_state_dict_round_trip_continues_identically(algo):
+    policy, _ = build(algo)
+    batch = fixed_batch(policy)
+    for _ in range(3):
+        policy.learn_mode.forward(batch)
+    state = copy.deepcopy(policy.learn_mode.state_dict())
+    other, _ = build(algo)
+    other.learn_mode.load_state_dict(state)
+    for _ in range(3):  # noise generators, optimizers, counters and targets continue: the same steps
+        a, b = policy.learn_mode.forward(batch), other.learn_mode.forward(batch)
+        assert torch.equal(a["critic_loss"], b["critic_loss"])
+    for x, y in zip(policy.model.parameters(), other.model.parameters(), strict=True):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_acting_is_in_bounds_and_eval_is_deterministic(algo):
+    policy, _ = build(algo)
+    obs = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+    policy.collect_mode.seed(1)
+    action = policy.collect_mode.forward(obs, 0)["action"]
+    assert action.shape == (50, 1) and action.dtype == np.float32 and np.abs(action).max() <= 1
+    greedy = policy.eval_mode.forward(obs)
+    assert np.array_equal(greedy, policy.eval_mode.forward(obs)) and np.abs(greedy).max() <= 1
+    assert not np.array_equal(action, greedy)  # exploration noise
+    with torch.no_grad():  # acting reads the live weights (the numpy mirror's zero-copy views)
+        for p in policy.model.actor.parameters():
+            p.mul_(0)
+    assert np.abs(policy.eval_mode.forward(obs) - policy.eval_mode.forward(obs[:1])[0]).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    "algo,key,value",
+    [
+        ("sac", "learn.value_network", True),
+        ("sac", "learn.log_space", False),
+        ("sac", "multi_agent", True),
+        ("td3", "action_space", "hybrid"),
+        ("ddpg", "learn.actor_update_freq", 0),
+        ("sac", "model.action_space", "regression"),
+    ],
+)
+def test_di_engine_keys_it_does_not_vary_are_refused_by_name(algo, key, value):
+    with pytest.raises(ConfigError, match=key.rpartition(".")[2]):
+        compiled(algo, **{key: value})
+
+
+def test_data_spec_reads_the_off_policy_keys():
+    policy, cfg = build("sac")
+    spec = policy.learn_mode.data_spec()
+    assert (spec.n_sample, spec.update_per_collect, spec.batch_size) == (10, 10, 128)
+    assert (spec.random_collect_size, spec.nstep, spec.discount_factor) == (1000, 1, 0.99)
