@@ -132,8 +132,10 @@ class DDPGPolicy(Policy):
         stats = {"critic_loss": q_loss.detach(), "q_value": q.detach().mean(), "target_q_value": target.mean()}
         self._learn_iter += 1
         if self._learn_iter % learn.actor_update_freq == 0:  # the same iterations on every rank
+            model.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients
             policy_loss = -model.compute_critic(obs, model.compute_actor(obs)["action"])["q_value"][0].mean()
             self._optimize(policy_loss, self._actor_optimizer)
+            model.critic.requires_grad_(True)
             soft_update(self._target_model, model, learn.target_theta)
             stats["policy_loss"] = policy_loss.detach()
         if self.nonfinite_steps:

@@ -144,11 +144,13 @@ class SACPolicy(Policy):
         q_loss, td_error = critic_loss(q, target, data["weight"] if self._use_is_weight else None)
         self._optimize(q_loss, self._critic_optimizer)
 
+        model.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients: skip their products
         out = model.compute_actor(obs)
         action, log_prob = tanh_gaussian_rsample(out["mu"], out["log_sigma"], self._noise(size))
         q_new = model.compute_critic(obs, action)["q_value"]
         policy_loss = (alpha * log_prob - (q_new.min(0).values if q_new.shape[0] > 1 else q_new[0])).mean()
         self._optimize(policy_loss, self._actor_optimizer)
+        model.critic.requires_grad_(True)
         stats = {
             "critic_loss": q_loss.detach(),
             "policy_loss": policy_loss.detach(),

@@ -1,0 +1,185 @@
+"""SAC learner step: ding's SAC update vs the same update written directly in torch, and the arithmetic floor.
+
+Hopper-v5 sizes (obs 11, action 3), actor and twin critics of 256x256, batch 256, Adam (the same fused Adam on both
+sides), automatic temperature. The bare side is a CleanRL-style update with two separate critic MLPs; ding's is
+``BaseLearner.train`` on a replay batch of numpy arrays (conversion, stats, hooks included). Sides alternate in
+rounds so machine noise hits both alike. The floor is the update's matrix-product FLOPs (counted by torch's
+FlopCounterMode on the bare step) over the rate of a 256-cube matmul on this machine at the same thread count.
+
+Run: python benchmarks/bench_sac_learner.py [--threads 1] [--iters 300] [--rounds 5]
+Target (issue 16): ding / bare <= 1.0; print the distance to the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+OBS, ACT, HIDDEN, BATCH = 11, 3, 256, 256
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def bare_sac_step(lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005):
+    """SAC as a hand-written script does it (CleanRL's sac_continuous_action, twin critics as two MLPs)."""
+    from ding.torch_utils import build_adam
+
+    actor = mlp([OBS, HIDDEN, HIDDEN, 2 * ACT])
+    q1, q2 = mlp([OBS + ACT, HIDDEN, HIDDEN, 1]), mlp([OBS + ACT, HIDDEN, HIDDEN, 1])
+    q1_target, q2_target = copy.deepcopy(q1), copy.deepcopy(q2)
+    q_optimizer = build_adam(list(q1.parameters()) + list(q2.parameters()), lr=lr)
+    actor_optimizer = build_adam(actor.parameters(), lr=lr)
+    log_alpha = torch.zeros(1, requires_grad=True)
+    alpha_optimizer = build_adam([log_alpha], lr=lr)
+    target_entropy = -float(ACT)
+
+    def sample(obs):
+        mu, log_std = actor(obs).chunk(2, -1)
+        log_std = log_std.clamp(-20, 2)
+        u = mu + log_std.exp() * torch.randn_like(mu)
+        action = torch.tanh(u)
+        log_prob = (-0.5 * ((u - mu) / log_std.exp()).pow(2) - log_std - 0.9189385).sum(-1)
+        log_prob = log_prob - torch.log(1 - action.pow(2) + 1e-6).sum(-1)
+        return action, log_prob
+
+    def step(batch):
+        batch = {key: torch.from_numpy(value) for key, value in batch.items()}
+        obs, action, next_obs = batch["obs"], batch["action"], batch["next_obs"]
+        alpha = log_alpha.exp().detach()
+        with torch.no_grad():
+            next_action, next_log_prob = sample(next_obs)
+            next_in = torch.cat([next_obs, next_action], -1)
+            next_q = torch.min(q1_target(next_in), q2_target(next_in)).squeeze(-1) - alpha * next_log_prob
+            target = batch["reward"] + batch["discount"] * next_q
+        q_in = torch.cat([obs, action], -1)
+        q_loss = (q1(q_in).squeeze(-1) - target).pow(2).mean() + (q2(q_in).squeeze(-1) - target).pow(2).mean()
+        q_optimizer.zero_grad()
+        q_loss.backward()
+        q_optimizer.step()
+        new_action, log_prob = sample(obs)
+        new_in = torch.cat([obs, new_action], -1)
+        actor_loss = (alpha * log_prob - torch.min(q1(new_in), q2(new_in)).squeeze(-1)).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+        alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
+        alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        alpha_optimizer.step()
+        with torch.no_grad():
+            for target_net, net in ((q1_target, q1), (q2_target, q2)):
+                torch._foreach_lerp_(list(target_net.parameters()), list(net.parameters()), tau)
+
+    return step
+
+
+def ding_learner():
+    from ding.config import compile_config
+    from ding.utils.log_helper import Logger
+    from ding.utils.registry import POLICY_REGISTRY
+    from ding.worker import BaseLearner
+    from dizoo.classic_control.pendulum.config.pendulum_sac_config import create_config, main_config
+
+    main = copy.deepcopy(main_config)
+    main.policy.model.update(obs_shape=OBS, action_shape=ACT, actor_head_hidden_size=HIDDEN)
+    main.policy.model.critic_head_hidden_size = HIDDEN
+    main.policy.learn.update(batch_size=BATCH, learning_rate_q=3e-4, learning_rate_policy=3e-4)
+    main.policy.learn.learning_rate_alpha = 3e-4
+    main.policy.learn.learner = dict(hook=dict(log_show_after_iter=1000, save_ckpt_after_iter=0))
+    cfg = compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
+    policy = POLICY_REGISTRY.build("sac", cfg.policy)
+    return BaseLearner(cfg.policy.learn.learner, policy, Logger(None, enabled=False), tempfile.mkdtemp()).train
+
+
+def batches(n: int) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    return [
+        {
+            "obs": rng.standard_normal((BATCH, OBS), dtype=np.float32),
+            "action": rng.uniform(-1, 1, (BATCH, ACT)).astype(np.float32),
+            "reward": rng.standard_normal(BATCH, dtype=np.float32),
+            "next_obs": rng.standard_normal((BATCH, OBS), dtype=np.float32),
+            "discount": np.full(BATCH, 0.99, np.float32),
+            "weight": np.ones(BATCH, np.float32),
+            "index": np.arange(BATCH),
+        }
+        for _ in range(n)
+    ]
+
+
+def median_step(fn, data, iters: int) -> float:
+    times = []
+    for i in range(iters):
+        start = time.perf_counter()
+        fn(data[i % len(data)])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def floor_seconds(step, data) -> tuple[float, float, float]:
+    """(matrix-product GFLOP of one update, GFLOP/s of a 256-cube matmul, floor seconds)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(data[0])
+    gflop = counter.get_total_flops() / 1e9
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    for _ in range(20):
+        a @ b
+    start, n = time.perf_counter(), 2000
+    for _ in range(n):
+        a @ b
+    rate = n * 2 * 256**3 / (time.perf_counter() - start) / 1e9
+    return gflop, rate, gflop / rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    data = batches(16)
+    bare, ding = bare_sac_step(), ding_learner()
+    for _ in range(20):  # warm-up: allocator, first-call imports
+        bare(data[0])
+        ding(data[0])
+    sides = {"bare": [], "ding": []}
+    for round_ in range(args.rounds):
+        order = ("bare", "ding") if round_ % 2 == 0 else ("ding", "bare")
+        for name in order:
+            sides[name].append(median_step(bare if name == "bare" else ding, data, args.iters))
+    bare_t, ding_t = statistics.median(sides["bare"]), statistics.median(sides["ding"])
+    gflop, rate, floor = floor_seconds(bare_sac_step(), data)
+    print(
+        f"SAC update, Hopper sizes (obs {OBS}, act {ACT}), 256x256, twin critics, batch {BATCH}, {args.threads} thread(s)"
+    )
+    print(f"  bare torch update : {bare_t * 1e3:7.2f} ms median")
+    print(f"  ding learner      : {ding_t * 1e3:7.2f} ms median")
+    print(f"  ratio ding/bare   : {ding_t / bare_t:7.3f}   (target <= 1.0)")
+    print(f"  floor             : {floor * 1e3:7.2f} ms ({gflop:.3f} GFLOP of matrix products at {rate:.0f} GFLOP/s)")
+    print(f"  ding / floor      : {ding_t / floor:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
