@@ -1,0 +1,119 @@
+"""SAC, TD3 and DDPG on Pendulum-v1 with the shipped configs: env steps and wall time to a mean evaluation return of
+-200 (10 episodes), one fresh process per seed, one run at a time; with ``--sb3`` Stable-Baselines3 SAC (RL-Zoo's
+Pendulum settings) runs for the median number of env steps ding's SAC needed, per seed, alternating with ours.
+
+Run: python benchmarks/bench_pendulum_offpolicy.py [--algos sac td3 ddpg] [--seeds 0 1 2 3 4] [--sb3]
+Targets (issue 16): each algorithm reaches -200 on 5 of 5 seeds; ding SAC's wall <= 0.75x SB3 SAC's for the same
+env steps. SB3 comes from ../shared/anchors/setup_anchors.sh (its venv's python is found under $ANCHORS/sb3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANCHORS = os.environ.get("ANCHORS", os.path.join(os.environ.get("TMPDIR", "/tmp"), "anchors"))
+SB3_SCRIPT = os.path.join(REPO, "..", "shared", "anchors", "sb3_mujoco.py")
+MAX_ENV_STEP = 60_000
+SCRIPT = (
+    "from dizoo.classic_control.pendulum.config.pendulum_{algo}_config import main_config, create_config\n"
+    "from ding.entry import serial_pipeline\n"
+    "serial_pipeline((main_config, create_config), seed={seed}, max_env_step={max_env_step})\n"
+)
+FINISHED = re.compile(r"finished \((.*?)\)")
+PROGRESS = re.compile(r"progress +(\d+) env steps")
+
+
+def run_ding(algo: str, seed: int) -> tuple[float, bool, int]:
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryDirectory() as cwd:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(algo=algo, seed=seed, max_env_step=MAX_ENV_STEP)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - start
+    log = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise RuntimeError(f"{algo} seed {seed} failed:\n{log[-3000:]}")
+    solved = FINISHED.findall(log)[-1] == "stop value reached"
+    return wall, solved, int(PROGRESS.findall(log)[-1])
+
+
+def run_sb3(seed: int, steps: int) -> tuple[float, float]:
+    python = os.path.join(ANCHORS, "sb3", "bin", "python")
+    if not os.path.isfile(python):
+        raise SystemExit(f"no Stable-Baselines3 venv at {python}: run ../shared/anchors/setup_anchors.sh first")
+    # RL-Zoo's SAC Pendulum-v1 hyperparameters (learning_rate 1e-3, 1 update per step, 256x256, batch 256)
+    args = [python, SB3_SCRIPT, "sac", "Pendulum-v1", str(steps), str(seed), "learning_rate=0.001"]
+    done = subprocess.run(args, capture_output=True, text=True)
+    match = re.search(r"WALL ([\d.]+) STEPS \d+ SPS \d+ EVAL (-?[\d.]+)", done.stdout)
+    if match is None:
+        raise RuntimeError(f"SB3 seed {seed} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return float(match.group(1)), float(match.group(2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--algos", nargs="+", default=["sac", "td3", "ddpg"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--sb3", action="store_true", help="SB3 SAC for the same env steps, alternating with ours")
+    args = parser.parse_args()
+    results: dict[str, list[tuple[float, bool, int]]] = {}
+    for algo in args.algos:
+        results[algo] = []
+        for seed in args.seeds:
+            wall, solved, steps = run_ding(algo, seed)
+            results[algo].append((wall, solved, steps))
+            print(f"{algo} seed {seed}: wall {wall:6.2f} s  solved={solved}  env steps {steps}", flush=True)
+    print()
+    for algo, rows in results.items():
+        solved = sum(ok for _, ok, _ in rows)
+        print(
+            f"{algo}: {solved}/{len(rows)} seeds reach -200 (target 5/5); median env steps "
+            f"{statistics.median(s for _, _, s in rows):.0f}, median wall {statistics.median(w for w, _, _ in rows):.2f} s"
+        )
+    if args.sb3 and "sac" in results:
+        steps = int(statistics.median(s for _, _, s in results["sac"]))
+        ratios = []
+        for seed in args.seeds:  # ours for a fixed step count (no early stop), then SB3, alternating per seed
+            ours = run_ding_fixed(seed, steps)
+            theirs, eval_return = run_sb3(seed, steps)
+            ratios.append(ours / theirs)
+            print(
+                f"seed {seed}, {steps} env steps: ding SAC {ours:.2f} s, SB3 SAC {theirs:.2f} s (its eval {eval_return:.0f})"
+            )
+        print(f"ding SAC / SB3 SAC wall, same env steps: median {statistics.median(ratios):.3f} (target <= 0.75)")
+
+
+def run_ding_fixed(seed: int, steps: int) -> float:
+    """ding's SAC for exactly ``steps`` env steps (the stop value out of reach), from process start."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    script = (
+        "from dizoo.classic_control.pendulum.config.pendulum_sac_config import main_config, create_config\n"
+        "from ding.entry import serial_pipeline\n"
+        "main_config.env.update(stop_value=10**6, evaluator_env_num=1, n_evaluator_episode=1)\n"
+        "main_config.policy.eval.evaluator.eval_freq = 10**9  # SB3's wall has no evaluations: one at each end here\n"
+        f"serial_pipeline((main_config, create_config), seed={seed}, max_env_step={steps})\n"
+    )
+    with tempfile.TemporaryDirectory() as cwd:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return wall
+
+
+if __name__ == "__main__":
+    main()
