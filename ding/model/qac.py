@@ -3,7 +3,7 @@
     actor:   obs -> Linear(obs, H) -> act -> [Linear(H, H) -> act] x actor_head_layer_num -> head
              'regression' (TD3, DDPG):          action = tanh(Linear(H, A))              in [-1, 1]
              'reparameterization' (SAC):        mu = Linear(H, A), log_sigma = Linear(H, A) clamped to [-20, 2]
-    critic:  (obs, action) -> the same shape of MLP -> Q; with ``twin_critic`` two critics (clipped double Q)
+    critic:  (obs, action) -> the same shape of MLP -> Q (B, K); ``twin_critic``: K = 2 (clipped double Q)
 
 The critics are one ensemble: every layer holds the weights of all critics, (K, in, out), and runs as one batched
 matrix product, so twin critics (and twin target critics) cost one op per layer instead of two.
@@ -44,7 +44,8 @@ class EnsembleLinear(nn.Module):
 
 
 class EnsembleCritic(nn.Module):
-    """``members`` Q networks on ``cat(obs, action)``: (B, obs_dim), (B, A) -> Q (K, B)."""
+    """``members`` Q networks on ``cat(obs, action)``: (B, obs_dim), (B, A) -> Q (B, K), batch first (so
+    DataParallel splits and gathers it along the batch)."""
 
     def __init__(self, members: int, in_size: int, hidden_size: int, layer_num: int, activation) -> None:
         super().__init__()
@@ -56,7 +57,7 @@ class EnsembleCritic(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
+        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1).t()
 
 
 @MODEL_REGISTRY.register("qac")
@@ -117,8 +118,12 @@ class QAC(nn.Module):
         log_sigma = self.actor_log_sigma(hidden).clamp(LOG_SIGMA_MIN, LOG_SIGMA_MAX)
         return {"mu": self.actor_mu(hidden), "log_sigma": log_sigma}
 
+    def actor_parameters(self) -> list[nn.Parameter]:
+        heads = [self.actor_mu] + ([self.actor_log_sigma] if self.actor_log_sigma is not None else [])
+        return [p for module in (self.actor, *heads) for p in module.parameters()]
+
     def compute_critic(self, obs: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{'q_value'}``: (K, B), one row per critic."""
+        """``{'q_value'}``: (B, K), one column per critic."""
         return {"q_value": self.critic(self._float(obs), action.to(self.actor_mu.weight.dtype))}
 
     def forward(self, inputs, mode: str = "compute_actor") -> dict[str, torch.Tensor]:

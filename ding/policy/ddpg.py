@@ -100,21 +100,21 @@ class DDPGPolicy(Policy):
 
     # ---- learn -------------------------------------------------------------------------------------------------
     def _init_learn(self) -> None:
-        learn, model = self._cfg.learn, self._model
-        actor_params = [*model.actor.parameters(), *model.actor_mu.parameters()]
-        self._actor_optimizer = build_adam(actor_params, lr=learn.learning_rate_actor)
-        self._critic_optimizer = build_adam(model.critic.parameters(), lr=learn.learning_rate_critic)
-        self._target_model = copy.deepcopy(model).requires_grad_(False)
+        learn, qac = self._cfg.learn, qac_common.unwrap(self._model)
+        self._qac = qac
+        self._actor_optimizer = build_adam(qac.actor_parameters(), lr=learn.learning_rate_actor)
+        self._critic_optimizer = build_adam(qac.critic.parameters(), lr=learn.learning_rate_critic)
+        self._target_model = copy.deepcopy(self._model).requires_grad_(False)
         self._noise_rng = shared_generator(self._device, all_ranks=self.multi_gpu)
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._learn_iter = 0
 
     def _target_action(self, next_obs: torch.Tensor) -> torch.Tensor:
-        action = self._target_model.compute_actor(next_obs)["action"]
+        action = qac_common.actor(self._target_model, next_obs)["action"]
         learn = self._cfg.learn
         if not learn.noise:
             return action
-        shape = (len(action), self._model.action_size)
+        shape = (len(action), self._qac.action_size)
         noise = rank_randn(self._noise_rng, shape[0], shape[1:], self.multi_gpu, action.dtype) * learn.noise_sigma
         return smoothed_target_action(action, noise, learn.noise_range.min, learn.noise_range.max)
 
@@ -124,18 +124,18 @@ class DDPGPolicy(Policy):
         model, learn = self._model, self._cfg.learn
         obs, next_obs = data["obs"], data["next_obs"]
         with torch.no_grad():
-            next_q = self._target_model.compute_critic(next_obs, self._target_action(next_obs))["q_value"]
+            next_q = qac_common.critic(self._target_model, next_obs, self._target_action(next_obs))
             target = q_target(data["reward"], qac_common.discount(data, self._cfg), next_q)
-        q = model.compute_critic(obs, data["action"])["q_value"]
+        q = qac_common.critic(model, obs, data["action"])
         q_loss, td_error = critic_loss(q, target, data["weight"] if self._use_is_weight else None)
         self._optimize(q_loss, self._critic_optimizer)
         stats = {"critic_loss": q_loss.detach(), "q_value": q.detach().mean(), "target_q_value": target.mean()}
         self._learn_iter += 1
         if self._learn_iter % learn.actor_update_freq == 0:  # the same iterations on every rank
-            model.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients
-            policy_loss = -model.compute_critic(obs, model.compute_actor(obs)["action"])["q_value"][0].mean()
+            self._qac.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients
+            policy_loss = -qac_common.critic(model, obs, qac_common.actor(model, obs)["action"])[:, 0].mean()
             self._optimize(policy_loss, self._actor_optimizer)
-            model.critic.requires_grad_(True)
+            self._qac.critic.requires_grad_(True)
             soft_update(self._target_model, model, learn.target_theta)
             stats["policy_loss"] = policy_loss.detach()
         if self.nonfinite_steps:

@@ -78,6 +78,21 @@ def discount(data: dict[str, torch.Tensor], cfg) -> torch.Tensor:
     return data["discount"]
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The QAC inside a DataParallel wrapper (its submodules and parameter groups); the model itself otherwise.
+    Batched computations still go through ``model(...)``, so DataParallel splits them over the GPUs."""
+    return model.module if isinstance(model, torch.nn.DataParallel) else model
+
+
+def actor(model: torch.nn.Module, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+    return model(obs, mode="compute_actor")
+
+
+def critic(model: torch.nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """Q (B, K) of ``model``'s critics."""
+    return model({"obs": obs, "action": action}, mode="compute_critic")["q_value"]
+
+
 class ActorActing:
     """The actor's outputs as numpy arrays for acting: through :class:`QACActorNumpy` (zero-copy numpy mirror of a
     QAC on the CPU: no torch dispatch per env step) or, for anything else, torch without autograd."""
@@ -89,7 +104,7 @@ class ActorActing:
     def __call__(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         twin = self._twin
         if twin is None or (twin is not False and twin.stale()):
-            usable = type(self._model) is QAC and self._device.type == "cpu"
+            usable = type(self._model) is QAC and self._device.type == "cpu"  # a DataParallel model acts in torch
             twin = self._twin = (QACActorNumpy.build(self._model) if usable else None) or False
         if twin is not False:
             return twin(obs)

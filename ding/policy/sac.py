@@ -27,7 +27,14 @@ from ding.policy import qac_common
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import soft_update
-from ding.rl_utils.qac import alpha_loss, critic_loss, q_target, tanh_gaussian_rsample, tanh_gaussian_sample_numpy
+from ding.rl_utils.qac import (
+    alpha_loss,
+    critic_loss,
+    min_q,
+    q_target,
+    tanh_gaussian_rsample,
+    tanh_gaussian_sample_numpy,
+)
 from ding.torch_utils import build_adam, to_numpy, to_tensors
 from ding.torch_utils.shared_noise import rank_randn, shared_generator
 from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
@@ -107,50 +114,49 @@ class SACPolicy(Policy):
 
     # ---- learn -------------------------------------------------------------------------------------------------
     def _init_learn(self) -> None:
-        learn, model = self._cfg.learn, self._model
-        self._critic_optimizer = build_adam(model.critic.parameters(), lr=learn.learning_rate_q)
-        actor_params = [*model.actor.parameters(), *model.actor_mu.parameters(), *model.actor_log_sigma.parameters()]
-        self._actor_optimizer = build_adam(actor_params, lr=learn.learning_rate_policy)
-        self._target_critic = copy.deepcopy(model.critic).requires_grad_(False)
-        dtype = model.actor_mu.weight.dtype
+        learn, qac = self._cfg.learn, qac_common.unwrap(self._model)
+        self._qac = qac
+        self._critic_optimizer = build_adam(qac.critic.parameters(), lr=learn.learning_rate_q)
+        self._actor_optimizer = build_adam(qac.actor_parameters(), lr=learn.learning_rate_policy)
+        self._target_critic = copy.deepcopy(qac.critic).requires_grad_(False)
+        dtype = qac.actor_mu.weight.dtype
         self._log_alpha = torch.tensor(math.log(learn.alpha), dtype=dtype, device=self._device, requires_grad=True)
         self._auto_alpha = learn.auto_alpha
         self._alpha_optimizer = (
             build_adam([self._log_alpha], lr=learn.learning_rate_alpha) if self._auto_alpha else None
         )
-        action_size = model.action_size
+        action_size = qac.action_size
         self._target_entropy = -float(action_size) if learn.target_entropy is None else float(learn.target_entropy)
         self._noise_rng = shared_generator(self._device, all_ranks=self.multi_gpu)
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._learn_iter = 0
 
     def _noise(self, batch: int) -> torch.Tensor:
-        dtype = self._model.actor_mu.weight.dtype
-        return rank_randn(self._noise_rng, batch, (self._model.action_size,), self.multi_gpu, dtype)
+        qac = self._qac
+        return rank_randn(self._noise_rng, batch, (qac.action_size,), self.multi_gpu, qac.actor_mu.weight.dtype)
 
     def _forward_learn(self, batch: dict[str, Any]) -> dict[str, Any]:
         """One SAC iteration on a replay batch (see the module docstring); returns detached scalar stats."""
         data = to_tensors(batch, self._device)
-        model, learn = self._model, self._cfg.learn
+        model, qac, learn = self._model, self._qac, self._cfg.learn
         obs, next_obs = data["obs"], data["next_obs"]
         size = obs.shape[0]
         alpha = self._log_alpha.detach().exp()
         with torch.no_grad():
-            next_out = model.compute_actor(next_obs)
+            next_out = qac_common.actor(model, next_obs)
             next_action, next_log_prob = tanh_gaussian_rsample(next_out["mu"], next_out["log_sigma"], self._noise(size))
-            next_q = self._target_critic(model._float(next_obs), next_action)
+            next_q = self._target_critic(qac._float(next_obs), next_action)
             target = q_target(data["reward"], qac_common.discount(data, self._cfg), next_q, next_log_prob, alpha)
-        q = model.compute_critic(obs, data["action"])["q_value"]
+        q = qac_common.critic(model, obs, data["action"])
         q_loss, td_error = critic_loss(q, target, data["weight"] if self._use_is_weight else None)
         self._optimize(q_loss, self._critic_optimizer)
 
-        model.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients: skip their products
-        out = model.compute_actor(obs)
+        qac.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients: skip their products
+        out = qac_common.actor(model, obs)
         action, log_prob = tanh_gaussian_rsample(out["mu"], out["log_sigma"], self._noise(size))
-        q_new = model.compute_critic(obs, action)["q_value"]
-        policy_loss = (alpha * log_prob - (q_new.min(0).values if q_new.shape[0] > 1 else q_new[0])).mean()
+        policy_loss = (alpha * log_prob - min_q(qac_common.critic(model, obs, action))).mean()
         self._optimize(policy_loss, self._actor_optimizer)
-        model.critic.requires_grad_(True)
+        qac.critic.requires_grad_(True)
         stats = {
             "critic_loss": q_loss.detach(),
             "policy_loss": policy_loss.detach(),
@@ -163,7 +169,7 @@ class SACPolicy(Policy):
             temperature_loss = alpha_loss(self._log_alpha, log_prob, self._target_entropy)
             self._optimize(temperature_loss, self._alpha_optimizer)
             stats["alpha_loss"] = temperature_loss.detach()
-        soft_update(self._target_critic, model.critic, learn.target_theta)
+        soft_update(self._target_critic, qac.critic, learn.target_theta)
         self._learn_iter += 1
         if self.nonfinite_steps:
             stats["nonfinite_steps"] = float(self.nonfinite_steps)
@@ -188,7 +194,7 @@ class SACPolicy(Policy):
 
     def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
         self._model.load_state_dict(state["model"])
-        self._target_critic.load_state_dict(state.get("target_critic", self._model.critic.state_dict()))
+        self._target_critic.load_state_dict(state.get("target_critic", self._qac.critic.state_dict()))
         for name in ("critic_optimizer", "actor_optimizer", "alpha_optimizer"):
             optimizer = getattr(self, f"_{name}")
             if optimizer is not None and name in state:

@@ -1,5 +1,5 @@
 """The losses of Q actor-critic policies for continuous actions in [-1, 1]: SAC (Haarnoja et al. 2018), TD3 (Fujimoto
-et al. 2018) and DDPG (Lillicrap et al. 2016). Critics come as an ensemble: Q (K, B), K = 1 or 2 (twin).
+et al. 2018) and DDPG (Lillicrap et al. 2016). Critics come as an ensemble: Q (B, K), K = 1 or 2 (twin).
 
     SAC target    y = r + d * (min_k Q'_k(s', a') - alpha * log pi(a'|s')),   a' ~ pi(.|s')
     TD3 target    y = r + d * min_k Q'_k(s', clip(mu'(s') + clip(eps, -c, c), -1, 1)),   eps ~ N(0, sigma^2)
@@ -10,7 +10,8 @@ et al. 2018) and DDPG (Lillicrap et al. 2016). Critics come as an ensemble: Q (K
     alpha loss    -mean_i log alpha * (log pi(a_i|s_i) + target entropy)     (automatic temperature)
 
 ``d`` is the replay batch's ``discount``: gamma^k for a k-step return, 0 after a termination (a time-limit cut
-bootstraps). The tanh-squashed Gaussian's log-probability carries the change-of-variables correction.
+bootstraps). Q values come batch first, (B, K). The tanh-squashed Gaussian's log-probability carries the
+change-of-variables correction.
 """
 
 from __future__ import annotations
@@ -55,24 +56,29 @@ def q_target(
     next_log_prob: Optional[torch.Tensor] = None,
     alpha: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """y (B,) = reward + discount * (min_k next_q_k - alpha * next_log_prob); next_q (K, B); the entropy term only
+    """y (B,) = reward + discount * (min_k next_q_k - alpha * next_log_prob); next_q (B, K); the entropy term only
     for SAC (``next_log_prob`` and ``alpha`` given). Call it without autograd."""
-    value = next_q.min(0).values if next_q.shape[0] > 1 else next_q[0]
+    value = min_q(next_q)
     if next_log_prob is not None:
         value = value - alpha * next_log_prob
     return reward + discount * value
 
 
+def min_q(q: torch.Tensor) -> torch.Tensor:
+    """min over the critics: (B, K) -> (B,) (the one critic's values when K = 1)."""
+    return q.min(-1).values if q.shape[-1] > 1 else q[:, 0]
+
+
 def critic_loss(
     q: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(loss, td_error)``: sum over the K critics of the (importance-weighted) mean squared TD error; q (K, B),
+    """``(loss, td_error)``: sum over the K critics of the (importance-weighted) mean squared TD error; q (B, K),
     target (B,); td_error (B,) of the first critic (for priorities), detached."""
-    error = q - target
+    error = q - target.unsqueeze(-1)
     per_sample = error.pow(2)
     if weight is not None:
-        per_sample = per_sample * weight
-    return per_sample.mean(-1).sum(), error[0].detach()
+        per_sample = per_sample * weight.unsqueeze(-1)
+    return per_sample.mean(0).sum(), error[:, 0].detach()
 
 
 def smoothed_target_action(action: torch.Tensor, noise: torch.Tensor, low: float, high: float) -> torch.Tensor:

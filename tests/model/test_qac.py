@@ -28,10 +28,10 @@ def test_critics_shapes_and_independence(twin):
     model = QAC(3, 2, "regression", twin_critic=twin, actor_head_hidden_size=16, critic_head_hidden_size=16)
     obs, action = torch.randn(5, 3), torch.rand(5, 2) * 2 - 1
     q = model.compute_critic(obs, action)["q_value"]
-    assert q.shape == (2 if twin else 1, 5)
+    assert q.shape == (5, 2 if twin else 1)  # batch first: DataParallel splits and gathers along it
     assert model({"obs": obs, "action": action}, mode="compute_critic")["q_value"].equal(q)  # DI-engine's call
     if twin:  # the second critic's gradient does not reach the first's weights
-        q[1].sum().backward()
+        q[:, 1].sum().backward()
         first = [p.grad[0] for p in model.critic.parameters()]
         assert all(g.abs().max() == 0 for g in first)
     out = model.compute_actor(obs)["action"]

@@ -133,3 +133,40 @@ def test_data_spec_reads_the_off_policy_keys():
     spec = policy.learn_mode.data_spec()
     assert (spec.n_sample, spec.update_per_collect, spec.batch_size) == (10, 10, 128)
     assert (spec.random_collect_size, spec.nstep, spec.discount_factor) == (1000, 1, 0.99)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_a_data_parallel_model_trains_like_the_plain_one(algo):
+    """ding.torch_utils.DataParallel around QAC (on the CPU it runs the module as is): the same steps as the plain
+    model, and a checkpoint with the plain model's names."""
+    from ding.model import QAC
+    from ding.torch_utils import DataParallel
+
+    cfg = compiled(algo)
+    torch.manual_seed(0)
+    plain = POLICY_REGISTRY.build(algo, cfg.policy, model=QAC(**cfg.policy.model))
+    torch.manual_seed(0)
+    wrapped = POLICY_REGISTRY.build(algo, cfg.policy, model=DataParallel(QAC(**cfg.policy.model)))
+    batch = fixed_batch(plain)
+    for _ in range(4):
+        a, b = plain.learn_mode.forward(batch), wrapped.learn_mode.forward(batch)
+        assert torch.equal(a["critic_loss"], b["critic_loss"])
+    assert list(wrapped.learn_mode.state_dict()["model"]) == list(plain.model.state_dict())
+    obs = np.zeros((3, 3), np.float32)
+    assert np.allclose(wrapped.eval_mode.forward(obs), plain.eval_mode.forward(obs))
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices (DataParallel splits the batch)")
+def test_data_parallel_over_gpus_matches_one_gpu():
+    from ding.model import QAC
+    from ding.torch_utils import DataParallel
+
+    cfg = compiled("sac", cuda=True)
+    torch.manual_seed(0)
+    one = POLICY_REGISTRY.build("sac", cfg.policy, model=QAC(**cfg.policy.model))
+    torch.manual_seed(0)
+    split = POLICY_REGISTRY.build("sac", cfg.policy, model=DataParallel(QAC(**cfg.policy.model)))
+    batch = fixed_batch(one, size=256)
+    for _ in range(3):
+        a, b = one.learn_mode.forward(batch), split.learn_mode.forward(batch)
+        assert torch.allclose(a["critic_loss"], b["critic_loss"], rtol=1e-4)

@@ -21,17 +21,17 @@ from ding.rl_utils.qac import (
 def test_sac_target_by_hand():
     reward = torch.tensor([1.0, 0.5, -1.0])
     discount = torch.tensor([0.99, 0.0, 0.99])  # the middle transition terminated; the others bootstrap (a cut too)
-    next_q = torch.tensor([[2.0, 5.0, -3.0], [3.0, 4.0, -1.0]])  # twin critics: the smaller one per sample
+    next_q = torch.tensor([[2.0, 5.0, -3.0], [3.0, 4.0, -1.0]]).t()  # (B, 2): twin critics, the smaller one counts
     next_log_prob = torch.tensor([-1.0, 0.3, 0.5])
     alpha = torch.tensor(0.2)
     y = q_target(reward, discount, next_q, next_log_prob, alpha)
     expected = [1.0 + 0.99 * (2.0 + 0.2), 0.5, -1.0 + 0.99 * (-3.0 - 0.1)]
     assert y.tolist() == pytest.approx(expected)
-    assert q_target(reward, discount, next_q[:1]).tolist() == pytest.approx([1.0 + 0.99 * 2.0, 0.5, -1.0 - 0.99 * 3])
+    assert q_target(reward, discount, next_q[:, :1]).tolist() == pytest.approx([1.0 + 0.99 * 2.0, 0.5, -1.0 - 0.99 * 3])
 
 
 def test_critic_loss_sums_the_critics_mse_and_weights_samples():
-    q = torch.tensor([[1.0, 2.0], [0.0, 4.0]])
+    q = torch.tensor([[1.0, 2.0], [0.0, 4.0]]).t()  # (B, K): critic 1 says 1, 2; critic 2 says 0, 4
     target = torch.tensor([2.0, 2.0])
     loss, td = critic_loss(q, target)
     assert loss.item() == pytest.approx((1 + 0) / 2 + (4 + 4) / 2)
