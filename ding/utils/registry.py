@@ -83,7 +83,9 @@ def import_modules(names: Iterable[str], where: str = "import_names") -> None:
 
 
 # ding never imports dizoo: envs of dizoo are found through create_config.env.import_names.
-ENV_REGISTRY = Registry("env")
+ENV_REGISTRY = Registry(
+    "env", {"gym": "ding.envs.gym_env", "gymnasium": "ding.envs.gym_env", "mujoco": "ding.envs.gym_env"}
+)
 ENV_MANAGER_REGISTRY = Registry(
     "env_manager",
     {

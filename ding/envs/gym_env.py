@@ -1,0 +1,171 @@
+"""Any registered gymnasium env by id: env types 'gym' and 'gymnasium', and DI-engine's 'mujoco'.
+
+    env=dict(env_id='LunarLander-v3', kwargs=dict(continuous=True)),   create_config.env.type = 'gym'
+
+The env contract here is gymnasium's: reset -> (obs, info), step -> (obs, reward, terminated, truncated, info), a
+time-limit cut is ``truncated`` (learners bootstrap through it), a terminal state ``terminated``. Observations must
+be fixed-shape arrays (Box, Discrete, MultiBinary ...). A Box action space with finite bounds is presented as
+``Box(-1, 1)`` when ``act_scale`` is on (the default): policies act in [-1, 1] and this wrapper maps actions
+linearly to the env's bounds, clipping what falls outside. ``render_mode`` comes from the env manager (videos).
+
+DI-engine's MuJoCo ids ``Hopper-v2/-v3/-v4`` (mujoco-py, which no longer installs) map to ``-v5`` with one warning
+line. A missing extra (MuJoCo, Box2D) is a ConfigError naming the pip command.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+from easydict import EasyDict
+
+from ding.config.config import ConfigError
+from ding.utils.registry import ENV_REGISTRY
+
+# gymnasium ids whose envs need an extra, and the pip command that installs it
+_EXTRAS = {
+    "mujoco": ("Ant", "HalfCheetah", "Hopper", "Humanoid", "HumanoidStandup", "InvertedDoublePendulum",
+               "InvertedPendulum", "Pusher", "Reacher", "Swimmer", "Walker2d"),
+    "box2d": ("LunarLander", "LunarLanderContinuous", "BipedalWalker", "BipedalWalkerHardcore", "CarRacing"),
+}  # fmt: skip
+_OLD_MUJOCO = re.compile(r"^(?P<name>[A-Za-z0-9]+)-v[234]$")
+
+
+def _extra_of(env_id: str) -> str | None:
+    name = env_id.split("-v")[0]
+    return next((extra for extra, names in _EXTRAS.items() if name in names), None)
+
+
+def resolve_env_id(env_id: str, mujoco: bool = False) -> str:
+    """The gymnasium id to make: DI-engine's old MuJoCo ids (``-v2/-v3/-v4``) become ``-v5``, with one warning."""
+    match = _OLD_MUJOCO.match(env_id)
+    if match and match.group("name") in _EXTRAS["mujoco"]:
+        new_id = f"{match.group('name')}-v5"
+        warnings.warn(
+            f"env_id '{env_id}' (mujoco-py, which no longer installs) runs as '{new_id}' (mujoco 3 through gymnasium)",
+            stacklevel=3,
+        )
+        return new_id
+    return env_id
+
+
+def make_gymnasium(env_id: str, render_mode: str | None = None, **kwargs: Any):
+    """``gymnasium.make`` with ding's errors: an unknown id names the closest registered ids, a missing extra the
+    pip command, a keyword the env rejects the key (all ConfigError: exit 2 from the CLI)."""
+    if env_id not in gymnasium.registry:
+        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(
+            f"env.env_id='{env_id}' is not a registered gymnasium id.{hint} An id from another package needs that "
+            f"package imported first: env.import_names=['<module>']"
+        )
+    try:
+        # no env checker: it wraps every step in checks (ding's managers check what they batch)
+        return gymnasium.make(env_id, render_mode=render_mode, disable_env_checker=True, **kwargs)
+    except gymnasium.error.DependencyNotInstalled as err:
+        extra = _extra_of(env_id)
+        pip = f"pip install 'gymnasium[{extra}]' (or pip install -e '.[{extra}]' in a ding checkout)" if extra else ""
+        raise ConfigError(f"env.env_id='{env_id}' needs a package that is not installed ({err}). {pip}") from None
+    except TypeError as err:
+        raise ConfigError(f"env.kwargs for '{env_id}': gymnasium.make rejected them: {err}") from None
+
+
+def _make_kwargs(cfg: Mapping[str, Any]) -> dict:
+    kwargs: dict = {}
+    for key in ("kwargs", "make_kwargs"):  # DI-engine configs use either name
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"Config key 'env.{key}' must be a dict of gymnasium.make keywords, got {value!r}")
+        kwargs.update(dict(value))
+    if cfg.get("max_episode_steps") is not None:
+        kwargs["max_episode_steps"] = int(cfg["max_episode_steps"])
+    return kwargs
+
+
+class GymEnv:
+    """A gymnasium env by id behind ding's env convention (config in, ``gymnasium.Env`` out); see the module
+    docstring. Registered as 'gym', 'gymnasium' and (DI-engine's MuJoCo name) 'mujoco'."""
+
+    config = dict(
+        env_id=None,  # a registered gymnasium id, e.g. 'LunarLander-v3' or 'Hopper-v5' (required)
+        kwargs=None,  # dict of keyword arguments for gymnasium.make (e.g. dict(continuous=True)); None: none
+        make_kwargs=None,  # DI-engine's other name for kwargs (both may be given; kwargs wins on a clash)
+        max_episode_steps=None,  # time-limit cut (truncated=True); None: the id's registered limit
+        act_scale=True,  # Box actions: policies act in [-1, 1], mapped linearly to the env's bounds
+    )
+
+    @classmethod
+    def default_config(cls) -> EasyDict:
+        """A deep copy of :attr:`config` as an EasyDict."""
+        return EasyDict(copy.deepcopy(cls.config))
+
+    def __new__(cls, cfg: Mapping[str, Any] | None = None):
+        cfg = {**cls.config, **dict(cfg or {})}
+        if not cfg.get("env_id"):
+            raise ConfigError("env.env_id is required for env type 'gym': a registered gymnasium id")
+        env_id = resolve_env_id(str(cfg["env_id"]))
+        env = make_gymnasium(env_id, render_mode=cfg.get("render_mode"), **_make_kwargs(cfg))
+        if cfg.get("act_scale", True) and _scalable_box(env.action_space):
+            env = ScaledActions(env)
+        return env
+
+
+def _scalable_box(space: Any) -> bool:
+    return (
+        isinstance(space, gymnasium.spaces.Box)
+        and np.issubdtype(space.dtype, np.floating)
+        and bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
+        and not (np.all(space.low == -1.0) and np.all(space.high == 1.0))
+    )
+
+
+class ScaledActions(gymnasium.ActionWrapper):
+    """Actions in [-1, 1] (``Box(-1, 1)``), mapped linearly to the wrapped env's Box bounds; values outside [-1, 1]
+    are clipped first."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        box = env.action_space
+        self._low = box.low.astype(np.float64)
+        self._half_range = (box.high.astype(np.float64) - self._low) / 2.0
+        self._dtype = box.dtype
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, shape=box.shape, dtype=box.dtype)
+
+    def action(self, action: Any) -> np.ndarray:
+        scaled = np.clip(np.asarray(action, dtype=np.float64).reshape(self._low.shape), -1.0, 1.0)
+        return (self._low + (scaled + 1.0) * self._half_range).astype(self._dtype)
+
+
+class MujocoEnv(GymEnv):
+    """DI-engine's 'mujoco' env type: a gymnasium MuJoCo id (old ``-v2/-v3/-v4`` ids run as ``-v5``). DI-engine's
+    observation and reward normalisation keys are accepted switched off; switched on they are refused by name
+    until ding normalises (running statistics kept in checkpoints and merged over ranks)."""
+
+    config = dict(
+        GymEnv.config,
+        norm_obs=dict(use_norm=False),  # DI-engine key: observation normalisation (not in ding yet: must stay False)
+        norm_reward=dict(use_norm=False),  # DI-engine key: reward normalisation (not in ding yet: must stay False)
+    )
+
+    def __new__(cls, cfg: Mapping[str, Any] | None = None):
+        cfg = dict(cfg or {})
+        for key in ("norm_obs", "norm_reward"):
+            if (cfg.get(key) or {}).get("use_norm", False):
+                raise ConfigError(
+                    f"Config key 'env.{key}.use_norm'=True is not supported by ding yet; set it to False (returns "
+                    f"are then comparable only with unnormalised runs)"
+                )
+        return super().__new__(cls, cfg)
+
+
+for _name in ("gym", "gymnasium"):
+    ENV_REGISTRY.register(_name, GymEnv)
+ENV_REGISTRY.register("mujoco", MujocoEnv)

@@ -1,0 +1,1 @@
+"""DI-engine's import path of the MuJoCo env type."""
