@@ -46,6 +46,7 @@ class ReplayBuffer:
         beta=0.4,  # PER: importance-sampling exponent at the first sample, annealed linearly to 1
         anneal_step=100000,  # PER: calls to sample over which beta goes linearly to 1; 0 = no anneal
         priority_eps=1e-6,  # PER: added to |td error| so that no priority is zero
+        max_use=float("inf"),  # DI-engine key: times a transition may be sampled before eviction (only inf here)
     )
 
     @classmethod

@@ -153,10 +153,17 @@ class MujocoEnv(GymEnv):
         GymEnv.config,
         norm_obs=dict(use_norm=False),  # DI-engine key: observation normalisation (not in ding yet: must stay False)
         norm_reward=dict(use_norm=False),  # DI-engine key: reward normalisation (not in ding yet: must stay False)
+        env_wrapper="default",  # DI-engine key: its wrapper set; 'default' and 'mujoco_default' are the same here
+        exp_name=None,  # DI-engine key some of its MuJoCo files put here too; the run's folder is the top-level one
     )
 
     def __new__(cls, cfg: Mapping[str, Any] | None = None):
         cfg = dict(cfg or {})
+        if cfg.get("env_wrapper", "default") not in ("default", "mujoco_default"):
+            raise ConfigError(
+                f"Config key 'env.env_wrapper'={cfg['env_wrapper']!r} is not supported; use 'default' (gymnasium's "
+                f"MuJoCo env as registered, actions in [-1, 1])"
+            )
         for key in ("norm_obs", "norm_reward"):
             if (cfg.get(key) or {}).get("use_norm", False):
                 raise ConfigError(

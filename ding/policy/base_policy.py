@@ -54,6 +54,7 @@ class Policy:
         ),
         eval=dict(),
         other=dict(),
+        command=dict(),  # DI-engine key: its commander's settings; ding has no commander (must stay empty)
     )
     default_model: str = ""
     default_buffer: Optional[str] = "replay"  # None: on-policy, no replay buffer

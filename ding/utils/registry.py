@@ -101,7 +101,7 @@ POLICY_REGISTRY = Registry(
         "ppo": "ding.policy.ppo",
         "sac": "ding.policy.sac",
         "ddpg": "ding.policy.ddpg",
-        "td3": "ding.policy.ddpg",
+        "td3": "ding.policy.td3",
     },
 )
 MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac", "qac": "ding.model.qac"})

@@ -125,6 +125,8 @@ class BaseEnvManager:
 
     config = dict(
         type="base",  # manager type in ENV_MANAGER_REGISTRY: 'base' (this loop) or 'subprocess' (a process per env)
+        shared_memory=False,  # DI-engine key of process-based managers; envs here run in this process (no effect)
+        reset_inplace=False,  # DI-engine key: envs here always reset in place when an episode ends (no effect)
     )
 
     @classmethod
