@@ -404,3 +404,13 @@ class PPOPolicy(Policy):
         action = out["mu"] if self._continuous else out["logit"].argmax(-1)
         self.timing["eval_forward"] += time.perf_counter() - start
         return action
+
+    def check_model(self, obs: np.ndarray, action_space: Any) -> None:
+        timing = dict(self.timing)  # a check before the run, not the run's inference time
+        try:
+            super().check_model(obs, action_space)
+        finally:
+            self.timing.update(timing)
+
+    def _action_width(self, obs: np.ndarray) -> Optional[int]:
+        return None if self._continuous else int(self._act(obs, "compute_actor")["logit"].shape[-1])
