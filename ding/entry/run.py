@@ -122,8 +122,9 @@ class Run:
     start_envstep: int = 0  # the env step this run started from (a resumed run counts its own steps)
 
     def save_best(self, *args: Any, **kwargs: Any) -> Optional[str]:
-        """The evaluator's checkpoint of a new best return (rank 0 alone; ``latest`` is not moved)."""
-        return self.learner.save_checkpoint(*args, latest=False, **kwargs)
+        """The evaluator's checkpoint of a new best return (rank 0 alone; ``latest`` is not moved), written by a
+        background thread from a copy of the state taken now, so the loop does not wait for the file."""
+        return self.learner.save_checkpoint(*args, latest=False, background=True, **kwargs)
 
     def begin(self) -> None:
         """Log the folder, put collector/evaluator/RNG state into checkpoints, load a checkpoint or resume."""
@@ -221,6 +222,7 @@ class Run:
         final_ckpt = learner.after_run()
         if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
             evaluator.eval(self.save_best, learner.train_iter, collector.envstep)  # the final evaluation
+        learner.flush_writes()  # the final evaluation's best checkpoint: on disk before the summary names it
         if main_process:
             if before_summary:
                 self.logger.info(before_summary)
@@ -268,7 +270,7 @@ def setup_run(
 
         collector_env = TimedEnvManager(collector_env)
         evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
-    logger = None
+    logger = run = None
     torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
@@ -277,7 +279,7 @@ def setup_run(
         logger = Logger(cfg.exp_name)
         limit_cpu_threads(policy, logger)
         policy.collect_mode.seed(rank_seed)
-        yield Run(
+        run = Run(
             cfg=cfg,
             resume_path=resume_path,
             start=start,
@@ -293,7 +295,10 @@ def setup_run(
             max_train_iter=float("inf") if max_train_iter is None else max_train_iter,
             max_env_step=float("inf") if max_env_step is None else max_env_step,
         )
+        yield run
     finally:
+        if run is not None and run.learner is not None:
+            run.learner.close()  # a best checkpoint still being written is finished, whatever ended the run
         torch.set_num_threads(torch_threads)
         if logger is not None:
             logger.close()
