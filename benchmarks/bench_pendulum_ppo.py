@@ -44,7 +44,7 @@ def run(seed: int, max_env_step: int) -> dict:
     out = proc.stdout
     finished = re.findall(r"\[ding\] finished \((.*?)\)", out)
     best = re.findall(r"best\s+(-?[\d.]+) \(env step (\d+)", out)
-    loop = re.findall(r"loop wall ([\d.]+)s, (\d+) env steps/s", out)
+    loop = re.findall(r"loop wall ([\d.]+)s, (\d+) env steps/s in the loop", out)
     if proc.returncode or not finished or not best:
         return {"seed": seed, "wall": wall, "error": proc.stdout[-800:] + proc.stderr[-800:]}
     reason, (best, envstep) = finished[-1], best[-1]

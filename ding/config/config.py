@@ -9,6 +9,7 @@ names the key, and writes the result to ``<exp_name>/total_config.py`` as a load
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import inspect
@@ -333,6 +334,8 @@ def compile_config(
         compiled.policy.other.replay_buffer.import_names = buffer_imports
     if multi_gpu is not None:  # both keys exist in every policy's defaults (Policy.config)
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
+    if "activation" in compiled.policy.model:  # held as a name, so the saved total_config.py rebuilds it
+        compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
@@ -341,9 +344,21 @@ def compile_config(
     if compiled.exp_name is None:
         compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}"
     if save_cfg:
+        config_to_source(compiled)  # raises for a value a config file cannot hold, before any folder exists
         compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
         save_config_file(compiled, os.path.join(compiled.exp_name, save_path))
     return compiled
+
+
+def _activation_config(value: Any) -> Optional[str]:
+    """``policy.model.activation`` as the compiled config holds it: None or a name (an ``nn.Tanh()`` of a DI-engine
+    config becomes 'Tanh'); see ding.model.common.activation_name."""
+    from ding.model.common import activation_name
+
+    try:
+        return activation_name(value)
+    except ValueError as err:  # its message starts with 'model.activation=...'
+        raise ConfigError(f"Config key 'policy.{err}") from None
 
 
 def _resolve_multi_gpu(user_policy: dict) -> Optional[bool]:
@@ -440,8 +455,17 @@ def config_to_source(cfg: EasyDict) -> str:
 
 
 def save_config_file(cfg: EasyDict, path: str) -> None:
-    """Write the compiled config as a loadable Python file (atomically: temp file, then rename)."""
+    """Write the compiled config as a loadable Python file (atomically: temp file, then rename).
+
+    The source is rendered before any file is opened, so a config that cannot be written (``ConfigError``) leaves
+    no file behind. (Callers render it once more before they create the experiment folder, to leave no folder.)"""
+    source = config_to_source(cfg)
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(config_to_source(cfg))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

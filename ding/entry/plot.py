@@ -12,9 +12,13 @@ Runs are grouped into configs, one line each:
 - ``--label`` overrides both: one label for all runs, or one per RUN_DIR in order; runs with equal labels are one
   config.
 
-Seeds rarely log at the same x (wall time never does), so each seed's curve is linearly interpolated onto the union
-of the seeds' x values, clipped to the range every seed covers; the mean and the band (min-max, or mean +- std)
-are taken there. The CSV holds the raw points instead: one row per scalar event per run, as in the event files.
+Each seed is drawn thin, to its own end. Seeds rarely log at the same x (wall time never does), and they end at
+different x (a seed that reaches the stop value stops training), so each seed's curve is linearly interpolated onto
+the union of the seeds' x values within its own range, and the mean and the band (min-max, or mean +- std) at each
+x are taken over the seeds present there: solid where every seed is, dotted where some have ended (or not begun),
+with the number present ("2/3") written where it changes. So a seed that stopped early at the stop value is neither
+cut off nor averaged with seeds that are still learning past its end. The CSV holds the raw points: one row per
+scalar event per run, as in the event files.
 """
 
 from __future__ import annotations
@@ -283,17 +287,46 @@ def _sorted_unique(xs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def align(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Seeds' curves on a common x grid: the union of their x values within the range all of them cover.
+    """Seeds' curves on a common x grid: the union of their x values.
 
     :param curves: per seed, (x, value) arrays of equal length (any order, duplicates allowed).
-    :return: ``grid`` (G,) and ``values`` (n_seeds, G), each seed linearly interpolated onto the grid.
+    :return: ``grid`` (G,) and ``values`` (n_seeds, G): each seed linearly interpolated onto the grid within its own
+        range (first to last x), NaN outside it (before it began or after it ended).
     """
     curves = [_sorted_unique(xs, values) for xs, values in curves]
-    low = max(xs[0] for xs, _ in curves)
-    high = min(xs[-1] for xs, _ in curves)
     grid = np.unique(np.concatenate([xs for xs, _ in curves]))
-    grid = grid[(grid >= low) & (grid <= high)]
-    return grid, np.stack([np.interp(grid, xs, values) for xs, values in curves])
+    return grid, np.stack([np.interp(grid, xs, values, left=np.nan, right=np.nan) for xs, values in curves])
+
+
+@dataclass
+class Summary:
+    """A config's curve over its seeds at each x of the grid, taken over the seeds present there."""
+
+    grid: np.ndarray  # (G,) x values
+    mean: np.ndarray  # (G,) mean over the seeds present at each x
+    lower: np.ndarray  # (G,) band: min, or mean - std, over those seeds
+    upper: np.ndarray  # (G,) max, or mean + std
+    present: np.ndarray  # (G,) how many seeds are present at each x (1 to n_seeds)
+    n_seeds: int
+
+    def spans(self) -> list[tuple[int, float, float]]:
+        """``(seeds present, first x, last x)`` for each stretch of the grid with the same number present."""
+        changes = np.flatnonzero(np.diff(self.present)) + 1
+        starts, ends = np.r_[0, changes], np.r_[changes - 1, len(self.grid) - 1]
+        return [(int(self.present[a]), float(self.grid[a]), float(self.grid[b])) for a, b in zip(starts, ends, strict=True)]
+
+
+def summarise(curves: list[tuple[np.ndarray, np.ndarray]], band: str = "minmax") -> Summary:
+    """Mean and band of seeds' curves at each x over the seeds present there (see :func:`align`)."""
+    grid, values = align(curves)
+    present = (~np.isnan(values)).sum(axis=0)  # >= 1 everywhere: every grid x is some seed's own point
+    mean = np.nanmean(values, axis=0)
+    if band == "std":
+        std = np.nanstd(values, axis=0)
+        lower, upper = mean - std, mean + std
+    else:
+        lower, upper = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    return Summary(grid=grid, mean=mean, lower=lower, upper=upper, present=present, n_seeds=len(curves))
 
 
 def _missing_message(run: Run, tag: str, metric: str) -> str:
@@ -341,32 +374,37 @@ def draw(groups: list[Group], tag: str, x: str, band: str, out: str, size: tuple
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     notes = []
     banded = False  # some config was drawn with a band (the legend then says which)
+    partial = False  # some config's mean is over fewer than all of its seeds somewhere (dotted)
     stop_values: dict[float, list[str]] = {}
     for index, group in enumerate(groups):
         color = colors[index % len(colors)]
         curves = [run_points(run, tag, x) for run in group.runs]
-        grid, values = align(curves)
+        summary = summarise(curves, band)
         n_seeds = len(group.runs)
         label = f"{group.label} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
         seeds = ", ".join("?" if run.seed is None else str(run.seed) for run in group.runs)
-        if len(grid) < 2 and n_seeds > 1:
-            # no common range to average over (a run that has just started, or wall times far apart): each seed
-            for seed_index, (xs, ys) in enumerate(curves):
-                ax.plot(xs, ys, color=color, linewidth=1.0, alpha=0.7, label=None if seed_index else label)
-            notes.append(f"{group.label}: seeds {seeds} cover no common x range; each seed drawn on its own")
-        else:
-            mean = values.mean(axis=0)
-            ax.plot(grid, mean, color=color, linewidth=1.8, label=label, marker="o" if len(grid) < 2 else None)
-            if n_seeds > 1:
-                if band == "std":
-                    std = values.std(axis=0)
-                    lower, upper = mean - std, mean + std
-                else:
-                    lower, upper = values.min(axis=0), values.max(axis=0)
-                ax.fill_between(grid, lower, upper, color=color, alpha=0.2, linewidth=0)
-                banded = True
-            low, high = (f"{v:.1f}" if x == "wall" else f"{v:.0f}" for v in (grid[0], grid[-1]))
-            notes.append(f"{group.label}: seeds {seeds}; mean over {x_label(tag, x)} {low} to {high}")
+        grid, mean = summary.grid, summary.mean
+        marker = "o" if len(grid) < 2 else None
+        if n_seeds > 1:
+            for xs, ys in curves:  # each seed to its own end (a dot there)
+                xs, ys = _sorted_unique(xs, ys)
+                ax.plot(xs, ys, color=color, linewidth=0.8, alpha=0.35)
+                ax.plot(xs[-1:], ys[-1:], color=color, marker="o", markersize=3, alpha=0.6)
+            ax.fill_between(grid, summary.lower, summary.upper, color=color, alpha=0.15, linewidth=0)
+            banded = True
+            # dotted where some seeds are missing (the stop value is dashed); the solid line on top covers it where
+            # all are present
+            ax.plot(grid, mean, color=color, linewidth=1.6, linestyle=":", marker=marker)
+            partial = partial or bool((summary.present < n_seeds).any())
+            for count, start, _ in summary.spans()[1:]:  # where the number of seeds present changes
+                at = int(np.searchsorted(grid, start))
+                ax.annotate(
+                    f"{count}/{n_seeds}", (grid[at], mean[at]), textcoords="offset points", xytext=(2, 4),
+                    fontsize="x-small", color=color,
+                )  # fmt: skip
+        full = np.where(summary.present == n_seeds, mean, np.nan)
+        ax.plot(grid, full, color=color, linewidth=1.8, label=label, marker=marker)
+        notes.append(f"{group.label}: seeds {seeds}; {_describe_spans(summary, tag, x)}")
         stop_value = group.runs[0].stop_value
         if stop_value is not None and "episode_return" in tag:
             stop_values.setdefault(float(stop_value), []).append(color)
@@ -386,11 +424,26 @@ def draw(groups: list[Group], tag: str, x: str, band: str, out: str, size: tuple
     if x != "wall":
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 5), useMathText=True)
     legend_title = f"mean over seeds, band: {BAND_LABELS[band]}" if banded else None
+    if partial:
+        legend_title += "\ndotted: mean of the k of n seeds present"
     ax.legend(title=legend_title, fontsize="small", title_fontsize="small", frameon=False)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return notes
+
+
+def _describe_spans(summary: Summary, tag: str, x: str) -> str:
+    """The printed note of a config: over which x the mean covers how many of its seeds."""
+
+    def fmt(value: float) -> str:
+        return f"{value:.1f}" if x == "wall" else f"{value:.0f}"
+
+    spans = summary.spans()
+    if len(spans) == 1:
+        return f"mean over all {summary.n_seeds} from {x_label(tag, x)} {fmt(spans[0][1])} to {fmt(spans[0][2])}"
+    parts = [f"{count} of {summary.n_seeds} from {fmt(start)} to {fmt(end)}" for count, start, end in spans]
+    return f"mean over the seeds present ({x_label(tag, x)}): " + ", ".join(parts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -399,8 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learning curves of runs from their TensorBoard event files: one line per config (mean over "
         "its seeds, with a band), the stop value dashed; writes a PNG and a CSV of the points beside it.",
         epilog="Runs are grouped into configs by their total_config.py without seed and exp_name (or, when a run "
-        "has none, by folder name without its _seed<N>/_<N> suffix); --label overrides. Seeds are interpolated "
-        "onto the union of their x values within the range all seeds cover.",
+        "has none, by folder name without its _seed<N>/_<N> suffix); --label overrides. Each seed is drawn to its "
+        "own end; the mean and band at each x are over the seeds present there (dotted, and k/n written, where some "
+        "seeds have ended).",
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="experiment folder (or its log/ folder)")
     parser.add_argument(

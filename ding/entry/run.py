@@ -1,7 +1,8 @@
 """What both training pipelines share: a run's set-up, its state while the loop runs, and its end.
 
-    with setup_run(...) as run:          compile and check the config (nothing written before it passes), seed this
-                                         rank, build the env managers, logger and policy
+    with setup_run(...) as run:          compile and check the config, seed this rank, build the env managers and the
+                                         policy, check the model on the env's observations; only then create the
+                                         experiment folder (nothing is written before every check passed) and logger
         run.learner = ...; run.collector = ...; run.evaluator = ...; run.buffer = ...   (the pipeline's own)
         run.begin()                      checkpoint state, --load-path / --resume
         reason = <the pipeline's loop>   asks run.eval_says_stop(), run.train_budget_reached(), run.end_of_round()
@@ -121,8 +122,9 @@ class Run:
     start_envstep: int = 0  # the env step this run started from (a resumed run counts its own steps)
 
     def save_best(self, *args: Any, **kwargs: Any) -> Optional[str]:
-        """The evaluator's checkpoint of a new best return (rank 0 alone; ``latest`` is not moved)."""
-        return self.learner.save_checkpoint(*args, latest=False, **kwargs)
+        """The evaluator's checkpoint of a new best return (rank 0 alone; ``latest`` is not moved), written by a
+        background thread from a copy of the state taken now, so the loop does not wait for the file."""
+        return self.learner.save_checkpoint(*args, latest=False, background=True, **kwargs)
 
     def begin(self) -> None:
         """Log the folder, put collector/evaluator/RNG state into checkpoints, load a checkpoint or resume."""
@@ -220,6 +222,7 @@ class Run:
         final_ckpt = learner.after_run()
         if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
             evaluator.eval(self.save_best, learner.train_iter, collector.envstep)  # the final evaluation
+        learner.flush_writes()  # the final evaluation's best checkpoint: on disk before the summary names it
         if main_process:
             if before_summary:
                 self.logger.info(before_summary)
@@ -252,6 +255,7 @@ def setup_run(
     start = time.perf_counter()
     rank, main_process = get_rank(), is_main_process()
     cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
+    totals = copy.deepcopy(cfg)  # what total_config.py holds: the totals, not this rank's share
     world_size_rule(cfg, get_world_size())
     rank_seed = seed + rank  # every rank collects different data
     set_global_seed(rank_seed)
@@ -266,13 +270,16 @@ def setup_run(
 
         collector_env = TimedEnvManager(collector_env)
         evaluator_env = TimedEnvManager(evaluator_env) if evaluator_env is not None else None
-    logger = Logger(cfg.exp_name)
+    logger = run = None
     torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
+        check_model_fits(policy, collector_env)  # the last check: nothing is written before it passes
+        cfg.exp_name = totals.exp_name = make_experiment_folder(totals, resume_path is not None)
+        logger = Logger(cfg.exp_name)
         limit_cpu_threads(policy, logger)
         policy.collect_mode.seed(rank_seed)
-        yield Run(
+        run = Run(
             cfg=cfg,
             resume_path=resume_path,
             start=start,
@@ -288,12 +295,41 @@ def setup_run(
             max_train_iter=float("inf") if max_train_iter is None else max_train_iter,
             max_env_step=float("inf") if max_env_step is None else max_env_step,
         )
+        yield run
     finally:
+        if run is not None and run.learner is not None:
+            run.learner.close()  # a best checkpoint still being written is finished, whatever ended the run
         torch.set_num_threads(torch_threads)
-        logger.close()
+        if logger is not None:
+            logger.close()
         collector_env.close()
         if evaluator_env is not None:
             evaluator_env.close()
+
+
+def sample_observations(observation_space: Any, n: int = 2) -> np.ndarray:
+    """``n`` observations the env can produce, (n, *obs_shape), drawn from a seeded copy of its space (the env's own
+    space and generators are left untouched, so the run's results do not change)."""
+    space = copy.deepcopy(observation_space)
+    space.seed(0)
+    return np.stack([np.asarray(space.sample()) for _ in range(n)])
+
+
+def check_model_fits(policy: Any, env: Any) -> None:
+    """One forward pass of the policy's model on observations of the collector's env (``Policy.check_model``),
+    before anything is written. Under DDP every rank checks and every rank raises if any rank's check failed (a
+    rank that went on alone would wait forever in the next collective)."""
+    error: Optional[ConfigError] = None
+    try:
+        policy.check_model(sample_observations(env.observation_space), env.action_space)
+    except ConfigError as err:
+        error = err
+    if get_world_size() > 1:
+        failed = int(allreduce(torch.tensor([float(error is not None)]), op="sum").item())
+        if failed and error is None:
+            error = ConfigError(f"rank {get_rank()}: the model does not fit the env on {failed} other rank(s)")
+    if error is not None:
+        raise error
 
 
 SMALL_MODEL_PARAMS = 1_000_000  # below this, a CPU model's ops are too small for torch's intra-op threads to pay
@@ -318,11 +354,11 @@ def prepare_config(
     on_policy: bool,
     world_size_rule: WorldSizeRule = split_over_ranks,
 ) -> tuple[EasyDict, Optional[str]]:
-    """Compile and check the config, then (rank 0) create the experiment folder and save the config in it.
+    """Compile and check the config; writes nothing (:func:`make_experiment_folder` does, once the model is checked).
 
-    Every check comes before anything is written (the world-size rule is tried on a copy): a config that cannot run
-    leaves no folder behind. The saved config holds the totals, not one rank's share.
-    Returns the compiled config and, when resuming, the checkpoint to continue from.
+    The world-size rule is tried on a copy and the config rendered as a file once, so a config that cannot run or
+    cannot be saved fails here. Returns the compiled config (totals, not one rank's share) and, when resuming, the
+    checkpoint to continue from.
     """
     main_cfg, create_cfg = load_input_config(input_cfg)
     if resume:
@@ -334,13 +370,23 @@ def prepare_config(
         kind = "on-policy, without a replay buffer" if not on_policy else "off-policy, from a replay buffer"
         raise ConfigError(f"policy type '{cfg.policy.type}' learns {kind}: train it with {right}")
     world_size_rule(copy.deepcopy(cfg), get_world_size())
-    check_same_config(cfg)
+    check_same_config(cfg)  # renders the config as a file under DDP; alone, render it here
+    if get_world_size() == 1:
+        config_to_source(cfg)  # raises ConfigError for a value a config file cannot hold
     resume_path = find_resume_checkpoint(cfg) if resume else None
-    if is_main_process():
-        cfg.exp_name = make_exp_dir(cfg.exp_name, renew_dir=not resume)
-        save_config_file(cfg, os.path.join(cfg.exp_name, "total_config.py"))
-    cfg.exp_name = broadcast_object(cfg.exp_name)  # the folder rank 0 created (it may have renamed it)
     return cfg, resume_path
+
+
+def make_experiment_folder(cfg: EasyDict, resume: bool) -> str:
+    """(Rank 0) create the experiment folder and save ``cfg`` as its total_config.py; every rank gets the folder's
+    name (rank 0 may have renamed it: a new run never reuses a non-empty folder)."""
+    exp_name = cfg.exp_name
+    if is_main_process():
+        exp_name = make_exp_dir(cfg.exp_name, renew_dir=not resume)
+        saved = copy.deepcopy(cfg)
+        saved.exp_name = exp_name
+        save_config_file(saved, os.path.join(exp_name, "total_config.py"))
+    return broadcast_object(exp_name)
 
 
 def check_same_config(cfg: EasyDict) -> None:

@@ -114,7 +114,8 @@ def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
 
 
 def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) -> str:
-    """One log line: where the loop's wall time went (seconds and share of the loop), and env steps per second.
+    """One log line: where the loop's wall time went (seconds and share of the loop), and env steps per second of
+    the loop ("in the loop"; the run summary's "over the run" also counts set-up and the final evaluation).
 
     Env step time covers the collector's and the evaluator's envs; the inference and learner parts are measured
     by the policy (``policy.timing``); "other" is the rest of the loop.
@@ -125,7 +126,8 @@ def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) ->
     body = ", ".join(
         f"{label} {seconds:.3f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
     )
-    return f"[ding] loop wall {loop_wall:.3f}s, {envstep / max(loop_wall, 1e-9):.0f} env steps/s: {body}"
+    rate = envstep / max(loop_wall, 1e-9)  # the loop's own rate; the summary's is over the whole run
+    return f"[ding] loop wall {loop_wall:.3f}s, {rate:.0f} env steps/s in the loop: {body}"
 
 
 def _train_loop(run: Run) -> str:

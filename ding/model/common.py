@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import copy
+import difflib
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -12,23 +15,115 @@ from torch import nn
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
 _NORMS = {"LN": nn.LayerNorm, "BN": nn.BatchNorm1d}
 
+Activation = Union[None, str, nn.Module, type]  # what ``model.activation`` accepts (see make_activation)
 
-def make_activation(activation: Optional[nn.Module | str]) -> nn.Module:
-    """An activation module from a name ('relu', 'tanh', ...) or a module instance (None -> ReLU)."""
+
+def make_activation(activation: Activation) -> nn.Module:
+    """A new activation module for one layer.
+
+    ``activation`` is None (ReLU); a short name ('relu', 'tanh', 'gelu', 'silu', 'elu'); the name of a torch.nn
+    module class, alone ('LeakyReLU') or with keyword arguments ('LeakyReLU(negative_slope=0.2)', literals only:
+    the form a compiled config saves, see :func:`activation_name`); an ``nn.Module`` class (built without
+    arguments); or an ``nn.Module`` instance (DI-engine configs write ``nn.Tanh()``), copied so that no two layers
+    share one (a PReLU's weight stays per layer).
+    """
     if activation is None:
         return nn.ReLU()
     if isinstance(activation, nn.Module):
+        return copy.deepcopy(activation)
+    if isinstance(activation, type) and issubclass(activation, nn.Module):
+        return activation()
+    if not isinstance(activation, str):
+        raise ValueError(
+            f"model.activation={activation!r} ({type(activation).__name__}) is not an activation: use a name such as "
+            f"'relu' or 'tanh', a torch.nn module (nn.Tanh()) or module class (nn.Tanh)"
+        )
+    if activation.lower() in _ACTIVATIONS:
+        return _ACTIVATIONS[activation.lower()]()
+    name, kwargs = _parse_activation(activation)
+    try:
+        return getattr(nn, name)(**kwargs)
+    except TypeError as err:
+        raise ValueError(f"model.activation='{activation}': torch.nn.{name} {err}") from None
+
+
+def _parse_activation(text: str) -> tuple[str, dict[str, Any]]:
+    """``'Name'`` or ``'Name(key=literal, ...)'`` -> (a torch.nn module class name, keyword arguments); never
+    evaluates code (the arguments are read with ast.literal_eval)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if isinstance(node, ast.Name):
+            name, kwargs = node.id, {}
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
+            name = node.func.id
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg is not None}
+            if len(kwargs) != len(node.keywords):
+                raise ValueError
+        else:
+            raise ValueError
+    except (SyntaxError, ValueError):
+        name, kwargs = "", {}
+    module_cls = getattr(nn, name, None) if name else None
+    if not (isinstance(module_cls, type) and issubclass(module_cls, nn.Module)):
+        close = difflib.get_close_matches(text.split("(")[0], [*_ACTIVATIONS, *_TORCH_ACTIVATIONS], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ValueError(
+            f"model.activation='{text}' is not supported.{hint} Use one of {sorted(_ACTIVATIONS)}, the name of a "
+            f"torch.nn activation ('LeakyReLU', 'LeakyReLU(negative_slope=0.2)'), or a torch.nn module"
+        )
+    return name, kwargs
+
+
+# torch.nn's element-wise activations, for the suggestion of a misspelt name
+_TORCH_ACTIVATIONS = (
+    *("ReLU", "Tanh", "GELU", "SiLU", "ELU", "LeakyReLU", "PReLU", "Softplus", "Hardtanh", "Mish", "Sigmoid"),
+    *("SELU", "CELU", "Hardswish", "Hardsigmoid", "ReLU6", "RReLU", "Softsign", "Tanhshrink", "LogSigmoid"),
+)
+
+
+def activation_name(activation: Activation) -> Optional[str]:
+    """How a compiled config holds ``model.activation``: None or a string :func:`make_activation` reads back into an
+    equal module. A module (instance or class) becomes its torch.nn class name, with its arguments where they
+    differ from the defaults ('Tanh', 'LeakyReLU(negative_slope=0.2)'), so the saved total_config.py loads again.
+
+    :raises ValueError: not an activation, an unknown name, or a module that a name cannot rebuild (a class of
+        your own: pass the whole model instead, ``serial_pipeline(..., model=model)``).
+    """
+    if activation is None:
+        return None
+    if isinstance(activation, str):
+        make_activation(activation)  # raises for an unknown name or bad arguments
         return activation
-    key = str(activation).lower()
-    if key not in _ACTIVATIONS:
-        raise ValueError(f"model.activation='{activation}' is not supported; use one of {sorted(_ACTIVATIONS)}")
-    return _ACTIVATIONS[key]()
+    module = make_activation(activation)  # raises for what is not an activation
+    name = type(module).__name__
+    if getattr(nn, name, None) is not type(module):
+        raise ValueError(
+            f"model.activation={module!r}: {type(module).__module__}.{name} is not a torch.nn module, so a saved "
+            f"config cannot rebuild it; use a torch.nn activation, or build the model yourself and pass it: "
+            f"serial_pipeline(cfg, model=model)"
+        )
+    text = repr(module)
+    try:
+        default = repr(type(module)())
+    except TypeError:  # no defaults for its arguments (nn.Threshold)
+        default = None
+    spec = name if text == default else text
+    try:
+        rebuilt = repr(make_activation(spec))
+    except ValueError:
+        rebuilt = None
+    if rebuilt != text:
+        raise ValueError(
+            f"model.activation={text}: the module's arguments cannot be written in a config file; use a name "
+            f"such as 'LeakyReLU(negative_slope=0.2)' or pass the whole model: serial_pipeline(cfg, model=model)"
+        )
+    return spec
 
 
 def mlp(
     in_size: int,
     hidden_sizes: Sequence[int],
-    activation: Optional[nn.Module | str] = None,
+    activation: Activation = None,
     norm_type: Optional[str] = None,
     dropout: Optional[float] = None,
     last_activation: bool = True,
@@ -110,7 +205,7 @@ class ConvEncoder(nn.Module):
         self,
         obs_shape: Sequence[int],
         hidden_size_list: Sequence[int] = (32, 64, 64, 512),
-        activation: Optional[nn.Module | str] = None,
+        activation: Activation = None,
     ) -> None:
         super().__init__()
         if len(obs_shape) != 3:

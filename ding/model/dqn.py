@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import ConvEncoder, flat_size, make_activation, mlp
+from ding.model.common import Activation, ConvEncoder, flat_size, make_activation, mlp
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -49,7 +49,7 @@ class DQN(nn.Module):
     :param dueling: use a dueling head (value + advantage streams).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
-    :param activation: 'relu', 'tanh', ... or an nn.Module.
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
     :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
     :param dropout: dropout probability after each hidden layer (None: none).
 
@@ -64,7 +64,7 @@ class DQN(nn.Module):
         dueling: bool = True,
         head_hidden_size: Optional[int] = None,
         head_layer_num: int = 1,
-        activation: Optional[nn.Module | str] = None,
+        activation: Activation = None,
         norm_type: Optional[str] = None,
         dropout: Optional[float] = None,
     ) -> None:

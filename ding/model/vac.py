@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ding.model.common import ConvEncoder, flat_size, make_activation, mlp
+from ding.model.common import Activation, ConvEncoder, flat_size, make_activation, mlp
 from ding.torch_utils.numpy_forward import NumpyTwin, numpy_twin
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -113,7 +113,7 @@ class VAC(nn.Module):
     :param actor_head_layer_num: hidden layers in the actor head before its output layer.
     :param critic_head_hidden_size: width of the critic head's hidden layers.
     :param critic_head_layer_num: hidden layers in the critic head before its output layer.
-    :param activation: 'relu', 'tanh', ... or an nn.Module.
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
     :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the heads.
     :param sigma_type: continuous only: 'independent' (learned, state-independent), 'conditioned' (a function of
         the state) or 'fixed' (fixed_sigma_value).
@@ -136,7 +136,7 @@ class VAC(nn.Module):
         actor_head_layer_num: int = 1,
         critic_head_hidden_size: int = 64,
         critic_head_layer_num: int = 1,
-        activation: Optional[nn.Module | str] = None,
+        activation: Activation = None,
         norm_type: Optional[str] = None,
         sigma_type: str = "independent",
         fixed_sigma_value: float = 0.3,

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from easydict import EasyDict
 
@@ -288,6 +289,43 @@ class Policy:
     def _init_eval(self) -> None:
         """Eval mode acts with the model as is; a policy that needs eval-only state sets it up here."""
 
+    def check_model(self, obs: np.ndarray, action_space: Any) -> None:
+        """Raise ``ConfigError`` when the model does not fit the env: one greedy forward pass on ``obs`` (B,
+        *obs_shape), observations the env can produce, with the actions checked against ``action_space`` (a
+        gymnasium space) and, for discrete actions, the number of actions the model scores (:meth:`_action_width`).
+
+        The pipelines run it before anything is written, so a model passed in (``serial_pipeline(..., model=...)``)
+        or a config whose shapes do not match the env fails here with the shapes named, not at the first evaluation.
+        """
+        try:
+            with torch.no_grad():
+                action = np.asarray(self._forward_eval(obs))
+                width = self._action_width(obs)
+        except Exception as err:  # whatever the model raises: the message names both sides
+            raise ConfigError(
+                f"the model does not fit the env: the env's observations are {_describe_obs(obs)}, "
+                f"{_describe_model_input(self._model)}; one forward pass on a batch of {len(obs)} failed with "
+                f"{type(err).__name__}: {err}. Build the model for the env's observation shape"
+            ) from None
+        discrete = hasattr(action_space, "n")
+        expected = (len(obs),) if discrete else (len(obs), *action_space.shape)
+        if action.shape != expected:
+            raise ConfigError(
+                f"the model does not fit the env: its greedy actions for {len(obs)} observations have shape "
+                f"{action.shape}, the env's action space {action_space} takes {expected}. Build the model for the "
+                f"env's action shape"
+            )
+        if discrete and width is not None and width != int(action_space.n):
+            raise ConfigError(
+                f"the model does not fit the env: it scores {width} actions, the env has {int(action_space.n)} "
+                f"({action_space}). Build the model with action_shape={int(action_space.n)}"
+            )
+
+    def _action_width(self, obs: np.ndarray) -> Optional[int]:
+        """Discrete actions: how many actions the model scores for ``obs`` (the width of its logits or Q-values);
+        None where the policy cannot tell. Used by :meth:`check_model`."""
+        return None
+
     @classmethod
     def learn_batch_fields(cls, cfg: EasyDict) -> dict[str, BatchField]:
         """The keys of a learn batch (what ``learn_mode.forward`` takes), per sample, for ``cfg`` (the compiled
@@ -319,6 +357,21 @@ class Policy:
         """Switch dropout / batch norm between training and inference, only when the model has such layers."""
         if self._model.training != mode:
             self._model.train(mode)
+
+
+def _describe_obs(obs: np.ndarray) -> str:
+    return f"{obs.dtype} arrays of shape {tuple(obs.shape[1:])}"
+
+
+def _describe_model_input(model: torch.nn.Module) -> str:
+    """What the model's first weight layer takes, for the message of :meth:`Policy.check_model`."""
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+            dims = {torch.nn.Conv1d: "L", torch.nn.Conv2d: "H, W", torch.nn.Conv3d: "D, H, W"}[type(module)]
+            return f"the model's first layer ({type(module).__name__}) takes ({module.in_channels}, {dims}) inputs"
+        if isinstance(module, torch.nn.Linear):
+            return f"the model's first layer (Linear) takes {module.in_features} features"
+    return f"the model is a {type(model).__name__}"
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -204,6 +204,11 @@ class DQNPolicy(Policy):
         """Greedy actions (E,) for obs (E, *obs_shape)."""
         return self._greedy(obs)
 
+    def _action_width(self, obs: np.ndarray) -> int:
+        self._set_train(False)
+        with torch.inference_mode():
+            return int(self._model(to_tensor(obs, self._device))["logit"].shape[-1])
+
 
 def _n_actions(action_shape) -> int:
     return int(action_shape[0] if isinstance(action_shape, (list, tuple)) else action_shape)

@@ -47,7 +47,7 @@ from ding.rl_utils.distribution import (
     gaussian_log_prob,
     gaussian_sample_numpy,
 )
-from ding.torch_utils import build_adam, to_numpy, to_tensor
+from ding.torch_utils import build_adam, lr_schedule, to_numpy, to_tensor
 from ding.torch_utils.grad_clip import GRAD_CLIP_TYPES
 from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 
@@ -67,7 +67,9 @@ class PPOPolicy(Policy):
         learn=dict(
             epoch_per_collect=10,  # passes over each rollout; each pass is a new shuffle cut into minibatches
             batch_size=64,  # transitions per minibatch (= per train iteration); the last one of a pass may be smaller
-            learning_rate=3e-4,  # Adam step size
+            learning_rate=3e-4,  # Adam step size (the start of the anneal with lr_scheduler)
+            lr_scheduler=None,  # None: constant; dict(epoch_num=N, min_lr_lambda=m): anneal per collect (docs/ppo.md)
+            update_per_collect=None,  # DI-engine key, no effect (as in DI-engine's PPO): passes are epoch_per_collect
             value_weight=0.5,  # weight of the value loss in the total loss (the policy loss has weight 1)
             entropy_weight=0.0,  # weight of the entropy bonus (subtracted from the loss)
             clip_ratio=0.2,  # eps: the probability ratio is clipped to [1 - eps, 1 + eps]
@@ -105,6 +107,35 @@ class PPOPolicy(Policy):
             raise ConfigError(
                 f"Config keys 'policy.action_space'={cfg.action_space!r} and 'policy.model.action_space'="
                 f"{cfg.model.get('action_space')!r} disagree; set both to the same value"
+            )
+        if cfg.learn.lr_scheduler is not None:
+            scheduler = cfg.learn.lr_scheduler
+            if not isinstance(scheduler, dict) or "epoch_num" not in scheduler:
+                raise ConfigError(
+                    f"Config key 'policy.learn.lr_scheduler'={scheduler!r}: use None or a dict such as "
+                    f"dict(epoch_num=1000, min_lr_lambda=0.0, type='linear') (type 'linear' or 'cosine')"
+                )
+            unknown = sorted(set(scheduler) - {"epoch_num", "min_lr_lambda", "type"})
+            if unknown:
+                raise ConfigError(
+                    f"Config key 'policy.learn.lr_scheduler' has unknown key(s) {unknown}; it takes epoch_num, "
+                    f"min_lr_lambda and type"
+                )
+            try:
+                lr_schedule(**scheduler)
+            except ValueError as err:
+                raise ConfigError(f"Config key 'policy.learn.lr_scheduler': {err}") from None
+        per_collect = cfg.learn.update_per_collect
+        if per_collect is not None:
+            if isinstance(per_collect, bool) or not isinstance(per_collect, int) or per_collect < 1:
+                raise ConfigError(
+                    f"Config key 'policy.learn.update_per_collect' must be an int >= 1, got {per_collect!r}"
+                )
+            warnings.warn(
+                f"policy.learn.update_per_collect={per_collect} has no effect on PPO (nor in DI-engine's on-policy "
+                f"PPO): each collect trains policy.learn.epoch_per_collect={cfg.learn.epoch_per_collect} passes over "
+                f"the rollout; remove the key or set epoch_per_collect",
+                stacklevel=2,
             )
         if cfg.learn.epoch_per_collect < 1:
             raise ConfigError(
@@ -174,6 +205,9 @@ class PPOPolicy(Policy):
         self._shuffle = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
         self._rollout_stats: dict[str, float] = {}
         self._learn_iter = 0
+        # learn.lr_scheduler: the factor of the learning rate for each collect's training (None: constant)
+        self._lr_factor = lr_schedule(**learn.lr_scheduler) if learn.lr_scheduler else None
+        self._lr_rounds = 0  # collects trained on so far (the anneal's step)
 
     def _minibatch_order(self, n: int) -> torch.Tensor:
         """A shuffle of the rollout's ``n`` transitions (flat index t * E + e); minibatches are consecutive slices."""
@@ -249,6 +283,10 @@ class PPOPolicy(Policy):
             episode ended and done_obs (K, ...) their final obs (for recompute_adv).
         """
         start = time.perf_counter()
+        if self._lr_factor is not None:  # one anneal step per collect, as DI-engine's scheduler
+            for group in self._optimizer.param_groups:
+                group["lr"] = self._cfg.learn.learning_rate * self._lr_factor(self._lr_rounds)
+            self._lr_rounds += 1
         data = self._rollout_tensors(rollout)
         steps, env_num = rollout["reward"].shape
         n = steps * env_num
@@ -325,6 +363,7 @@ class PPOPolicy(Policy):
             "optimizer": self._optimizer.state_dict(),
             "learn_iter": self._learn_iter,
             "shuffle_rng": self._shuffle.get_state(),
+            "lr_rounds": self._lr_rounds,
         }
         if self._value_norm is not None:
             state["value_norm"] = self._value_norm.state_dict()
@@ -339,6 +378,7 @@ class PPOPolicy(Policy):
         if "shuffle_rng" in state:
             self._shuffle.set_state(state["shuffle_rng"])
         self._learn_iter = int(state.get("learn_iter", 0))
+        self._lr_rounds = int(state.get("lr_rounds", 0))
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
@@ -404,3 +444,13 @@ class PPOPolicy(Policy):
         action = out["mu"] if self._continuous else out["logit"].argmax(-1)
         self.timing["eval_forward"] += time.perf_counter() - start
         return action
+
+    def check_model(self, obs: np.ndarray, action_space: Any) -> None:
+        timing = dict(self.timing)  # a check before the run, not the run's inference time
+        try:
+            super().check_model(obs, action_space)
+        finally:
+            self.timing.update(timing)
+
+    def _action_width(self, obs: np.ndarray) -> Optional[int]:
+        return None if self._continuous else int(self._act(obs, "compute_actor")["logit"].shape[-1])

@@ -1,5 +1,5 @@
 from .data import to_numpy, to_tensor, to_tensors
 from .data_parallel import DataParallel
-from .optimizer import build_adam
+from .optimizer import build_adam, lr_schedule
 
-__all__ = ["DataParallel", "build_adam", "to_numpy", "to_tensor", "to_tensors"]
+__all__ = ["DataParallel", "build_adam", "lr_schedule", "to_numpy", "to_tensor", "to_tensors"]

@@ -141,7 +141,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  eval return   final {_return_at(summary['final_eval'])}",
         f"                best  {_return_at(summary['best_eval'])}{stop}",
         f"  progress      {summary['env_steps']} env steps, {summary['train_iterations']} train iterations, "
-        f"{summary['wall_time_sec']:.1f} s wall, {'-' if rate is None else f'{rate:.1f}'} env steps/s",
+        f"{summary['wall_time_sec']:.1f} s wall, {'-' if rate is None else f'{rate:.1f}'} env steps/s over the run "
+        f"(set-up and final evaluation included)",
         f"  checkpoints   best {ckpt['best'] or '(none)'}, final {ckpt['final'] or '(none)'}",
         f"  logs          {logs['text'] or '(none)'}; "
         + (f"tensorboard --logdir {logs['tensorboard']}" if logs["tensorboard"] else "no TensorBoard log"),

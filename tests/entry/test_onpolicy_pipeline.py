@@ -1,6 +1,7 @@
 """The on-policy pipeline end to end on CartPole: budgets, the CLI, checkpoints, resume, eval, config errors."""
 
 import copy
+import json
 import os
 import re
 
@@ -43,6 +44,23 @@ def test_budget_checkpoints_and_breakdown(cartpole_ppo, in_tmp, capsys):
     assert os.path.isfile(os.path.join(EXP, "ckpt", "final.pth.tar"))
     assert "ding -m serial_onpolicy" in open(os.path.join(EXP, "total_config.py")).read()
     assert policy.timing["learn_backward_step"] > 0
+
+
+def test_the_two_throughputs_are_named_apart_and_each_is_its_own(cartpole_ppo, in_tmp, capsys):
+    """The breakdown's rate is the loop's (env steps / loop wall), the summary's the whole run's (set-up and final
+    evaluation included); they were both printed as 'env steps/s'."""
+    main, create = cartpole_ppo
+    main.env.stop_value = 10**6
+    serial_pipeline_onpolicy((main, create), seed=0, max_env_step=512)
+    out = capsys.readouterr().out
+    loop = re.search(r"loop wall ([\d.]+)s, (\d+) env steps/s in the loop: ", out)
+    run = re.search(r"([\d.]+) s wall, ([\d.]+) env steps/s over the run \(set-up and final evaluation included\)", out)
+    assert loop and run, out
+    summary = json.load(open(os.path.join(EXP, "summary.json")))
+    assert float(loop.group(2)) == pytest.approx(summary["env_steps"] / float(loop.group(1)), rel=0.01, abs=1)
+    assert float(run.group(2)) == pytest.approx(summary["env_steps_per_sec"])
+    assert float(run.group(2)) < float(loop.group(2))  # the run's wall time holds the loop's and more
+    assert len(re.findall(r"env steps/s(?! in the loop| over the run)", out)) == 0
 
 
 def test_cli_max_env_step_and_resume(in_tmp, capsys):

@@ -178,7 +178,7 @@ def test_metric_logged_against_the_other_x(tmp_path, capsys):
     assert "logged against env steps only" in capsys.readouterr().err
 
 
-def test_align_interpolates_onto_the_common_range():
+def test_align_interpolates_each_seed_within_its_own_range():
     # seed 0 evaluated at 0, 10, 20, 30; seed 1 at 5, 15, 25 (values are 2x and x)
     grid, values = align(
         [
@@ -186,13 +186,64 @@ def test_align_interpolates_onto_the_common_range():
             (np.array([15.0, 5, 25]), np.array([15.0, 5, 25])),  # unsorted input is fine
         ]
     )
-    assert grid.tolist() == [5, 10, 15, 20, 25]  # union clipped to [5, 25], where both seeds have data
-    assert values.tolist() == [[10, 20, 30, 40, 50], [5, 10, 15, 20, 25]]
+    assert grid.tolist() == [0, 5, 10, 15, 20, 25, 30]  # the union, over the whole extent
+    nan = float("nan")
+    np.testing.assert_array_equal(values, [[0, 10, 20, 30, 40, 50, 60], [nan, 5, 10, 15, 20, 25, nan]])
 
 
 def test_align_keeps_the_later_of_repeated_points():
     grid, values = align([(np.array([0.0, 10, 10, 20]), np.array([1.0, 2, 3, 4]))])
     assert grid.tolist() == [0, 10, 20] and values.tolist() == [[1, 3, 4]]
+
+
+def _synthetic_run(path, seed: int, steps, returns, stop_value=195) -> str:
+    """A run folder as ding leaves it: log/ with the evaluator's TensorBoard scalars, and a total_config.py."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    os.makedirs(os.path.join(path, "log"))
+    writer = SummaryWriter(os.path.join(path, "log"))
+    for step, value in zip(steps, returns, strict=True):
+        writer.add_scalar(TAG, value, step)
+    writer.close()
+    config = {"exp_name": os.path.basename(path), "seed": seed, "env": {"stop_value": stop_value}}
+    with open(os.path.join(path, "total_config.py"), "w") as f:
+        f.write(f"main_config = {config!r}\ncreate_config = {{}}\n")
+    return str(path)
+
+
+def test_seeds_that_stop_early_at_the_stop_value_are_not_cut_off_or_dragged_down(tmp_path, capsys):
+    """Three seeds solve CartPole (195) at 1000, 2000 and 3000 env steps and stop there. Clipping the mean to the
+    range all seeds cover ended the curve at 1000 with (195 + 100 + 50) / 3 = 115: a solved config drawn unsolved."""
+    dirs = [
+        _synthetic_run(tmp_path / "cartpole_dqn_seed0", 0, [0, 500, 1000], [10, 100, 195]),
+        _synthetic_run(tmp_path / "cartpole_dqn_seed1", 1, [0, 1000, 2000], [10, 100, 195]),
+        _synthetic_run(tmp_path / "cartpole_dqn_seed2", 2, [0, 1000, 2000, 3000], [10, 50, 120, 196]),
+    ]
+    from ding.entry.plot import load_run, run_points, summarise
+
+    summary = summarise([run_points(load_run(d), TAG, "steps") for d in dirs])
+    assert summary.grid.tolist() == [0, 500, 1000, 2000, 3000]  # to the end of the longest seed
+    assert summary.present.tolist() == [3, 3, 3, 2, 1]
+    assert summary.mean[2] == pytest.approx((195 + 100 + 50) / 3)  # all three present at 1000
+    assert summary.mean[3] == pytest.approx((195 + 120) / 2)  # seed 0 has ended: the mean of the other two
+    assert summary.mean[-1] == pytest.approx(196) and summary.upper[-1] == pytest.approx(196)
+    assert summary.spans() == [(3, 0, 1000), (2, 2000, 2000), (1, 3000, 3000)]
+
+    out = tmp_path / "curve.png"
+    assert main([*dirs, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean over the seeds present (env steps): 3 of 3 from 0 to 1000, 2 of 3 from 2000 to 2000, " in printed
+    assert "1 of 3 from 3000 to 3000" in printed
+    with Image.open(out) as image:
+        assert image.size == (960, 600)
+    rows = read_csv(tmp_path / "curve.csv")
+    assert max(int(row["x"]) for row in rows) == 3000 and len(rows) == 10  # the raw points of all three
+
+
+def test_seeds_that_cover_the_same_range_are_averaged_over_all(tmp_path, capsys):
+    dirs = [_synthetic_run(tmp_path / f"run_seed{seed}", seed, [0, 100, 200], [seed, 10 + seed, 20]) for seed in (0, 1)]
+    assert main([*dirs, "-o", str(tmp_path / "c.png"), "--band", "std"]) == 0
+    assert "mean over all 2 from env steps 0 to 200" in capsys.readouterr().out
 
 
 def test_grouping_rules():

@@ -119,7 +119,7 @@ def test_format_summary_says_what_matters(tmp_path):
         "final 185.00 (env step 10000, train iter 1250)",
         "best  197.50 (env step 9600, train iter 1200)",
         "stop value 195",
-        "10000 env steps, 1250 train iterations, 20.0 s wall, 500.0 env steps/s",
+        "10000 env steps, 1250 train iterations, 20.0 s wall, 500.0 env steps/s over the run",
         os.path.join(exp, "ckpt", "ckpt_best.pth.tar"),
         "final (none)",
         os.path.join(exp, "log", "train.log"),

@@ -93,3 +93,37 @@ def test_atari_videos_are_full_colour_frames(in_tmp):
     assert len(frames) == records[0]["episode_length"] == 100  # 400 emulator frames, 4 per agent step
     assert frames[0].shape == (210, 160, 3)  # the full-colour screen, not the 84x84 grey input
     assert frames[0].std(axis=2).mean() > 1.0  # colour, not grey
+
+
+def test_videos_are_numbered_by_episode_not_by_the_order_episodes_end(cartpole_dqn, in_tmp):
+    """Episode k is env i's j-th episode (k = env 0's quota + ... + j), whichever env finishes first, so video k shows
+    the episode whose return is returns[k] and starts from the same seed at every evaluation."""
+    from easydict import EasyDict
+
+    from ding.config import compile_config
+    from ding.entry.run import build_env_managers, build_evaluator
+    from ding.utils.log_helper import Logger
+    from ding.utils.registry import POLICY_REGISTRY
+
+    main, create = cartpole_dqn
+    main.env.evaluator_env_num = 2
+    main.env.n_evaluator_episode = 5  # env 0: episodes 0-2, env 1: episodes 3-4
+    main.env.replay_path = "videos"
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    _, _, env, seeds = build_env_managers(cfg, seed=3, collector=False)
+    logger = Logger(None, enabled=True, tensorboard=False)
+    try:
+        policy = POLICY_REGISTRY.build("dqn", cfg.policy, enable_field=["eval"])
+        evaluator = build_evaluator(cfg, env, policy, logger, seeds)
+        returns = evaluator.run_episodes(envstep=0)
+    finally:
+        env.close()
+        logger.close()
+    records = [EasyDict(json.loads(line)) for line in open("videos/episodes.json")]  # in the order episodes ended
+    assert [r.env for r in records] != sorted(r.env for r in records)  # env 1 finished one before env 0 did
+    assert sorted(r.episode for r in records) == [0, 1, 2, 3, 4]
+    for record in records:
+        assert record.episode_return == returns[record.episode]
+        assert record.env == (0 if record.episode < 3 else 1)
+        assert record.video == f"envstep0_episode{record.episode}_return{record.episode_return:g}.mp4"
+    assert sorted(os.listdir("videos")) == sorted([r.video for r in records] + ["episodes.json"])

@@ -89,19 +89,21 @@ class InteractionSerialEvaluator:
         """Returns of ``n_episode`` greedy episodes, in order of env index then episode.
 
         With a ``replay_path``, each counted episode is also written as
-        ``<replay_path>/envstep<envstep>_episode<k>_return<R>.mp4`` (k: the episode's index in this evaluation) and
-        recorded in ``<replay_path>/episodes.json``.
+        ``<replay_path>/envstep<envstep>_episode<k>_return<R>.mp4`` and recorded in ``<replay_path>/episodes.json``.
+        k is the episode's place in the returned array (env 0's episodes first, then env 1's, ...), not the order in
+        which episodes happened to end: episode k starts from the same env seed at every evaluation, and its video's
+        return is ``returns[k]``.
         """
         env_num = self._env.env_num
         quota = np.full(env_num, self._n_episode // env_num)
         quota[: self._n_episode % env_num] += 1
+        first_episode = np.cumsum(quota) - quota  # env i's j-th episode is episode first_episode[i] + j
         returns: list[list[float]] = [[] for _ in range(env_num)]
         recorder = self._recorder() if self._replay_path else None
         tb_frames: Optional[list] = [] if recorder and self._cfg.get("video_to_tensorboard") else None
         obs = self._env.reset(self._seeds)
         remaining = quota.copy()
         left = int(quota.sum())  # episodes still to finish (remaining.sum(), kept as a Python int)
-        episode_index = 0
         while left > 0:
             out = self._env.step(self._policy.forward(obs))
             mark_progress()
@@ -118,6 +120,7 @@ class InteractionSerialEvaluator:
             done = ended & ~np.isnan(out.episode_return)
             for i in np.flatnonzero(done & (remaining > 0)):  # loops over finished episodes only
                 episode_return = float(out.episode_return[i])
+                episode_index = int(first_episode[i]) + len(returns[i])
                 returns[i].append(episode_return)
                 remaining[i] -= 1
                 left -= 1
@@ -134,7 +137,6 @@ class InteractionSerialEvaluator:
                             episode_length=int(out.episode_length[i]),
                         ),
                     )
-                episode_index += 1
             if recorder is not None:  # an episode cut without a return (worker restart) starts its video anew
                 for i in np.flatnonzero(ended & ~done):
                     recorder.discard(int(i))

@@ -12,7 +12,15 @@ from typing import Any, Optional
 import torch
 from easydict import EasyDict
 
-from ding.utils.checkpoint import link_latest, load_arrays, load_checkpoint, save_arrays, save_checkpoint
+from ding.utils.checkpoint import (
+    link_latest,
+    load_arrays,
+    load_checkpoint,
+    save_arrays,
+    save_checkpoint,
+    tensors_finite,
+)
+from ding.utils.checkpoint_writer import BackgroundWriter
 from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process, mark_progress
 from ding.utils.log_helper import Logger, format_stats
 
@@ -61,6 +69,7 @@ class BaseLearner:
         self._buffer: Any = None
         self.config = run_config  # the compiled config, stored in every checkpoint
         self._config_copy: Optional[tuple[dict, dict]] = None  # (config, its deep copy) for state_dict
+        self._writer = BackgroundWriter()  # the best checkpoint's writes, off the loop
 
     def register_state(self, name: str, get_state: Callable[[], Any], set_state: Callable[[Any], None]) -> None:
         """Add another component's state (collector counters, RNGs, ...) to every checkpoint under ``name``."""
@@ -136,12 +145,15 @@ class BaseLearner:
             state["config"] = self._config_copy[1]
         return state
 
-    def save_checkpoint(self, name: str, latest: bool = True) -> Optional[str]:
+    def save_checkpoint(self, name: str, latest: bool = True, background: bool = False) -> Optional[str]:
         """Write ``<exp_name>/ckpt/<name>`` atomically (rank 0); returns its path.
 
         ``latest``: also point ``ckpt/latest.pth.tar`` at it (what resume loads) and, with
         ``hook.save_replay_buffer``, snapshot this rank's replay buffer. Call it on every rank at the same point
         for such saves (the buffer snapshot is per rank); ``ckpt_best`` is saved by rank 0 alone with latest=False.
+        ``background`` (with latest=False): the state is copied now and written by a thread (the evaluator's best
+        checkpoint, inside the loop; see ding.utils.checkpoint_writer); the file is complete after
+        :meth:`flush_writes`, which every other save, :meth:`after_run` and the pipeline's end call first.
         A model holding NaN/inf is not written: the error is logged and the earlier checkpoints stay.
         """
         path = os.path.join(self.ckpt_dir, name)
@@ -152,14 +164,32 @@ class BaseLearner:
             )
         if not is_main_process():
             return None
+        state = self.state_dict()
+        if background and not latest:
+            if not tensors_finite(state.get("model", {})):
+                self._logger.info(f"[learner] not writing checkpoint '{path}': the model's parameters hold NaN or inf")
+                return None
+            return self._writer.submit(state, path)
+        self.flush_writes()
         try:
-            save_checkpoint(self.state_dict(), path)
+            save_checkpoint(state, path)
         except ValueError as err:
             self._logger.info(f"[learner] {err}")
             return None
         if latest:
             link_latest(path)
         return path
+
+    def flush_writes(self) -> None:
+        """Wait for a checkpoint being written in the background (raises its error if the write failed)."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Wait for a background checkpoint write at the end of a run, and log (not raise) a failure of it: the
+        run may be ending on another error."""
+        error = self._writer.close()
+        if error is not None:
+            self._logger.info(f"[learner] writing a checkpoint failed: {type(error).__name__}: {error}")
 
     def load_checkpoint(self, path: str, restore_extras: bool = True) -> dict[str, Any]:
         """Load the policy state, the counters and (``restore_extras``) the registered extras from a checkpoint."""
@@ -189,6 +219,7 @@ class BaseLearner:
             self._logger.info(f"[learner] loaded {self._cfg.hook.load_ckpt_before_run} at iter={self.train_iter}")
 
     def after_run(self) -> Optional[str]:
+        self.flush_writes()
         if self._stat_count or self._pending:
             self._log()
         if self._cfg.hook.save_ckpt_after_run:
