@@ -4,7 +4,7 @@
 
 The env contract here is gymnasium's: reset -> (obs, info), step -> (obs, reward, terminated, truncated, info), a
 time-limit cut is ``truncated`` (learners bootstrap through it), a terminal state ``terminated``. Observations must
-be fixed-shape arrays (Box, Discrete, MultiBinary ...). A Box action space with finite bounds is presented as
+be fixed-shape arrays (Box, Discrete, MultiBinary ...); float64 observations come out as float32. A Box action space with finite bounds is presented as
 ``Box(-1, 1)`` when ``act_scale`` is on (the default): policies act in [-1, 1] and this wrapper maps actions
 linearly to the env's bounds, clipping what falls outside. ``render_mode`` comes from the env manager (videos).
 
@@ -113,6 +113,12 @@ class GymEnv:
             raise ConfigError("env.env_id is required for env type 'gym': a registered gymnasium id")
         env_id = resolve_env_id(str(cfg["env_id"]))
         env = make_gymnasium(env_id, render_mode=cfg.get("render_mode"), **_make_kwargs(cfg))
+        space = env.observation_space
+        if isinstance(space, gymnasium.spaces.Box) and space.dtype == np.float64:
+            # float32 for the models and half the replay memory (MuJoCo's v5 envs emit float64)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*precision lowered")  # the bounds' cast: intended
+                env = gymnasium.wrappers.DtypeObservation(env, np.float32)
         if cfg.get("act_scale", True) and _scalable_box(env.action_space):
             env = ScaledActions(env)
         return env

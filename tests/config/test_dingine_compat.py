@@ -109,12 +109,12 @@ def test_di_engine_mujoco_sac_keys_compile():
 
 
 def test_di_engine_buffer_key_max_use_is_refused_by_name():
+    import copy
+
     import pytest
 
     from ding.config import ConfigError
     from dizoo.classic_control.pendulum.config.pendulum_ddpg_config import create_config, main_config
-
-    import copy
 
     main = copy.deepcopy(main_config)
     main.policy.other.replay_buffer.max_use = 16

@@ -38,7 +38,12 @@ def random_actions(manager: AtariEnvManager, steps: int, seed: int = 0) -> np.nd
 def test_registered_with_defaults_and_ale_imported_lazily():
     assert ENV_MANAGER_REGISTRY.get("atari") is AtariEnvManager
     cfg = AtariEnvManager.default_config()
-    assert cfg == {"type": "atari", "num_threads": 0, "thread_affinity_offset": -1, "batch_size": 0}
+    assert cfg == {
+        "type": "atari",
+        "num_threads": 0,
+        "thread_affinity_offset": -1,
+        "batch_size": 0,
+    }
     cfg.num_threads = 3
     assert AtariEnvManager.config["num_threads"] == 0  # a deep copy
     code = (

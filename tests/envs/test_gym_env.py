@@ -72,3 +72,11 @@ def test_a_dqn_config_trains_on_a_gym_id(in_tmp):
     assert cfg.env.type == "gym" and cfg.env.act_scale is True
     policy = serial_pipeline((main, create), seed=0, max_train_iter=30)
     assert policy.learn_mode.data_spec().batch_size == 64
+
+
+def test_float64_observations_come_out_as_float32():
+    env = make_env(dict(type="gym", env_id="MountainCarContinuous-v0"))
+    assert env.observation_space.dtype == np.float32 and env.reset(seed=0)[0].dtype == np.float32
+    if importlib.util.find_spec("mujoco") is not None:  # MuJoCo v5 emits float64
+        ant = make_env(dict(type="mujoco", env_id="Ant-v5"))
+        assert ant.observation_space.dtype == np.float32 and ant.reset(seed=0)[0].dtype == np.float32

@@ -205,7 +205,6 @@ class AtariEnvManager(BaseEnvManager):
     """
 
     config = dict(
-        BaseEnvManager.config,
         type="atari",  # manager type in ENV_MANAGER_REGISTRY: ale-py's C++ vector env, for env type 'atari' only
         num_threads=0,  # C++ threads stepping the envs; 0: the cores this process may use (async: one fewer), <= envs
         thread_affinity_offset=-1,  # pin thread i to core (offset + i) mod cores; -1: no pinning
