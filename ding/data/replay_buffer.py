@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from easydict import EasyDict
 
+from ding.config.rules import at_least, between
 from ding.data.sum_tree import SumTree
 from ding.rl_utils.nstep import nstep_window_return
 from ding.utils.registry import BUFFER_REGISTRY
@@ -47,6 +48,7 @@ class ReplayBuffer:
         anneal_step=100000,  # PER: calls to sample over which beta goes linearly to 1; 0 = no anneal
         priority_eps=1e-6,  # PER: added to |td error| so that no priority is zero
     )
+    config_rules = {"replay_buffer_size": at_least(1), "beta": between(0, 1)}
 
     @classmethod
     def default_config(cls) -> EasyDict:

@@ -11,6 +11,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config.config import ConfigError
+from ding.config.rules import at_least, positive
 from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -56,6 +57,13 @@ class Policy:
         eval=dict(),
         other=dict(),
     )
+    # what the values may be besides the implicit rule of their defaults (ding/config/rules.py); merged along the MRO
+    config_rules: dict = {
+        "learn.learning_rate": positive(),
+        "learn.batch_size": at_least(1),
+        "learn.grad_bucket_mb": positive(),
+        "collect.n_sample": at_least(1),
+    }
     default_model: str = ""
     default_buffer: Optional[str] = "replay"  # None: on-policy, no replay buffer
     # (section, key) counts that policy.global_batch divides over the ranks (totals in the config, per rank in runs)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from easydict import EasyDict
 
+from ding.config.rules import at_least
 from ding.utils.checkpoint import (
     SNAPSHOT_META,
     CheckpointError,
@@ -47,6 +48,7 @@ class BaseLearner:
             save_replay_buffer=False,  # with each iteration/final/preemption checkpoint, snapshot the replay buffer
         ),
     )
+    config_rules = {"hook.log_show_after_iter": at_least(1)}  # save_ckpt_after_iter may be 0: no iteration files
 
     @classmethod
     def default_config(cls) -> EasyDict:
