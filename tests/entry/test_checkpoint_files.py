@@ -208,3 +208,19 @@ def test_a_damaged_replay_snapshot_costs_its_transitions_not_the_run(cartpole_dq
     (line,) = warnings_in(capsys.readouterr().err)
     assert "no readable replay buffer snapshot" in line and f"snapshot file '{obs}' is truncated or corrupt" in line
     assert "save_replay_buffer=True" not in line  # it is on: no advice to turn it on
+
+
+def test_a_fall_back_to_an_older_checkpoint_says_the_snapshot_is_newer(cartpole_dqn, in_tmp, capsys):
+    main, create = cartpole_dqn
+    configure(main, every=4, snapshot=True)
+    serial_pipeline((main, create), seed=0, max_train_iter=8)
+    for name in os.listdir("run/ckpt"):
+        if name.endswith(".pth.tar") and name not in ("iteration_4.pth.tar", "latest.pth.tar"):
+            truncate(os.path.join("run/ckpt", name))
+    capsys.readouterr()
+    serial_pipeline((main, create), seed=0, max_train_iter=10, resume=True)
+    captured = capsys.readouterr()
+    fallback, stale = warnings_in(captured.err)
+    assert "Resuming from the newest intact checkpoint, 'run/ckpt/iteration_4.pth.tar' (train_iter 4)" in fallback
+    assert "snapshot at 'run/ckpt/replay_buffer' was written with another checkpoint" in stale
+    assert "restored anyway" in stale and "replay buffer restored" in captured.out
