@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from easydict import EasyDict
 
+from ding.config.rules import Rule, at_least, check_number, class_rules, implicit_rule, optional
 from ding.utils.registry import (
     BUFFER_REGISTRY,
     ENV_MANAGER_REGISTRY,
@@ -45,6 +46,13 @@ ENV_COMMON_CONFIG = dict(
     n_evaluator_episode=5,  # episodes per evaluation, spread over the evaluator envs
     stop_value=None,  # stop training when the evaluation's mean episode return reaches this (None: never)
     replay_path=None,  # folder for evaluation videos: one MP4 per evaluated episode (None: no recording)
+)
+# What their values may be (ding/config/rules.py; undeclared numbers follow their default's implicit rule).
+ENV_COMMON_RULES = dict(
+    collector_env_num=at_least(1),
+    evaluator_env_num=at_least(1),
+    n_evaluator_episode=at_least(1),
+    stop_value=optional((int, float), finite=False),  # a return to reach; inf: never stop on it
 )
 
 # create_config sections we know, and the types we accept for the workers named there.
@@ -96,10 +104,43 @@ def _unknown_key_error(path: str, key: str, siblings: Iterable[str], root: dict)
     return ConfigError(f"Unknown config key '{path}'. " + " ".join(hints))
 
 
-def _check_value(path: str, default: Any, value: Any) -> Any:
-    """Check ``value`` against the type of its default; returns the value, converted where lossless."""
-    if default is None or value is None and isinstance(default, str):
+def _check_value(path: str, default: Any, value: Any, rule: Optional[Rule] = None) -> Any:
+    """Check ``value`` against the type of its default and, for a number, against ``rule`` (declared by the
+    component, else :func:`~ding.config.rules.implicit_rule` of the default); returns the value, converted where
+    lossless (1e5 -> 100000 for an int)."""
+    if default is None:
+        return value if rule is None or value is None else _check_declared(path, value, rule)
+    if value is None and isinstance(default, str):
         return value
+    value = _check_type(path, default, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        rule = rule or implicit_rule(default)
+        problem = check_number(value, rule, rule.kind(default))
+        if problem:
+            raise ConfigError(f"Config key '{path}' {problem}, got {value!r}; default: {default!r}")
+    return value
+
+
+def _check_declared(path: str, value: Any, rule: Rule) -> Any:
+    """A value of a None-default key whose component declared a rule (the types it may have, its range)."""
+    kind = rule.kind()
+    accepted = rule.types + ((float,) if kind == "int" else ())  # 1e3 written for 1000
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise ConfigError(f"Config key '{path}' must be {rule.describe(kind)}, got {value!r} ({type(value).__name__})")
+    if kind == "int" and isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError(f"Config key '{path}' must be {rule.describe(kind)}, got {value!r}")
+        value = int(value)
+    if isinstance(value, (int, float)):
+        problem = check_number(value, rule, kind)
+        if problem:
+            raise ConfigError(f"Config key '{path}' {problem}, got {value!r}")
+    return value
+
+
+def _check_type(path: str, default: Any, value: Any) -> Any:
+    """``value`` where its default is not None: of the default's type (an int for an int, any number for a
+    float), converted where lossless."""
     wrong = None
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -130,18 +171,23 @@ def _check_value(path: str, default: Any, value: Any) -> Any:
     return value
 
 
-def deep_merge(default: dict, user: dict, path: str = "", root: Optional[dict] = None) -> EasyDict:
-    """Merge ``user`` over ``default``; every user key must exist in ``default`` with a compatible type."""
+def deep_merge(
+    default: dict, user: dict, path: str = "", root: Optional[dict] = None, rules: Optional[dict[str, Rule]] = None
+) -> EasyDict:
+    """Merge ``user`` over ``default``; every user key must exist in ``default`` with a compatible type, and a number
+    must follow its rule (``rules``: dotted full key -> :class:`~ding.config.rules.Rule`, see :func:`config_rules`;
+    an undeclared number follows its default's implicit rule)."""
     root = default if root is None else root
+    rules = rules or {}
     merged = copy.deepcopy(dict(default))
     for key, value in user.items():
         key_path = f"{path}{key}"
         if key not in default:
             raise _unknown_key_error(key_path, key, default.keys(), root)
         if isinstance(default[key], dict) and isinstance(value, dict):
-            merged[key] = deep_merge(default[key], value, key_path + ".", root)
+            merged[key] = deep_merge(default[key], value, key_path + ".", root, rules)
         else:
-            merged[key] = copy.deepcopy(_check_value(key_path, default[key], value))
+            merged[key] = copy.deepcopy(_check_value(key_path, default[key], value, rules.get(key_path)))
     return EasyDict(merged)
 
 
@@ -251,6 +297,26 @@ def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
     defaults.update(copy.deepcopy(overrides))
 
 
+def config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> dict[str, Rule]:
+    """The value rules the components declare (``config_rules``), by dotted full key, for this combination."""
+    from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector, SampleSerialCollector
+
+    collector_cls = RolloutCollector if policy_cls.default_config().get("on_policy", False) else SampleSerialCollector
+    sections = [
+        ("env.", ENV_COMMON_RULES),
+        ("env.", class_rules(env_cls)),
+        ("env.manager.", class_rules(manager_cls)),
+        ("policy.", class_rules(policy_cls)),
+        ("policy.model.", class_rules(model_cls)),
+        ("policy.learn.learner.", class_rules(BaseLearner)),
+        ("policy.collect.collector.", class_rules(collector_cls)),
+        ("policy.eval.evaluator.", class_rules(InteractionSerialEvaluator)),
+    ]
+    if buffer_cls is not None:
+        sections.append(("policy.other.replay_buffer.", class_rules(buffer_cls)))
+    return {prefix + key: rule for prefix, rules in sections for key, rule in rules.items()}
+
+
 def compile_config(
     cfg: dict,
     seed: int = 0,
@@ -322,7 +388,7 @@ def compile_config(
 
     multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
-    compiled = deep_merge(defaults, user)
+    compiled = deep_merge(defaults, user, rules=config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls))
     compiled.seed = int(seed)
     compiled.env.type = env_type
     compiled.env.import_names = env_imports

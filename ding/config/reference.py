@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ding.config import config as config_module
-from ding.config.config import ENV_COMMON_CONFIG, _required_model_keys, default_config_tree, model_default_config
+from ding.config.config import (
+    ENV_COMMON_CONFIG,
+    _required_model_keys,
+    config_rules,
+    default_config_tree,
+    model_default_config,
+)
+from ding.config.rules import Rule
 from ding.policy.base_policy import Policy
 from ding.utils.registry import (
     BUFFER_REGISTRY,
@@ -380,7 +387,31 @@ def reference_sections() -> list[Section]:
             home = max((s for s in sections if path.startswith(s.prefix)), key=lambda s: len(s.prefix))
             home.rows.append(Row(path, _lookup(tree, path), added.get(path, "")))
             documented.add(path)
+    rules = documented_rules()
+    for section in sections:
+        for row in section.rows:
+            if row.key in rules:  # a declared rule; the implicit ones are said once, in the intro
+                rule = rules[row.key]
+                row.meaning = f"{row.meaning} (must be {rule.describe(rule.kind(row.default))})"
     return sections
+
+
+def documented_rules() -> dict[str, Rule]:
+    """The declared value rules of every documented component, by dotted key (one rule per key: the components
+    documented together never declare different rules for one key)."""
+    dqn, ppo = POLICY_REGISTRY.get(DOCUMENTED_POLICY), POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
+    combinations = [
+        (dqn, ENV_REGISTRY.get(env), ENV_MANAGER_REGISTRY.get(manager), BUFFER_REGISTRY.get(DOCUMENTED_BUFFER))
+        for env in DOCUMENTED_ENVS
+        for manager in DOCUMENTED_MANAGERS
+    ] + [(ppo, ENV_REGISTRY.get(DOCUMENTED_ON_POLICY_ENV), ENV_MANAGER_REGISTRY.get(DOCUMENTED_MANAGERS[0]), None)]
+    rules: dict[str, Rule] = {}
+    for policy_cls, env_cls, manager_cls, buffer_cls in combinations:
+        model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
+        for key, rule in config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls).items():
+            if rules.setdefault(key, rule) != rule:
+                raise ValueError(f"two documented components declare different rules for '{key}'")
+    return rules
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
@@ -398,6 +429,13 @@ error that names the closest valid key (`Unknown config key 'policy.learn.batchs
 'policy.learn.batch_size'?`), and so is a value of the wrong type. `create_config.env_manager` may also carry
 manager values (as DI-engine's `shared_memory`); they go to `env.manager`. The compiled config, every default
 filled in, is saved as `<exp_name>/total_config.py`.
+
+Values are checked too, before anything is written (`ding` exits with code 2, naming the key and the value). A key
+whose default is an int takes an int (`1e5` is taken as 100000, `2.5` is an error); one whose default is a float
+takes any number. Every number follows the rule of its key: NaN is refused, so is inf where the default is finite,
+and so is a negative value where the default is not negative. A component declares stricter rules next to its
+defaults (`config_rules`, see `ding/config/rules.py`): they are given below after the meaning, as "(must be ...)",
+and for a key whose default is None they say what it takes besides None (`env.stop_value`: a number).
 
 This file is generated from the defaults declared in the code (each component's `config` dict; the comment after
 a key is its meaning), and tests/docs/test_config_reference.py fails when the two disagree. After changing a

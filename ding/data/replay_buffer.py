@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from easydict import EasyDict
 
+from ding.config.rules import at_least, between
 from ding.data.sum_tree import SumTree
 from ding.rl_utils.nstep import nstep_window_return
 from ding.utils.registry import BUFFER_REGISTRY
@@ -48,6 +49,7 @@ class ReplayBuffer:
         priority_eps=1e-6,  # PER: added to |td error| so that no priority is zero
         max_use=float("inf"),  # DI-engine key: times a transition may be sampled before eviction (only inf here)
     )
+    config_rules = {"replay_buffer_size": at_least(1), "beta": between(0, 1)}
 
     @classmethod
     def default_config(cls) -> EasyDict:

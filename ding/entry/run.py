@@ -31,7 +31,7 @@ from easydict import EasyDict
 from ding.config import ConfigError, compile_config, read_config
 from ding.config.config import config_to_source, make_exp_dir, save_config_file
 from ding.policy.contract import DataSpec
-from ding.utils.checkpoint import LATEST
+from ding.utils.checkpoint import LATEST, SNAPSHOT_META, CheckpointError, buffer_snapshot_name, load_checkpoint
 from ding.utils.dist import allreduce, broadcast_object, get_launcher, get_rank, get_world_size, is_main_process
 from ding.utils.preemption import EXIT_PREEMPTED, TrainingPreempted
 from ding.utils.registry import ENV_MANAGER_REGISTRY, POLICY_REGISTRY
@@ -102,6 +102,7 @@ class Run:
 
     cfg: EasyDict
     resume_path: Optional[str]  # the checkpoint to resume from (None: a new run)
+    resume_note: Optional[str]  # why resume takes another checkpoint than latest.pth.tar (a warning), or None
     start: float  # time.perf_counter() when the pipeline started
     rank_seed: int  # seed + rank: every rank collects different data
     collector_env: Any
@@ -148,21 +149,70 @@ class Run:
     def _resume(self) -> None:
         """Continue where the checkpoint stopped: policy, optimizer, counters, schedules, RNGs, replay buffer."""
         learner, collector = self.learner, self.collector
+        if self.resume_note:
+            self.logger.warning(self.resume_note)
         state = learner.load_checkpoint(self.resume_path)
         if get_rank() != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
             set_global_seed(self.rank_seed + 7919 * learner.train_iter)
             collector.reseed(self.rank_seed + 7919 * learner.train_iter)
-        restored = learner.load_buffer_snapshot()
-        if self.buffer is None:
-            what = ""
-        elif restored:
-            what = f" replay buffer restored ({len(self.buffer)} transitions)"
-        else:
-            what = " replay buffer empty (no snapshot)"
+        what = self._restore_buffer() if self.buffer is not None else ""
         self.logger.info(
             f"[ding] resumed from {self.resume_path}: train_iter={learner.train_iter} envstep={collector.envstep} "
             f"episodes={state.get('collector', {}).get('episode_count', '?')}{what}"
         )
+
+    def _restore_buffer(self) -> str:
+        """Restore every rank's replay snapshot. Under DDP the ranks train in step only while their buffers fill
+        alike, so either every rank restores its own snapshot or, when one has none (or an unreadable one, or one of
+        another size), every buffer starts empty. Rank 0 says so on one warning line, and on another when the
+        snapshots were written with another checkpoint (restored anyway). Returns the resume line's buffer part."""
+        learner = self.learner
+        world_size, rank = get_world_size(), get_rank()
+        problem = ""
+        try:
+            state = learner.read_buffer_snapshot()
+        except CheckpointError as err:  # a damaged snapshot costs its transitions, not the run
+            state, problem = None, f" ({err})"
+        meta = None if state is None else state.get(SNAPSHOT_META) or {}
+        # per rank: no usable snapshot; one of another train_iter; its size (a collective: every rank gets here)
+        facts = torch.zeros(3, world_size, dtype=torch.float64)
+        facts[0, rank] = state is None
+        facts[1, rank] = meta is not None and meta.get("train_iter", learner.train_iter) != learner.train_iter
+        facts[2, rank] = -1 if state is None else int(state["rows_written"])
+        if world_size > 1:
+            facts = allreduce(facts, op="sum")
+        missing = [r for r in range(world_size) if facts[0, r]]
+        stale = [r for r in range(world_size) if facts[1, r]]
+        where = os.path.relpath(learner.buffer_snapshot_dir())
+        if world_size > 1:
+            where = os.path.join(os.path.dirname(where), "replay_buffer_rank<R>")
+        if missing:
+            ranks = "" if world_size == 1 else f" for rank(s) {', '.join(map(str, missing))} of {world_size}"
+            empty = "the replay buffer starts empty" if world_size == 1 else "every rank's replay buffer starts empty"
+            hint = ""
+            if not self.cfg.policy.learn.learner.hook.save_replay_buffer:
+                hint = "; policy.learn.learner.hook.save_replay_buffer=True snapshots it with every checkpoint"
+            self.logger.warning(
+                f"resume: no readable replay buffer snapshot{ranks} at '{where}'"
+                f"{problem or _other_snapshots(learner.ckpt_dir, world_size)}: {empty} and training waits until it "
+                f"holds a batch{hint}"
+            )
+            return " replay buffer empty (no snapshot)"
+        if len(set(facts[2].tolist())) > 1:
+            self.logger.warning(
+                f"resume: the ranks' replay buffer snapshots at '{where}' were written at different points (rows "
+                f"written: {', '.join(str(int(n)) for n in facts[2].tolist())}): every rank's replay buffer starts "
+                f"empty"
+            )
+            return " replay buffer empty (snapshots differ)"
+        learner.load_buffer_snapshot(state)
+        if stale:
+            ranks = "" if world_size == 1 else f" of rank(s) {', '.join(map(str, stale))}"
+            self.logger.warning(
+                f"resume: the replay buffer snapshot{ranks} at '{where}' was written with another checkpoint than "
+                f"'{self.resume_path}' (train_iter {learner.train_iter}); restored anyway"
+            )
+        return f" replay buffer restored ({len(self.buffer)} transitions{' on rank 0' if world_size > 1 else ''})"
 
     def eval_says_stop(self) -> bool:
         """Evaluate when due (rank 0) and return, on every rank, whether the stop value was reached."""
@@ -254,7 +304,7 @@ def setup_run(
         raise ValueError(f"{entry}(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
     rank, main_process = get_rank(), is_main_process()
-    cfg, resume_path = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
+    cfg, resume_path, resume_note = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
     totals = copy.deepcopy(cfg)  # what total_config.py holds: the totals, not this rank's share
     world_size_rule(cfg, get_world_size())
     rank_seed = seed + rank  # every rank collects different data
@@ -282,6 +332,7 @@ def setup_run(
         run = Run(
             cfg=cfg,
             resume_path=resume_path,
+            resume_note=resume_note,
             start=start,
             rank_seed=rank_seed,
             collector_env=collector_env,
@@ -353,12 +404,12 @@ def prepare_config(
     resume: bool,
     on_policy: bool,
     world_size_rule: WorldSizeRule = split_over_ranks,
-) -> tuple[EasyDict, Optional[str]]:
+) -> tuple[EasyDict, Optional[str], Optional[str]]:
     """Compile and check the config; writes nothing (:func:`make_experiment_folder` does, once the model is checked).
 
-    The world-size rule is tried on a copy and the config rendered as a file once, so a config that cannot run or
-    cannot be saved fails here. Returns the compiled config (totals, not one rank's share) and, when resuming, the
-    checkpoint to continue from.
+    The world-size rule is tried on a copy, the config rendered as a file once and a checkpoint to load read, so a
+    config that cannot run or cannot be saved fails here. Returns the compiled config (totals, not one rank's
+    share) and, when resuming, the checkpoint to continue from and why it is not the latest (a warning, or None).
     """
     main_cfg, create_cfg = load_input_config(input_cfg)
     if resume:
@@ -373,8 +424,18 @@ def prepare_config(
     check_same_config(cfg)  # renders the config as a file under DDP; alone, render it here
     if get_world_size() == 1:
         config_to_source(cfg)  # raises ConfigError for a value a config file cannot hold
-    resume_path = find_resume_checkpoint(cfg) if resume else None
-    return cfg, resume_path
+    resume_path, resume_note = find_resume_checkpoint(cfg) if resume else (None, None)
+    if resume_path is not None and get_world_size() > 1:  # on a shared folder every rank finds the same one
+        reference = broadcast_object(os.path.basename(resume_path))
+        if reference != os.path.basename(resume_path):
+            raise ConfigError(
+                f"resume: rank {get_rank()} would continue from '{resume_path}', rank 0 from '{reference}': every "
+                f"rank must see the same experiment folder"
+            )
+    hook = cfg.policy.learn.learner.hook
+    if not resume and hook.load_ckpt_before_run:  # read before anything is written: a bad file leaves no folder
+        load_checkpoint(hook.load_ckpt_before_run)
+    return cfg, resume_path, resume_note
 
 
 def make_experiment_folder(cfg: EasyDict, resume: bool) -> str:
@@ -403,25 +464,97 @@ def check_same_config(cfg: EasyDict) -> None:
         )
 
 
-def find_resume_checkpoint(cfg: EasyDict) -> str:
-    """The checkpoint a resumed run continues from: ``hook.load_ckpt_before_run`` or ``<exp>/ckpt/latest.pth.tar``."""
+def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:
+    """The checkpoint a resumed run continues from, read once to be sure it is intact, and a warning when it is not
+    the one resume would take first.
+
+    ``hook.load_ckpt_before_run`` when set (it must be readable: the user named it). Otherwise
+    ``<exp>/ckpt/latest.pth.tar``; when that is missing, truncated or corrupt, the newest intact ``*.pth.tar`` of
+    the folder (by modification time), and the warning names both.
+
+    :raises ConfigError: no checkpoint at all, or none intact (each named with what is wrong).
+    """
     hook = cfg.policy.learn.learner.hook
-    path = hook.load_ckpt_before_run or os.path.join(cfg.exp_name, "ckpt", LATEST)
-    if not os.path.isfile(path):
+    if hook.load_ckpt_before_run:
+        path = hook.load_ckpt_before_run
+        if not os.path.isfile(path):
+            raise ConfigError(f"resume: policy.learn.learner.hook.load_ckpt_before_run='{path}' does not exist")
+        load_checkpoint(path)  # CheckpointError (exit 2) naming the file when it is truncated or corrupt
+        hook.load_ckpt_before_run = ""  # loaded by Run._resume with all its state, not by the learner's hook
+        return os.path.realpath(path), None
+    ckpt_dir = os.path.join(cfg.exp_name, "ckpt")
+    latest = os.path.join(ckpt_dir, LATEST)
+    candidates = _resume_candidates(ckpt_dir)
+    if not candidates:
         raise ConfigError(
-            f"resume: no checkpoint to continue from at '{path}'. Resume runs in the experiment folder of the run "
+            f"resume: no checkpoint to continue from at '{latest}'. Resume runs in the experiment folder of the run "
             f"it continues (exp_name='{cfg.exp_name}'); start without --resume to begin a new run"
         )
-    hook.load_ckpt_before_run = ""  # loaded by Run._resume with all its state, not by the learner's hook
-    return os.path.realpath(path)
+    unreadable = [] if os.path.isfile(latest) else [f"'{latest}' is missing"]
+    for path in candidates:
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as err:
+            unreadable.append(f"'{err.path}' {err.problem}")
+            continue
+        note = None
+        if unreadable:
+            note = (
+                f"resume: checkpoint {'; '.join(unreadable)}. Resuming from the newest intact checkpoint, '{path}' "
+                f"(train_iter {state.get('last_iter', '?')})"
+            )
+        return os.path.realpath(path), note
+    raise ConfigError(
+        f"resume: no intact checkpoint in '{ckpt_dir}': {'; '.join(unreadable)}. Start without --resume to begin "
+        f"a new run, or set policy.learn.learner.hook.load_ckpt_before_run to a good checkpoint"
+    )
+
+
+def _resume_candidates(ckpt_dir: str) -> list[str]:
+    """The checkpoints resume may take, in order: latest.pth.tar's target, then every other ``*.pth.tar`` of the
+    folder, newest first."""
+    if not os.path.isdir(ckpt_dir):
+        return []
+    latest = os.path.join(ckpt_dir, LATEST)
+    files = [
+        os.path.join(ckpt_dir, name)
+        for name in os.listdir(ckpt_dir)
+        if name.endswith(".pth.tar") and name != LATEST and os.path.isfile(os.path.join(ckpt_dir, name))
+    ]
+    files.sort(key=os.path.getmtime, reverse=True)
+    target = os.path.realpath(latest) if os.path.isfile(latest) else None
+    first = [path for path in files if os.path.realpath(path) == target]
+    return first + [path for path in files if path not in first]
+
+
+def _other_snapshots(ckpt_dir: str, world_size: int) -> str:
+    """Replay snapshots in ``ckpt_dir`` that a run of ``world_size`` ranks does not read (written by a run with
+    another number of ranks), for the warning about a missing one."""
+    if not os.path.isdir(ckpt_dir):
+        return ""
+    ours = {buffer_snapshot_name(rank, world_size) for rank in range(world_size)}
+    names = sorted(
+        name
+        for name in os.listdir(ckpt_dir)
+        if name.startswith("replay_buffer") and "." not in name and name not in ours
+    )
+    return f" (the folder holds {', '.join(names)}, written by a run with another number of ranks)" if names else ""
 
 
 def rng_state() -> dict:
-    """Python's, numpy's and torch's global generator states (saved in checkpoints)."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python's, numpy's and torch's global generator states (saved in checkpoints).
+
+    numpy's state is a tuple of plain values, its 624-word key as a list of ints (not an ndarray), so that the
+    checkpoint loads with ``torch.load(weights_only=True)``; Python's is plain ints already, torch's a tensor.
+    """
+    name, key, pos, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = (str(name), key.tolist(), int(pos), int(has_gauss), float(cached_gaussian))
+    return {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore :func:`rng_state` (also from older checkpoints, whose numpy key is an ndarray)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, key, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), *rest))
     torch.set_rng_state(state["torch"])

@@ -12,6 +12,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config.config import ConfigError
+from ding.config.rules import at_least, positive
 from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -57,6 +58,13 @@ class Policy:
         other=dict(),
         command=dict(),  # DI-engine key: its commander's settings; ding has no commander (must stay empty)
     )
+    # what the values may be besides the implicit rule of their defaults (ding/config/rules.py); merged along the MRO
+    config_rules: dict = {
+        "learn.learning_rate": positive(),
+        "learn.batch_size": at_least(1),
+        "learn.grad_bucket_mb": positive(),
+        "collect.n_sample": at_least(1),
+    }
     default_model: str = ""
     default_buffer: Optional[str] = "replay"  # None: on-policy, no replay buffer
     # (section, key) counts that policy.global_batch divides over the ranks (totals in the config, per rank in runs)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ding.config.config import ConfigError
+from ding.config.rules import at_least, between, optional, positive
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
@@ -51,6 +52,16 @@ class DQNPolicy(Policy):
             ),
         ),
     )
+    config_rules = {
+        "discount_factor": between(0, 1),
+        "nstep": at_least(1),
+        "learn.update_per_collect": at_least(1),
+        "learn.target_theta": between(0, 1),
+        "learn.huber_kappa": optional(rule=positive()),
+        "other.eps.start": between(0, 1),
+        "other.eps.end": between(0, 1),
+        "other.eps.decay": positive(),
+    }
 
     @classmethod
     def check_config(cls, cfg) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ding.config.config import ConfigError
+from ding.config.rules import at_least, between
 from ding.model.vac import VAC, VACNumpy, orthogonal_init_
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField
@@ -87,6 +88,11 @@ class PPOPolicy(Policy):
             gae_lambda=0.95,  # GAE lambda: 0 = one-step TD advantage, 1 = Monte-Carlo return minus value
         ),
     )
+    config_rules = {
+        "learn.epoch_per_collect": at_least(1),
+        "collect.discount_factor": between(0, 1),
+        "collect.gae_lambda": between(0, 1),
+    }
 
     @classmethod
     def check_config(cls, cfg) -> None:

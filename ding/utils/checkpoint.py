@@ -1,16 +1,50 @@
-"""Checkpoint files: written atomically, never non-finite, read with errors that say what is wrong."""
+"""Checkpoint files: written atomically, never non-finite, read with ``weights_only=True`` and with errors that say
+what is wrong.
+
+What ding writes holds only tensors and plain Python values (dicts, lists, tuples, numbers, strings, None), so
+``torch.load(path, weights_only=True)`` reads it: random generator states are stored as lists of ints, never as
+numpy arrays. Checkpoints of earlier ding versions pickled numpy arrays (numpy's generator state) and EasyDicts
+(the config): those still load, through an unrestricted load and one warning line.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from ding.config.config import ConfigError
+
 LATEST = "latest.pth.tar"  # a symlink to the newest checkpoint of the run, what resume loads
+# the Python objects earlier ding versions pickled into checkpoints: loaded without weights_only, with a warning
+OLDER_DING_GLOBALS = ("numpy.", "easydict.")
+
+logger = logging.getLogger("ding.checkpoint")
+_warned_older: set[str] = set()  # files already reported as written by an older ding (one warning per file)
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint that cannot be used (missing, truncated, corrupt, not a ding checkpoint): the message names the
+    file. A :class:`ConfigError`, so ``ding`` exits with code 2 on it.
+
+    :param path: the file.
+    :param problem: what is wrong with it, e.g. "is truncated or corrupt (...)".
+    :param advice: what to do, appended as a sentence.
+    :param what: the kind of file named in the message.
+    """
+
+    def __init__(self, path: str, problem: str, advice: str = "", what: str = "checkpoint") -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{what} '{path}' {problem}" + (f". {advice}" if advice else ""))
+
+
+DAMAGED_ADVICE = "Use another checkpoint of the run, or start without it"
 
 
 def tensors_finite(state: Any) -> bool:
@@ -77,16 +111,98 @@ def link_latest(path: str) -> None:
 
 
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (or a DI-engine-style dict with a 'model' entry)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (or a DI-engine-style dict with a 'model' entry).
+
+    :raises CheckpointError: the file is missing, truncated or corrupt, holds objects a weights-only load refuses
+        (other than an older ding's), or is not a ding checkpoint.
+    """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint '{path}' does not exist (working directory: {os.getcwd()})")
+        raise CheckpointError(path, f"does not exist (working directory: {os.getcwd()})")
+    state = load_weights_only(path, map_location)
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(path, "holds no 'model' state dict; is it a ding checkpoint?")
+    return state
+
+
+def load_weights_only(path: str, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``, with one exception: a file that fails only because it pickles the
+    objects an earlier ding wrote (numpy arrays, EasyDicts; :data:`OLDER_DING_GLOBALS`) is loaded without the
+    restriction, and a warning line says so. Any other failure is a :class:`CheckpointError` naming the file.
+
+    The file's CRC32s are checked too: torch reads tensor bytes without them, so a flipped byte in a weight would
+    load silently (the check reads the file once more, ~10 ms for an Atari DQN checkpoint; loads are rare).
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        failure = err
+    else:
+        _check_crc(path)
+        return state
+    unsafe = _unsafe_globals(path)  # None: not a readable torch archive (truncated, corrupt, not a checkpoint)
+    if not unsafe:
+        raise CheckpointError(path, f"is truncated or corrupt ({_first_sentence(failure)})", DAMAGED_ADVICE) from None
+    foreign = [name for name in unsafe if not name.startswith(OLDER_DING_GLOBALS)]
+    if foreign:
+        raise CheckpointError(
+            path,
+            f"holds Python objects a weights-only load refuses ({', '.join(foreign)}), so ding does not load it",
+            "If you trust the file, read it with torch.load(path, weights_only=False) and save its tensors again",
+        )
+    if path not in _warned_older and _is_rank0():
+        _warned_older.add(path)
+        logger.warning(
+            f"ding: warning: checkpoint '{path}' was written by an older ding (it pickles {', '.join(unsafe)}): "
+            f"loaded with torch.load(weights_only=False); a checkpoint written now loads with weights_only=True"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:
-        raise ValueError(f"checkpoint '{path}' could not be read: {type(err).__name__}: {err}") from err
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"checkpoint '{path}' holds no 'model' state dict; is it a ding checkpoint?")
+        raise CheckpointError(path, f"is truncated or corrupt ({_first_sentence(err)})", DAMAGED_ADVICE) from None
+    _check_crc(path)
     return state
+
+
+def _check_crc(path: str) -> None:
+    """Raise CheckpointError when a member of the checkpoint's zip archive fails its CRC32."""
+    if not zipfile.is_zipfile(path):  # torch's legacy (pre-1.6) format: no checksums to check
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        bad = f"{type(err).__name__}: {err}"
+    if bad is not None:
+        raise CheckpointError(path, f"is truncated or corrupt (checksum mismatch in {bad})", DAMAGED_ADVICE)
+
+
+def _first_sentence(err: Exception) -> str:
+    """``Type: first sentence`` of an exception (torch's errors go on for a paragraph)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text.split('. ')[0].rstrip('.')}"
+
+
+def _unsafe_globals(path: str) -> Optional[list[str]]:
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:
+        return None
+
+
+def _is_rank0() -> bool:
+    from ding.utils.dist import get_rank
+
+    return get_rank() == 0
+
+
+SNAPSHOT_META = "snapshot"  # a replay snapshot's own facts (a dict): its checkpoint's train_iter, rank, world size
+
+
+def buffer_snapshot_name(rank: int, world_size: int) -> str:
+    """The folder under ``ckpt/`` of a rank's replay buffer snapshot: ``replay_buffer`` in a single process; under
+    DDP every rank, rank 0 included, has its own ``replay_buffer_rank<R>`` (the ranks' buffers hold different data,
+    and a run resumed with another number of ranks must not take another layout's snapshot for its own)."""
+    return "replay_buffer" if world_size == 1 else f"replay_buffer_rank{rank}"
 
 
 def save_arrays(arrays: dict[str, Any], path: str) -> str:
@@ -113,12 +229,24 @@ def save_arrays(arrays: dict[str, Any], path: str) -> str:
     return path
 
 
-def load_arrays(path: str) -> dict[str, Any]:
-    """Read a snapshot written by :func:`save_arrays`."""
+def load_arrays(path: str, mmap: bool = False) -> dict[str, Any]:
+    """Read a snapshot written by :func:`save_arrays` (its scalars with ``weights_only=True``, its arrays without
+    pickle).
+
+    :param mmap: map the arrays read-only instead of reading them (their sizes are checked, nothing is copied yet):
+        a caller can check a multi-GB snapshot, then copy it into place.
+    :raises CheckpointError: the folder is missing or a file in it is truncated or corrupt (named).
+    """
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"snapshot folder '{path}' does not exist")
-    state = dict(torch.load(os.path.join(path, "scalars.pt"), weights_only=False))
+        raise CheckpointError(path, "does not exist", what="snapshot folder")
+    state = dict(load_weights_only(os.path.join(path, "scalars.pt")))
     for name in os.listdir(path):
         if name.endswith(".npy"):
-            state[name[: -len(".npy")]] = np.load(os.path.join(path, name), allow_pickle=False)
+            file = os.path.join(path, name)
+            try:
+                state[name[: -len(".npy")]] = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise CheckpointError(
+                    file, f"is truncated or corrupt ({_first_sentence(err)})", what="snapshot file"
+                ) from None
     return state

@@ -57,6 +57,19 @@ class Logger:
         if self._file is not None:
             self._file.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}\n")
 
+    def warning(self, message: str) -> None:
+        """One line ``ding: warning: <message>`` to stderr (where it is seen beside the progress on stdout), and to
+        the text log."""
+        if not self.enabled:
+            return
+        if self._status_shown:
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+            self._status_shown = False
+        print(f"ding: warning: {message}", file=sys.stderr, flush=True)
+        if self._file is not None:
+            self._file.write(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] warning: {message}\n")
+
     def status(self, message: str, min_interval: float = 0.25) -> None:
         """A progress line redrawn in place on a terminal; nothing in a non-interactive log."""
         if not (self.enabled and self._interactive):

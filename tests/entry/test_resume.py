@@ -70,7 +70,7 @@ def test_signal_checkpoints_exits_75_and_resume_ends_with_the_same_counters(tmp_
     ckpt_dir = run_dir / "run" / "ckpt"
     latest = os.path.realpath(ckpt_dir / "latest.pth.tar")
     assert os.path.isfile(latest) and (ckpt_dir / "replay_buffer").is_dir()
-    saved = torch.load(latest, weights_only=False)
+    saved = torch.load(latest, weights_only=True)
     assert 0 < saved["last_iter"] and saved["envstep"] < budget
     assert {"collector", "evaluator", "rng", "config", "optimizer", "target_model"} <= set(saved)
 
@@ -133,5 +133,5 @@ def test_checkpoint_with_nan_weights_is_not_written(cartpole_dqn, tmp_path):
     assert learner.save_checkpoint("iteration_2.pth.tar") is None
     assert os.path.realpath(tmp_path / "ckpt" / "latest.pth.tar") == os.path.realpath(good)
     assert not (tmp_path / "ckpt" / "iteration_2.pth.tar").exists()
-    state = torch.load(good, weights_only=False)
+    state = torch.load(good, weights_only=True)
     assert all(np.isfinite(v.numpy()).all() for v in state["model"].values())

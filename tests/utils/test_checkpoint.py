@@ -38,3 +38,95 @@ def test_one_non_finite_value_anywhere_fails(poison):
 
 def test_integer_tensors_are_not_checked():
     assert tensors_finite({"count": torch.tensor([2**62]), "ints": np.array([-1, 0, 1])})
+
+
+# ---- reading checkpoints: weights_only, older files, damaged files ---------------------------------------------
+
+
+def ding_state(**extra):
+    return {"model": {"w": torch.ones(2)}, "last_iter": 3, **extra}
+
+
+def test_a_plain_state_loads_weights_only_and_warns_nothing(tmp_path, caplog):
+    from ding.utils.checkpoint import load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(ding_state(rng={"numpy": ("MT19937", [1, 2], 0, 0, 0.0)}), str(tmp_path / "a.pth.tar"))
+    assert torch.load(path, weights_only=True)["last_iter"] == 3
+    assert load_checkpoint(path)["rng"]["numpy"][1] == [1, 2]
+    assert not caplog.records
+
+
+def test_an_older_dings_checkpoint_loads_with_one_warning(tmp_path, caplog):
+    """Earlier versions pickled numpy's generator state (an ndarray) and the config as EasyDicts."""
+    from easydict import EasyDict
+
+    from ding.utils.checkpoint import load_checkpoint
+
+    path = str(tmp_path / "old.pth.tar")
+    torch.save(ding_state(rng={"numpy": np.random.get_state()}, config=EasyDict(a=EasyDict(b=1))), path)
+    with pytest.raises(Exception, match="Unsupported global"):
+        torch.load(path, weights_only=True)
+    for _ in range(2):
+        state = load_checkpoint(path)
+        assert isinstance(state["rng"]["numpy"][1], np.ndarray) and state["config"]["a"]["b"] == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and path in warnings[0] and "weights_only=False" in warnings[0]
+    assert "numpy" in warnings[0] and "easydict.EasyDict" in warnings[0]
+
+
+def test_a_checkpoint_with_other_objects_is_refused(tmp_path):
+    import datetime
+
+    from ding.utils.checkpoint import CheckpointError, load_checkpoint
+
+    path = str(tmp_path / "foreign.pth.tar")
+    torch.save(ding_state(when=datetime.datetime(2020, 1, 1)), path)
+    with pytest.raises(CheckpointError, match=r"foreign\.pth\.tar.*datetime\.datetime.*weights_only=False"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip", "empty"])
+def test_a_damaged_checkpoint_is_a_checkpoint_error_naming_the_file(tmp_path, damage):
+    from ding.config import ConfigError
+    from ding.utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(ding_state(big=torch.arange(50_000.0)), str(tmp_path / "ckpt.pth.tar"))
+    data = open(path, "rb").read()
+    damaged = {
+        "truncate": data[: len(data) // 2],
+        "garbage": b"not a checkpoint at all\n" * 10,
+        "flip": data[: len(data) // 2]
+        + bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 64])
+        + data[len(data) // 2 + 64 :],
+        "empty": b"",
+    }[damage]
+    open(path, "wb").write(damaged)
+    with pytest.raises(CheckpointError, match=r"ckpt\.pth\.tar' is truncated or corrupt") as err:
+        load_checkpoint(path)
+    assert isinstance(err.value, ConfigError)  # the CLI's exit code 2
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_checkpoint_or_one_without_a_model(tmp_path):
+    from ding.utils.checkpoint import CheckpointError, load_checkpoint
+
+    with pytest.raises(CheckpointError, match="nope.pth.tar' does not exist"):
+        load_checkpoint(str(tmp_path / "nope.pth.tar"))
+    torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="holds no 'model'"):
+        load_checkpoint(str(tmp_path / "other.pt"))
+
+
+def test_replay_snapshot_scalars_load_weights_only_and_a_damaged_array_is_named(tmp_path):
+    from ding.utils.checkpoint import CheckpointError, load_arrays, save_arrays
+
+    rng = np.random.default_rng(0)
+    path = save_arrays({"obs": np.arange(6.0), "rng_state": rng.bit_generator.state, "n": 3}, str(tmp_path / "rb"))
+    assert torch.load(tmp_path / "rb" / "scalars.pt", weights_only=True)["n"] == 3
+    state = load_arrays(path)
+    assert state["n"] == 3 and state["rng_state"] == rng.bit_generator.state
+    np.testing.assert_array_equal(state["obs"], np.arange(6.0))
+    data = open(tmp_path / "rb" / "obs.npy", "rb").read()
+    open(tmp_path / "rb" / "obs.npy", "wb").write(data[: len(data) - 10])
+    with pytest.raises(CheckpointError, match=r"rb/obs\.npy"):
+        load_arrays(path)

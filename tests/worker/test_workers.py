@@ -124,7 +124,7 @@ def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
     fresh.load_checkpoint(os.path.join(exp, "ckpt", "iteration_4.pth.tar"))
     assert (fresh.train_iter, fresh.envstep) == (4, 123)
     # the run's config rides along as plain dicts (loadable without easydict), equal to the compiled one
-    saved = torch.load(os.path.join(ckpt, "iteration_4.pth.tar"), weights_only=False)["config"]
+    saved = torch.load(os.path.join(ckpt, "iteration_4.pth.tar"), weights_only=True)["config"]
     assert type(saved) is dict and type(saved["policy"]["learn"]) is dict and saved == cfg
     assert not [f for f in os.listdir(os.path.join(exp, "ckpt")) if ".tmp" in f]  # no temp files left
 

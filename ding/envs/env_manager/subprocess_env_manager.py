@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ding.config.rules import optional, positive
 from ding.envs.env import EnvStep, EnvValueError
 from ding.envs.env_manager.base_env_manager import BaseEnvManager, check_finite, merge_manager_config, seed_list
 from ding.envs.env_manager.shared_obs import ObsLayout, block_views, create_obs_blocks, layout_of, release_blocks
@@ -99,6 +100,7 @@ class SubprocessEnvManager(BaseEnvManager):
         max_retry=5,  # restarts of one failed env in a row (no episode completed in between) before giving up; 0: none
         retry_waiting_time=0.1,  # seconds to wait before restarting failed workers
     )
+    config_rules = {"step_timeout": optional(rule=positive()), "reset_timeout": optional(rule=positive())}
 
     def __init__(self, env_fns: Sequence[Callable[[], Any]], cfg: Mapping[str, Any] | None = None) -> None:
         self._closed = True  # until the workers run; close() works on a half-built manager

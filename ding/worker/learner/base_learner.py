@@ -9,10 +9,15 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from easydict import EasyDict
 
+from ding.config.rules import at_least
 from ding.utils.checkpoint import (
+    SNAPSHOT_META,
+    CheckpointError,
+    buffer_snapshot_name,
     link_latest,
     load_arrays,
     load_checkpoint,
@@ -45,6 +50,7 @@ class BaseLearner:
             save_replay_buffer=False,  # with each iteration/final/preemption checkpoint, snapshot the replay buffer
         ),
     )
+    config_rules = {"hook.log_show_after_iter": at_least(1)}  # save_ckpt_after_iter may be 0: no iteration files
 
     @classmethod
     def default_config(cls) -> EasyDict:
@@ -158,10 +164,10 @@ class BaseLearner:
         """
         path = os.path.join(self.ckpt_dir, name)
         if latest and self._cfg.hook.save_replay_buffer and self._buffer is not None:
-            suffix = "" if get_world_size() == 1 else f"_rank{get_rank()}"
-            save_arrays(
-                self._buffer.state_dict(copy_arrays=False), os.path.join(self.ckpt_dir, f"replay_buffer{suffix}")
-            )
+            state = self._buffer.state_dict(copy_arrays=False)
+            # which checkpoint and rank it goes with: resume checks it against the checkpoint it loads
+            state[SNAPSHOT_META] = {"train_iter": self.train_iter, "rank": get_rank(), "world_size": get_world_size()}
+            save_arrays(state, self.buffer_snapshot_dir())
         if not is_main_process():
             return None
         state = self.state_dict()
@@ -204,14 +210,46 @@ class BaseLearner:
                     set_state(state[name])
         return state
 
-    def load_buffer_snapshot(self) -> bool:
-        """Restore this rank's replay buffer snapshot if one exists; returns whether it did."""
-        suffix = "" if get_world_size() == 1 else f"_rank{get_rank()}"
-        path = os.path.join(self.ckpt_dir, f"replay_buffer{suffix}")
+    def buffer_snapshot_dir(self) -> str:
+        """This rank's replay buffer snapshot: ``ckpt/replay_buffer`` in a single process; under DDP every rank,
+        rank 0 included, has its own ``ckpt/replay_buffer_rank<R>`` (the ranks' buffers hold different data)."""
+        return os.path.join(self.ckpt_dir, buffer_snapshot_name(get_rank(), get_world_size()))
+
+    def read_buffer_snapshot(self) -> Optional[dict[str, Any]]:
+        """This rank's replay buffer snapshot, checked against the buffer (fields and shapes) but not loaded yet
+        (its arrays are memory-mapped), or None when there is none. ``state[SNAPSHOT_META]``: the checkpoint's
+        ``train_iter``, the ``rank`` and ``world_size`` it was written with (absent in an older ding's snapshot).
+
+        :raises CheckpointError: a file of the snapshot is truncated or corrupt, or it does not fit the buffer.
+        """
+        path = self.buffer_snapshot_dir()
         if self._buffer is None or not os.path.isdir(path):
-            return False
-        self._buffer.load_state_dict(load_arrays(path))
-        return True
+            return None
+        state = load_arrays(path, mmap=True)
+        for key, value in self._buffer.state_dict(copy_arrays=False).items():
+            if key not in state:
+                raise CheckpointError(path, f"lacks the buffer's '{key}'", what="replay buffer snapshot")
+            if isinstance(value, np.ndarray) and state[key].shape != value.shape:
+                raise CheckpointError(
+                    path,
+                    f"does not fit this run's replay buffer ('{key}' has shape {state[key].shape}, the buffer "
+                    f"{value.shape}): it was written with another replay_buffer_size or env count",
+                    what="replay buffer snapshot",
+                )
+        return state
+
+    def load_buffer_snapshot(self, state: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
+        """Copy this rank's replay buffer snapshot (``state`` from :meth:`read_buffer_snapshot`, read here when not
+        given) into the buffer; returns its ``SNAPSHOT_META`` facts ({} for an older ding's), None when there is
+        none."""
+        if state is None:
+            state = self.read_buffer_snapshot()
+            if state is None:
+                return None
+        state = dict(state)
+        meta = dict(state.pop(SNAPSHOT_META, None) or {})
+        self._buffer.load_state_dict(state)
+        return meta
 
     def before_run(self) -> None:
         if self._cfg.hook.load_ckpt_before_run:
@@ -228,10 +266,18 @@ class BaseLearner:
 
 
 def _plain_copy(value: Any) -> Any:
-    """A deep copy of a config with every dict (EasyDict included) as a plain dict; lists and tuples stay such."""
+    """A deep copy of a config with every dict (EasyDict included) as a plain dict; lists and tuples stay such.
+
+    Any other object (an ``nn.Module`` given as a model's activation, a class) is stored as its ``repr``: the
+    checkpoint must load with ``torch.load(weights_only=True)``, which refuses arbitrary objects.
+    """
     if isinstance(value, dict):
         return {key: _plain_copy(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         items = [_plain_copy(item) for item in value]
         return tuple(items) if isinstance(value, tuple) else items
-    return copy.deepcopy(value)
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, np.generic):  # a numpy number: its Python value
+        return value.item()
+    return repr(value)

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium
 from easydict import EasyDict
 
+from ding.config.rules import at_least, between
 from ding.envs.env_manager.atari_env_manager import AtariSettings, atari_settings
 from ding.utils.registry import ENV_REGISTRY
 from dizoo.atari.envs.wrappers import wrap_deepmind
@@ -40,6 +41,11 @@ class AtariEnv(gymnasium.Wrapper):
         repeat_action_probability=0.0,  # sticky actions: chance that a frame repeats the previous action (v5: 0.25)
         max_episode_frames=108_000,  # emulator frames of play before the episode is truncated (108,000: 30 min)
     )
+    config_rules = {
+        "frame_stack": at_least(1),
+        "repeat_action_probability": between(0, 1),
+        "max_episode_frames": at_least(1),
+    }
 
     @classmethod
     def default_config(cls) -> EasyDict:

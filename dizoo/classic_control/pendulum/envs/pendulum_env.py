@@ -10,6 +10,7 @@ import gymnasium
 import numpy as np
 from easydict import EasyDict
 
+from ding.config.rules import at_least, optional
 from ding.utils.registry import ENV_REGISTRY
 
 
@@ -31,6 +32,7 @@ class PendulumEnv(gymnasium.ActionWrapper):
         act_scale=True,  # the agent's actions are in [-1, 1], scaled to the torque range [-2, 2]
         max_episode_steps=None,  # episode length before the time-limit cut; None: gymnasium's (200 for Pendulum-v1)
     )
+    config_rules = {"max_episode_steps": optional((int,), at_least(1))}
 
     @classmethod
     def default_config(cls) -> EasyDict:
