@@ -58,6 +58,8 @@ CASES = {
     ),
     "td3": Case("dizoo.classic_control.pendulum.config.pendulum_td3_config", {"learn.grad_sync_overlap": True}),
     "ddpg": Case("dizoo.classic_control.pendulum.config.pendulum_ddpg_config", {}),
+    # a step proportional to the gradient: a sum taken for the mean shows in the weights by its full factor
+    "sgd": Case("dizoo.classic_control.cartpole.config.cartpole_dqn_config", {}, "dqn_sgd"),
     "ppo_discrete": Case("dizoo.classic_control.cartpole.config.cartpole_ppo_config", {}),
     "ppo_continuous": Case("dizoo.classic_control.pendulum.config.pendulum_ppo_config", {"learn.entropy_weight": 0.01}),
 }
@@ -81,6 +83,17 @@ class TwoOptimizerDQN(DQNPolicy):
         q = self._model(torch.as_tensor(batch["obs"]))["logit"]
         self._optimize(0.01 * q.pow(2).mean(), self._encoder_optimizer)
         return stats
+
+
+@POLICY_REGISTRY.register("dqn_sgd")
+class SGDDQN(DQNPolicy):
+    """DQN stepping with plain SGD. Adam's step hardly depends on the gradient's scale (only through its epsilon),
+    so with Adam a gradient sum over the ranks taken for their mean moves the weights almost as the mean would;
+    SGD's step is proportional to the gradient."""
+
+    def _init_learn(self) -> None:
+        super()._init_learn()
+        self._optimizer = torch.optim.SGD(self._model.parameters(), lr=0.2)
 
 
 def compiled_config(case: str, multi_gpu: bool, cuda: bool = False):

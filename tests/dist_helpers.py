@@ -138,3 +138,49 @@ def collectives_rank(out_dir: str, backend: str) -> None:
         barrier()
         results["marker_after_barrier"] = os.path.exists(marker)
         torch.save(results, os.path.join(out_dir, f"r{rank}.pt"))
+
+
+def grad_sync_rank(out_dir: str) -> None:
+    """One rank: a model's own gradients on rank-specific data, and the gradients GradientSynchronizer leaves after
+    ``sync``, without and with overlap, saved for the test to compare with the mean over the ranks (float64).
+
+    Small buckets give several collectives; a frozen parameter must keep no gradient and a parameter that got no
+    gradient this step counts as zero in the mean."""
+    import copy
+
+    from ding.torch_utils.grad_sync import GradientSynchronizer
+    from ding.utils import DistContext, get_rank
+
+    with DistContext(), float64_default():
+        rank = get_rank()
+        results = {}
+        for overlap in (False, True):
+            torch.manual_seed(0)  # the same weights on every rank
+            model = torch.nn.Sequential(
+                torch.nn.Linear(4, 32),
+                torch.nn.Tanh(),
+                torch.nn.Linear(32, 32),
+                torch.nn.Tanh(),
+                torch.nn.Linear(32, 3),
+            )
+            model[0].bias.requires_grad_(False)
+            unused = torch.nn.Linear(3, 3)  # trained by the optimizer, but no gradient reaches it this step
+            params = [p for p in [*model.parameters(), *unused.parameters()] if p.requires_grad]
+            obs = torch.randn(8, 4, generator=torch.Generator().manual_seed(100 + rank)) * (rank + 1)
+            reference = copy.deepcopy(model)
+            own = torch.autograd.grad(
+                reference(obs).pow(2).sum(), [p for p in reference.parameters() if p.requires_grad]
+            )
+            sync = GradientSynchronizer(
+                [*model.parameters(), *unused.parameters()], bucket_cap_mb=0.002, overlap=overlap
+            )
+            sync.prepare()
+            model(obs).pow(2).sum().backward()
+            sync.sync()
+            results[overlap] = {
+                "own": [g.clone() for g in own] + [torch.zeros_like(p) for p in unused.parameters()],
+                "synced": [p.grad.clone() for p in params],
+                "frozen_grad": model[0].bias.grad,
+                "collectives": sync.num_collectives(),
+            }
+        torch.save(results, os.path.join(out_dir, f"r{rank}.pt"))

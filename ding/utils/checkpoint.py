@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any, Optional
@@ -209,23 +210,36 @@ def save_arrays(arrays: dict[str, Any], path: str) -> str:
     """Snapshot a dict of numpy arrays (and small picklable values) as a folder of .npy files, atomically.
 
     Arrays are written straight from their memory (no copy), so a multi-GB replay buffer does not double the
-    process's memory. The folder is written under a temporary name and renamed over the previous snapshot.
+    process's memory. ``path`` is a symlink to the folder of the newest complete snapshot: each snapshot is written
+    into a folder of its own beside it, then the link is switched to that folder in one rename and the folder it
+    pointed to is removed. A write killed at any point leaves ``path`` at a complete snapshot, the previous or the
+    new one; what a killed write left beside it is removed by the next write. (A directory cannot be renamed over
+    a non-empty one, so swapping folders under one name always has a moment with no snapshot under it.)
     """
-    tmp = f"{path}.tmp.{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    directory, name = os.path.split(os.path.abspath(path))
+    folder = f"{name}.{os.getpid()}.{time.time_ns()}"
+    os.makedirs(os.path.join(directory, folder))
     scalars = {}
     for key, value in arrays.items():
         if isinstance(value, np.ndarray):
-            np.save(os.path.join(tmp, f"{key}.npy"), value, allow_pickle=False)
+            np.save(os.path.join(directory, folder, f"{key}.npy"), value, allow_pickle=False)
         else:
             scalars[key] = value
-    torch.save(scalars, os.path.join(tmp, "scalars.pt"))
-    old = f"{path}.old.{os.getpid()}"
-    if os.path.exists(path):
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    torch.save(scalars, os.path.join(directory, folder, "scalars.pt"))
+    if os.path.isdir(path) and not os.path.islink(path):  # a folder written before snapshots were links: moved
+        os.replace(path, os.path.join(directory, f"{name}.unlinked"))  # aside (once, not atomically), removed below
+    link = f"{path}.link.{os.getpid()}"
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(folder, link)  # relative: the experiment folder can be moved
+    os.replace(link, path)
+    for entry in os.listdir(directory):  # the previous snapshot, and what killed writes left behind
+        if entry.startswith(f"{name}.") and entry != folder:
+            stale = os.path.join(directory, entry)
+            if os.path.isdir(stale) and not os.path.islink(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                os.remove(stale)
     return path
 
 

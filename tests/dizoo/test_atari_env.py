@@ -16,7 +16,7 @@ from ding.envs import BaseEnvManager, EnvStep, SubprocessEnvManager, make_env  #
 from ding.envs.env_manager.atari_env_manager import AtariEnvManager  # noqa: E402
 from ding.utils.registry import ENV_REGISTRY  # noqa: E402
 from dizoo.atari.envs import AtariEnv  # noqa: E402
-from dizoo.atari.envs.wrappers import _Mt19937Below, resize_area  # noqa: E402
+from dizoo.atari.envs.wrappers import _Mt19937Below, resize_area, wrap_deepmind  # noqa: E402
 
 
 def atari_cfg(env_id: str = "PongNoFrameskip-v4", **values) -> EasyDict:
@@ -161,3 +161,58 @@ def test_noop_draws_are_std_mt19937():
     assert int(_Mt19937Below(5489)._bits.random_raw()) == 3499211612  # std::mt19937's first output (default seed)
     # ale-py's vector env with seed 0 plays 16 reset frames in SpaceInvaders (FIRE + 15 no-ops): a draw of 16
     assert _Mt19937Below(0).below(30) == 16
+
+
+class ScriptedScores(gymnasium.Env):
+    """A stand-in for an ale-py env (grey 210x160 frames, one emulator frame per step, lives in info) whose frames
+    score ``FRAME_REWARDS``, 4 frames per agent step, then end the game: agent-step scores above 1, below -1,
+    between them and 0."""
+
+    FRAME_REWARDS = [[5, 0, 0, 0], [0, -2, 0, 0], [0.25, 0, 0, 0], [0, 0, 0, -0.5], [0, 0, 0, 0], [100, 30, 0, 0]]
+    observation_space = gymnasium.spaces.Box(0, 255, (210, 160), np.uint8)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def get_action_meanings(self) -> list[str]:
+        return ["NOOP", "RIGHT"]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.frame = 0
+        return np.zeros((210, 160), np.uint8), {"lives": 3}
+
+    def step(self, action):
+        rewards = [r for step in self.FRAME_REWARDS for r in step]
+        reward, self.frame = rewards[self.frame], self.frame + 1
+        return np.full((210, 160), self.frame, np.uint8), reward, self.frame == len(rewards), False, {"lives": 3}
+
+
+@pytest.mark.parametrize("clip_rewards", [True, False])
+def test_wrapper_chain_clips_scores_outside_one_to_their_sign_and_reports_the_raw_return(clip_rewards):
+    env = wrap_deepmind(ScriptedScores(), clip_rewards=clip_rewards, noop_max=0, fire_reset=False)
+    env.reset(seed=0)
+    rewards, info = [], {}
+    for _ in ScriptedScores.FRAME_REWARDS:
+        _, reward, terminated, truncated, info = env.step(0)
+        rewards.append(reward)
+    raw = [5.0, -2.0, 0.25, -0.5, 0.0, 130.0]  # each agent step: the sum of its 4 frames
+    assert rewards == ([1.0, -1.0, 1.0, -1.0, 0.0, 1.0] if clip_rewards else raw)
+    assert terminated and not truncated
+    assert info["episode_return"] == sum(raw) and info["episode_length"] == 6  # the score, never clipped
+
+
+def test_training_envs_clip_the_games_scores_and_evaluation_envs_do_not():
+    """SpaceInvaders scores 5 to 30 points an invader: the gymnasium path's training envs (built by the manager with
+    is_train=True) see each step's score as its sign, evaluation envs see the score, for the same seeds and
+    actions."""
+    cfg = atari_cfg("SpaceInvadersNoFrameskip-v4")
+    with BaseEnvManager.build(cfg, 2, is_train=True) as train, BaseEnvManager.build(cfg, 2, is_train=False) as ev:
+        train.reset([4, 5])
+        ev.reset([4, 5])
+        scores = []
+        for action in np.random.default_rng(0).integers(0, 6, (400, 2)):
+            tr, ev_out = train.step(action), ev.step(action)
+            np.testing.assert_array_equal(tr.reward, np.sign(ev_out.reward))
+            scores.extend(ev_out.reward[ev_out.reward != 0].tolist())
+            if len(scores) >= 4:
+                break
+    assert len(scores) >= 4 and min(scores) > 1, scores

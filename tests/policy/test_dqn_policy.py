@@ -96,3 +96,43 @@ def test_priority_and_is_weights(cartpole_dqn):
     stats = policy.learn_mode.forward(batch)
     assert stats["priority"].shape == (8,) and (stats["priority"] > 0).all()
     assert stats["total_loss"].item() == 0.0  # all weights zero: the weights are applied
+
+
+def test_learn_step_is_double_dqn_with_the_targets_own_weights(cartpole_dqn):
+    """The loss of a learn step, recomputed by hand from the two networks: the online net picks the bootstrap action
+    at s', the target net values it. The target net gets weights of its own, so the two argmaxes differ on every
+    row, and every row bootstraps (discount 0.9): a policy that lets the target net pick, or the online net value,
+    or passes its networks the other way round, computes another loss."""
+    policy, _ = make_policy(cartpole_dqn, target_update_freq=1000)
+    online, target_net = policy.model.head, policy._target_model.head
+    with torch.no_grad():
+        for param in online.advantage.out.parameters():  # Q values that differ by O(1) between actions
+            param.mul_(20.0)
+        # the target net: the online advantages times -2 (with 2 actions its argmax is the online argmin), and a
+        # value 0.5 higher, so that no wrong way to build the target happens to give the right numbers
+        for mine, theirs in zip(target_net.advantage.out.parameters(), online.advantage.out.parameters(), strict=True):
+            mine.copy_(-2.0 * theirs)
+        for mine, theirs in zip(target_net.value.parameters(), online.value.parameters(), strict=True):
+            mine.copy_(theirs)
+        target_net.value.out.bias.add_(0.5)
+    batch = fixed_batch(64)
+    with torch.no_grad():
+        q = policy.model(batch["obs"])["logit"].double()
+        next_online = policy.model(batch["next_obs"])["logit"].double()
+        next_target = policy._target_model(batch["next_obs"])["logit"].double()
+    rows, reward, discount = torch.arange(64), batch["reward"].double(), batch["discount"].double()
+    picked = next_online.argmax(1)
+    assert (picked != next_target.argmax(1)).all(), "the test needs rows where the argmaxes differ"
+    q_taken = q[rows, batch["action"]]
+    expected = (q_taken - (reward + discount * next_target[rows, picked])).pow(2).mean().item()
+    # the wrong targets are far from it: max over the target net, the online net valuing its own pick, and the
+    # target net picking for the online net to value
+    for wrong_bootstrap in (
+        next_target.max(1).values,
+        next_online.max(1).values,
+        next_online[rows, next_target.argmax(1)],
+    ):
+        wrong = (q_taken - (reward + discount * wrong_bootstrap)).pow(2).mean().item()
+        assert abs(wrong - expected) > 0.1 * expected
+    stats = policy.learn_mode.forward(batch)
+    assert stats["total_loss"].item() == pytest.approx(expected, rel=1e-5)

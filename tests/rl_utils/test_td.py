@@ -57,3 +57,19 @@ def test_epsilon_schedules():
     assert linear(1000) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="'exp' or 'linear'"):
         epsilon_schedule("cos", 1, 0, 10)
+
+
+def test_double_dqn_where_online_and_target_argmax_differ():
+    """Every row bootstraps (discount > 0) and the two networks prefer different actions at s', so the four ways to
+    build the target give four different answers; only "online picks, target evaluates" is double DQN."""
+    q = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    next_q_online = torch.tensor([[1.0, 0.0, 5.0], [2.0, 9.0, 0.0]])  # argmax: 2, 1
+    next_q_target = torch.tensor([[7.0, 3.0, 4.0], [6.0, 1.0, 8.0]])  # argmax: 0, 2
+    action = torch.tensor([0, 2])
+    reward = torch.tensor([1.0, -1.0])
+    discount = torch.tensor([0.5, 0.25])
+    _, td = q_nstep_td_error(q, next_q_target, action, reward, discount, next_q_online=next_q_online)
+    # target = r + discount * Q_target(s', argmax Q_online(s')) = [1 + 0.5 * 4, -1 + 0.25 * 1]
+    assert td.tolist() == pytest.approx([-3.0, 0.75])
+    # the wrong targets, for the record: max of the target net [4.5, 1.0], target picks / online evaluates
+    # [1.5, -1.0], online picks and evaluates [3.5, 1.25]; each differs from the above in both rows

@@ -1,10 +1,13 @@
-"""The finiteness check that guards every checkpoint write."""
+"""The finiteness check that guards every checkpoint write; replay snapshots switched through a link (a write killed
+at any point: tests/utils/test_atomic_checkpoints.py)."""
+
+import os
 
 import numpy as np
 import pytest
 import torch
 
-from ding.utils.checkpoint import tensors_finite
+from ding.utils.checkpoint import load_arrays, save_arrays, tensors_finite
 
 
 def nested_state():
@@ -130,3 +133,22 @@ def test_replay_snapshot_scalars_load_weights_only_and_a_damaged_array_is_named(
     open(tmp_path / "rb" / "obs.npy", "wb").write(data[: len(data) - 10])
     with pytest.raises(CheckpointError, match=r"rb/obs\.npy"):
         load_arrays(path)
+
+
+def test_array_snapshots_replace_each_other_through_a_link(tmp_path):
+    path = str(tmp_path / "replay_buffer")
+    save_arrays({"reward": np.zeros(3), "count": 1}, path)
+    first = os.readlink(path)
+    save_arrays({"reward": np.ones(3), "count": 2}, path)
+    state = load_arrays(path)
+    assert state["reward"].tolist() == [1.0, 1.0, 1.0] and state["count"] == 2
+    assert os.readlink(path) != first and sorted(os.listdir(tmp_path)) == sorted(["replay_buffer", os.readlink(path)])
+
+
+def test_an_array_snapshot_written_as_a_plain_folder_is_replaced(tmp_path):
+    path = tmp_path / "replay_buffer"
+    path.mkdir()
+    np.save(path / "reward.npy", np.zeros(2))
+    save_arrays({"reward": np.ones(2)}, str(path))
+    assert load_arrays(str(path))["reward"].tolist() == [1.0, 1.0]
+    assert path.is_symlink() and sorted(os.listdir(tmp_path)) == sorted(["replay_buffer", os.readlink(path)])

@@ -160,3 +160,40 @@ def test_learner_log_means_over_the_window(tmp_path, monkeypatch):
     means = learner.last_stats
     assert means["loss"] == pytest.approx(5.5) and means["lr"] == 0.5 and means["skipped"] == 0.5
     assert "priority" not in means and learner._pending == []
+
+
+def test_exploration_follows_the_collectors_env_steps_not_train_iterations(cartpole_dqn):
+    """Linear epsilon from 1 to 0 over DECAY env steps: the collector hands the policy its env-step count, so the
+    rows collected from env step DECAY on are all greedy, and before that the share of non-greedy actions follows
+    eps / 2 (a random action of 2 is the greedy one half the time). The collects pass a train iteration far from
+    the env step (a schedule on train iterations would be greedy from the first row)."""
+    from ding.config import compile_config
+    from ding.utils.registry import POLICY_REGISTRY
+
+    decay, envs, rows = 400, 8, 80
+    main, create = cartpole_dqn
+    main.policy.other.eps = dict(type="linear", start=1.0, end=0.0, decay=decay)
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    policy = POLICY_REGISTRY.get("dqn")(cfg.policy)
+    policy.collect_mode.seed(0)
+    env = BaseEnvManager.build(cfg.env, envs)
+    buffer = ReplayBuffer(rows * envs, envs, (4,), np.float32, seed=0)
+    collector = SampleSerialCollector(
+        cfg.policy.collect.collector, env, policy, buffer, Logger(None, enabled=False), list(range(envs))
+    )
+    for _ in range(rows // 8):
+        collector.collect(8 * envs, train_iter=10**6)
+    env.close()
+    assert collector.envstep == rows * envs
+    state = buffer.state_dict(copy_arrays=False)
+    obs, action = state["obs"], state["action"]  # (rows, envs, ...): row r was acted on at env step r * envs
+    greedy = policy.eval_mode.forward(obs.reshape(-1, 4)).reshape(rows, envs)
+    explored = (action != greedy).sum(axis=1)
+    first_greedy_row = decay // envs
+    assert (explored[first_greedy_row:] == 0).all(), "epsilon is 0 from env step `decay` on"
+    eps = np.maximum(0.0, 1.0 - np.arange(first_greedy_row) * envs / decay)
+    expected = eps.sum() * envs / 2  # 102 non-greedy actions expected before, with a spread (sd) of ~7
+    assert abs(explored[:first_greedy_row].sum() - expected) < 30
+    # and they thin out as epsilon falls: the first half of those rows explores more than the second (76 vs 26)
+    half = first_greedy_row // 2
+    assert explored[:half].sum() > explored[half:first_greedy_row].sum()
