@@ -162,6 +162,7 @@ def test_registry_and_config():
     assert cfg == dict(
         type="subprocess",
         shared_memory=True,
+        reset_inplace=False,  # DI-engine's key, no effect (inherited from the in-process manager)
         context="spawn",
         step_timeout=None,
         reset_timeout=None,

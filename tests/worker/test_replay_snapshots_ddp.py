@@ -3,6 +3,7 @@ each rank's own, and rank 0 says on one warning line which ranks found none (and
 finds only another layout's)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -67,8 +68,10 @@ def test_each_rank_snapshots_its_own_buffer_and_resume_names_a_rank_without_one(
     results = run(tmp_path, "6")
     assert [code for code, _, _ in results] == [0, 0], results
     ckpt = tmp_path / "run" / "ckpt"
-    snapshots = sorted(name for name in os.listdir(ckpt) if name.startswith("replay_buffer"))
+    # each snapshot is a link to its newest folder (replay_buffer_rank<R>.<pid>.<time>): count the links
+    snapshots = sorted(name for name in os.listdir(ckpt) if name.startswith("replay_buffer") and "." not in name)
     assert snapshots == ["replay_buffer_rank0", "replay_buffer_rank1"]  # rank 0 too: no bare replay_buffer
+    assert all((ckpt / name).is_symlink() for name in snapshots)
     for rank in (0, 1):
         meta = torch.load(ckpt / f"replay_buffer_rank{rank}" / "scalars.pt", weights_only=True)["snapshot"]
         assert meta == {"train_iter": 6, "rank": rank, "world_size": 2}
@@ -84,9 +87,8 @@ def test_each_rank_snapshots_its_own_buffer_and_resume_names_a_rank_without_one(
 
     # rank 1's snapshot is lost: every rank starts empty (ranks whose buffers fill differently would train out of
     # step and break the gradient all-reduce), and rank 0 says so on one line for both
-    for name in os.listdir(ckpt / "replay_buffer_rank1"):
-        os.remove(ckpt / "replay_buffer_rank1" / name)
-    os.rmdir(ckpt / "replay_buffer_rank1")
+    shutil.rmtree(os.path.realpath(ckpt / "replay_buffer_rank1"))
+    os.remove(ckpt / "replay_buffer_rank1")
     results = run(tmp_path, "10", "--resume")
     assert [code for code, _, _ in results] == [0, 0], results
     (line,) = warnings_in(results[0][2])
@@ -94,7 +96,7 @@ def test_each_rank_snapshots_its_own_buffer_and_resume_names_a_rank_without_one(
     assert "every rank's replay buffer starts empty" in line
     assert not warnings_in(results[1][2])  # rank 1 writes no log lines: rank 0 spoke for it
     assert "train_iter=8" in log.read_text() and "replay buffer empty (no snapshot)" in log.read_text()
-    assert sorted(name for name in os.listdir(ckpt) if name.startswith("replay_buffer")) == snapshots
+    assert sorted(n for n in os.listdir(ckpt) if n.startswith("replay_buffer") and "." not in n) == snapshots
 
     # one process continues the 2-rank experiment: no snapshot of its layout, and the warning says why
     ((code, out, err),) = run(tmp_path, "12", "--resume", "--single", world=1)
