@@ -14,6 +14,7 @@ import difflib
 import inspect
 import math
 import os
+import re
 import types
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -231,7 +232,7 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     env.update(copy.deepcopy(getattr(env_cls, "config", {})))
     env.manager = EasyDict(copy.deepcopy(manager_cls.config))
     return EasyDict(
-        exp_name=None,  # experiment folder, relative to the working directory (default: <env>_<policy>_seed<seed>)
+        exp_name=None,  # experiment folder under the working dir (default <env>_<policy>_seed<seed>; _seed<N> follows seed)
         seed=0,  # base seed of the run (set by serial_pipeline's seed / the CLI's -s)
         env=env,
         policy=policy,
@@ -328,6 +329,7 @@ def compile_config(
     policy_cls.check_config(compiled.policy)
     if compiled.exp_name is None:
         compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}"
+    compiled.exp_name = exp_name_for_seed(compiled.exp_name, seed)
     if save_cfg:
         compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
         save_config_file(compiled, os.path.join(compiled.exp_name, save_path))
@@ -360,6 +362,15 @@ def _check_common(cfg: EasyDict) -> None:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
     if env.replay_path is not None and not isinstance(env.replay_path, str):
         raise ConfigError(f"Config key 'env.replay_path' must be a folder path (str) or None, got {env.replay_path!r}")
+
+
+_SEED_SUFFIX = re.compile(r"_seed-?\d+$")
+
+
+def exp_name_for_seed(exp_name: str, seed: int) -> str:
+    """The folder follows the seed: an ``exp_name`` ending in ``_seed<N>`` gets the run's seed for ``<N>``
+    (``cartpole_dqn_seed0`` run with seed 1 writes ``cartpole_dqn_seed1``); any other name is kept as written."""
+    return _SEED_SUFFIX.sub(f"_seed{int(seed)}", exp_name) if isinstance(exp_name, str) else exp_name
 
 
 def make_exp_dir(exp_name: str, renew_dir: bool = True) -> str:
