@@ -48,6 +48,34 @@ def dist_init_rank(out_dir: str) -> None:
         json.dump(record, f)
 
 
+def short_ddp_rank(out_dir: str) -> None:
+    """One rank of a short DDP job whose teardown is the one that aborted ("terminate called without an active
+    exception"): torch.distributed.nn first imported while the group exists (what a run's first optimizer does,
+    through torch._dynamo; imported directly here, without dynamo's ~1 s), gradient all-reduces, all-reduces whose
+    handles are dropped (as DI-engine's allreduce_async does: gloo's worker threads then free their tensors), a
+    broadcast stop decision, DistContext's exit, then the interpreter's (tests/utils/test_spawn_teardown.py)."""
+    import importlib
+
+    import torch.distributed as dist
+
+    from ding.utils import DistContext, allreduce, broadcast_object, get_rank
+
+    with DistContext(timeout_s=120):
+        rank = get_rank()
+        importlib.import_module("torch.distributed.nn")
+        model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.Tanh(), torch.nn.Linear(32, 2))
+        for _ in range(4):
+            model.zero_grad()
+            model(torch.randn(16, 8)).pow(2).mean().backward()
+            with torch.no_grad():
+                for param in model.parameters():
+                    param -= 1e-3 * allreduce(param.grad, op="mean")
+        for _ in range(8):
+            dist.all_reduce(torch.randn(1 << 16), async_op=True)  # the handle is dropped at once
+        broadcast_object(True)
+    open(os.path.join(out_dir, f"done_r{rank}"), "w").close()
+
+
 def node_rank(out_dir: str, node: str) -> None:
     """One rank of a multi-node job (see the module docstring)."""
     from ding.entry import serial_pipeline
