@@ -143,9 +143,17 @@ def trained_state(policy) -> dict[str, torch.Tensor]:
 
 def train_rank(out_dir: str, cases: list[str], cuda: bool = False) -> None:
     """One rank: each case's policy from a rank-specific init (rank 0's must win), trained on this rank's batches."""
-    from ding.utils import DistContext, get_rank
+    from ding.utils import DistContext
 
-    with DistContext(timeout_s=120), float64_default():
+    with DistContext(timeout_s=120):
+        train_cases(out_dir, cases, cuda)
+
+
+def train_cases(out_dir: str, cases: list[str], cuda: bool = False) -> None:
+    """:func:`train_rank` inside a process group the caller started (a multi-node job that also does other work)."""
+    from ding.utils import get_rank
+
+    with float64_default():
         rank = get_rank()
         for case in cases:
             cfg = compiled_config(case, multi_gpu=True, cuda=cuda)

@@ -15,6 +15,7 @@ import difflib
 import inspect
 import math
 import os
+import re
 import types
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -282,7 +283,7 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     env.update(copy.deepcopy(getattr(env_cls, "config", {})))
     env.manager = EasyDict(copy.deepcopy(manager_cls.config))
     return EasyDict(
-        exp_name=None,  # experiment folder, relative to the working directory (default: <env>_<policy>_seed<seed>)
+        exp_name=None,  # experiment folder under the working dir (default <env>_<policy>_seed<seed>; _seed<N> follows seed)
         seed=0,  # base seed of the run (set by serial_pipeline's seed / the CLI's -s)
         env=env,
         policy=policy,
@@ -409,6 +410,7 @@ def compile_config(
     policy_cls.check_config(compiled.policy)
     if compiled.exp_name is None:
         compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}"
+    compiled.exp_name = exp_name_for_seed(compiled.exp_name, seed)
     if save_cfg:
         config_to_source(compiled)  # raises for a value a config file cannot hold, before any folder exists
         compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
@@ -459,6 +461,15 @@ def _check_common(cfg: EasyDict) -> None:
             f"Config key 'policy.other.replay_buffer.max_use'={buffer.max_use}: evicting a transition after a number "
             f"of samples is not supported; remove the key (a transition stays until the ring overwrites it)"
         )
+
+
+_SEED_SUFFIX = re.compile(r"_seed-?\d+$")
+
+
+def exp_name_for_seed(exp_name: str, seed: int) -> str:
+    """The folder follows the seed: an ``exp_name`` ending in ``_seed<N>`` gets the run's seed for ``<N>``
+    (``cartpole_dqn_seed0`` run with seed 1 writes ``cartpole_dqn_seed1``); any other name is kept as written."""
+    return _SEED_SUFFIX.sub(f"_seed{int(seed)}", exp_name) if isinstance(exp_name, str) else exp_name
 
 
 def make_exp_dir(exp_name: str, renew_dir: bool = True) -> str:

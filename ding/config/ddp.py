@@ -1,4 +1,5 @@
-"""Derive the multi-process (DDP) variant of a single-process config, so the two cannot drift apart."""
+"""Derive the multi-process (DDP) variant of a single-process config, so the two cannot drift apart (ddp_config), and
+DI-engine's per-rank variant of one inside the process group (to_ddp_config)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,31 @@ def ddp_config(main_config: dict, exp_name: str) -> EasyDict:
     config.policy.learn.multi_gpu = True
     if "multi_gpu" in config.policy:  # newer DI-engine's spelling of the same flag: the two must agree
         config.policy.multi_gpu = True
+    return config
+
+
+def to_ddp_config(main_config: dict) -> EasyDict:
+    """DI-engine's helper, called inside ``DDPContext()``: a copy of ``main_config`` with ``multi_gpu=True`` and its
+    per-step counts (``policy.learn.batch_size``, ``policy.collect.n_sample``, and ``policy.batch_size`` /
+    ``policy.collect.n_episode`` where a DI-engine config has them) divided over the ranks, rounded up, so that the
+    ranks together keep the single-process totals. The argument is left unchanged.
+
+    :param main_config: the single-process main_config.
+    :return: each rank's main_config for the current world size (``ding.utils.get_world_size()``).
+    """
+    from ding.utils.dist import get_world_size
+
+    world_size = get_world_size()
+    config = EasyDict(copy.deepcopy(main_config))
+    policy = config.setdefault("policy", EasyDict())
+    policy.setdefault("learn", EasyDict()).multi_gpu = True
+    if "multi_gpu" in policy:  # newer DI-engine's spelling of the same flag: the two must agree
+        policy.multi_gpu = True
+    for section, key in ((policy, "batch_size"), (policy.learn, "batch_size")):
+        if key in section:
+            section[key] = -(-section[key] // world_size)
+    collect = policy.get("collect", {})
+    for key in ("n_sample", "n_episode"):
+        if key in collect:
+            collect[key] = -(-collect[key] // world_size)
     return config

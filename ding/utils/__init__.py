@@ -1,10 +1,15 @@
+from typing import Any
+
 from .dist import (
+    DDPContext,
     DistConfigError,
     DistContext,
     allreduce,
     barrier,
     broadcast,
     broadcast_object,
+    dist_finalize,
+    dist_init,
     get_launcher,
     get_local_rank,
     get_rank,
@@ -25,6 +30,7 @@ from .registry import (
 
 __all__ = [
     "BUFFER_REGISTRY",
+    "DDPContext",
     "ENV_MANAGER_REGISTRY",
     "ENV_REGISTRY",
     "MODEL_REGISTRY",
@@ -37,6 +43,8 @@ __all__ = [
     "barrier",
     "broadcast",
     "broadcast_object",
+    "dist_finalize",
+    "dist_init",
     "get_launcher",
     "get_local_rank",
     "get_rank",
@@ -44,4 +52,15 @@ __all__ = [
     "import_modules",
     "is_main_process",
     "spawn",
+    "to_ddp_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # DI-engine imports to_ddp_config from ding.utils; it lives with the other config derivations in ding.config,
+    # which imports ding.utils: looked up on first use, not at import
+    if name == "to_ddp_config":
+        from ding.config.ddp import to_ddp_config
+
+        return to_ddp_config
+    raise AttributeError(f"module 'ding.utils' has no attribute '{name}'")

@@ -130,12 +130,32 @@ def test_saved_config_loads_and_compiles_to_the_same(cartpole_dqn, in_tmp):
     main, create = cartpole_dqn
     main.env.stop_value = float("inf")
     cfg = compile_config(main, seed=1, create_cfg=create)
-    assert cfg.exp_name == "cartpole_dqn_seed0"
+    assert cfg.exp_name == "cartpole_dqn_seed1"  # the folder follows the seed
     saved = os.path.join(cfg.exp_name, "total_config.py")
     main2, create2 = read_config(saved)
     again = compile_config(main2, seed=1, create_cfg=create2, save_cfg=False)
     again.exp_name = cfg.exp_name
     assert again == cfg
+
+
+@pytest.mark.parametrize(
+    "exp_name, seed, folder",
+    [
+        ("cartpole_dqn_seed0", 1, "cartpole_dqn_seed1"),
+        ("cartpole_dqn_seed0", 0, "cartpole_dqn_seed0"),
+        ("cartpole_dqn_seed7", 12, "cartpole_dqn_seed12"),
+        ("runs/cartpole_dqn_seed0", 3, "runs/cartpole_dqn_seed3"),
+        ("my_run", 1, "my_run"),  # no _seed<N> at the end: kept as written
+        ("seed0_run", 1, "seed0_run"),
+        ("cartpole_seed0_lr3", 1, "cartpole_seed0_lr3"),
+        (None, 4, "cartpole_dqn_seed4"),  # the default name
+    ],
+)
+def test_exp_folder_follows_the_seed(cartpole_dqn, in_tmp, exp_name, seed, folder):
+    main, create = cartpole_dqn
+    main.exp_name = exp_name
+    cfg = compile_config(main, seed=seed, create_cfg=create)
+    assert cfg.exp_name == folder and os.path.isfile(os.path.join(folder, "total_config.py"))
 
 
 def test_exp_folder_never_overwritten(cartpole_dqn, in_tmp):

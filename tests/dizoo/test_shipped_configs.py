@@ -55,7 +55,9 @@ def test_main_block_runs_the_pipeline_with_the_files_configs(path, in_tmp, monke
     monkeypatch.setattr(ding.entry, "serial_pipeline_onpolicy", pipeline("serial_onpolicy"))
     monkeypatch.setattr(ding.utils, "DistContext", contextlib.nullcontext)
     monkeypatch.setattr(sys, "argv", [path])
-    runpy.run_path(os.path.join(REPO_ROOT, path), run_name="__main__")
+    with pytest.raises(SystemExit) as ended:  # it ends through ding.entry.run_main, with the pipeline's exit code
+        runpy.run_path(os.path.join(REPO_ROOT, path), run_name="__main__")
+    assert ended.value.code == 0
     main, create = read_config(os.path.join(REPO_ROOT, path))
     expected = "serial_onpolicy" if create.policy.type == "ppo" else "serial"
     assert calls == [(expected, main, create, 0)]

@@ -41,8 +41,9 @@ def test_budget_checkpoints_and_breakdown(cartpole_ppo, in_tmp, capsys):
     assert "finished (max_train_iter=20 reached)" in out and "train_iter=20" in out
     breakdown = re.search(r"loop wall .*env step .*learner forward .*collect inference .*other", out)
     assert breakdown, out
-    assert os.path.isfile(os.path.join(EXP, "ckpt", "final.pth.tar"))
-    assert "ding -m serial_onpolicy" in open(os.path.join(EXP, "total_config.py")).read()
+    exp = EXP.replace("seed0", "seed1")  # the folder follows the seed
+    assert os.path.isfile(os.path.join(exp, "ckpt", "final.pth.tar"))
+    assert "ding -m serial_onpolicy" in open(os.path.join(exp, "total_config.py")).read()
     assert policy.timing["learn_backward_step"] > 0
 
 

@@ -1,6 +1,7 @@
 """End to end: the shipped CartPole DQN config trains to its stop value, writes logs and checkpoints; CLI paths."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_budget_stops_training_and_final_eval_runs(cartpole_dqn, in_tmp, capsys)
     out = capsys.readouterr().out
     assert "max_env_step=64 reached" in out
     assert "[evaluator]" in out
-    log = open(os.path.join("cartpole_dqn_seed0", "log", "train.log")).read()
+    log = open(os.path.join("cartpole_dqn_seed1", "log", "train.log")).read()  # the folder follows the seed
     assert "finished (max_env_step=64 reached)" in log
 
 
@@ -59,6 +60,17 @@ def test_cli_bad_config_exits_2_and_writes_nothing(in_tmp, capsys):
     err = capsys.readouterr().err
     assert "policy.learn.batch_sise" in err and "policy.learn.batch_size" in err
     assert sorted(os.listdir(in_tmp)) == ["bad_config.py"]
+
+
+def test_cli_seeds_write_the_folders_the_quick_start_plots(in_tmp, capsys):
+    """`-s 1` with exp_name='cartpole_dqn_seed0' writes cartpole_dqn_seed1/ (not cartpole_dqn_seed0_2/), so
+    `ding plot cartpole_dqn_seed0 cartpole_dqn_seed1` finds both; DI-engine's flag names and count notation work."""
+    for seed in ("0", "1"):
+        assert cli_main(["-m", "serial", "-c", CONFIG, "-s", seed, "--env-step", "1.6e1", "--train-iter", "1e6"]) == 0
+    assert sorted(os.listdir(in_tmp)) == ["cartpole_dqn_seed0", "cartpole_dqn_seed1"]
+    for seed in (0, 1):
+        summary = json.load(open(os.path.join(f"cartpole_dqn_seed{seed}", "summary.json")))
+        assert summary["seed"] == seed and summary["stop_reason"] == "max_env_step=16 reached"
 
 
 def test_cli_eval_needs_a_checkpoint(in_tmp, capsys):

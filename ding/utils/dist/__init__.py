@@ -10,10 +10,12 @@ is one process of rank 0 and every collective is a no-op.
   context      DistContext: starts the process group on entry, always tears it down on exit
   watchdog     the peer watchdog DistContext runs: a failed, dead or hung rank stops all ranks; mark_progress
   spawning     spawn: the ranks of one job on this host, through torch.multiprocessing
+  dingine_names  DI-engine's DDPContext, dist_init, dist_finalize (to_ddp_config is ding.config's)
 """
 
 from .collectives import allreduce, barrier, broadcast, broadcast_object
 from .context import DistContext
+from .dingine_names import DDPContext, dist_finalize, dist_init
 from .launchers import DistConfigError, LaunchInfo, detect_launcher, expand_nodelist, free_port
 from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process
 from .spawning import spawn
@@ -21,6 +23,7 @@ from .watchdog import EXIT_PEER_FAILED, mark_progress
 
 __all__ = [
     "EXIT_PEER_FAILED",
+    "DDPContext",
     "DistConfigError",
     "DistContext",
     "LaunchInfo",
@@ -29,6 +32,8 @@ __all__ = [
     "broadcast",
     "broadcast_object",
     "detect_launcher",
+    "dist_finalize",
+    "dist_init",
     "expand_nodelist",
     "free_port",
     "get_launcher",

@@ -27,10 +27,17 @@ def spawn(fn: Callable, nprocs: int, *args: Any) -> None:
     """Run ``fn(*args)`` in ``nprocs`` new processes on this host, as ranks of one job.
 
     ``fn`` must be importable (a module-level function) and enter ``DistContext()`` itself, which then reads its rank
-    from the environment set here. Blocks until all ranks end; raises if one failed.
+    from the environment set here. Blocks until all ranks end; raises if one failed. A rank that ended with
+    ``sys.exit(code)`` has said why (``ding.entry.run_main``: one line, code 2; a stopped peer: 3): that exit code is
+    raised as ``SystemExit`` here, without a traceback of this process.
     """
     import torch.multiprocessing as mp
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # read by each new interpreter before our code runs
         os.environ.setdefault(var, "1")
-    mp.spawn(_spawn_entry, args=(fn, nprocs, free_port(), args), nprocs=nprocs, join=True)
+    try:
+        mp.spawn(_spawn_entry, args=(fn, nprocs, free_port(), args), nprocs=nprocs, join=True)
+    except mp.ProcessExitedException as err:
+        if err.exit_code is not None and err.exit_code > 0:  # negative: killed by a signal, which said nothing
+            raise SystemExit(err.exit_code) from None
+        raise

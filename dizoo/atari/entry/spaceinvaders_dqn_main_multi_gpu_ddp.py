@@ -2,18 +2,26 @@
 
 Run: torchrun --standalone --nproc_per_node=2 dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_ddp.py
   srun -p PARTITION --gres=gpu:2 -n2 --ntasks-per-node=2 python -u dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_ddp.py
+Flags: [-s SEED] [--max-env-step N] (env steps of all ranks together) [--max-train-iter N]
+(DI-engine's --env-step / --train-iter work too, and counts such as 1e6)
 """
+
+from typing import Optional
 
 from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config_multi_gpu_ddp import create_config, main_config
 
 
-def main(seed: int = 0) -> None:
+def main(seed: int = 0, max_env_step: Optional[int] = None, max_train_iter: Optional[int] = None) -> None:
     from ding.entry import serial_pipeline
     from ding.utils import DistContext
 
     with DistContext():
-        serial_pipeline((main_config, create_config), seed=seed)
+        serial_pipeline(
+            (main_config, create_config), seed=seed, max_env_step=max_env_step, max_train_iter=max_train_iter
+        )
 
 
 if __name__ == "__main__":
-    main()
+    from ding.entry.script import parse_training_args, run_main
+
+    run_main(main, **vars(parse_training_args(__doc__)))

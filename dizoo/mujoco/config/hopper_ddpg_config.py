@@ -12,6 +12,6 @@ hopper_ddpg_config, hopper_ddpg_create_config = main_config, create_config  # DI
 
 if __name__ == "__main__":
     # or: ding -m serial -c hopper_ddpg_config.py -s 0 --max-env-step 1000000
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
 
-    serial_pipeline((main_config, create_config), seed=0, max_env_step=1_000_000)
+    run_main(serial_pipeline, (main_config, create_config), seed=0, max_env_step=1_000_000)

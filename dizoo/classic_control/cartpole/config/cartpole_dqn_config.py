@@ -52,6 +52,6 @@ create_config = cartpole_dqn_create_config
 
 if __name__ == "__main__":
     # or: ding -m serial -c cartpole_dqn_config.py -s 0
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
 
-    serial_pipeline((main_config, create_config), seed=0)
+    run_main(serial_pipeline, (main_config, create_config), seed=0)

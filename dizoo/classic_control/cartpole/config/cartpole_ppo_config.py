@@ -55,6 +55,6 @@ create_config = cartpole_ppo_create_config
 
 if __name__ == "__main__":
     # or: ding -m serial_onpolicy -c cartpole_ppo_config.py -s 0
-    from ding.entry import serial_pipeline_onpolicy
+    from ding.entry import run_main, serial_pipeline_onpolicy
 
-    serial_pipeline_onpolicy((main_config, create_config), seed=0)
+    run_main(serial_pipeline_onpolicy, (main_config, create_config), seed=0)

@@ -34,9 +34,11 @@ def main() -> None:
 if __name__ == "__main__":
     import sys
 
+    from ding.entry import run_main
+
     if len(sys.argv) == 3 and sys.argv[1] == "--spawn":  # torch.multiprocessing.spawn through ding's helper
         from ding.utils import spawn
 
-        spawn(main, int(sys.argv[2]))
+        spawn(run_main, int(sys.argv[2]), main)  # a rank's exit code (2: its one-line error) is the script's
     else:
-        main()
+        run_main(main)

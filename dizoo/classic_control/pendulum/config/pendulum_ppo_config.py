@@ -63,6 +63,6 @@ create_config = pendulum_ppo_create_config
 
 if __name__ == "__main__":
     # or: ding -m serial_onpolicy -c pendulum_ppo_config.py -s 0 --max-env-step 500000
-    from ding.entry import serial_pipeline_onpolicy
+    from ding.entry import run_main, serial_pipeline_onpolicy
 
-    serial_pipeline_onpolicy((main_config, create_config), seed=0, max_env_step=500_000)
+    run_main(serial_pipeline_onpolicy, (main_config, create_config), seed=0, max_env_step=500_000)

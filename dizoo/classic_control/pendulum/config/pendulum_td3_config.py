@@ -56,6 +56,6 @@ create_config = pendulum_td3_create_config
 
 if __name__ == "__main__":
     # or: ding -m serial -c pendulum_td3_config.py -s 0 --max-env-step 100000
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
 
-    serial_pipeline((main_config, create_config), seed=0, max_env_step=100_000)
+    run_main(serial_pipeline, (main_config, create_config), seed=0, max_env_step=100_000)

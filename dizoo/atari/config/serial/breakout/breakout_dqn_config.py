@@ -15,6 +15,6 @@ breakout_dqn_config, breakout_dqn_create_config = main_config, create_config  # 
 
 if __name__ == "__main__":
     # or: ding -m serial -c breakout_dqn_config.py -s 0
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
 
-    serial_pipeline((main_config, create_config), seed=0)
+    run_main(serial_pipeline, (main_config, create_config), seed=0)

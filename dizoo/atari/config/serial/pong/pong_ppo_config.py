@@ -12,6 +12,6 @@ pong_ppo_config, pong_ppo_create_config = main_config, create_config  # DI-engin
 
 if __name__ == "__main__":
     # or: ding -m serial_onpolicy -c pong_ppo_config.py -s 0
-    from ding.entry import serial_pipeline_onpolicy
+    from ding.entry import run_main, serial_pipeline_onpolicy
 
-    serial_pipeline_onpolicy((main_config, create_config), seed=0)
+    run_main(serial_pipeline_onpolicy, (main_config, create_config), seed=0)

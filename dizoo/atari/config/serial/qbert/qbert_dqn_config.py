@@ -14,6 +14,6 @@ qbert_dqn_config, qbert_dqn_create_config = main_config, create_config  # DI-eng
 
 if __name__ == "__main__":
     # or: ding -m serial -c qbert_dqn_config.py -s 0
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
 
-    serial_pipeline((main_config, create_config), seed=0)
+    run_main(serial_pipeline, (main_config, create_config), seed=0)

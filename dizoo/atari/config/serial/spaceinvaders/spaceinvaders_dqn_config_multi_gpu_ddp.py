@@ -14,9 +14,16 @@ from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import mai
 main_config = ddp_config(single_gpu_config, exp_name="spaceinvaders_dqn_multi_gpu_ddp_seed0")
 main_config.policy.other.replay_buffer.replay_buffer_size = 400000  # per rank: 8 ranks hold 3.2M transitions
 
-if __name__ == "__main__":
+
+def main() -> None:
     from ding.entry import serial_pipeline
     from ding.utils import DistContext
 
     with DistContext():
         serial_pipeline((main_config, create_config), seed=0)
+
+
+if __name__ == "__main__":
+    from ding.entry import run_main
+
+    run_main(main)

@@ -14,9 +14,9 @@ main_config = EasyDict(copy.deepcopy(single_gpu_config))
 main_config.exp_name = "spaceinvaders_dqn_multi_gpu_dp_seed0"
 
 if __name__ == "__main__":
-    from ding.entry import serial_pipeline
+    from ding.entry import run_main, serial_pipeline
     from ding.model import DQN
     from ding.torch_utils import DataParallel
 
     model = DataParallel(DQN(obs_shape=[4, 84, 84], action_shape=6))
-    serial_pipeline((main_config, create_config), seed=0, model=model)
+    run_main(serial_pipeline, (main_config, create_config), seed=0, model=model)

@@ -13,6 +13,6 @@ spaceinvaders_ppo_config, spaceinvaders_ppo_create_config = main_config, create_
 
 if __name__ == "__main__":
     # or: ding -m serial_onpolicy -c spaceinvaders_ppo_config.py -s 0
-    from ding.entry import serial_pipeline_onpolicy
+    from ding.entry import run_main, serial_pipeline_onpolicy
 
-    serial_pipeline_onpolicy((main_config, create_config), seed=0)
+    run_main(serial_pipeline_onpolicy, (main_config, create_config), seed=0)

@@ -1,0 +1,102 @@
+"""What the ``ding`` command and the Python entry scripts share: their training flags and how they end.
+
+A script (``dizoo/**/entry/*.py``, a config file's ``__main__`` block) ends as the ``ding`` command does: an error
+the user can fix (:class:`~ding.config.ConfigError`, :class:`~ding.utils.dist.DistConfigError`, a missing file) is
+one line on stderr and exit code 2, never a traceback::
+
+    if __name__ == "__main__":
+        from ding.entry import run_main, serial_pipeline
+
+        run_main(serial_pipeline, (main_config, create_config), seed=0)
+
+Counts on the command line are read as DI-engine users write them: ``--max-env-step 2e3`` (or DI-engine's
+``--env-step``), ``--max-train-iter 1e6`` (or ``--train-iter``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, Optional
+
+EXIT_CONFIG_ERROR = 2  # bad config, launcher environment, checkpoint path or arguments: nothing trained or written
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def count(text: str) -> int:
+    """A count of steps or iterations: a whole number >= 0, also in DI-engine's float notation (``2e3``, ``1e6``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number != int(number):
+            raise argparse.ArgumentTypeError(f"expected a whole number such as 2000 or 2e3, got '{text}'") from None
+        value = int(number)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0, got '{text}'")
+    return value
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The seed and the budgets, with DI-engine's flag names as aliases."""
+    parser.add_argument("-s", "--seed", type=int, default=0, help="base seed (default 0)")
+    parser.add_argument(
+        "--max-env-step",
+        "--env-step",
+        dest="max_env_step",
+        type=count,
+        default=None,
+        metavar="N",
+        help="stop training after N collected env steps (all ranks together); 2e3 and 1e6 work",
+    )
+    parser.add_argument(
+        "--max-train-iter",
+        "--train-iter",
+        dest="max_train_iter",
+        type=count,
+        default=None,
+        metavar="N",
+        help="stop training after N train iterations; 2e3 and 1e6 work",
+    )
+    return parser
+
+
+def parse_training_args(description: Optional[str] = None, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """An entry script's command line: ``-s/--seed``, ``--max-env-step/--env-step``, ``--max-train-iter/--train-iter``
+    (as the ``ding`` command). A wrong flag or value exits with code 2 and a usage line."""
+    parser = argparse.ArgumentParser(
+        prog=os.path.basename(sys.argv[0]) or None,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return add_training_arguments(parser).parse_args(argv)
+
+
+def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+    """Call ``fn(*args, **kwargs)`` and return the exit code: 0; :data:`EXIT_CONFIG_ERROR` after an error the user
+    can fix, reported as one ``ding: error: ...`` line on stderr; :data:`EXIT_INTERRUPTED` on Ctrl-C. Other
+    exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption: 75, a stopped peer: 3) passes."""
+    # imported here: `ding --help` and a script's argument errors do not pay for them
+    from ding.config import ConfigError
+    from ding.utils.dist import DistConfigError
+
+    try:
+        fn(*args, **kwargs)
+    except (ConfigError, DistConfigError, FileNotFoundError) as err:
+        print(f"ding: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_ERROR
+    except KeyboardInterrupt:
+        print("ding: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def run_main(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> NoReturn:
+    """A script's end: call ``fn(*args, **kwargs)`` and exit with :func:`call_reporting_errors`' code."""
+    sys.exit(call_reporting_errors(fn, *args, **kwargs))

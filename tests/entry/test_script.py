@@ -1,0 +1,169 @@
+"""Entry scripts end as the `ding` command does (one line, exit 2, no traceback), and take its flags: DI-engine's
+names (--env-step, --train-iter) and count notation (2e3, 1e6)."""
+
+import argparse
+import ast
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ding.config import ConfigError
+from ding.entry.cli import build_parser
+from ding.entry.cli import main as cli_main
+from ding.entry.script import call_reporting_errors, count, parse_training_args
+from ding.utils.dist import DistConfigError
+from tests.conftest import REPO_ROOT
+
+CARTPOLE = os.path.join(REPO_ROOT, "dizoo", "classic_control", "cartpole", "config")
+ATARI_ENTRY = os.path.join(REPO_ROOT, "dizoo", "atari", "entry")
+
+
+@pytest.mark.parametrize("text, value", [("2000", 2000), ("2e3", 2000), ("1e6", 1_000_000), ("2_000", 2000), ("0", 0)])
+def test_counts_in_dingine_notation(text, value):
+    assert count(text) == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "2.5e0", "-1", "-1e3", "inf", "nan", "abc", ""])
+def test_counts_that_are_not_whole_numbers_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"got '{text}'"):
+        count(text)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--env-step", "2e3", "--train-iter", "1e6"],  # DI-engine's names
+        ["--max-env-step", "2000", "--max-train-iter", "1000000"],
+        ["--max-env-step", "2e3", "--train-iter", "1000000"],
+    ],
+)
+def test_cli_and_entry_scripts_take_the_same_budget_flags(flags):
+    cli = build_parser().parse_args(["-m", "serial", "-c", "cfg.py", *flags])
+    script = parse_training_args(argv=flags)
+    for args in (cli, script):
+        assert (args.max_env_step, args.max_train_iter, args.seed) == (2000, 1_000_000, 0)
+
+
+def test_a_bad_count_on_the_command_line_exits_2_naming_the_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["-m", "serial", "-c", "cfg.py", "--env-step", "2.5e0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-env-step/--env-step" in err and "2.5e0" in err
+
+
+@pytest.mark.parametrize("error", [ConfigError("policy.learn.batch_size: bad"), DistConfigError("torchrun: bad")])
+def test_user_errors_are_one_line_and_exit_code_2(error, capsys):
+    def fail():
+        raise error
+
+    assert call_reporting_errors(fail) == 2
+    err = capsys.readouterr().err
+    assert err == f"ding: error: {error}\n"
+
+
+def test_a_bug_keeps_its_traceback():
+    def bug():
+        raise ZeroDivisionError("a bug")
+
+    with pytest.raises(ZeroDivisionError):
+        call_reporting_errors(bug)
+
+
+def main_blocks() -> dict[str, str]:
+    """The source of each shipped script's `if __name__ == "__main__":` block, by path."""
+    blocks = {}
+    for path in sorted(glob.glob(os.path.join(REPO_ROOT, "dizoo", "**", "*.py"), recursive=True)):
+        source = open(path).read()
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+                blocks[os.path.relpath(path, REPO_ROOT)] = ast.unparse(node)
+    return blocks
+
+
+def test_every_shipped_script_ends_through_run_main():
+    blocks = main_blocks()
+    assert len(blocks) >= 15 and any("entry" in path for path in blocks)
+    for path, block in blocks.items():
+        assert "run_main" in block, f"{path}: its __main__ block must end through ding.entry.run_main"
+
+
+def run_script(path: str, cwd, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    environ.update(PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", **env)
+    return subprocess.run(
+        [sys.executable, path, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        os.path.join(CARTPOLE, "cartpole_dqn_config.py"),  # a config file's __main__, no DistContext
+        os.path.join(CARTPOLE, "cartpole_dqn_ddp_config.py"),  # a config file's __main__ under DistContext
+        os.path.join(ATARI_ENTRY, "spaceinvaders_dqn_main_multi_gpu_ddp.py"),  # an entry script
+    ],
+)
+def test_half_set_launcher_environment_is_one_line_and_exit_2(script, tmp_path):
+    proc = run_script(script, tmp_path, RANK="0")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ding: error: torchrun: RANK set but WORLD_SIZE"), proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("script", sorted(glob.glob(os.path.join(ATARI_ENTRY, "spaceinvaders_*.py"))))
+def test_atari_entry_scripts_refuse_unknown_flags(script, tmp_path):
+    proc = run_script(script, tmp_path, "--max-env-steps", "100")  # a typo is not silently ignored
+    assert proc.returncode == 2 and "unrecognized arguments: --max-env-steps" in proc.stderr
+    assert "Traceback" not in proc.stderr and os.listdir(tmp_path) == []
+
+
+ATARI_RUN = """
+import runpy, sys
+from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import main_config as m
+# the shipped config, shrunk in place for a short CPU run; the script below imports this same object
+m.policy.cuda = False
+m.env.update(collector_env_num=4, evaluator_env_num=1, n_evaluator_episode=1, max_episode_frames=400)
+m.policy.collect.n_sample = 64
+m.policy.learn.update_per_collect = 1
+m.policy.random_collect_size = 0
+m.policy.other.replay_buffer.replay_buffer_size = 2000
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_atari_entry_script_passes_its_flags_to_the_pipeline(tmp_path):
+    script = os.path.join(ATARI_ENTRY, "spaceinvaders_dqn_main.py")
+    environ = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", ATARI_RUN, script, "-s", "3", "--env-step", "1.28e2"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert os.listdir(tmp_path) == ["spaceinvaders_dqn_seed3"]  # -s 3 reached the pipeline (and the folder)
+    summary = json.load(open(tmp_path / "spaceinvaders_dqn_seed3" / "summary.json"))
+    assert summary["stop_reason"] == "max_env_step=128 reached" and summary["seed"] == 3
+
+
+@pytest.mark.multiprocess
+def test_a_spawned_rank_s_error_ends_the_script_without_a_traceback(tmp_path):
+    """`--spawn 2`: rank 0 cannot create the experiment folder (a file has its name); it reports the error, rank 1
+    stops because rank 0 failed (exit 3), and the script exits with that code, not with spawn's traceback."""
+    (tmp_path / "cartpole_dqn_ddp_seed0").write_text("in the way")
+    proc = run_script(os.path.join(CARTPOLE, "cartpole_dqn_ddp_config.py"), tmp_path, "--spawn", "2")
+    assert proc.returncode in (2, 3), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "rank 0 failed: ConfigError: cannot create the experiment folder 'cartpole_dqn_ddp_seed0'" in proc.stderr
+    assert os.listdir(tmp_path) == ["cartpole_dqn_ddp_seed0"]
