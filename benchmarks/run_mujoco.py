@@ -1,0 +1,87 @@
+"""Long MuJoCo training runs with results written as they come: one CSV row per evaluation.
+
+Runs ``ding -m serial`` on a shipped config (dizoo/mujoco/config/<task>_<algo>_config.py) in a child process and
+appends a row for each evaluation line of its log to the CSV as soon as it appears, so a run cut short (a session
+ending) keeps every evaluation it made, and a later session can fill in the table. Evaluation follows Tianshou's
+MuJoCo protocol: 10 episodes on 10 envs; the table's metric is the best mean over training (and the final one).
+
+Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-step 300000 [--csv docs/benchmarks/mujoco_runs.csv]
+Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | failed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+)")
+SCRIPT = """
+import sys
+from dizoo.mujoco.config.{task}_{algo}_config import main_config, create_config
+from ding.entry import run_main, serial_pipeline
+main_config.env.update(evaluator_env_num=10, n_evaluator_episode=10, stop_value=10**9)
+main_config.exp_name = "{task}_{algo}_seed{seed}"
+run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
+"""
+
+
+def append(path: str, row: list) -> None:
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(
+                ["task", "algo", "seed", "env_step", "train_iter", "return_mean", "return_std", "wall_s", "status"]
+            )
+        writer.writerow(row)
+
+
+def run(task: str, algo: str, seed: int, env_step: int, csv_path: str, workdir: str) -> None:
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    script = SCRIPT.format(task=task, algo=algo, seed=seed, env_step=env_step)
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    last = None
+    for line in child.stdout:  # the evaluator's lines as they are printed
+        match = EVAL.search(line)
+        if match:
+            train_iter, step, mean, std = match.groups()
+            last = [task, algo, seed, int(step), int(train_iter), float(mean), float(std)]
+            append(csv_path, [*last, round(time.perf_counter() - start, 1), "eval"])
+    code = child.wait()
+    status = "finished" if code == 0 else f"failed (exit {code})"
+    if last is not None:
+        append(csv_path, [*last, round(time.perf_counter() - start, 1), status])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task", required=True, choices=["hopper", "halfcheetah", "walker2d", "ant"])
+    parser.add_argument("--algo", required=True, choices=["sac", "td3", "ddpg"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--env-step", type=int, default=300_000)
+    parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "mujoco_runs.csv"))
+    parser.add_argument("--workdir", default=None, help="where the experiment folders go (default: a temp folder)")
+    args = parser.parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
+    workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
+    for seed in args.seeds:
+        run(args.task, args.algo, seed, args.env_step, args.csv, workdir)
+
+
+if __name__ == "__main__":
+    main()
