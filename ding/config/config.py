@@ -290,6 +290,44 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     )
 
 
+SHAPE_KEYS = ("obs_shape", "action_shape")  # model keys compile_config fills from the env's spaces when omitted
+
+
+def fill_shapes_from_env(cfg: EasyDict) -> None:
+    """Set the model's omitted ``obs_shape`` / ``action_shape`` from the spaces of one env built from ``cfg.env``
+    (then closed): an observation's shape (an int when flat), a Discrete space's number of actions, a Box action's
+    size. Shapes the config gives are kept (the model check compares them with the env before a run writes)."""
+    from ding.envs.env import make_env
+
+    try:
+        env = make_env({**cfg.env, "is_train": True})
+    except ConfigError:
+        raise
+    except Exception as err:
+        raise ConfigError(
+            f"policy.model.obs_shape / action_shape are omitted and the env that would tell them failed to build "
+            f"({type(err).__name__}: {err}); give them in policy.model"
+        ) from None
+    try:
+        obs_space, action_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    model = cfg.policy.model
+    if model.get("obs_shape", 0) is None:
+        shape = tuple(int(n) for n in obs_space.shape)
+        model.obs_shape = shape[0] if len(shape) == 1 else list(shape)
+    if model.get("action_shape", 0) is None:
+        if hasattr(action_space, "n"):
+            model.action_shape = int(action_space.n)
+        elif getattr(action_space, "shape", None) is not None and len(action_space.shape) == 1:
+            model.action_shape = int(action_space.shape[0])
+        else:
+            raise ConfigError(
+                f"policy.model.action_shape is omitted and the env's action space {action_space} has no size a "
+                f"policy here takes (Discrete or a flat Box); give it in policy.model"
+            )
+
+
 def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
     """Set a component's defaults from a policy's (its keys must be the component's own)."""
     unknown = set(overrides) - set(defaults)
@@ -403,6 +441,8 @@ def compile_config(
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     if "activation" in compiled.policy.model:  # held as a name, so the saved total_config.py rebuilds it
         compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
+    if any(key in compiled.policy.model and compiled.policy.model[key] is None for key in SHAPE_KEYS):
+        fill_shapes_from_env(compiled)
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")

@@ -52,6 +52,7 @@ CASES = [
     (M, "policy.learn.learning_rate", "fast", ["learning_rate", "must be a number"]),
     (M, "policy.cuda", "yes", ["policy.cuda", "must be a bool"]),
     (M, "policy.nstep", 0, ["policy.nstep", ">= 1"]),
+    (M, "policy.model.obs_shape", 5, ["does not fit the env", "shape (4,)"]),  # omitted: read from the env
     (M, "policy.discount_factor", 1.5, ["discount_factor", "[0, 1]"]),
     (M, "env.collector_env_num", 0, ["env.collector_env_num", ">= 1"]),
     (M, "env.n_evaluator_episode", 0, ["env.n_evaluator_episode", ">= 1"]),
@@ -60,8 +61,6 @@ CASES = [
     (M, "policy.learn.ignore_done", True, ["policy.learn.ignore_done", "not supported"]),
     (M, "policy.collect.unroll_len", 2, ["policy.collect.unroll_len", "not supported"]),
     (M, "policy.on_policy", True, ["policy.on_policy", "not supported"]),
-    (M, "policy.model.obs_shape", DELETE, ["policy.model.obs_shape", "required"]),
-    (M, "policy.model.action_shape", DELETE, ["policy.model.action_shape", "required"]),
     (M, "policy.env", {}, ["policy.env", "Unknown config key"]),
     (M, "env", 5, ["main_config.env must be a dict"]),
     (M, "policy.multi_gpu", True, ["disagree"]),  # with learn.multi_gpu=False set below
