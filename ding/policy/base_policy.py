@@ -125,6 +125,8 @@ class Policy:
             self._check_backend()
             self._broadcast({"model": self._model})  # before _init_learn: target nets copy rank 0's weights
         for field in self._enable_field:
+            if field == "collect":  # exploration's own generator (the pipeline reseeds it with the run's seed)
+                self._collect_rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
             getattr(self, f"_init_{field}")()
         if learn and self.multi_gpu:
             # what _init_learn made (target nets, a temperature, ...) starts equal on every rank too
@@ -294,6 +296,9 @@ class Policy:
             load_state_dict=self._load_state_dict_eval,
         )
 
+    def _init_collect(self) -> None:
+        """Collect mode state beyond ``self._collect_rng`` (an epsilon schedule, a numpy mirror ...), if any."""
+
     def _init_eval(self) -> None:
         """Eval mode acts with the model as is; a policy that needs eval-only state sets it up here."""
 
@@ -340,15 +345,24 @@ class Policy:
         ``policy`` section). Tests build valid batches for any policy from it."""
         raise NotImplementedError(f"{cls.__name__} does not declare its learn batch")
 
+    # the collect mode's randomness (exploration, sampled actions) comes from ``self._collect_rng``, a numpy
+    # generator every policy has; its state goes into checkpoints with the collector's
     def _seed_collect(self, seed: int) -> None:
-        """Seed the collect mode's own randomness (exploration); the pipeline calls it with the run's seed."""
+        """Seed the collect mode's own generator; the pipeline calls it with the run's (rank's) seed."""
+        self._collect_rng = np.random.default_rng(seed)
 
     def _collect_rng_state(self) -> Any:
-        """State of the collect mode's own random generator (None: it uses torch's global one)."""
-        return None
+        return self._collect_rng.bit_generator.state
 
     def _set_collect_rng_state(self, state: Any) -> None:
-        pass
+        if not isinstance(state, dict):  # an older ding's PPO checkpoint: a torch generator's state
+            warnings.warn(
+                "the checkpoint's collect sampling state is a torch generator's (written by an older ding); "
+                "sampling continues from this run's seed instead",
+                stacklevel=2,
+            )
+            return
+        self._collect_rng.bit_generator.state = state
 
     def _collect_info(self, envstep: int) -> dict[str, float]:
         """Scalars worth logging about exploration at ``envstep`` (e.g. epsilon)."""

@@ -177,16 +177,6 @@ class DQNPolicy(Policy):
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
         self._eps_fn = epsilon_schedule(**self._cfg.other.eps)
-        self._collect_rng = np.random.default_rng()
-
-    def _seed_collect(self, seed: int) -> None:
-        self._collect_rng = np.random.default_rng(seed)
-
-    def _collect_rng_state(self) -> Any:
-        return self._collect_rng.bit_generator.state
-
-    def _set_collect_rng_state(self, state: Any) -> None:
-        self._collect_rng.bit_generator.state = state
 
     def _greedy(self, obs: np.ndarray) -> np.ndarray:
         self._set_train(False)

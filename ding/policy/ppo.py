@@ -387,25 +387,6 @@ class PPOPolicy(Policy):
         self._lr_rounds = int(state.get("lr_rounds", 0))
 
     # ---- collect -----------------------------------------------------------------------------------------------
-    def _init_collect(self) -> None:
-        self._sample_rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
-
-    def _seed_collect(self, seed: int) -> None:
-        self._sample_rng = np.random.default_rng(seed)
-
-    def _collect_rng_state(self) -> Any:
-        return self._sample_rng.bit_generator.state
-
-    def _set_collect_rng_state(self, state: Any) -> None:
-        if not isinstance(state, dict):  # a checkpoint from before acting sampled in numpy: a torch generator's
-            warnings.warn(  # state, which numpy cannot take; the run goes on with this rank's seed
-                "the checkpoint's PPO sampling state is a torch generator's (written by an older ding); "
-                "sampling continues from this run's seed instead",
-                stacklevel=2,
-            )
-            return
-        self._sample_rng.bit_generator.state = state
-
     def _act(self, obs: np.ndarray, mode: str) -> dict[str, np.ndarray]:
         """The model's outputs for obs (E, *obs_shape) as numpy arrays. A shipped VAC with MLP encoders on the CPU
         acts through its numpy mirror (``VACNumpy``: the same weights without torch's per-op cost); anything else
@@ -429,9 +410,9 @@ class PPOPolicy(Policy):
         start = time.perf_counter()
         out = self._act(obs, "compute_actor_critic")
         if self._continuous:
-            action, log_prob = gaussian_sample_numpy(out["mu"], out["sigma"], self._sample_rng)
+            action, log_prob = gaussian_sample_numpy(out["mu"], out["sigma"], self._collect_rng)
         else:
-            action, log_prob = categorical_sample_numpy(out["logit"], self._sample_rng)
+            action, log_prob = categorical_sample_numpy(out["logit"], self._collect_rng)
         self.timing["collect_forward"] += time.perf_counter() - start
         return {"action": action, "logp": log_prob, "value": out["value"]}
 

@@ -210,16 +210,6 @@ class SACPolicy(Policy):
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
         self._acting = qac_common.ActorActing(self._model, self._device)
-        self._collect_rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
-
-    def _seed_collect(self, seed: int) -> None:
-        self._collect_rng = np.random.default_rng(seed)
-
-    def _collect_rng_state(self) -> Any:
-        return self._collect_rng.bit_generator.state
-
-    def _set_collect_rng_state(self, state: Any) -> None:
-        self._collect_rng.bit_generator.state = state
 
     def _forward_collect(self, obs: np.ndarray, envstep: int = 0) -> dict[str, np.ndarray]:
         """``{'action'}`` (E, A) in [-1, 1]: a sample of the tanh-squashed Gaussian for obs (E, *obs_shape)."""
