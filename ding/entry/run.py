@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import os
 import random
@@ -64,21 +65,58 @@ def load_input_config(input_cfg: ConfigInput) -> tuple[EasyDict, EasyDict]:
     )
 
 
-def build_env_managers(cfg: EasyDict, seed: int, evaluator: bool = True, collector: bool = True):
+def build_env_managers(
+    cfg: EasyDict, seed: int, evaluator: bool = True, collector: bool = True, env_setting: Any = None
+):
     """Collector and evaluator env managers with their per-env seeds (distinct streams derived from ``seed``).
 
     Either side can be left out (None): ranks other than 0 build no evaluator, ``ding -m eval`` no collector.
+    ``env_setting``: DI-engine's ``[env_fn, collector_env_cfgs, evaluator_env_cfgs]``, envs the user builds
+    (``env_fn(cfg=c)`` for each listed config, see :func:`check_env_setting`) instead of the config's env type.
     """
     manager_cls = ENV_MANAGER_REGISTRY.get(cfg.env.manager.type)
     evaluator_env = eval_seeds = collector_env = collector_seeds = None
     if evaluator:
-        render = bool(cfg.env.get("replay_path"))  # evaluation videos: the evaluator's envs render RGB frames
-        evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False, render=render)
+        if env_setting is not None:
+            evaluator_env = manager_cls(
+                [functools.partial(env_setting[0], cfg=c) for c in env_setting[2]], cfg.env.manager
+            )
+        else:
+            render = bool(cfg.env.get("replay_path"))  # evaluation videos: the evaluator's envs render RGB frames
+            evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False, render=render)
         eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
     if collector:
-        collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
+        if env_setting is not None:
+            collector_env = manager_cls(
+                [functools.partial(env_setting[0], cfg=c) for c in env_setting[1]], cfg.env.manager
+            )
+        else:
+            collector_env = manager_cls.build(cfg.env, cfg.env.collector_env_num, is_train=True)
         collector_seeds = derive_seeds(seed, cfg.env.collector_env_num, stream=0)
     return collector_env, collector_seeds, evaluator_env, eval_seeds
+
+
+def check_env_setting(env_setting: Any, cfg: EasyDict) -> None:
+    """DI-engine's ``env_setting=[env_fn, collector_env_cfgs, evaluator_env_cfgs]``: ``env_fn(cfg=c)`` returns a
+    gymnasium env (e.g. ``DingEnvWrapper(gymnasium.make(...))``); the lists hold one config per env, as many as
+    ``env.collector_env_num`` / ``env.evaluator_env_num``. Raises ConfigError for anything else."""
+    if not (isinstance(env_setting, (list, tuple)) and len(env_setting) == 3 and callable(env_setting[0])):
+        raise ConfigError(
+            "env_setting must be [env_fn, collector_env_cfgs, evaluator_env_cfgs] (DI-engine's layout): env_fn(cfg=c) "
+            f"returns a gymnasium env; got {env_setting!r}"
+        )
+    for index, key in ((1, "collector_env_num"), (2, "evaluator_env_num")):
+        cfgs = env_setting[index]
+        if not isinstance(cfgs, (list, tuple)) or len(cfgs) != cfg.env[key]:
+            size = len(cfgs) if isinstance(cfgs, (list, tuple)) else type(cfgs).__name__
+            raise ConfigError(
+                f"env_setting[{index}] must list one env config per env: env.{key}={cfg.env[key]}, got {size}"
+            )
+    if cfg.env.get("replay_path"):
+        raise ConfigError(
+            "env.replay_path (evaluation videos) needs envs built from the config (they are made to render); "
+            "with env_setting, leave it None"
+        )
 
 
 def build_evaluator(cfg: EasyDict, env, policy, logger, seeds):
@@ -310,8 +348,6 @@ def setup_run(
     counts over the ranks), seed this rank, build the env managers (wrapped in ``TimedEnvManager`` when
     ``timed_envs``), the logger and the policy; on the way out, restore torch's thread count and close the logger
     and the envs, whatever happened in between."""
-    if env_setting is not None:
-        raise ValueError(f"{entry}(env_setting=...) is not supported: envs are built from the config")
     start = time.perf_counter()
     rank, main_process = get_rank(), is_main_process()
     cfg, resume_path, resume_note = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
@@ -322,8 +358,10 @@ def setup_run(
 
     from ding.utils.log_helper import Logger
 
+    if env_setting is not None:
+        check_env_setting(env_setting, cfg)
     collector_env, collector_seeds, evaluator_env, eval_seeds = build_env_managers(
-        cfg, rank_seed, evaluator=main_process
+        cfg, rank_seed, evaluator=main_process, env_setting=env_setting
     )
     if timed_envs:  # env step time for a wall-time breakdown
         from ding.utils.timing import TimedEnvManager

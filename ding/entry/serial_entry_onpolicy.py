@@ -52,7 +52,8 @@ def serial_pipeline_onpolicy(
 
     :param input_cfg: ``(main_config, create_config)`` or the path of a config file defining both.
     :param seed: base seed; collector and evaluator envs get distinct seeds derived from it (and from the rank).
-    :param env_setting: DI-engine compatibility; env classes come from the config here, so it must be None.
+    :param env_setting: DI-engine's [env_fn, collector_env_cfgs, evaluator_env_cfgs]: envs built by env_fn(cfg=c)
+        (e.g. a ``DingEnvWrapper`` of your gymnasium env) instead of the config's env type; None: from the config.
     :param model: a model instance to train instead of the one built from ``policy.model``.
     :param max_train_iter: stop after this many train iterations (gradient steps).
     :param max_env_step: stop after this many collected env steps (all ranks together), checked after each collect.

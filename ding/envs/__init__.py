@@ -17,6 +17,7 @@ __all__ = [
     "SubprocessEnvManager",
     "EnvWorkerError",
     "EnvWorkerTimeout",
+    "DingEnvWrapper",
 ]
 
 
@@ -25,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from ding.envs import env_manager
 
         return getattr(env_manager, name)
+    if name == "DingEnvWrapper":  # gymnasium is imported with it
+        from ding.envs.gym_env import DingEnvWrapper
+
+        return DingEnvWrapper
     raise AttributeError(f"module 'ding.envs' has no attribute '{name}'")

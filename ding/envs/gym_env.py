@@ -113,15 +113,42 @@ class GymEnv:
             raise ConfigError("env.env_id is required for env type 'gym': a registered gymnasium id")
         env_id = resolve_env_id(str(cfg["env_id"]))
         env = make_gymnasium(env_id, render_mode=cfg.get("render_mode"), **_make_kwargs(cfg))
-        space = env.observation_space
-        if isinstance(space, gymnasium.spaces.Box) and space.dtype == np.float64:
-            # float32 for the models and half the replay memory (MuJoCo's v5 envs emit float64)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*precision lowered")  # the bounds' cast: intended
-                env = gymnasium.wrappers.DtypeObservation(env, np.float32)
-        if cfg.get("act_scale", True) and _scalable_box(env.action_space):
-            env = ScaledActions(env)
-        return env
+        return with_ding_conventions(env, act_scale=cfg.get("act_scale", True))
+
+
+def with_ding_conventions(env: gymnasium.Env, act_scale: bool = True) -> gymnasium.Env:
+    """``env`` with float64 Box observations as float32 and, with ``act_scale``, finite Box actions as [-1, 1]."""
+    space = env.observation_space
+    if isinstance(space, gymnasium.spaces.Box) and space.dtype == np.float64:
+        # float32 for the models and half the replay memory (MuJoCo's v5 envs emit float64)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*precision lowered")  # the bounds' cast: intended
+            env = gymnasium.wrappers.DtypeObservation(env, np.float32)
+    if act_scale and _scalable_box(env.action_space):
+        env = ScaledActions(env)
+    return env
+
+
+class DingEnvWrapper:
+    """DI-engine's ``DingEnvWrapper(env, cfg)``: a gymnasium env you built, with ding's conventions (float32
+    observations, Box actions in [-1, 1] unless ``cfg.act_scale`` is False); or, without ``env``, the env of
+    ``cfg.env_id`` as type 'gym' makes it. DI-engine's other arguments (``seed_api``, ``caller``,
+    ``is_gymnasium``) change nothing here: envs speak gymnasium and are seeded at reset.
+
+    For a run on envs you build, pass a factory through ``env_setting`` of the serial pipelines:
+    ``serial_pipeline(cfg, env_setting=[lambda cfg: DingEnvWrapper(gymnasium.make(...)), [{}] * 8, [{}] * 5])``.
+    """
+
+    def __new__(cls, env: gymnasium.Env | None = None, cfg: Mapping[str, Any] | None = None, **_di_engine: Any):
+        cfg = dict(cfg or {})
+        if env is None:
+            return GymEnv(cfg)
+        if not isinstance(env, gymnasium.Env):
+            raise TypeError(
+                f"DingEnvWrapper takes a gymnasium.Env, got {type(env).__name__} (an env of the old gym API? "
+                f"make it with gymnasium)"
+            )
+        return with_ding_conventions(env, act_scale=cfg.get("act_scale", True))
 
 
 def _scalable_box(space: Any) -> bool:

@@ -1,0 +1,60 @@
+"""DI-engine's env_setting=[env_fn, collector_env_cfgs, evaluator_env_cfgs] with DingEnvWrapper: envs the user
+builds, through both serial pipelines."""
+
+import copy
+
+import gymnasium
+import numpy as np
+import pytest
+
+from ding.config import ConfigError
+from ding.entry import serial_pipeline, serial_pipeline_onpolicy
+from ding.envs import DingEnvWrapper
+
+
+def test_ding_env_wrapper_applies_the_conventions():
+    env = DingEnvWrapper(gymnasium.make("Pendulum-v1"))
+    assert env.action_space.high[0] == 1.0 and env.action(np.array([1.0])).tolist() == [2.0]
+    raw = DingEnvWrapper(gymnasium.make("Pendulum-v1"), dict(act_scale=False))
+    assert raw.action_space.high[0] == 2.0
+    assert DingEnvWrapper(cfg=dict(env_id="CartPole-v1")).spec.id == "CartPole-v1"
+    with pytest.raises(TypeError, match="gymnasium.Env"):
+        DingEnvWrapper(object())
+
+
+def test_off_policy_pipeline_on_user_built_envs(cartpole_dqn, in_tmp):
+    main, create = cartpole_dqn
+    main.env.update(collector_env_num=2, evaluator_env_num=1, n_evaluator_episode=1, stop_value=10**6)
+    made = []
+
+    def env_fn(cfg):
+        made.append(cfg["which"])
+        return DingEnvWrapper(gymnasium.make("CartPole-v1", max_episode_steps=50))
+
+    setting = [env_fn, [dict(which="collector")] * 2, [dict(which="evaluator")]]
+    policy = serial_pipeline((main, create), seed=0, env_setting=setting, max_train_iter=20)
+    assert sorted(made) == ["collector", "collector", "evaluator"]
+    assert policy.learn_mode.data_spec().n_sample == 8
+
+
+def test_on_policy_pipeline_on_user_built_envs(in_tmp):
+    from dizoo.classic_control.pendulum.config.pendulum_ppo_config import create_config, main_config
+
+    main, create = copy.deepcopy(main_config), copy.deepcopy(create_config)
+    main.env.update(collector_env_num=2, evaluator_env_num=1, n_evaluator_episode=1, stop_value=10**6)
+    main.policy.collect.n_sample = 64
+    made = []
+    setting = [lambda cfg: made.append(1) or DingEnvWrapper(gymnasium.make("Pendulum-v1")), [{}] * 2, [{}]]
+    policy = serial_pipeline_onpolicy((main, create), seed=0, env_setting=setting, max_env_step=128)
+    assert len(made) == 3 and policy.learn_mode.data_spec().n_sample == 64
+
+
+def test_a_malformed_env_setting_is_named_and_writes_nothing(cartpole_dqn, in_tmp):
+    import os
+
+    main, create = cartpole_dqn
+    with pytest.raises(ConfigError, match="env_setting must be"):
+        serial_pipeline((main, create), env_setting=["not callable", [], []])
+    with pytest.raises(ConfigError, match=r"env.collector_env_num=8, got 2"):
+        serial_pipeline((main, create), env_setting=[lambda cfg: None, [{}] * 2, [{}] * 5])
+    assert os.listdir(".") == []
