@@ -14,6 +14,7 @@ from easydict import EasyDict
 from ding.config.config import ConfigError
 from ding.config.rules import at_least, positive
 from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
+from ding.torch_utils.data import to_numpy
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -234,6 +235,15 @@ class Policy:
             clip_grad(params, grad_clip_type, grad_clip_value)
         optimizer.step()
         return True
+
+    def _off_policy_stats(self, stats: dict[str, Any], td_error: torch.Tensor) -> dict[str, Any]:
+        """A replay learner's step stats, completed: the skipped-step count once there is one, and with prioritised
+        replay the new priorities ``|td_error|`` (B,) as numpy for the buffer."""
+        if self.nonfinite_steps:
+            stats["nonfinite_steps"] = float(self.nonfinite_steps)
+        if self._cfg.priority:
+            stats["priority"] = to_numpy(td_error.abs())
+        return stats
 
     def _named_trained_parameters(self):
         for prefix, item in self._trained_modules().items():

@@ -27,7 +27,7 @@ from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import soft_update
 from ding.rl_utils.qac import critic_loss, q_target, smoothed_target_action
-from ding.torch_utils import build_adam, to_numpy, to_tensors
+from ding.torch_utils import build_adam, to_tensors
 from ding.torch_utils.shared_noise import rank_randn, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
@@ -138,11 +138,7 @@ class DDPGPolicy(Policy):
             self._qac.critic.requires_grad_(True)
             soft_update(self._target_model, model, learn.target_theta)
             stats["policy_loss"] = policy_loss.detach()
-        if self.nonfinite_steps:
-            stats["nonfinite_steps"] = float(self.nonfinite_steps)
-        if self._cfg.priority:
-            stats["priority"] = to_numpy(td_error.abs())
-        return stats
+        return self._off_policy_stats(stats, td_error)
 
     def _state_dict_learn(self) -> dict[str, Any]:
         return {

@@ -151,11 +151,7 @@ class DQNPolicy(Policy):
             "q_value": q.detach().mean(),
             "target_q_value": next_q_target.mean(),
         }
-        if self.nonfinite_steps:
-            stats["nonfinite_steps"] = float(self.nonfinite_steps)
-        if self._cfg.priority:
-            stats["priority"] = to_numpy(td_error.abs())
-        return stats
+        return self._off_policy_stats(stats, td_error)
 
     def _state_dict_learn(self) -> dict[str, Any]:
         return {

@@ -35,7 +35,7 @@ from ding.rl_utils.qac import (
     tanh_gaussian_rsample,
     tanh_gaussian_sample_numpy,
 )
-from ding.torch_utils import build_adam, to_numpy, to_tensors
+from ding.torch_utils import build_adam, to_tensors
 from ding.torch_utils.shared_noise import rank_randn, shared_generator
 from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 
@@ -171,11 +171,7 @@ class SACPolicy(Policy):
             stats["alpha_loss"] = temperature_loss.detach()
         soft_update(self._target_critic, qac.critic, learn.target_theta)
         self._learn_iter += 1
-        if self.nonfinite_steps:
-            stats["nonfinite_steps"] = float(self.nonfinite_steps)
-        if self._cfg.priority:
-            stats["priority"] = to_numpy(td_error.abs())
-        return stats
+        return self._off_policy_stats(stats, td_error)
 
     def _state_dict_learn(self) -> dict[str, Any]:
         state = {
