@@ -21,6 +21,10 @@ def case_config(case: str, multi_gpu: bool, world: int = 1):
     ``world`` scales the batch and rollout sizes for one process standing for ``world`` ranks."""
     from ding.config import compile_config
 
+    if case == "pendulum_norm":  # observation normalisation and reward scaling (statistics merged over ranks)
+        main = copy.deepcopy(case_config("pendulum", multi_gpu, world))
+        main.env.update(norm_obs=dict(use_norm=True), norm_reward=dict(use_norm=True))
+        return compile_config(main, save_cfg=False)
     if case == "cartpole":
         from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
     else:
@@ -58,6 +62,7 @@ class ReplayPPO(PPOPolicy):
 
 def train_ppo_rank(out_dir: str, cases: list[str]) -> None:
     """One rank: collect real rollouts with its own seeds and learn on them (multi_gpu); save what a reference needs."""
+    from ding.entry.run import build_normalizer
     from ding.envs.env_manager.base_env_manager import BaseEnvManager
     from ding.utils import DistContext, get_rank
     from ding.utils.log_helper import Logger
@@ -79,6 +84,7 @@ def train_ppo_rank(out_dir: str, cases: list[str]) -> None:
                 Logger(None, enabled=False),
                 derive_seeds(rank, ENVS, stream=0),
                 ENVS * STEPS,
+                normalizer=(normalizer := build_normalizer(cfg, env, policy)),
             )
             rollouts = []
             for _ in range(ITERS):
@@ -92,6 +98,7 @@ def train_ppo_rank(out_dir: str, cases: list[str]) -> None:
                     "value_norm": policy._value_norm.state_dict(),
                     "rollouts": rollouts,
                     "orders": policy.orders,
+                    "env_norm": normalizer.state_dict() if normalizer is not None else None,
                 },
                 os.path.join(out_dir, f"{case}_r{rank}.pt"),
             )

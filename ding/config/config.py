@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from easydict import EasyDict
 
-from ding.config.rules import Rule, at_least, check_number, class_rules, implicit_rule, optional
+from ding.config.rules import Rule, at_least, between, check_number, class_rules, implicit_rule, optional, positive
 from ding.utils.registry import (
     BUFFER_REGISTRY,
     ENV_MANAGER_REGISTRY,
@@ -47,6 +47,17 @@ ENV_COMMON_CONFIG = dict(
     n_evaluator_episode=5,  # episodes per evaluation, spread over the evaluator envs
     stop_value=None,  # stop training when the evaluation's mean episode return reaches this (None: never)
     replay_path=None,  # folder for evaluation videos: one MP4 per evaluated episode (None: no recording)
+    # running normalisation by the collector, for float vector observations (ding/envs/normalize.py; statistics
+    # fixed during a collect, merged over ranks after it, kept in checkpoints, used frozen by the evaluator):
+    norm_obs=dict(
+        use_norm=False,  # observations to mean 0, std 1 per dimension (running statistics)
+        clip=10.0,  # normalised observations are clipped to [-clip, clip]
+    ),
+    norm_reward=dict(
+        use_norm=False,  # rewards divided by the running std of the discounted return (returns logged stay raw)
+        reward_discount=None,  # gamma of that return; None: the policy's discount factor
+        clip=10.0,  # scaled rewards are clipped to [-clip, clip]
+    ),
 )
 # What their values may be (ding/config/rules.py; undeclared numbers follow their default's implicit rule).
 ENV_COMMON_RULES = dict(
@@ -54,6 +65,8 @@ ENV_COMMON_RULES = dict(
     evaluator_env_num=at_least(1),
     n_evaluator_episode=at_least(1),
     stop_value=optional((int, float), finite=False),  # a return to reach; inf: never stop on it
+    **{"norm_obs.clip": positive(), "norm_reward.clip": positive()},
+    **{"norm_reward.reward_discount": optional((int, float), between(0, 1))},
 )
 
 # create_config sections we know, and the types we accept for the workers named there.

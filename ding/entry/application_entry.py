@@ -8,6 +8,7 @@ import torch
 
 from ding.config import ConfigError, compile_config
 from ding.entry.run import ConfigInput, build_env_managers, build_evaluator, load_input_config
+from ding.envs.normalize import EnvNormalizer
 from ding.utils.checkpoint import load_checkpoint
 from ding.utils.registry import POLICY_REGISTRY
 from ding.utils.seed import set_global_seed
@@ -48,7 +49,9 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
             policy.eval_mode.load_state_dict(state)
         except RuntimeError as err:
             raise ConfigError(f"checkpoint '{path}' does not fit the config's model: {err}") from None
-        evaluator = build_evaluator(cfg, evaluator_env, policy, logger, eval_seeds)
+        evaluator = build_evaluator(
+            cfg, evaluator_env, policy, logger, eval_seeds, _normalizer(cfg, evaluator_env, state, path)
+        )
         returns = evaluator.run_episodes(int(state.get("envstep", 0)), int(state.get("last_iter", 0)))
     finally:
         evaluator_env.close()
@@ -59,3 +62,14 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
         print(f"videos: {cfg.env.replay_path} (one MP4 per episode; episodes.json lists them)")
     print(f"eval_episode_return_mean: {mean}")
     return mean
+
+
+def _normalizer(cfg, env, state: dict, path: str) -> Optional[EnvNormalizer]:
+    """The training run's observation statistics (``env.norm_obs``), frozen, from the checkpoint; None without."""
+    normalizer = EnvNormalizer.from_config(cfg.env, env.observation_space, env.env_num, discount=0.99)
+    if normalizer is not None:
+        try:
+            normalizer.load_state_dict(state.get("env_norm"))
+        except ValueError as err:
+            raise ConfigError(f"checkpoint '{path}': {err}") from None
+    return normalizer

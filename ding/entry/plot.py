@@ -313,7 +313,9 @@ class Summary:
         """``(seeds present, first x, last x)`` for each stretch of the grid with the same number present."""
         changes = np.flatnonzero(np.diff(self.present)) + 1
         starts, ends = np.r_[0, changes], np.r_[changes - 1, len(self.grid) - 1]
-        return [(int(self.present[a]), float(self.grid[a]), float(self.grid[b])) for a, b in zip(starts, ends, strict=True)]
+        return [
+            (int(self.present[a]), float(self.grid[a]), float(self.grid[b])) for a, b in zip(starts, ends, strict=True)
+        ]
 
 
 def summarise(curves: list[tuple[np.ndarray, np.ndarray]], band: str = "minmax") -> Summary:

@@ -119,8 +119,9 @@ def check_env_setting(env_setting: Any, cfg: EasyDict) -> None:
         )
 
 
-def build_evaluator(cfg: EasyDict, env, policy, logger, seeds):
-    """The evaluator of the compiled config (``env`` is None on ranks other than 0: they never evaluate)."""
+def build_evaluator(cfg: EasyDict, env, policy, logger, seeds, normalizer=None):
+    """The evaluator of the compiled config (``env`` is None on ranks other than 0: they never evaluate);
+    ``normalizer``: the collector's ``EnvNormalizer`` (observations as in training), or None."""
     from ding.worker import InteractionSerialEvaluator
 
     return InteractionSerialEvaluator(
@@ -132,6 +133,7 @@ def build_evaluator(cfg: EasyDict, env, policy, logger, seeds):
         stop_value=cfg.env.stop_value,
         seeds=seeds,
         replay_path=cfg.env.replay_path,
+        normalizer=normalizer,
     )
 
 
@@ -168,6 +170,7 @@ class Run:
     collector: Any = None
     evaluator: Any = None
     buffer: Any = None  # off-policy: the replay buffer (snapshotted and restored with checkpoints)
+    normalizer: Any = None  # env.norm_obs / env.norm_reward: ding.envs.normalize.EnvNormalizer, or None
     start_envstep: int = 0  # the env step this run started from (a resumed run counts its own steps)
 
     def save_best(self, *args: Any, **kwargs: Any) -> Optional[str]:
@@ -186,6 +189,8 @@ class Run:
         learner.register_state("collector", collector.state_dict, collector.load_state_dict)
         learner.register_state("evaluator", self.evaluator.state_dict, self.evaluator.load_state_dict)
         learner.register_state("rng", rng_state, set_rng_state)
+        if self.normalizer is not None:
+            learner.register_state("env_norm", self.normalizer.state_dict, self.normalizer.load_state_dict)
         if self.buffer is not None:
             learner.attach_buffer(self.buffer)
         learner.before_run()
@@ -393,6 +398,7 @@ def setup_run(
             preemption=preemption,
             max_train_iter=float("inf") if max_train_iter is None else max_train_iter,
             max_env_step=float("inf") if max_env_step is None else max_env_step,
+            normalizer=build_normalizer(cfg, collector_env, policy),
         )
         yield run
     finally:
@@ -404,6 +410,14 @@ def setup_run(
         collector_env.close()
         if evaluator_env is not None:
             evaluator_env.close()
+
+
+def build_normalizer(cfg: EasyDict, env: Any, policy: Any):
+    """The ``EnvNormalizer`` of ``env.norm_obs`` / ``env.norm_reward`` for the collector envs ``env``, or None."""
+    from ding.envs.normalize import EnvNormalizer
+
+    discount = policy.learn_mode.data_spec().discount_factor
+    return EnvNormalizer.from_config(cfg.env, env.observation_space, env.env_num, discount, device=policy.device)
 
 
 def sample_observations(observation_space: Any, n: int = 2) -> np.ndarray:

@@ -78,9 +78,16 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         )
         run.learner = BaseLearner(cfg.policy.learn.learner, policy, run.logger, cfg.exp_name, run_config=cfg)
         run.collector = SampleSerialCollector(
-            cfg.policy.collect.collector, env, policy, run.buffer, run.logger, run.collector_seeds, seed=run.rank_seed
+            cfg.policy.collect.collector,
+            env,
+            policy,
+            run.buffer,
+            run.logger,
+            run.collector_seeds,
+            seed=run.rank_seed,
+            normalizer=run.normalizer,
         )
-        run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds)
+        run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds, run.normalizer)
         run.begin()
         run.finish(_train_loop(run))
     return run.policy

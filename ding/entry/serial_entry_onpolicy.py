@@ -85,9 +85,15 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
         cfg, policy = run.cfg, run.policy
         run.learner = BaseLearner(cfg.policy.learn.learner, policy, run.logger, cfg.exp_name, run_config=cfg)
         run.collector = RolloutCollector(
-            cfg.policy.collect.collector, run.collector_env, policy, run.logger, run.collector_seeds, run.spec.n_sample
+            cfg.policy.collect.collector,
+            run.collector_env,
+            policy,
+            run.logger,
+            run.collector_seeds,
+            run.spec.n_sample,
+            normalizer=run.normalizer,
         )
-        run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds)
+        run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds, run.normalizer)
         run.begin()
         loop_start = time.perf_counter()
         reason = _train_loop(run)

@@ -178,14 +178,11 @@ class ScaledActions(gymnasium.ActionWrapper):
 
 
 class MujocoEnv(GymEnv):
-    """DI-engine's 'mujoco' env type: a gymnasium MuJoCo id (old ``-v2/-v3/-v4`` ids run as ``-v5``). DI-engine's
-    observation and reward normalisation keys are accepted switched off; switched on they are refused by name
-    until ding normalises (running statistics kept in checkpoints and merged over ranks)."""
+    """DI-engine's 'mujoco' env type: a gymnasium MuJoCo id (old ``-v2/-v3/-v4`` ids run as ``-v5``), with the
+    'gym' type's keys."""
 
     config = dict(
         GymEnv.config,
-        norm_obs=dict(use_norm=False),  # DI-engine key: observation normalisation (not in ding yet: must stay False)
-        norm_reward=dict(use_norm=False),  # DI-engine key: reward normalisation (not in ding yet: must stay False)
         env_wrapper="default",  # DI-engine key: its wrapper set; 'default' and 'mujoco_default' are the same here
         exp_name=None,  # DI-engine key some of its MuJoCo files put here too; the run's folder is the top-level one
     )
@@ -197,12 +194,6 @@ class MujocoEnv(GymEnv):
                 f"Config key 'env.env_wrapper'={cfg['env_wrapper']!r} is not supported; use 'default' (gymnasium's "
                 f"MuJoCo env as registered, actions in [-1, 1])"
             )
-        for key in ("norm_obs", "norm_reward"):
-            if (cfg.get(key) or {}).get("use_norm", False):
-                raise ConfigError(
-                    f"Config key 'env.{key}.use_norm'=True is not supported by ding yet; set it to False (returns "
-                    f"are then comparable only with unnormalised runs)"
-                )
         return super().__new__(cls, cfg)
 
 

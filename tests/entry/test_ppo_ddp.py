@@ -10,7 +10,7 @@ from ding.utils import spawn
 from tests.dist_helpers import EQUIVALENCE_RTOL, relative_error
 from tests.ppo_dist_helpers import run_pipeline_rank, single_process_union, train_ppo_rank
 
-CASES = ["cartpole", "pendulum"]
+CASES = ["cartpole", "pendulum", "pendulum_norm"]
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,11 @@ def test_two_ranks_equal_one_process_on_the_union(two_rank_run, case):
         assert torch.equal(saved[0]["model"][key], saved[1]["model"][key]), f"{key} differs between ranks"
     for key in ("mean", "var", "count"):
         assert torch.equal(saved[0]["value_norm"][key], saved[1]["value_norm"][key])
+    if case == "pendulum_norm":  # every rank normalises with the same statistics, merged from both ranks' steps
+        for part in ("obs", "ret"):
+            for key in ("mean", "var", "count"):
+                assert torch.equal(saved[0]["env_norm"][part][key], saved[1]["env_norm"][part][key]), (part, key)
+            assert float(saved[0]["env_norm"][part]["count"]) == 2 * 2 * 16 * 2  # ranks x envs x steps x collects
     reference, value_norm = single_process_union(case, saved)
     for key, value in reference.items():
         err = relative_error(saved[0]["model"][key], value)

@@ -33,7 +33,13 @@ def _train(model, optimizer, steps=6):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(
     "options",
-    [dict(fused=True), dict(fused=True, weight_decay=0.01, amsgrad=True), dict(), dict(foreach=False), dict(foreach=True)],
+    [
+        dict(fused=True),
+        dict(fused=True, weight_decay=0.01, amsgrad=True),
+        dict(),
+        dict(foreach=False),
+        dict(foreach=True),
+    ],
     ids=["fused", "fused-wd-amsgrad", "default", "single-tensor", "foreach"],
 )
 def test_eager_adam_equals_torch_adam_bit_for_bit(dtype, options):
@@ -64,7 +70,9 @@ def test_state_dicts_cross_load_and_training_continues_alike():
         assert torch.equal(a, b)
     back = EagerAdam(_model(torch.float32).parameters(), lr=0.5, fused=True)
     back.load_state_dict(reference.state_dict())
-    assert back.param_groups[0]["lr"] == 0.01 and back.state_dict()["state"].keys() == eager.state_dict()["state"].keys()
+    assert (
+        back.param_groups[0]["lr"] == 0.01 and back.state_dict()["state"].keys() == eager.state_dict()["state"].keys()
+    )
 
 
 def test_build_adam_returns_the_eager_adam_and_step_hooks_still_run():

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
+from ding.envs.normalize import EnvNormalizer
 from ding.utils.dist import get_world_size
 from ding.utils.log_helper import Logger
 from ding.worker.collector.collector_log import CollectorLog
@@ -28,6 +29,9 @@ class RolloutCollector:
     :param logger: log lines and TensorBoard scalars.
     :param seeds: one seed per env, used at the first reset.
     :param n_sample: transitions per collect; must be a multiple of the number of envs.
+    :param normalizer: ``env.norm_obs`` / ``env.norm_reward`` (ding.envs.normalize): the whole rollout, its
+        bootstrap observations included, is normalised with the statistics it started with; they are updated when
+        it ends. None: raw observations and rewards.
     """
 
     config = dict(
@@ -38,7 +42,16 @@ class RolloutCollector:
     def default_config(cls) -> EasyDict:
         return EasyDict(copy.deepcopy(cls.config))
 
-    def __init__(self, cfg: EasyDict, env: Any, policy: Any, logger: Logger, seeds: list[int], n_sample: int) -> None:
+    def __init__(
+        self,
+        cfg: EasyDict,
+        env: Any,
+        policy: Any,
+        logger: Logger,
+        seeds: list[int],
+        n_sample: int,
+        normalizer: Optional[EnvNormalizer] = None,
+    ) -> None:
         if n_sample % env.env_num:
             raise ValueError(
                 f"n_sample={n_sample} is not a multiple of the {env.env_num} collector envs: a rollout is "
@@ -51,7 +64,8 @@ class RolloutCollector:
         self.steps_per_collect = n_sample // env.env_num
         space = env.action_space
         self._clip = (space.low, space.high) if hasattr(space, "low") else None  # Box: the env gets clipped actions
-        self._obs: Optional[np.ndarray] = None
+        self._obs: Optional[np.ndarray] = None  # the envs' raw obs (normalised when used)
+        self._norm = normalizer
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
@@ -64,10 +78,13 @@ class RolloutCollector:
         episode, the episode's ``final_obs`` where it ended (whether terminated or truncated: the learner decides
         what to bootstrap), and the obs after the last step for t = T - 1.
         """
-        env, steps, env_num = self._env, self.steps_per_collect, self._env.env_num
+        env, steps, env_num, norm = self._env, self.steps_per_collect, self._env.env_num, self._norm
         if self._obs is None:
             self._obs = env.reset(self._seeds)
-        obs_buf = np.empty((steps, *self._obs.shape), dtype=self._obs.dtype)
+        # what the policy sees: observations normalised with the statistics this rollout started with
+        policy_obs = (lambda raw: raw) if norm is None else norm.normalize_obs
+        first = policy_obs(self._obs)
+        obs_buf = np.empty((steps, *first.shape), dtype=first.dtype)
         reward = np.empty((steps, env_num), dtype=np.float32)
         terminated = np.empty((steps, env_num), dtype=bool)
         truncated = np.empty((steps, env_num), dtype=bool)
@@ -75,27 +92,33 @@ class RolloutCollector:
         done_index: list[np.ndarray] = []  # flat indices t * E + e of the steps that ended an episode
         done_obs: list[np.ndarray] = []  # and those episodes' final obs
         for t in range(steps):
-            obs_buf[t] = self._obs
-            out = self._policy.forward(self._obs, self.envstep)
+            obs_buf[t] = policy_obs(self._obs) if t else first
+            out = self._policy.forward(obs_buf[t], self.envstep)
             action = out["action"]
             step = env.step(np.clip(action, *self._clip) if self._clip is not None else action)
             if t == 0:
                 outputs = {key: np.empty((steps, *value.shape), dtype=value.dtype) for key, value in out.items()}
             for key, value in out.items():
                 outputs[key][t] = value
-            reward[t], terminated[t], truncated[t] = step.reward, step.terminated, step.truncated
             done = step.terminated | step.truncated
+            terminated[t], truncated[t] = step.terminated, step.truncated
+            if norm is None:
+                reward[t] = step.reward
+            else:
+                norm.observe_obs(self._obs)
+                reward[t] = norm.scale_reward(step.reward, done)
             if done.any():
                 ended = np.flatnonzero(done)
                 done_index.append(t * env_num + ended)
-                done_obs.append(step.final_obs[ended])
+                done_obs.append(policy_obs(step.final_obs[ended]))
                 self.episode_count += len(ended)
                 self._log.add_episodes(step.episode_return[ended], step.episode_length[ended])
             self._obs = step.obs
             self.envstep += env_num * self._world_size
         # one critic forward for every bootstrap obs: the final obs of ended episodes, then the obs after the rollout
         n_done = sum(len(i) for i in done_index)
-        bootstrap_obs = np.concatenate([*done_obs, self._obs]) if n_done else self._obs
+        last_obs = policy_obs(self._obs)
+        bootstrap_obs = np.concatenate([*done_obs, last_obs]) if n_done else last_obs
         bootstrap_value = np.asarray(self._policy.value(bootstrap_obs), dtype=np.float32)
         value = outputs["value"].astype(np.float32, copy=False)
         next_value = np.empty_like(value)
@@ -103,6 +126,8 @@ class RolloutCollector:
         next_value[-1] = bootstrap_value[n_done:]
         index = np.concatenate(done_index) if n_done else np.zeros(0, dtype=np.int64)
         next_value.reshape(-1)[index] = bootstrap_value[:n_done]
+        if norm is not None:
+            norm.end_collect()  # this rollout's observations and returns (all ranks') -> the next statistics
         self._log.maybe_log(train_iter, self.envstep)
         return {
             **outputs,
@@ -112,9 +137,9 @@ class RolloutCollector:
             "reward": reward,
             "terminated": terminated,
             "truncated": truncated,
-            "last_obs": self._obs.copy(),
+            "last_obs": last_obs.copy(),
             "done_index": index.astype(np.int64),
-            "done_obs": np.concatenate(done_obs) if n_done else np.empty((0, *self._obs.shape[1:]), self._obs.dtype),
+            "done_obs": np.concatenate(done_obs) if n_done else np.empty((0, *last_obs.shape[1:]), last_obs.dtype),
         }
 
     # ---- checkpoints -------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
+from ding.config.config import ConfigError
+from ding.envs.normalize import EnvNormalizer
 from ding.utils.dist import get_world_size, mark_progress
 from ding.utils.log_helper import Logger
 from ding.worker.collector.collector_log import CollectorLog
@@ -44,6 +46,8 @@ class SampleSerialCollector:
     :param buffer: where transitions go (``add`` one vectorised step at a time).
     :param logger: log lines and TensorBoard scalars.
     :param seeds: one seed per env, used at the first reset.
+    :param normalizer: ``env.norm_obs`` / ``env.norm_reward`` (ding.envs.normalize): the buffer gets normalised
+        observations and scaled rewards, the statistics fixed during a collect and updated at its end; None: raw.
     """
 
     config = dict(
@@ -55,7 +59,15 @@ class SampleSerialCollector:
         return EasyDict(copy.deepcopy(cls.config))
 
     def __init__(
-        self, cfg: EasyDict, env: Any, policy: Any, buffer: Any, logger: Logger, seeds: list[int], seed: int = 0
+        self,
+        cfg: EasyDict,
+        env: Any,
+        policy: Any,
+        buffer: Any,
+        logger: Logger,
+        seeds: list[int],
+        seed: int = 0,
+        normalizer: Optional[EnvNormalizer] = None,
     ) -> None:
         self._cfg = cfg
         self._env = env
@@ -67,6 +79,12 @@ class SampleSerialCollector:
         # an asynchronous manager (send/recv of env batches): inference on one batch overlaps the others' stepping
         self.overlapped = env.asynchronous
         self._rows: Optional[RowAssembler] = None  # overlapped: per-env transitions until a whole row is complete
+        if normalizer is not None and self.overlapped:
+            raise ConfigError(
+                "env.norm_obs / env.norm_reward are not supported with an asynchronous env manager "
+                "(env.manager.batch_size < collector_env_num); set manager.batch_size=0 or turn them off"
+            )
+        self._norm = normalizer
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
@@ -105,6 +123,8 @@ class SampleSerialCollector:
             self._collect_overlapped(rows, random)
         else:
             self._collect_sync(rows, random)
+        if self._norm is not None:
+            self._norm.end_collect()  # this collect's observations and returns (all ranks') -> the next statistics
         self._log.maybe_log(train_iter, self.envstep, extra=lambda: self._policy.info(self.envstep))
         return rows * env_num
 
@@ -117,14 +137,18 @@ class SampleSerialCollector:
         """``rows`` steps of all envs, acting on all their obs in turn."""
         if self._obs is None:
             self._obs = self._env.reset(self._seeds)
+        norm = self._norm
         for _ in range(rows):
-            obs = self._obs
+            obs = self._obs if norm is None else norm.normalize_obs(self._obs)
             action = self._act(obs, random)
             out = self._env.step(action)
             mark_progress()
             done = out.terminated | out.truncated
-            next_obs = final_or_next_obs(out, done)
-            self._add_row(obs, action, out.reward, next_obs, out.terminated, out.truncated, done, out)
+            next_obs, reward = final_or_next_obs(out, done), out.reward
+            if norm is not None:  # obs and next obs with this collect's statistics
+                norm.observe_obs(self._obs)
+                next_obs, reward = norm.normalize_obs(next_obs), norm.scale_reward(reward, done)
+            self._add_row(obs, action, reward, next_obs, out.terminated, out.truncated, done, out)
             self._obs = out.obs
 
     def _collect_overlapped(self, rows: int, random: bool) -> None:

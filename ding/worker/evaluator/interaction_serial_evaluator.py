@@ -28,6 +28,8 @@ class InteractionSerialEvaluator:
     :param n_episode: episodes per evaluation (``env.n_evaluator_episode``).
     :param stop_value: mean return that ends training (``env.stop_value``; None: never).
     :param seeds: one seed per evaluator env, used at every evaluation.
+    :param normalizer: ``env.norm_obs`` (ding.envs.normalize): the policy sees observations normalised with the
+        collector's statistics as they are (never updated here); returns are the env's own rewards.
     """
 
     config = dict(
@@ -49,11 +51,13 @@ class InteractionSerialEvaluator:
         stop_value: Optional[float],
         seeds: list[int],
         replay_path: Optional[str] = None,
+        normalizer: Any = None,
     ) -> None:
         """``replay_path``: write one MP4 per evaluated episode there (the env manager must be built with
         ``render=True``); None: no recording, at no cost."""
         self._cfg = cfg
         self._replay_path = replay_path
+        self._normalize = normalizer.normalize_obs if normalizer is not None else None
         self._env = env
         self._policy = policy.eval_mode
         self._logger = logger
@@ -105,7 +109,7 @@ class InteractionSerialEvaluator:
         remaining = quota.copy()
         left = int(quota.sum())  # episodes still to finish (remaining.sum(), kept as a Python int)
         while left > 0:
-            out = self._env.step(self._policy.forward(obs))
+            out = self._env.step(self._policy.forward(obs if self._normalize is None else self._normalize(obs)))
             mark_progress()
             obs = out.obs
             if recorder is not None:
