@@ -6,6 +6,7 @@ ending) keeps every evaluation it made, and a later session can fill in the tabl
 MuJoCo protocol: 10 episodes on 10 envs; the table's metric is the best mean over training (and the final one).
 
 Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-step 300000 [--csv docs/benchmarks/mujoco_runs.csv]
+     python benchmarks/run_mujoco.py --task hopper --algo onppo --seeds 0 1 2 --env-step 1000000   (PPO: on-policy)
 Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | failed)
 """
 
@@ -25,10 +26,10 @@ EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_
 SCRIPT = """
 import sys
 from dizoo.mujoco.config.{task}_{algo}_config import main_config, create_config
-from ding.entry import run_main, serial_pipeline
+from ding.entry import run_main, {pipeline}
 main_config.env.update(evaluator_env_num=10, n_evaluator_episode=10, stop_value=10**9)
 main_config.exp_name = "{task}_{algo}_seed{seed}"
-run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
+run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step})
 """
 
 
@@ -45,7 +46,8 @@ def append(path: str, row: list) -> None:
 
 def run(task: str, algo: str, seed: int, env_step: int, csv_path: str, workdir: str) -> None:
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    script = SCRIPT.format(task=task, algo=algo, seed=seed, env_step=env_step)
+    pipeline = "serial_pipeline_onpolicy" if algo == "onppo" else "serial_pipeline"
+    script = SCRIPT.format(task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline)
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -70,8 +72,8 @@ def run(task: str, algo: str, seed: int, env_step: int, csv_path: str, workdir: 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--task", required=True, choices=["hopper", "halfcheetah", "walker2d", "ant"])
-    parser.add_argument("--algo", required=True, choices=["sac", "td3", "ddpg"])
+    parser.add_argument("--task", required=True, choices=["hopper", "halfcheetah", "walker2d", "ant", "humanoid"])
+    parser.add_argument("--algo", required=True, choices=["sac", "td3", "ddpg", "onppo"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--env-step", type=int, default=300_000)
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "mujoco_runs.csv"))
