@@ -17,6 +17,7 @@ import math
 import os
 import re
 import types
+import warnings
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -341,6 +342,34 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
             )
 
 
+def refit_old_mujoco_obs_shape(cfg: EasyDict) -> None:
+    """DI-engine's MuJoCo ids ``-v2/-v3/-v4`` run as ``-v5`` (ding.envs.gym_env.resolve_env_id), whose
+    observations can be laid out differently (Ant: 111 wide in v3, 105 in v5). A ``model.obs_shape`` written for
+    the old id is replaced by the v5 env's, with one warning line, so DI-engine's files run unchanged; for any
+    other id a given shape that does not fit the env stops the run (the model check)."""
+    from ding.envs.gym_env import is_old_mujoco_id
+
+    env_id, model = cfg.env.get("env_id"), cfg.policy.get("model", {})
+    if cfg.env.get("type") not in ("mujoco", "gym", "gymnasium") or not is_old_mujoco_id(env_id):
+        return
+    if not isinstance(model.get("obs_shape"), int):
+        return  # omitted: fill_shapes_from_env built the env
+    from ding.envs.env import make_env
+
+    env = make_env({**cfg.env, "is_train": True})  # warns that the id runs as -v5 (subprocess workers do not)
+    try:
+        shape = tuple(int(n) for n in env.observation_space.shape)
+    finally:
+        env.close()
+    if len(shape) == 1 and shape[0] != model.obs_shape:
+        warnings.warn(
+            f"policy.model.obs_shape={model.obs_shape} was written for '{env_id}'; its v5 env's observations are "
+            f"{shape[0]} wide: the model takes {shape[0]}",
+            stacklevel=3,
+        )
+        model.obs_shape = shape[0]
+
+
 def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
     """Set a component's defaults from a policy's (its keys must be the component's own)."""
     unknown = set(overrides) - set(defaults)
@@ -456,6 +485,7 @@ def compile_config(
         compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
     if any(key in compiled.policy.model and compiled.policy.model[key] is None for key in SHAPE_KEYS):
         fill_shapes_from_env(compiled)
+    refit_old_mujoco_obs_shape(compiled)
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")

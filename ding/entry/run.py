@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Optional, Union
 
@@ -483,7 +484,9 @@ def prepare_config(
         right = ("serial_pipeline_onpolicy (ding -m serial_onpolicy)", "serial_pipeline (ding -m serial)")[on_policy]
         kind = "on-policy, without a replay buffer" if not on_policy else "off-policy, from a replay buffer"
         raise ConfigError(f"policy type '{cfg.policy.type}' learns {kind}: train it with {right}")
-    world_size_rule(copy.deepcopy(cfg), get_world_size())
+    with warnings.catch_warnings():  # a trial: its warnings come when setup_run applies the rule
+        warnings.simplefilter("ignore")
+        world_size_rule(copy.deepcopy(cfg), get_world_size())
     check_same_config(cfg)  # renders the config as a file under DDP; alone, render it here
     if get_world_size() == 1:
         config_to_source(cfg)  # raises ConfigError for a value a config file cannot hold

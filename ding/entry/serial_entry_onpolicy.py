@@ -13,12 +13,12 @@ No data outlives its collect: there is no replay buffer.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Optional
 
 import torch
 from easydict import EasyDict
 
-from ding.config import ConfigError
 from ding.entry.run import ConfigInput, Run, build_evaluator, setup_run, split_over_ranks
 from ding.utils.preemption import PreemptionHandler
 
@@ -105,19 +105,21 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
 
 
 def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
-    """The policy's split of its counts over the ranks (``policy.global_batch``); then check that each rank's
-    ``n_sample`` fills whole steps of its collector envs."""
+    """The policy's split of its counts over the ranks (``policy.global_batch``); then round each rank's
+    ``n_sample`` up to whole steps of its collector envs (a rollout is T steps of every env), with one warning."""
     split_over_ranks(cfg, world_size)
     policy = cfg.policy
     env_num = cfg.env.collector_env_num
     if policy.collect.n_sample % env_num:
         per_rank = " per rank" if world_size > 1 and policy.get("global_batch", False) else ""
-        raise ConfigError(
+        rounded = -(-policy.collect.n_sample // env_num) * env_num
+        warnings.warn(
             f"policy.collect.n_sample={policy.collect.n_sample}{per_rank} is not a multiple of "
-            f"env.collector_env_num={env_num}: a rollout is n_sample / collector_env_num steps of every env; use "
-            f"n_sample={max(env_num, policy.collect.n_sample // env_num * env_num)} or "
-            f"{-(-policy.collect.n_sample // env_num) * env_num}"
+            f"env.collector_env_num={env_num}: a rollout is n_sample / collector_env_num steps of every env, so each "
+            f"collects {rounded} transitions ({rounded // env_num} steps of {env_num} envs)",
+            stacklevel=2,
         )
+        policy.collect.n_sample = rounded
 
 
 def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) -> str:

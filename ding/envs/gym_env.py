@@ -42,6 +42,12 @@ def _extra_of(env_id: str) -> str | None:
     return next((extra for extra, names in _EXTRAS.items() if name in names), None)
 
 
+def is_old_mujoco_id(env_id: Any) -> bool:
+    """Whether ``env_id`` is one of DI-engine's MuJoCo ids that run as ``-v5`` here (``Ant-v3``, ``Hopper-v2`` ...)."""
+    match = _OLD_MUJOCO.match(env_id) if isinstance(env_id, str) else None
+    return bool(match) and match.group("name") in _EXTRAS["mujoco"]
+
+
 def resolve_env_id(env_id: str, mujoco: bool = False) -> str:
     """The gymnasium id to make: DI-engine's old MuJoCo ids (``-v2/-v3/-v4``) become ``-v5``, with one warning."""
     match = _OLD_MUJOCO.match(env_id)

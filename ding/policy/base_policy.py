@@ -54,6 +54,7 @@ class Policy:
         collect=dict(
             n_sample=8,  # transitions per collect (off-policy: rounded up to a multiple of env.collector_env_num)
             unroll_len=1,  # DI-engine key: transitions are collected one at a time (must stay 1)
+            collector_env_num=None,  # DI-engine key some files repeat here; no effect: env.collector_env_num counts
         ),
         eval=dict(),
         other=dict(),

@@ -1,5 +1,10 @@
 """A DI-engine CartPole DQN config, as DI-engine ships it, runs here unchanged."""
 
+import copy
+import importlib.util
+import os
+
+import pytest
 from easydict import EasyDict
 
 from ding.config import compile_config
@@ -120,3 +125,57 @@ def test_di_engine_buffer_key_max_use_is_refused_by_name():
     main.policy.other.replay_buffer.max_use = 16
     with pytest.raises(ConfigError, match="replay_buffer.max_use"):
         compile_config(main, create_cfg=EasyDict(create_config), save_cfg=False)
+
+
+def _di_engine_ant_onppo():
+    """DI-engine 0.5.3's dizoo/mujoco/config/ant_onppo_config.py, values as shipped (the model's activation is the
+    module nn.Tanh() there; its name here)."""
+    main = dict(
+        exp_name="ant_onppo_seed0",
+        env=dict(env_id="Ant-v3", env_wrapper="mujoco_default", collector_env_num=10, evaluator_env_num=10,
+                 n_evaluator_episode=10, stop_value=6000),
+        policy=dict(
+            cuda=True, recompute_adv=True, action_space="continuous",
+            model=dict(obs_shape=111, action_shape=8, action_space="continuous"),
+            learn=dict(epoch_per_collect=10, update_per_collect=1, batch_size=320, learning_rate=3e-4,
+                       value_weight=0.5, entropy_weight=0.001, clip_ratio=0.2, adv_norm=True, value_norm=True,
+                       ignore_done=False, grad_clip_type="clip_norm", grad_clip_value=0.5),
+            collect=dict(collector_env_num=10, n_sample=2048, unroll_len=1, discount_factor=0.99,
+                         gae_lambda=0.95),
+            eval=dict(evaluator=dict(eval_freq=5000)),
+        ),
+    )  # fmt: skip
+    create = dict(
+        env=dict(type="mujoco", import_names=["dizoo.mujoco.envs.mujoco_env"]),
+        env_manager=dict(type="subprocess"),
+        policy=dict(type="ppo"),
+    )
+    return EasyDict(main), EasyDict(create)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mujoco") is None, reason="needs the mujoco extra")
+def test_di_engine_ant_onppo_config_runs_as_v5_with_the_v5_obs_shape(in_tmp):
+    """Ant-v3's observations were 111 wide, Ant-v5's are 105: a shape written for the old id follows the v5 env,
+    with one warning; 2048 transitions on 10 envs are rounded up to whole env steps (2050), with one warning."""
+    from ding.entry import serial_pipeline_onpolicy
+
+    main, create = _di_engine_ant_onppo()
+    with pytest.warns(UserWarning) as caught:
+        cfg = compile_config(copy.deepcopy(main), create_cfg=copy.deepcopy(create), save_cfg=False)
+    assert cfg.policy.model.obs_shape == 105
+    assert sum("was written for 'Ant-v3'" in str(w.message) for w in caught) == 1
+    main.env.update(n_evaluator_episode=1, evaluator_env_num=1)  # the test's only change: a short evaluation
+    with pytest.warns(UserWarning, match="each collects 2050 transitions"):
+        serial_pipeline_onpolicy((main, create), seed=0, max_train_iter=1)
+    assert os.path.isfile(os.path.join("ant_onppo_seed0", "ckpt", "final.pth.tar"))
+
+
+def test_an_obs_shape_that_does_not_fit_a_current_id_still_stops_the_run(in_tmp):
+    from ding.config import ConfigError
+    from ding.entry import serial_pipeline_onpolicy
+
+    main, create = _di_engine_ant_onppo()
+    main.env.env_id = "Ant-v5"  # a current id: the config's 111 is the user's mistake
+    with pytest.raises(ConfigError, match="111"):
+        serial_pipeline_onpolicy((main, create), seed=0, max_train_iter=1)
+    assert not os.path.exists("ant_onppo_seed0")

@@ -87,9 +87,10 @@ def test_eval_entry_on_a_ppo_checkpoint(cartpole_ppo, in_tmp, capsys):
 
 def test_config_errors(cartpole_ppo, cartpole_dqn, in_tmp):
     main, create = cartpole_ppo
-    main.policy.collect.n_sample = 100  # not a multiple of the 8 collector envs
-    with pytest.raises(ConfigError, match="n_sample=96 or 104"):
-        serial_pipeline_onpolicy((main, create), seed=0, max_train_iter=1)
+    main.policy.collect.n_sample = 100  # not a multiple of the 8 collector envs: rounded up (as DI-engine's Ant)
+    with pytest.warns(UserWarning, match="each collects 104 transitions"):
+        serial_pipeline_onpolicy((copy.deepcopy(main), copy.deepcopy(create)), seed=0, max_train_iter=1)
+    assert json.load(open(os.path.join(EXP, "summary.json")))["env_steps"] == 104
     with pytest.raises(ConfigError, match="serial_pipeline"):
         serial_pipeline_onpolicy(cartpole_dqn, seed=0, max_train_iter=1)
 
