@@ -100,8 +100,35 @@ def node_rank(out_dir: str, node: str) -> None:
         serial_pipeline((main, create_config), seed=0, max_env_step=64 * get_world_size())
 
 
+def onpolicy_rank(out_dir: str, config_module: str, max_env_step: int) -> None:
+    """One rank (started by a launcher): the config's on-policy pipeline under DistContext with ``max_env_step``;
+    then this rank's model and env normalisation statistics saved as ``rank<r>.pt``."""
+    import ding.envs.normalize as normalize
+    from ding.entry import serial_pipeline_onpolicy
+    from ding.utils import DistContext, get_rank
+
+    made = []  # the run's EnvNormalizer, seen as it is built
+    build = normalize.EnvNormalizer.from_config.__func__
+    normalize.EnvNormalizer.from_config = classmethod(lambda cls, *a, **k: made.append(build(cls, *a, **k)) or made[-1])
+    module = importlib.import_module(config_module)
+    main = copy.deepcopy(module.main_config)
+    main.env.update(stop_value=10**9, evaluator_env_num=2, n_evaluator_episode=2)
+    os.chdir(out_dir)
+    with DistContext(timeout_s=120):
+        policy = serial_pipeline_onpolicy(
+            (main, copy.deepcopy(module.create_config)), seed=0, max_env_step=max_env_step
+        )
+        state = {"model": policy.model.state_dict(), "env_norm": made[-1].state_dict()}
+        torch.save(state, os.path.join(out_dir, f"rank{get_rank()}.pt"))
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "node":
         node_rank(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else os.environ["SLURMD_NODENAME"])
+    elif len(sys.argv) == 5 and sys.argv[1] == "onpolicy":
+        onpolicy_rank(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
-        sys.exit("usage: python -m tests.launch_helpers node OUT_DIR [NODE_NAME]")
+        sys.exit(
+            "usage: python -m tests.launch_helpers node OUT_DIR [NODE_NAME]\n"
+            "       python -m tests.launch_helpers onpolicy OUT_DIR CONFIG_MODULE MAX_ENV_STEP"
+        )
