@@ -40,9 +40,11 @@ def bare_dqn_step(model: torch.nn.Module, lr: float, target_update_freq: int):
 def atari_buffer(cfg, env, priority: bool):
     """The compiled config's replay buffer (frame-sharing for Atari stacks) for the envs of ``env``."""
     from ding.data import make_replay_buffer
+    from ding.envs.spaces import is_stacked_frames
 
     return make_replay_buffer(
         cfg.policy.other.replay_buffer,
+        stacked_frames=is_stacked_frames(env.observation_space),
         n_envs=env.env_num,
         obs_shape=env.observation_space.shape,
         obs_dtype=env.observation_space.dtype,

@@ -175,12 +175,11 @@ class FrameStackReplayBuffer(ReplayBuffer):
         return index, self._importance_weight(index, size)
 
 
-def make_replay_buffer(cfg: EasyDict, **kwargs: Any) -> ReplayBuffer:
-    """The buffer of ``cfg.type`` (default 'replay') built by its ``from_config(cfg, **kwargs)``; a 'replay' buffer of
-    uint8 stacked frames ``(stack, H, W)`` (``kwargs`` ``obs_shape`` and ``obs_dtype``) is a
-    :class:`FrameStackReplayBuffer`."""
+def make_replay_buffer(cfg: EasyDict, stacked_frames: bool = False, **kwargs: Any) -> ReplayBuffer:
+    """The buffer of ``cfg.type`` (default 'replay') built by its ``from_config(cfg, **kwargs)``; with
+    ``stacked_frames`` (the env's observation space is a ``ding.envs.spaces.StackedFrames``), a 'replay' buffer is a
+    :class:`FrameStackReplayBuffer`, which stores each frame once."""
     buffer_cls = BUFFER_REGISTRY.get(cfg.get("type", "replay"))
-    obs_shape, obs_dtype = kwargs["obs_shape"], kwargs["obs_dtype"]
-    if buffer_cls is ReplayBuffer and np.dtype(obs_dtype) == np.uint8 and len(obs_shape) == 3:
+    if buffer_cls is ReplayBuffer and stacked_frames:
         buffer_cls = FrameStackReplayBuffer
     return buffer_cls.from_config(cfg, **kwargs)

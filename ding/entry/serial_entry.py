@@ -18,6 +18,7 @@ import torch
 
 from ding.data import make_replay_buffer
 from ding.entry.run import ConfigInput, Run, build_env_managers, build_evaluator, load_input_config, setup_run
+from ding.envs.spaces import is_stacked_frames
 from ding.utils.preemption import PreemptionHandler
 
 __all__ = ["ConfigInput", "build_env_managers", "build_evaluator", "load_input_config", "serial_pipeline"]
@@ -64,8 +65,9 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
     with setup_run("serial_pipeline", input_cfg, seed, env_setting, model, resume, preemption, **budgets) as run:
         cfg, policy, spec, env = run.cfg, run.policy, run.spec, run.collector_env
         action_space = env.action_space
-        run.buffer = make_replay_buffer(  # image stacks (uint8, 3 dims) get the frame-sharing buffer
+        run.buffer = make_replay_buffer(  # frame stacks (the env's StackedFrames space) get the frame-sharing buffer
             cfg.policy.other.replay_buffer,
+            stacked_frames=is_stacked_frames(env.observation_space),
             n_envs=env.env_num,
             obs_shape=env.observation_space.shape,
             obs_dtype=env.observation_space.dtype,

@@ -228,15 +228,32 @@ def test_atari_shape_memory_and_sample_types():
     assert big.nbytes / big.capacity <= 8 * 1024
 
 
-def test_make_replay_buffer_picks_frame_stacking_for_uint8_image_stacks():
+def test_make_replay_buffer_shares_frames_only_for_declared_frame_stacks():
     cfg = EasyDict(ReplayBuffer.default_config())
     cfg.replay_buffer_size = 100
     args = dict(n_envs=2, action_shape=(), action_dtype=np.int64, nstep=3, discount_factor=0.99, priority=False)
-    assert type(make_replay_buffer(cfg, obs_shape=(4, 84, 84), obs_dtype=np.uint8, **args)) is FrameStackReplayBuffer
-    assert type(make_replay_buffer(cfg, obs_shape=(4, 84, 84), obs_dtype=np.float32, **args)) is ReplayBuffer
-    assert type(make_replay_buffer(cfg, obs_shape=(4,), obs_dtype=np.uint8, **args)) is ReplayBuffer
-    buffer = make_replay_buffer(cfg, obs_shape=(4, 8, 8), obs_dtype=np.dtype("uint8"), **args, seed=0)
+    stack = dict(obs_shape=(4, 84, 84), obs_dtype=np.uint8)
+    assert type(make_replay_buffer(cfg, stacked_frames=True, **stack, **args)) is FrameStackReplayBuffer
+    # an RGB image (uint8, 3 dims) is not a frame stack: consecutive observations share nothing
+    assert type(make_replay_buffer(cfg, obs_shape=(96, 96, 3), obs_dtype=np.uint8, **args)) is ReplayBuffer
+    assert type(make_replay_buffer(cfg, **stack, **args)) is ReplayBuffer
+    buffer = make_replay_buffer(cfg, stacked_frames=True, obs_shape=(4, 8, 8), obs_dtype=np.uint8, **args, seed=0)
     assert buffer.capacity == 100 and buffer.nstep == 3
+
+
+def test_frame_stacking_envs_declare_their_observation_space():
+    import gymnasium
+
+    from ding.envs.spaces import StackedFrames, is_stacked_frames
+    from dizoo.atari.envs.wrappers import FrameStackWrapper
+
+    class Frames(gymnasium.Env):
+        observation_space = gymnasium.spaces.Box(0, 255, (8, 8), np.uint8)
+        action_space = gymnasium.spaces.Discrete(2)
+
+    assert is_stacked_frames(FrameStackWrapper(Frames(), k=4).observation_space)
+    assert not is_stacked_frames(gymnasium.spaces.Box(0, 255, (4, 8, 8), np.uint8))
+    assert StackedFrames.like(gymnasium.spaces.Box(0, 255, (4, 8, 8), np.uint8)).shape == (4, 8, 8)
 
 
 def test_rejects_wrong_shapes():

@@ -66,6 +66,9 @@ def test_env_ids_map_to_ale_games():
 def test_shapes_dtypes_spaces_and_threads():
     with AtariEnvManager.build(atari_cfg(), 2, is_train=False) as manager:
         assert manager.observation_space.shape == (4, 84, 84) and manager.observation_space.dtype == np.uint8
+        from ding.envs.spaces import is_stacked_frames
+
+        assert is_stacked_frames(manager.observation_space)  # so off-policy replay stores each frame once
         assert manager.action_space.n == 6 and manager.env_num == 2
         assert manager.num_threads == min(len(os.sched_getaffinity(0)), 2)
         obs = manager.reset(0)

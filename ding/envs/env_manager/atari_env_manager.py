@@ -271,7 +271,12 @@ class AtariEnvManager(BaseEnvManager):
             use_fire_reset=s.fire_reset,
         )
         self._closed = False
-        self._setup_spaces(env_num, self._env.single_observation_space, self._env.single_action_space)
+        from ding.envs.spaces import StackedFrames  # gymnasium: imported with the envs, not with the registry
+
+        # ale-py stacks the frames: declared, so off-policy pipelines store each frame once
+        self._setup_spaces(
+            env_num, StackedFrames.like(self._env.single_observation_space), self._env.single_action_space
+        )
         self.batch_size = batch_size
         self._n_actions = int(self._env.single_action_space.n)
         self._all_ids = np.arange(env_num)

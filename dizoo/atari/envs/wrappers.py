@@ -24,6 +24,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ding.envs.env_manager.atari_env_manager import ale_seed
+from ding.envs.spaces import StackedFrames
 
 NOOP = 0  # index of NOOP in every ale-py action set
 
@@ -272,7 +273,7 @@ class FrameStackWrapper(gymnasium.Wrapper):
         super().__init__(env)
         shape = env.observation_space.shape
         self._stack = np.zeros((k, *shape), dtype=np.uint8)
-        self.observation_space = spaces.Box(0, 255, (k, *shape), np.uint8)
+        self.observation_space = StackedFrames(0, 255, (k, *shape), np.uint8)  # stored frame by frame in replay
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
         obs, info = self.env.reset(**kwargs)
