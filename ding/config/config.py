@@ -538,12 +538,6 @@ def _check_common(cfg: EasyDict) -> None:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
     if env.replay_path is not None and not isinstance(env.replay_path, str):
         raise ConfigError(f"Config key 'env.replay_path' must be a folder path (str) or None, got {env.replay_path!r}")
-    buffer = cfg.policy.get("other", {}).get("replay_buffer")
-    if buffer is not None and buffer.get("max_use", math.inf) != math.inf:
-        raise ConfigError(
-            f"Config key 'policy.other.replay_buffer.max_use'={buffer.max_use}: evicting a transition after a number "
-            f"of samples is not supported; remove the key (a transition stays until the ring overwrites it)"
-        )
 
 
 _SEED_SUFFIX = re.compile(r"_seed-?\d+$")

@@ -170,7 +170,7 @@ class FrameStackReplayBuffer(ReplayBuffer):
         else:
             if redraw.size:
                 raise RuntimeError("frame-stack replay buffer: no sampleable transition found (all priorities zero?)")
-        if self._tree is None:
+        if not self.priority:
             return index, np.ones(batch_size, dtype=np.float32)
         return index, self._importance_weight(index, size)
 

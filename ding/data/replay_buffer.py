@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from easydict import EasyDict
 
-from ding.config.rules import at_least, between
+from ding.config.rules import Rule, at_least, between
 from ding.data.sum_tree import SumTree
 from ding.rl_utils.nstep import nstep_window_return
 from ding.utils.registry import BUFFER_REGISTRY
@@ -37,6 +37,10 @@ class ReplayBuffer:
     :param beta: PER importance-sampling exponent at the first sample, annealed linearly to 1.
     :param anneal_step: calls to :meth:`sample` over which beta reaches 1; 0 keeps beta constant.
     :param priority_eps: added to ``|td error|`` so that no priority is zero.
+    :param max_use: times a transition may be drawn before it is evicted (DI-engine's key): from then on it is
+        never drawn again (its data stays in the ring for other transitions' n-step windows until overwritten);
+        ``inf``: never evicted. A finite value samples through a sum tree (weight 1 per live transition, 0 once
+        evicted) even without PER.
     :param seed: seed of the sampling generator.
     """
 
@@ -47,9 +51,9 @@ class ReplayBuffer:
         beta=0.4,  # PER: importance-sampling exponent at the first sample, annealed linearly to 1
         anneal_step=100000,  # PER: calls to sample over which beta goes linearly to 1; 0 = no anneal
         priority_eps=1e-6,  # PER: added to |td error| so that no priority is zero
-        max_use=float("inf"),  # DI-engine key: times a transition may be sampled before eviction (only inf here)
+        max_use=float("inf"),  # DI-engine key: times a transition may be drawn before it is evicted; inf: never
     )
-    config_rules = {"replay_buffer_size": at_least(1), "beta": between(0, 1)}
+    config_rules = {"replay_buffer_size": at_least(1), "beta": between(0, 1), "max_use": Rule(minimum=1, finite=False)}
 
     @classmethod
     def default_config(cls) -> EasyDict:
@@ -71,6 +75,7 @@ class ReplayBuffer:
         beta: float = 0.4,
         anneal_step: int = 100000,
         priority_eps: float = 1e-6,
+        max_use: float = float("inf"),
         seed: int | None = None,
     ) -> None:
         if size < 1 or n_envs < 1 or nstep < 1:
@@ -87,6 +92,7 @@ class ReplayBuffer:
         self.beta = float(beta)
         self.anneal_step = int(anneal_step)
         self.priority_eps = float(priority_eps)
+        self.max_use = float(max_use)
         self._rng = np.random.default_rng(seed)
 
         rows, envs = self.capacity_rows, self.n_envs
@@ -105,7 +111,9 @@ class ReplayBuffer:
         self._window_offsets = np.arange(self.nstep, dtype=np.int64) * self.n_envs
         self._env_ids = np.arange(self.n_envs, dtype=np.int64)
 
-        self._tree = SumTree(self.capacity) if self.priority else None
+        # sampling mass per transition: PER's priority^alpha, or 1 per live transition when max_use evicts
+        self._tree = SumTree(self.capacity) if self.priority or self.max_use != float("inf") else None
+        self._uses = np.zeros(self.capacity, dtype=np.int64) if self.max_use != float("inf") else None
         self._max_priority = 1.0  # raw priority (|td| + eps) given to new transitions: the largest seen so far
         self._sample_calls = 0  # for beta's anneal
 
@@ -114,7 +122,8 @@ class ReplayBuffer:
         """Build from the ``policy.other.replay_buffer`` sub-config (size and PER settings; keys missing from ``cfg``
         take the defaults) and ``kwargs``, the constructor's other arguments (the env's layout, n-step, seed)."""
         defaults = cls.config
-        settings = {key: cfg.get(key, defaults[key]) for key in ("alpha", "beta", "anneal_step", "priority_eps")}
+        keys = ("alpha", "beta", "anneal_step", "priority_eps", "max_use")
+        settings = {key: cfg.get(key, defaults[key]) for key in keys}
         return cls(size=cfg.get("replay_buffer_size", defaults["replay_buffer_size"]), **settings, **kwargs)
 
     # ring arrays saved by state_dict, as attribute names without the leading underscore
@@ -168,8 +177,10 @@ class ReplayBuffer:
         self._truncated[row] = truncated
         self._rows_written += 1
         if self._tree is not None:
-            value = self._max_priority**self.alpha
+            value = self._max_priority**self.alpha if self.priority else 1.0
             self._tree.update(row * self.n_envs + self._env_ids, np.full(self.n_envs, value))
+            if self._uses is not None:
+                self._uses[row * self.n_envs + self._env_ids] = 0
 
     def current_beta(self) -> float:
         """PER importance-sampling exponent the next :meth:`sample` uses."""
@@ -191,8 +202,15 @@ class ReplayBuffer:
         size = len(self)
         if size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
+        if self._uses is not None and self._tree.total() <= 0:
+            raise ValueError(
+                f"every transition in the replay buffer was drawn max_use={self.max_use:g} times and evicted: collect "
+                f"more transitions per update (policy.collect.n_sample) or raise policy.other.replay_buffer.max_use"
+            )
         index, weight = self._sample_index(batch_size, size)
         self._sample_calls += 1
+        if self._uses is not None:
+            self._count_uses(index)
         ret, discount, bootstrap_index = self._nstep_return(index, size)
         obs, next_obs = self._gather_obs(index, bootstrap_index)
         return {
@@ -208,12 +226,20 @@ class ReplayBuffer:
     def _sample_index(self, batch_size: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """``(index, weight)``: (B,) int64 flat indices in ``[0, size)`` and their (B,) float32 IS weights."""
         index = self._draw_index(batch_size, size)
-        if self._tree is None:
+        if not self.priority:
             return index, np.ones(batch_size, dtype=np.float32)
         return index, self._importance_weight(index, size)
 
+    def _count_uses(self, index: np.ndarray) -> None:
+        """One more use for each drawn transition (a transition drawn twice counts twice); evict the used up."""
+        np.add.at(self._uses, index, 1)
+        spent = index[self._uses[index] >= self.max_use]
+        if spent.size:
+            self._tree.update(spent, np.zeros(spent.size))
+
     def _draw_index(self, batch_size: int, size: int) -> np.ndarray:
-        """(B,) int64 flat indices in ``[0, size)``: uniform, or proportional to priority."""
+        """(B,) int64 flat indices in ``[0, size)``: uniform, or proportional to the tree's mass (PER's priorities,
+        or 1 per transition not yet evicted by ``max_use``)."""
         if self._tree is None:
             return self._rng.integers(0, size, batch_size, dtype=np.int64)
         # stratified: one draw in each of batch_size equal segments of the total priority mass
@@ -254,11 +280,14 @@ class ReplayBuffer:
         :param priority: (B,) new priorities, typically ``|td error|`` (numpy, as the policies return it);
             ``priority_eps`` is added.
         """
-        if self._tree is None:
+        if not self.priority:
             return
         priority = np.abs(np.asarray(priority, dtype=np.float64).reshape(-1)) + self.priority_eps
         self._max_priority = max(self._max_priority, float(priority.max()))
-        self._tree.update(np.asarray(index, dtype=np.int64).reshape(-1), priority**self.alpha)
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if self._uses is not None:  # an evicted transition stays out of the mass
+            priority = np.where(self._uses[index] >= self.max_use, 0.0, priority)
+        self._tree.update(index, priority**self.alpha)
 
     def state_dict(self, copy_arrays: bool = True) -> dict:
         """Arrays, cursor, priorities and sampler state, for snapshotting.
@@ -276,6 +305,8 @@ class ReplayBuffer:
         )
         if self._tree is not None:
             state["tree"] = take(self._tree.tree)
+        if self._uses is not None:
+            state["uses"] = take(self._uses)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -285,10 +316,12 @@ class ReplayBuffer:
             if target.shape != state[name].shape:
                 raise ValueError(f"replay buffer field '{name}': shape {state[name].shape} != {target.shape}")
             np.copyto(target, state[name])  # in place, so the flat views stay valid
-        if (self._tree is None) != ("tree" not in state):
-            raise ValueError("replay buffer state and buffer disagree on priority (PER)")
+        if (self._tree is None) != ("tree" not in state) or (self._uses is None) != ("uses" not in state):
+            raise ValueError("replay buffer state and buffer disagree on priority (PER) or max_use")
         if self._tree is not None:
             np.copyto(self._tree.tree, state["tree"])
+        if self._uses is not None:
+            np.copyto(self._uses, state["uses"])
         self._rows_written = int(state["rows_written"])
         self._max_priority = float(state["max_priority"])
         self._sample_calls = int(state["sample_calls"])

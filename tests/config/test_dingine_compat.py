@@ -113,18 +113,31 @@ def test_di_engine_mujoco_sac_keys_compile():
     compile_config(EasyDict(main), create_cfg=EasyDict(create), save_cfg=False)
 
 
-def test_di_engine_buffer_key_max_use_is_refused_by_name():
-    import copy
-
-    import pytest
-
-    from ding.config import ConfigError
-    from dizoo.classic_control.pendulum.config.pendulum_ddpg_config import create_config, main_config
-
-    main = copy.deepcopy(main_config)
-    main.policy.other.replay_buffer.max_use = 16
-    with pytest.raises(ConfigError, match="replay_buffer.max_use"):
-        compile_config(main, create_cfg=EasyDict(create_config), save_cfg=False)
+def test_di_engine_pendulum_ddpg_config_runs_unchanged_with_max_use(in_tmp, capsys):
+    """DI-engine 0.5.3's dizoo/classic_control/pendulum/config/pendulum_ddpg_config.py, values as shipped
+    (``max_use=16``: a transition is evicted after 16 draws)."""
+    main = dict(
+        exp_name="pendulum_ddpg_seed0",
+        env=dict(collector_env_num=8, evaluator_env_num=5, act_scale=True, n_evaluator_episode=5, stop_value=-250),
+        policy=dict(
+            cuda=False, priority=False, random_collect_size=800,
+            model=dict(obs_shape=3, action_shape=1, twin_critic=False, action_space="regression"),
+            learn=dict(update_per_collect=2, batch_size=128, learning_rate_actor=0.001, learning_rate_critic=0.001,
+                       ignore_done=True, actor_update_freq=1, noise=False),
+            collect=dict(n_sample=48, noise_sigma=0.1, collector=dict(collect_print_freq=1000)),
+            eval=dict(evaluator=dict(eval_freq=100)),
+            other=dict(replay_buffer=dict(replay_buffer_size=20000, max_use=16)),
+        ),
+    )  # fmt: skip
+    create = dict(
+        env=dict(type="pendulum", import_names=["dizoo.classic_control.pendulum.envs.pendulum_env"]),
+        env_manager=dict(type="base"),
+        policy=dict(type="ddpg"),
+    )
+    cfg = compile_config(EasyDict(copy.deepcopy(main)), create_cfg=EasyDict(copy.deepcopy(create)), save_cfg=False)
+    assert cfg.policy.other.replay_buffer.max_use == 16
+    serial_pipeline((EasyDict(main), EasyDict(create)), seed=0, max_env_step=2000)
+    assert "finished (max_env_step=2000 reached)" in capsys.readouterr().out
 
 
 def _di_engine_ant_onppo():

@@ -298,3 +298,40 @@ def test_registry_config_and_deque_compat_module():
         seed=0,
     )
     assert buffer.capacity == 104 and buffer.alpha == 0.9 and buffer.nstep == 3 and buffer.priority
+
+
+def test_max_use_evicts_a_transition_after_that_many_draws():
+    buffer = _buffer(8, 2, max_use=3)
+    for t in range(2):
+        _add(buffer, t, [1.0, 1.0])  # 4 transitions, 3 draws each: 12 draws in all
+    drawn = np.concatenate([buffer.sample(1)["index"] for _ in range(12)])
+    assert sorted(np.bincount(drawn, minlength=4).tolist()) == [3, 3, 3, 3]  # each exactly max_use times
+    with pytest.raises(ValueError, match="max_use=3"):  # all evicted: a clear error, not a silent batch
+        buffer.sample(1)
+    _add(buffer, 2, [1.0, 1.0])  # new transitions are live; the evicted ones stay out
+    batch = buffer.sample(64)
+    assert set(batch["obs"][:, 0].tolist()) == {2.0} and np.all(batch["weight"] == 1)
+
+
+def test_max_use_counts_restart_when_the_ring_overwrites_a_slot_and_survive_state_dict():
+    buffer = _buffer(2, 2, max_use=1)
+    _add(buffer, 0, [1.0, 1.0])
+    buffer.sample(2)
+    state = buffer.state_dict()
+    restored = _buffer(2, 2, max_use=1)
+    restored.load_state_dict(state)
+    assert restored._tree.total() == buffer._tree.total()
+    _add(buffer, 1, [1.0, 1.0])  # overwrites row 0: both slots live again
+    assert set(buffer.sample(32)["obs"][:, 0].tolist()) == {1.0}
+    with pytest.raises(ValueError, match="max_use"):
+        _buffer(2, 2).load_state_dict(state)
+
+
+def test_max_use_with_priority_keeps_evicted_transitions_out_of_the_mass():
+    buffer = _buffer(4, 1, priority=True, max_use=2)
+    for t in range(4):
+        _add(buffer, t, [1.0])
+    batch = buffer.sample(4)
+    buffer.update_priority(batch["index"], np.full(4, 5.0))
+    uses = np.bincount(batch["index"], minlength=4)
+    assert np.all((buffer._tree.get(np.arange(4)) == 0) == (uses >= 2))
