@@ -24,7 +24,7 @@ import random
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -411,6 +411,22 @@ def setup_run(
         collector_env.close()
         if evaluator_env is not None:
             evaluator_env.close()
+
+
+def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int, labels: Sequence[tuple[str, str]]) -> str:
+    """One log line: where the loop's wall time went (seconds and share of the loop), and env steps per second of
+    the loop ("in the loop"; the run summary's "over the run" also counts set-up and the final evaluation).
+
+    ``labels``: (key of ``parts``, label) in the order of the line; "other" is the loop's wall minus them.
+    """
+    named = [(label, parts.get(key, 0.0)) for key, label in labels]
+    other = loop_wall - sum(seconds for _, seconds in named)
+    items = [*named, ("other", other)]
+    body = ", ".join(
+        f"{label} {seconds:.3f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
+    )
+    rate = envstep / max(loop_wall, 1e-9)  # the loop's own rate; the summary's is over the whole run
+    return f"[ding] loop wall {loop_wall:.3f}s, {rate:.0f} env steps/s in the loop: {body}"
 
 
 def build_normalizer(cfg: EasyDict, env: Any, policy: Any):

@@ -11,13 +11,22 @@ The shared set-up, resume and end of a run are ding.entry.run's; ``spec`` is wha
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import numpy as np
 import torch
 
 from ding.data import make_replay_buffer
-from ding.entry.run import ConfigInput, Run, build_env_managers, build_evaluator, load_input_config, setup_run
+from ding.entry.run import (
+    ConfigInput,
+    Run,
+    build_env_managers,
+    build_evaluator,
+    format_breakdown,
+    load_input_config,
+    setup_run,
+)
 from ding.envs.spaces import is_stacked_frames
 from ding.utils.preemption import PreemptionHandler
 
@@ -62,7 +71,9 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
     from ding.worker import BaseLearner, SampleSerialCollector
 
     budgets = dict(max_train_iter=max_train_iter, max_env_step=max_env_step)
-    with setup_run("serial_pipeline", input_cfg, seed, env_setting, model, resume, preemption, **budgets) as run:
+    with setup_run(
+        "serial_pipeline", input_cfg, seed, env_setting, model, resume, preemption, timed_envs=True, **budgets
+    ) as run:
         cfg, policy, spec, env = run.cfg, run.policy, run.spec, run.collector_env
         action_space = env.action_space
         run.buffer = make_replay_buffer(  # frame stacks (the env's StackedFrames space) get the frame-sharing buffer
@@ -91,24 +102,55 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         )
         run.evaluator = build_evaluator(cfg, run.evaluator_env, policy, run.logger, run.eval_seeds, run.normalizer)
         run.begin()
-        run.finish(_train_loop(run))
+        timing = dict.fromkeys(("collect", "eval", "sample", "learn"), 0.0)
+        loop_start = time.perf_counter()
+        reason = _train_loop(run, timing)
+        loop_wall = time.perf_counter() - loop_start
+        env_seconds = run.collector_env.seconds  # the collector's envs; the evaluator's are inside "eval"
+        parts = {**timing, "env_step": env_seconds, "collect": timing["collect"] - env_seconds}
+        envstep = run.collector.envstep - run.start_envstep
+        run.finish(reason, before_summary=format_breakdown(loop_wall, parts, envstep, BREAKDOWN))
     return run.policy
 
 
-def _train_loop(run: Run) -> str:
-    """The off-policy loop (see the module docstring); returns why it ended."""
+# wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (counters, logging,
+# priority updates, checkpoints)
+BREAKDOWN = (
+    ("env_step", "env step"),
+    ("collect", "acting + buffer add"),
+    ("sample", "buffer sample"),
+    ("learn", "learner (convert, forward, backward, sync, step)"),
+    ("eval", "evaluation"),
+)
+
+
+def _train_loop(run: Run, timing: dict[str, float]) -> str:
+    """The off-policy loop (see the module docstring); returns why it ended. Adds the wall time of its parts to
+    ``timing`` (seconds: collect, eval, sample, learn)."""
     spec, learner, collector, buffer = run.spec, run.learner, run.collector, run.buffer
+    clock = time.perf_counter
+    start = clock()
     if spec.random_collect_size > 0 and collector.envstep == 0:
         collector.collect(spec.random_collect_size, learner.train_iter, random=True)
+    timing["collect"] += clock() - start
     while True:
-        if run.eval_says_stop():
+        start = clock()
+        stop = run.eval_says_stop()
+        collected = clock()
+        timing["eval"] += collected - start
+        if stop:
             return "stop value reached"
         collector.collect(spec.n_sample, learner.train_iter)
+        timing["collect"] += clock() - collected
         for _ in range(spec.update_per_collect):
             if len(buffer) < spec.batch_size:
                 break  # not enough data yet: collect more first
+            start = clock()
             batch = buffer.sample(spec.batch_size)  # numpy; the policy converts it once, to its device
+            sampled = clock()
             stats = learner.train(batch, collector.envstep)
+            timing["sample"] += sampled - start
+            timing["learn"] += clock() - sampled
             if spec.priority:
                 buffer.update_priority(batch["index"], stats["priority"])
             if run.train_budget_reached():

@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 from easydict import EasyDict
 
-from ding.entry.run import ConfigInput, Run, build_evaluator, setup_run, split_over_ranks
+from ding.entry.run import ConfigInput, Run, build_evaluator, format_breakdown, setup_run, split_over_ranks
 from ding.utils.preemption import PreemptionHandler
 
 # wall-time categories of the loop, in the order of the breakdown line; the rest is "other" (Python bookkeeping of
@@ -100,7 +100,8 @@ def _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step,
         loop_wall = time.perf_counter() - loop_start
         env_seconds = run.collector_env.seconds + (run.evaluator_env.seconds if run.evaluator_env is not None else 0.0)
         parts = {**getattr(policy, "timing", {}), "env_step": env_seconds}  # the loop's, before the final evaluation
-        run.finish(reason, before_summary=format_breakdown(loop_wall, parts, run.collector.envstep - run.start_envstep))
+        envstep = run.collector.envstep - run.start_envstep
+        run.finish(reason, before_summary=format_breakdown(loop_wall, parts, envstep, BREAKDOWN))
     return run.policy
 
 
@@ -120,23 +121,6 @@ def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
             stacklevel=2,
         )
         policy.collect.n_sample = rounded
-
-
-def format_breakdown(loop_wall: float, parts: dict[str, float], envstep: int) -> str:
-    """One log line: where the loop's wall time went (seconds and share of the loop), and env steps per second of
-    the loop ("in the loop"; the run summary's "over the run" also counts set-up and the final evaluation).
-
-    Env step time covers the collector's and the evaluator's envs; the inference and learner parts are measured
-    by the policy (``policy.timing``); "other" is the rest of the loop.
-    """
-    named = [(label, parts.get(key, 0.0)) for key, label in BREAKDOWN]
-    other = loop_wall - sum(seconds for _, seconds in named)
-    items = [*named, ("other", other)]
-    body = ", ".join(
-        f"{label} {seconds:.3f}s ({100 * seconds / max(loop_wall, 1e-9):.1f}%)" for label, seconds in items
-    )
-    rate = envstep / max(loop_wall, 1e-9)  # the loop's own rate; the summary's is over the whole run
-    return f"[ding] loop wall {loop_wall:.3f}s, {rate:.0f} env steps/s in the loop: {body}"
 
 
 def _train_loop(run: Run) -> str:
