@@ -643,6 +643,10 @@ def _save_experiment(cfg: EasyDict, save_path: str, renew_dir: bool) -> str:
         saved = copy.deepcopy(cfg)
         saved.exp_name = exp_name
         save_config_file(saved, os.path.join(exp_name, save_path))
+        if get_world_size() > 1:
+            # DI-engine's scripts open SummaryWriter('<exp_name>/log/serial') on every rank at once, and tensorboardX
+            # creates a missing folder check-then-create (FileExistsError on the slower rank): it exists by then
+            os.makedirs(os.path.join(exp_name, "log", "serial"), exist_ok=True)
     return broadcast_object(exp_name) if get_world_size() > 1 else exp_name
 
 
