@@ -34,6 +34,7 @@ from ding.config import ConfigError, compile_config, read_config
 from ding.config.config import config_to_source, make_exp_dir, save_config_file
 from ding.config.ddp import match_world
 from ding.policy.contract import DataSpec
+from ding.torch_utils.threads import limit_cpu_threads
 from ding.utils.checkpoint import LATEST, SNAPSHOT_META, CheckpointError, buffer_snapshot_name, load_checkpoint
 from ding.utils.dist import (
     allreduce,
@@ -379,7 +380,7 @@ def setup_run(
         check_model_fits(policy, collector_env)  # the last check: nothing is written before it passes
         cfg.exp_name = totals.exp_name = make_experiment_folder(totals, resume_path is not None)
         logger = Logger(cfg.exp_name)
-        limit_cpu_threads(policy, logger)
+        limit_cpu_threads(policy.model, policy.device, logger)
         policy.collect_mode.seed(rank_seed)
         run = Run(
             cfg=cfg,
@@ -442,21 +443,6 @@ def check_model_fits(policy: Any, env: Any) -> None:
             error = ConfigError(f"rank {get_rank()}: the model does not fit the env on {failed} other rank(s)")
     if error is not None:
         raise error
-
-
-SMALL_MODEL_PARAMS = 1_000_000  # below this, a CPU model's ops are too small for torch's intra-op threads to pay
-
-
-def limit_cpu_threads(policy, logger) -> None:
-    """A small model on the CPU trains faster on one torch thread: its ops are too small to split, and spare
-    threads spin against the env workers and other processes (10-20x slower on a busy 2-core machine, DESIGN.md).
-    Left alone when the user chose (OMP_NUM_THREADS set) or the model is large or on a GPU."""
-    if policy.device.type != "cpu" or "OMP_NUM_THREADS" in os.environ or torch.get_num_threads() == 1:
-        return
-    n_params = sum(p.numel() for p in policy.model.parameters())
-    if n_params < SMALL_MODEL_PARAMS:
-        torch.set_num_threads(1)
-        logger.info(f"[ding] {n_params:,}-parameter model on the CPU: 1 torch thread (set OMP_NUM_THREADS to choose)")
 
 
 def prepare_config(

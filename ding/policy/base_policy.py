@@ -315,7 +315,7 @@ class Policy:
     def get_attribute(self, name: str) -> Any:
         """DI-engine's ``policy.<mode>.get_attribute(name)``: a field of :meth:`_data_spec` (``batch_size``,
         ``n_sample``, ``nstep``, ``discount_factor``, ``priority``, ...), one of the config flags
-        :attr:`_CONFIG_ATTRIBUTES`, or ``device``."""
+        :attr:`_CONFIG_ATTRIBUTES`, ``device`` or ``model``."""
         spec = self._data_spec()
         if hasattr(spec, name):
             return getattr(spec, name)
@@ -323,7 +323,9 @@ class Policy:
             return self._cfg.get(name)
         if name == "device":
             return str(self._device)
-        known = sorted({*vars(spec), *self._CONFIG_ATTRIBUTES, "device"})
+        if name == "model":
+            return self._model
+        known = sorted({*vars(spec), *self._CONFIG_ATTRIBUTES, "device", "model"})
         raise AttributeError(f"{type(self).__name__}.get_attribute('{name}'): not an attribute here; known: {known}")
 
     def _init_collect(self) -> None:

@@ -88,6 +88,11 @@ class BaseLearner:
         self._policy = getattr(policy, "learn_mode", policy)
         self._logger = component_logger(tb_logger, exp_name, instance_name)
         self._owns_logger = self._logger is not tb_logger  # DI-engine's form: this learner's own text log
+        if self._owns_logger and self._policy.get_attribute is not None:  # as the pipelines do for their run
+            from ding.torch_utils.threads import limit_cpu_threads
+
+            get = self._policy.get_attribute
+            limit_cpu_threads(get("model"), torch.device(get("device")), self._logger)
         self.priority_info: dict[str, np.ndarray] = {}  # DI-engine's: the last step's new priorities (PER)
         self.ckpt_dir = os.path.join(exp_name, "ckpt")
         self.train_iter = 0
