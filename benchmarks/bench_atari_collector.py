@@ -59,7 +59,7 @@ def build_collector(cfg, policy, batch_size: int, seeds: list[int]):
     env = AtariEnvManager.build(env_cfg, cfg.env.collector_env_num, is_train=True)
     buffer = atari_buffer(cfg, env, priority=False)
     collector = SampleSerialCollector(
-        cfg.policy.collect.collector, env, policy, buffer, Logger(None, enabled=False), seeds
+        cfg.policy.collect.collector, env, policy, Logger(None, enabled=False), buffer=buffer, seeds=seeds
     )
     return env, collector
 

@@ -385,7 +385,7 @@ def config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> dic
     collector_cls = RolloutCollector if policy_cls.default_config().get("on_policy", False) else SampleSerialCollector
     sections = [
         ("env.", ENV_COMMON_RULES),
-        ("env.", class_rules(env_cls)),
+        ("env.", class_rules(env_cls) if env_cls is not None else {}),
         ("env.manager.", class_rules(manager_cls)),
         ("policy.", class_rules(policy_cls)),
         ("policy.model.", class_rules(model_cls)),
@@ -400,22 +400,47 @@ def config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> dic
 
 def compile_config(
     cfg: dict,
+    env_manager: Optional[type] = None,
+    policy: Optional[type] = None,
+    learner: Optional[type] = None,
+    collector: Optional[type] = None,
+    evaluator: Optional[type] = None,
+    buffer: Optional[type] = None,
+    env: Optional[type] = None,
+    reward_model: Optional[type] = None,
+    world_model: Optional[type] = None,
     seed: int = 0,
-    auto: bool = True,
+    auto: bool = False,
     create_cfg: Optional[dict] = None,
     save_cfg: bool = True,
     save_path: str = "total_config.py",
     renew_dir: bool = True,
+    *,
+    per_rank: bool = True,
 ) -> EasyDict:
     """Merge the components' defaults under ``cfg`` and check it; optionally create the experiment folder.
 
+    DI-engine's signature: the components are named either by ``create_cfg`` (``compile_config(cfg, seed=0,
+    auto=True, create_cfg=create_cfg)``) or by their classes (``compile_config(cfg, BaseEnvManager, DQNPolicy,
+    BaseLearner, SampleSerialCollector, InteractionSerialEvaluator, AdvancedReplayBuffer)``), or both when they
+    agree. Without an env type (``env=None`` and none in ``create_cfg``: the user builds the envs) the ``env``
+    section keeps the keys every env has and passes the user's other keys through unchecked.
+
     :param cfg: main_config (values). A config compiled earlier (with its ``type`` keys) compiles again as is.
+    :param env_manager, policy, buffer, env: component classes, the same as naming their types in ``create_cfg``.
+    :param learner, collector, evaluator: DI-engine's worker classes; ding has one of each (``BaseLearner``,
+        ``SampleSerialCollector``, ``InteractionSerialEvaluator``): another class is a ConfigError.
+    :param reward_model, world_model: not supported (a ConfigError when given).
     :param seed: the run's base seed, stored as ``cfg.seed``.
-    :param auto: kept for DI-engine compatibility; the types always come from ``create_cfg`` (or ``cfg``'s own).
+    :param auto: kept for DI-engine compatibility; ``create_cfg``, when given, is always read.
     :param create_cfg: create_config: registered types and import_names.
-    :param save_cfg: create ``exp_name`` (a new folder if it exists and is not empty) and write the config there.
+    :param save_cfg: create ``exp_name`` (a new folder if it exists and is not empty) and write the config there;
+        under a process group rank 0 creates it and every rank gets its name.
     :param save_path: file name of the saved config inside the experiment folder.
     :param renew_dir: with ``save_cfg``, never reuse a non-empty folder: ``exp_name_2``, ``exp_name_3``, ...
+    :param per_rank: under a process group of several ranks, return what this rank runs, as the pipelines do:
+        ``multi_gpu`` turned on (see :func:`ding.config.ddp.match_world`) and the ``policy.global_batch`` counts
+        divided over the ranks (the saved file keeps the totals). The pipelines pass False and do it themselves.
     :return: the compiled config (EasyDict) with ``exp_name`` set to the folder actually used.
     :raises ConfigError: unknown key (with the closest valid one), wrong type, missing or unknown type, bad import.
     """
@@ -425,6 +450,13 @@ def compile_config(
     user = copy.deepcopy(dict(cfg))
     create = copy.deepcopy(dict(create_cfg or {}))
     _check_create_config(create)
+    from_classes = _add_component_types(create, env_manager, policy, learner, collector, evaluator, buffer, env)
+    for name, value in (("reward_model", reward_model), ("world_model", world_model)):
+        if value is not None:
+            raise ConfigError(
+                f"compile_config({name}={getattr(value, '__name__', value)}): DI-engine's {name} is not supported "
+                f"by ding; leave it None"
+            )
     for section in ("env", "policy"):
         if section in user and not isinstance(user[section], dict):
             raise ConfigError(f"main_config.{section} must be a dict, got {user[section]!r}")
@@ -449,14 +481,20 @@ def compile_config(
         import_modules(create.get(key, {}).get("import_names", []), where=f"{key}.import_names")
 
     policy_cls = _get(POLICY_REGISTRY, policy_type, "policy")
-    env_cls = _get(ENV_REGISTRY, env_type, "env")
+    env_cls = _get(ENV_REGISTRY, env_type, "env") if env_type is not None else None
     manager_cls = _get(ENV_MANAGER_REGISTRY, manager_type or "base", "env_manager")
     buffer_name = buffer_type or policy_cls.default_buffer
     if policy_cls.default_buffer is None and (user_buffer or "replay_buffer" in create):
-        raise ConfigError(
-            f"policy type '{policy_type}' learns on-policy and uses no replay buffer: remove "
-            f"{'create_config.replay_buffer' if 'replay_buffer' in create else 'main_config.policy.other.replay_buffer'}"
-        )
+        if "replay_buffer" in from_classes and not user_buffer:
+            # DI-engine's scripts pass a buffer class to compile_config for on-policy PPO too; it only adds defaults
+            # there, and nothing here uses them
+            del create["replay_buffer"]
+            buffer_name = None
+        else:
+            raise ConfigError(
+                f"policy type '{policy_type}' learns on-policy and uses no replay buffer: remove "
+                f"{'create_config.replay_buffer' if 'replay_buffer' in create else 'main_config.policy.other.replay_buffer'}"
+            )
     buffer_cls = _get(BUFFER_REGISTRY, buffer_name, "replay_buffer") if buffer_name is not None else None
     model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
 
@@ -469,7 +507,11 @@ def compile_config(
 
     multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
-    compiled = deep_merge(defaults, user, rules=config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls))
+    if env_cls is None:  # envs the user builds: their keys are the user's own business, passed through as given
+        for key in set(user_env) - set(defaults.env):
+            defaults.env[key] = None
+    rules = config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
+    compiled = deep_merge(defaults, user, rules=rules)
     compiled.seed = int(seed)
     compiled.env.type = env_type
     compiled.env.import_names = env_imports
@@ -484,21 +526,128 @@ def compile_config(
     if "activation" in compiled.policy.model:  # held as a name, so the saved total_config.py rebuilds it
         compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
     if any(key in compiled.policy.model and compiled.policy.model[key] is None for key in SHAPE_KEYS):
+        if env_cls is None:
+            raise ConfigError(
+                "policy.model.obs_shape and action_shape are required when the config names no env type (the env "
+                "that would tell them is built by your script); give them in policy.model"
+            )
         fill_shapes_from_env(compiled)
     refit_old_mujoco_obs_shape(compiled)
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
     _check_common(compiled)
+    _evaluator_keys_from_env(compiled, user_policy)
     policy_cls.check_config(compiled.policy)
     if compiled.exp_name is None:
-        compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}"
+        compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}" if env_type else "default_experiment"
     compiled.exp_name = exp_name_for_seed(compiled.exp_name, seed)
     if save_cfg:
-        config_to_source(compiled)  # raises for a value a config file cannot hold, before any folder exists
-        compiled.exp_name = make_exp_dir(compiled.exp_name, renew_dir)
-        save_config_file(compiled, os.path.join(compiled.exp_name, save_path))
+        compiled.exp_name = _save_experiment(compiled, save_path, renew_dir)
+    if per_rank:
+        from ding.config.ddp import match_world
+        from ding.utils.dist import get_world_size
+
+        match_world(compiled)
+        policy_cls.split_over_ranks(compiled.policy, get_world_size())
     return compiled
+
+
+_DING_WORKERS = {
+    "learner": ("ding.worker.learner.base_learner", "BaseLearner"),
+    "collector": ("ding.worker.collector.sample_serial_collector", "SampleSerialCollector"),
+    "evaluator": ("ding.worker.evaluator.interaction_serial_evaluator", "InteractionSerialEvaluator"),
+}
+
+
+def _add_component_types(create: dict, env_manager, policy, learner, collector, evaluator, buffer, env) -> set[str]:
+    """DI-engine's component classes given to compile_config, as the ``create`` types they stand for (in place);
+    returns the sections whose type only a class named.
+
+    A class and ``create_cfg`` naming different types is a ConfigError; worker classes must be ding's own.
+    """
+    import importlib
+
+    from_classes: set[str] = set()
+
+    for section, cls, registry in (
+        ("env_manager", env_manager, ENV_MANAGER_REGISTRY),
+        ("policy", policy, POLICY_REGISTRY),
+        ("env", env, ENV_REGISTRY),
+    ):
+        if cls is None:
+            continue
+        name = registry.name_of(cls)
+        if name is None:
+            raise ConfigError(
+                f"compile_config({section}={getattr(cls, '__name__', cls)!r}): not a registered {registry.kind} type; "
+                f"register it with @{registry.kind.upper()}_REGISTRY.register('<name>')"
+            )
+        if _set_create_type(create, section, name):
+            from_classes.add(section)
+    if buffer is not None:
+        name = getattr(buffer, "config", {}).get("type")
+        if name is None or name not in BUFFER_REGISTRY:
+            raise ConfigError(
+                f"compile_config(buffer={getattr(buffer, '__name__', buffer)!r}): not a replay buffer ding knows; use "
+                f"ding.worker.AdvancedReplayBuffer or NaiveReplayBuffer"
+            )
+        if _set_create_type(create, "replay_buffer", name):
+            from_classes.add("replay_buffer")
+    for section, cls in (("learner", learner), ("collector", collector), ("evaluator", evaluator)):
+        if cls is None:
+            continue
+        module, class_name = _DING_WORKERS[section]
+        if cls is not getattr(importlib.import_module(module), class_name):
+            raise ConfigError(
+                f"compile_config({section}={getattr(cls, '__name__', cls)!r}): ding has one {section}, "
+                f"ding.worker.{class_name}; pass it or leave the argument out"
+            )
+    return from_classes
+
+
+def _set_create_type(create: dict, section: str, name: str) -> bool:
+    """Name ``section``'s type in ``create``; returns whether only the class named it."""
+    named = create.get(section, {}).get("type")
+    if named is not None and named != name:
+        raise ConfigError(
+            f"compile_config got a {section} class of type '{name}' but create_config.{section}.type='{named}'; "
+            f"keep one of them"
+        )
+    create.setdefault(section, {})["type"] = name
+    return named is None
+
+
+def _evaluator_keys_from_env(cfg: EasyDict, user_policy: dict) -> None:
+    """``policy.eval.evaluator.n_episode`` / ``stop_value`` (what DI-engine's evaluator reads) from the env keys
+    ``n_evaluator_episode`` / ``stop_value``; the user may set them only to the same values."""
+    evaluator = cfg.policy.eval.evaluator
+    user_evaluator = ((user_policy.get("eval", {}) or {}).get("evaluator", {})) or {}
+    for key, env_key in (("n_episode", "n_evaluator_episode"), ("stop_value", "stop_value")):
+        if key in user_evaluator and user_evaluator[key] != cfg.env[env_key]:
+            raise ConfigError(
+                f"Config keys 'policy.eval.evaluator.{key}'={user_evaluator[key]!r} and 'env.{env_key}'="
+                f"{cfg.env[env_key]!r} disagree; the evaluator's is set from env.{env_key}: remove it"
+            )
+        evaluator[key] = cfg.env[env_key]
+
+
+def _save_experiment(cfg: EasyDict, save_path: str, renew_dir: bool) -> str:
+    """Create the experiment folder and write ``cfg`` there (rank 0; every rank gets the folder's name)."""
+    from ding.utils.dist import broadcast_object, get_world_size, is_main_process
+
+    config_to_source(cfg)  # raises for a value a config file cannot hold, before any folder exists
+    exp_name = cfg.exp_name
+    if is_main_process():
+        exp_name = make_exp_dir(cfg.exp_name, renew_dir)
+        saved = copy.deepcopy(cfg)
+        saved.exp_name = exp_name
+        save_config_file(saved, os.path.join(exp_name, save_path))
+        if get_world_size() > 1:
+            # DI-engine's scripts open SummaryWriter('<exp_name>/log/serial') on every rank at once, and tensorboardX
+            # creates a missing folder check-then-create (FileExistsError on the slower rank): it exists by then
+            os.makedirs(os.path.join(exp_name, "log", "serial"), exist_ok=True)
+    return broadcast_object(exp_name) if get_world_size() > 1 else exp_name
 
 
 def _activation_config(value: Any) -> Optional[str]:

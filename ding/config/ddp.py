@@ -57,3 +57,36 @@ def to_ddp_config(main_config: dict) -> EasyDict:
         if key in collect:
             collect[key] = -(-collect[key] // world_size)
     return config
+
+
+def match_world(cfg: EasyDict) -> None:
+    """Never ranks that train apart. Under a process group of several ranks the run is data-parallel: a config
+    without ``multi_gpu`` gets it turned on, with one warning line on rank 0 (every rank alike, so the configs still
+    agree). A launcher that started several processes with no process group in this one is an error: each would
+    train alone and write its own folder."""
+    import sys
+
+    from ding.utils.dist import DistConfigError, detect_launcher, get_launcher, get_world_size, is_main_process
+
+    world_size = get_world_size()
+    if world_size == 1:
+        launch = detect_launcher()
+        if launch.world_size > 1:
+            asks = " policy.learn.multi_gpu=True needs one." if cfg.policy.learn.multi_gpu else ""
+            raise DistConfigError(
+                f"{launch.launcher} started {launch.world_size} processes, but this one (rank {launch.rank}) has no "
+                f"process group, so each would train alone and write its own folder.{asks} Run the pipeline inside "
+                f"`with DistContext():` (from ding.utils; DI-engine's DDPContext works too), or use `ding -m ...`, "
+                f"which does; or start a single process"
+            )
+        return
+    if not cfg.policy.learn.multi_gpu:
+        if is_main_process():
+            print(
+                f"ding: warning: {world_size} ranks ({get_launcher()}) but policy.learn.multi_gpu=False: training "
+                f"them as one data-parallel job (multi_gpu=True; batch_size and n_sample per rank, see "
+                f"policy.global_batch); set multi_gpu=True in the config to silence this",
+                file=sys.stderr,
+                flush=True,
+            )
+        cfg.policy.multi_gpu = cfg.policy.learn.multi_gpu = True

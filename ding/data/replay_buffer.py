@@ -45,7 +45,7 @@ class ReplayBuffer:
     """
 
     config = dict(
-        type="replay",  # registered buffer type: 'replay' (DI-engine's 'naive' and 'deque' name the same buffer)
+        type="replay",  # registered buffer type: 'replay' (DI-engine's 'naive', 'deque', 'advanced' name the same buffer)
         replay_buffer_size=10000,  # transitions kept (all envs together); the oldest are overwritten
         alpha=0.6,  # PER: priority exponent, P(i) ~ priority_i^alpha (used only when policy.priority=True)
         beta=0.4,  # PER: importance-sampling exponent at the first sample, annealed linearly to 1
@@ -330,3 +330,4 @@ class ReplayBuffer:
 
 BUFFER_REGISTRY.register("naive", ReplayBuffer)
 BUFFER_REGISTRY.register("deque", ReplayBuffer)
+BUFFER_REGISTRY.register("advanced", ReplayBuffer)  # DI-engine's default type; PER comes from policy.priority

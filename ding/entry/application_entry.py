@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import torch
@@ -39,6 +40,11 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     path = load_path or cfg.policy.load_path
     if not path:
         raise ConfigError("no checkpoint to evaluate: pass --load-path PATH (or set policy.load_path in the config)")
+    if not load_path and not os.path.isfile(path):
+        raise ConfigError(
+            f"the config's policy.load_path '{path}' does not exist (working directory: {os.getcwd()}): train first, "
+            f"or pass --load-path PATH"
+        )
     state = load_checkpoint(path)
     set_global_seed(seed)
     _, _, evaluator_env, eval_seeds = build_env_managers(cfg, seed, collector=False)

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import os
 import random
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -33,13 +32,13 @@ from easydict import EasyDict
 
 from ding.config import ConfigError, compile_config, read_config
 from ding.config.config import config_to_source, make_exp_dir, save_config_file
+from ding.config.ddp import match_world
 from ding.policy.contract import DataSpec
+from ding.torch_utils.threads import limit_cpu_threads
 from ding.utils.checkpoint import LATEST, SNAPSHOT_META, CheckpointError, buffer_snapshot_name, load_checkpoint
 from ding.utils.dist import (
-    DistConfigError,
     allreduce,
     broadcast_object,
-    detect_launcher,
     get_launcher,
     get_rank,
     get_world_size,
@@ -381,7 +380,7 @@ def setup_run(
         check_model_fits(policy, collector_env)  # the last check: nothing is written before it passes
         cfg.exp_name = totals.exp_name = make_experiment_folder(totals, resume_path is not None)
         logger = Logger(cfg.exp_name)
-        limit_cpu_threads(policy, logger)
+        limit_cpu_threads(policy.model, policy.device, logger)
         policy.collect_mode.seed(rank_seed)
         run = Run(
             cfg=cfg,
@@ -462,21 +461,6 @@ def check_model_fits(policy: Any, env: Any) -> None:
         raise error
 
 
-SMALL_MODEL_PARAMS = 1_000_000  # below this, a CPU model's ops are too small for torch's intra-op threads to pay
-
-
-def limit_cpu_threads(policy, logger) -> None:
-    """A small model on the CPU trains faster on one torch thread: its ops are too small to split, and spare
-    threads spin against the env workers and other processes (10-20x slower on a busy 2-core machine, DESIGN.md).
-    Left alone when the user chose (OMP_NUM_THREADS set) or the model is large or on a GPU."""
-    if policy.device.type != "cpu" or "OMP_NUM_THREADS" in os.environ or torch.get_num_threads() == 1:
-        return
-    n_params = sum(p.numel() for p in policy.model.parameters())
-    if n_params < SMALL_MODEL_PARAMS:
-        torch.set_num_threads(1)
-        logger.info(f"[ding] {n_params:,}-parameter model on the CPU: 1 torch thread (set OMP_NUM_THREADS to choose)")
-
-
 def prepare_config(
     input_cfg: ConfigInput,
     seed: int,
@@ -494,7 +478,7 @@ def prepare_config(
     if resume:
         main_cfg.setdefault("policy", {}).setdefault("learn", {})["resume_training"] = True
     resume = bool(main_cfg.get("policy", {}).get("learn", {}).get("resume_training", False))
-    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
+    cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False, per_rank=False)
     match_world(cfg)
     if bool(cfg.policy.get("on_policy", False)) != on_policy:
         right = ("serial_pipeline_onpolicy (ding -m serial_onpolicy)", "serial_pipeline (ding -m serial)")[on_policy]
@@ -530,35 +514,6 @@ def make_experiment_folder(cfg: EasyDict, resume: bool) -> str:
         saved.exp_name = exp_name
         save_config_file(saved, os.path.join(exp_name, "total_config.py"))
     return broadcast_object(exp_name)
-
-
-def match_world(cfg: EasyDict) -> None:
-    """Never ranks that train apart. Under a process group of several ranks the run is data-parallel: a config
-    without ``multi_gpu`` gets it turned on, with one warning line on rank 0 (every rank alike, so the configs still
-    agree). A launcher that started several processes with no process group in this one is an error: each would
-    train alone and write its own folder."""
-    world_size = get_world_size()
-    if world_size == 1:
-        launch = detect_launcher()
-        if launch.world_size > 1:
-            asks = " policy.learn.multi_gpu=True needs one." if cfg.policy.learn.multi_gpu else ""
-            raise DistConfigError(
-                f"{launch.launcher} started {launch.world_size} processes, but this one (rank {launch.rank}) has no "
-                f"process group, so each would train alone and write its own folder.{asks} Run the pipeline inside "
-                f"`with DistContext():` (from ding.utils; DI-engine's DDPContext works too), or use `ding -m ...`, "
-                f"which does; or start a single process"
-            )
-        return
-    if not cfg.policy.learn.multi_gpu:
-        if is_main_process():
-            print(
-                f"ding: warning: {world_size} ranks ({get_launcher()}) but policy.learn.multi_gpu=False: training "
-                f"them as one data-parallel job (multi_gpu=True; batch_size and n_sample per rank, see "
-                f"policy.global_batch); set multi_gpu=True in the config to silence this",
-                file=sys.stderr,
-                flush=True,
-            )
-        cfg.policy.multi_gpu = cfg.policy.learn.multi_gpu = True
 
 
 def check_same_config(cfg: EasyDict) -> None:

@@ -94,9 +94,9 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
             cfg.policy.collect.collector,
             env,
             policy,
-            run.buffer,
             run.logger,
-            run.collector_seeds,
+            buffer=run.buffer,
+            seeds=run.collector_seeds,
             seed=run.rank_seed,
             normalizer=run.normalizer,
         )

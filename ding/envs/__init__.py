@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ding.envs.env import EnvStep, EnvValueError, make_env
+from ding.envs.env import EnvStep, EnvValueError, get_vec_env_setting, make_env
 
 __all__ = [
     "make_env",
+    "get_vec_env_setting",
+    "create_env_manager",
     "EnvStep",
     "EnvValueError",
     "BaseEnvManager",
@@ -22,7 +24,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BaseEnvManager", "SubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout"):
+    if name in ("BaseEnvManager", "SubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout", "create_env_manager"):
         from ding.envs import env_manager
 
         return getattr(env_manager, name)

@@ -8,8 +8,8 @@ An env type in ``ENV_REGISTRY`` is a class or factory called with the env config
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -60,6 +60,35 @@ def make_env(cfg: Mapping[str, Any]) -> gymnasium.Env:
     """
     import_modules(cfg.get("import_names", None) or [], where="env.import_names")
     return ENV_REGISTRY.build(cfg["type"], cfg)
+
+
+def get_vec_env_setting(
+    cfg: Mapping[str, Any], collect: bool = True, eval_: bool = True
+) -> tuple[Callable[..., Any], Optional[list], Optional[list]]:
+    """DI-engine's ``env_fn, collector_env_cfgs, evaluator_env_cfgs = get_vec_env_setting(cfg.env)``.
+
+    ``env_fn(cfg=c)`` builds one env of ``cfg.type`` (:func:`make_env`); the lists hold one config per env, the
+    collector's with ``is_train=True`` and the evaluator's with ``is_train=False`` (``env.collector_env_num`` and
+    ``env.evaluator_env_num`` of them), as the pipelines build their envs.
+    """
+    from easydict import EasyDict
+
+    if not cfg.get("type"):
+        from ding.config.config import ConfigError
+
+        raise ConfigError(
+            "get_vec_env_setting: the config names no env type (env.type, or create_config.env.type given to "
+            "compile_config); build the env managers from your own env factories instead"
+        )
+    import_modules(cfg.get("import_names", None) or [], where="env.import_names")
+    ENV_REGISTRY.get(cfg["type"])  # an unknown type fails here, not in the first env factory
+
+    def copies(n: int, is_train: bool) -> list:
+        return [EasyDict(dict(cfg, is_train=is_train)) for _ in range(n)]
+
+    collector = copies(cfg["collector_env_num"], True) if collect else None
+    evaluator = copies(cfg["evaluator_env_num"], False) if eval_ else None
+    return make_env, collector, evaluator
 
 
 def space_shape_dtype(space: Any) -> tuple[tuple[int, ...], np.dtype]:

@@ -136,25 +136,94 @@ def with_ding_conventions(env: gymnasium.Env, act_scale: bool = True) -> gymnasi
 
 
 class DingEnvWrapper:
-    """DI-engine's ``DingEnvWrapper(env, cfg)``: a gymnasium env you built, with ding's conventions (float32
-    observations, Box actions in [-1, 1] unless ``cfg.act_scale`` is False); or, without ``env``, the env of
-    ``cfg.env_id`` as type 'gym' makes it. DI-engine's other arguments (``seed_api``, ``caller``,
-    ``is_gymnasium``) change nothing here: envs speak gymnasium and are seeded at reset.
+    """DI-engine's ``DingEnvWrapper(env, cfg)``: an env you built, with ding's conventions (float32 observations,
+    Box actions in [-1, 1] unless ``cfg.act_scale`` is False); or, without ``env``, the env of ``cfg.env_id`` as
+    type 'gym' makes it. ``env`` may be a gymnasium env or one of the old gym API (``reset()`` returning the obs
+    alone, ``step`` returning ``(obs, reward, done, info)``, ``seed(seed)``): see :class:`LegacyEnvAdapter`.
+    ``cfg.env_wrapper`` may be DI-engine's ``'default'`` (or ``'mujoco_default'``): the env as it is. DI-engine's
+    other arguments (``seed_api``, ``caller``, ``is_gymnasium``) change nothing here: envs are seeded at reset.
 
     For a run on envs you build, pass a factory through ``env_setting`` of the serial pipelines:
-    ``serial_pipeline(cfg, env_setting=[lambda cfg: DingEnvWrapper(gymnasium.make(...)), [{}] * 8, [{}] * 5])``.
+    ``serial_pipeline(cfg, env_setting=[lambda cfg: DingEnvWrapper(gymnasium.make(...)), [{}] * 8, [{}] * 5])``,
+    or build the env managers yourself in a hand-written loop (docs/component_api.md).
     """
 
-    def __new__(cls, env: gymnasium.Env | None = None, cfg: Mapping[str, Any] | None = None, **_di_engine: Any):
+    def __new__(cls, env: Any = None, cfg: Mapping[str, Any] | None = None, **_di_engine: Any):
         cfg = dict(cfg or {})
+        wrapper = cfg.get("env_wrapper", "default")
+        if wrapper not in ("default", "mujoco_default"):
+            raise ConfigError(
+                f"DingEnvWrapper: env_wrapper={wrapper!r} is not supported; use 'default' (the env as you made it; "
+                f"for Atari, ding's 'atari' env type applies the DeepMind wrappers)"
+            )
         if env is None:
             return GymEnv(cfg)
         if not isinstance(env, gymnasium.Env):
-            raise TypeError(
-                f"DingEnvWrapper takes a gymnasium.Env, got {type(env).__name__} (an env of the old gym API? "
-                f"make it with gymnasium)"
-            )
+            env = LegacyEnvAdapter(env)
         return with_ding_conventions(env, act_scale=cfg.get("act_scale", True))
+
+
+class LegacyEnvAdapter(gymnasium.Env):
+    """An env of the old gym API (gym < 0.26) as a gymnasium env: ``reset(seed=s)`` calls ``env.seed(s)`` (where
+    the env has it) then ``env.reset()``; a step's ``(obs, reward, done, info)`` becomes ``(obs, reward,
+    terminated, truncated, info)``, truncated where ``info['TimeLimit.truncated']`` says so. Envs already of the
+    new API (a 2-tuple reset, a 5-tuple step) pass through. Spaces of the old ``gym`` package become gymnasium's.
+    """
+
+    def __init__(self, env: Any) -> None:
+        for name in ("reset", "step", "observation_space", "action_space"):
+            if not hasattr(env, name):
+                raise TypeError(f"DingEnvWrapper takes a gym or gymnasium env; {type(env).__name__} has no '{name}'")
+        self.env = env
+        self.observation_space = as_gymnasium_space(env.observation_space)
+        self.action_space = as_gymnasium_space(env.action_space)
+        self.metadata = dict(getattr(env, "metadata", None) or {})
+        self.render_mode = getattr(env, "render_mode", None)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            if callable(getattr(self.env, "seed", None)):
+                self.env.seed(seed)
+                out = self.env.reset()
+            else:
+                out = self.env.reset(seed=seed)
+        else:
+            out = self.env.reset()
+        if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict):
+            return out
+        return out, {}
+
+    def step(self, action: Any):
+        out = self.env.step(action)
+        if len(out) == 5:
+            return out
+        obs, reward, done, info = out
+        truncated = bool(info.get("TimeLimit.truncated", False)) if isinstance(info, dict) else False
+        return obs, reward, bool(done) and not truncated, truncated, info
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        if callable(getattr(self.env, "close", None)):
+            self.env.close()
+
+
+def as_gymnasium_space(space: Any) -> gymnasium.spaces.Space:
+    """A space of the old ``gym`` package (Box, Discrete, MultiDiscrete, MultiBinary) as gymnasium's."""
+    if isinstance(space, gymnasium.spaces.Space):
+        return space
+    spaces = gymnasium.spaces
+    kind = type(space).__name__
+    if kind == "Discrete":
+        return spaces.Discrete(int(space.n), start=int(getattr(space, "start", 0)))
+    if kind == "Box":
+        return spaces.Box(np.asarray(space.low), np.asarray(space.high), dtype=space.dtype)
+    if kind == "MultiDiscrete":
+        return spaces.MultiDiscrete(np.asarray(space.nvec), dtype=space.dtype)
+    if kind == "MultiBinary":
+        return spaces.MultiBinary(space.n)
+    raise TypeError(f"DingEnvWrapper: the env's space {space!r} has no gymnasium equivalent here")
 
 
 def _scalable_box(space: Any) -> bool:

@@ -282,6 +282,7 @@ class Policy:
             load_state_dict=self._load_state_dict_learn,
             data_spec=self._data_spec,
             minibatches=getattr(self, "_minibatches", None),
+            get_attribute=self.get_attribute,
         )
 
     @property
@@ -296,6 +297,7 @@ class Policy:
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
             value=getattr(self, "_forward_value", None),
+            get_attribute=self.get_attribute,
         )
 
     @property
@@ -305,7 +307,26 @@ class Policy:
             forward=self._forward_eval,
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
+            get_attribute=self.get_attribute,
         )
+
+    _CONFIG_ATTRIBUTES = ("cuda", "on_policy", "priority", "priority_IS_weight", "multi_gpu")
+
+    def get_attribute(self, name: str) -> Any:
+        """DI-engine's ``policy.<mode>.get_attribute(name)``: a field of :meth:`_data_spec` (``batch_size``,
+        ``n_sample``, ``nstep``, ``discount_factor``, ``priority``, ...), one of the config flags
+        :attr:`_CONFIG_ATTRIBUTES`, ``device`` or ``model``."""
+        spec = self._data_spec()
+        if hasattr(spec, name):
+            return getattr(spec, name)
+        if name in self._CONFIG_ATTRIBUTES:
+            return self._cfg.get(name)
+        if name == "device":
+            return str(self._device)
+        if name == "model":
+            return self._model
+        known = sorted({*vars(spec), *self._CONFIG_ATTRIBUTES, "device", "model"})
+        raise AttributeError(f"{type(self).__name__}.get_attribute('{name}'): not an attribute here; known: {known}")
 
     def _init_collect(self) -> None:
         """Collect mode state beyond ``self._collect_rng`` (an epsilon schedule, a numpy mirror ...), if any."""

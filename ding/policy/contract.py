@@ -82,6 +82,7 @@ class LearnMode:
     data_spec: Callable[[], DataSpec]
     # on-policy: rollout (numpy arrays of the RolloutCollector) -> minibatches, one per train iteration; else None
     minibatches: Optional[Callable[[dict[str, np.ndarray]], Iterator[dict[str, torch.Tensor]]]] = None
+    get_attribute: Optional[Callable[[str], Any]] = None  # DI-engine's: 'batch_size', 'n_sample', 'nstep', 'cuda' ...
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class CollectMode:
     state_dict: Callable[[], dict[str, Any]]
     load_state_dict: Callable[[dict[str, Any]], None]
     value: Optional[Callable[[np.ndarray], np.ndarray]] = None  # on-policy: critic values (N,) of obs, to bootstrap
+    get_attribute: Optional[Callable[[str], Any]] = None
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,4 @@ class EvalMode:
     forward: Callable[[np.ndarray], np.ndarray]  # obs (E, *obs_shape) -> greedy actions (E, ...)
     state_dict: Callable[[], dict[str, Any]]
     load_state_dict: Callable[[dict[str, Any]], None]
+    get_attribute: Optional[Callable[[str], Any]] = None

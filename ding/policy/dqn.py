@@ -180,10 +180,12 @@ class DQNPolicy(Policy):
             q = self._model(to_tensor(obs, self._device))["logit"]
             return to_numpy(q.argmax(dim=-1))
 
-    def _forward_collect(self, obs: np.ndarray, envstep: int) -> dict[str, np.ndarray]:
+    def _forward_collect(self, obs: np.ndarray, envstep: int, eps: float | None = None) -> dict[str, np.ndarray]:
         """``{'action'}``: epsilon-greedy actions (E,) for obs (E, *obs_shape); epsilon from the schedule at
-        ``envstep``. The model runs on the greedy rows only (at eps 0.5 it skips half the inference)."""
-        eps = self._eps_fn(envstep)
+        ``envstep`` unless given (DI-engine's ``policy_kwargs={'eps': eps}``). The model runs on the greedy rows
+        only (at eps 0.5 it skips half the inference)."""
+        if eps is None:
+            eps = self._eps_fn(envstep)
         explore = self._collect_rng.random(len(obs)) < eps
         if not explore.any():
             return {"action": self._greedy(obs)}

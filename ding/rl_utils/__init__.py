@@ -1,6 +1,6 @@
 """Shared RL math: every policy calls these plain functions rather than keeping its own copy."""
 
-from .exploration import epsilon_schedule
+from .exploration import epsilon_schedule, get_epsilon_greedy_fn
 from .gae import gae_advantages, gae_discounts
 from .ppo import explained_variance, ppo_policy_loss, ppo_value_loss
 from .td import hard_update, q_nstep_td_error, soft_update
@@ -10,6 +10,7 @@ __all__ = [
     "RunningMeanStd",
     "epsilon_schedule",
     "explained_variance",
+    "get_epsilon_greedy_fn",
     "gae_advantages",
     "gae_discounts",
     "global_moments",

@@ -19,3 +19,8 @@ def epsilon_schedule(type: str, start: float, end: float, decay: int) -> Callabl
     if type == "linear":
         return lambda step: start + (end - start) * min(1.0, step / decay)
     raise ValueError(f"policy.other.eps.type='{type}' is not supported; use 'exp' or 'linear'")
+
+
+def get_epsilon_greedy_fn(start: float, end: float, decay: int, type_: str = "exp") -> Callable[[int], float]:
+    """DI-engine's name and argument order for :func:`epsilon_schedule` (the same values at every env step)."""
+    return epsilon_schedule(type_, start, end, decay)

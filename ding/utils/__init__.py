@@ -27,6 +27,7 @@ from .registry import (
     RegistryError,
     import_modules,
 )
+from .seed import set_pkg_seed
 
 __all__ = [
     "BUFFER_REGISTRY",
@@ -51,9 +52,27 @@ __all__ = [
     "get_world_size",
     "import_modules",
     "is_main_process",
+    "deep_merge_dicts",
+    "set_pkg_seed",
     "spawn",
     "to_ddp_config",
 ]
+
+
+def deep_merge_dicts(original: dict, new_dict: dict) -> Any:
+    """DI-engine's helper: a deep copy of ``original`` with ``new_dict`` merged in, nested dicts key by key (no
+    key checks: ``compile_config`` is where a config's keys are checked)."""
+    import copy
+
+    from easydict import EasyDict
+
+    merged = copy.deepcopy(dict(original or {}))
+    for key, value in (new_dict or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge_dicts(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return EasyDict(merged)
 
 
 def __getattr__(name: str) -> Any:

@@ -25,15 +25,23 @@ class Logger:
     :param name: base name of the text log file.
     :param enabled: write anything at all (False on ranks other than 0).
     :param tensorboard: also write TensorBoard scalars.
+    :param writer: a SummaryWriter of the user's (tensorboardX's or torch's) to write scalars to, instead of one of
+        its own (DI-engine's ``tb_logger``); it is flushed, not closed, by :meth:`close`.
     """
 
     def __init__(
-        self, exp_name: Optional[str], name: str = "train", enabled: Optional[bool] = None, tensorboard: bool = True
+        self,
+        exp_name: Optional[str],
+        name: str = "train",
+        enabled: Optional[bool] = None,
+        tensorboard: bool = True,
+        writer: Any = None,
     ) -> None:
         self.enabled = is_main_process() if enabled is None else enabled
         self.log_dir = os.path.join(exp_name, "log") if exp_name is not None else None
         self._file = None
         self._writer = None
+        self._user_writer = writer if self.enabled else None
         self._interactive = sys.stdout.isatty()
         self._status_shown = False
         self._last_status = 0.0
@@ -41,7 +49,7 @@ class Logger:
             return
         os.makedirs(self.log_dir, exist_ok=True)
         self._file = open(os.path.join(self.log_dir, f"{name}.log"), "a", encoding="utf-8", buffering=1)
-        if tensorboard:
+        if tensorboard and writer is None:
             from torch.utils.tensorboard import SummaryWriter  # paid only by runs that log
 
             self._writer = SummaryWriter(self.log_dir, max_queue=1000, flush_secs=10)
@@ -85,6 +93,10 @@ class Logger:
     def scalars(self, prefix: str, values: dict[str, Any], step: int) -> None:
         """TensorBoard scalars ``<prefix>/<key>`` at x = ``step``, written as one event (one record and checksum
         for all of them: tensorboard computes its CRC32C in pure Python, ~20 us per record)."""
+        if self._user_writer is not None:
+            for key, value in values.items():
+                self._user_writer.add_scalar(f"{prefix}/{key}", _scalar(value), step)
+            return
         if self._writer is None or not values:
             return
         from tensorboard.compat.proto.summary_pb2 import Summary
@@ -109,6 +121,8 @@ class Logger:
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()
+        if self._user_writer is not None:
+            self._user_writer.flush()
 
     def close(self) -> None:
         if self._status_shown:
@@ -117,9 +131,26 @@ class Logger:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._user_writer is not None:
+            self._user_writer.flush()
+            self._user_writer = None
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def component_logger(tb_logger: Any, exp_name: Optional[str], instance_name: str) -> Logger:
+    """The logger of a worker built by DI-engine's call form (``tb_logger``: a SummaryWriter or None): lines to
+    stdout and ``<exp_name>/log/<instance_name>.log``, scalars to ``tb_logger``, on rank 0 only. A ding
+    :class:`Logger` passed as ``tb_logger`` (the pipelines' form) is returned as it is."""
+    if isinstance(tb_logger, Logger):
+        return tb_logger
+    if tb_logger is not None and not hasattr(tb_logger, "add_scalar"):
+        raise TypeError(
+            f"tb_logger must be a SummaryWriter (tensorboardX or torch.utils.tensorboard) or None, got "
+            f"{type(tb_logger).__name__}"
+        )
+    return Logger(exp_name, name=instance_name, tensorboard=False, writer=tb_logger)
 
 
 def format_stats(values: dict[str, Any]) -> str:

@@ -65,6 +65,10 @@ class Registry:
             )
         return self._items[name]
 
+    def name_of(self, obj: Any) -> Optional[str]:
+        """The name ``obj`` is registered under (None if it is not registered)."""
+        return next((name for name, item in self._items.items() if item is obj), None)
+
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """An instance of the type registered as ``name`` (DI-engine's ``Registry.build``)."""
         return self.get(name)(*args, **kwargs)
@@ -107,5 +111,10 @@ POLICY_REGISTRY = Registry(
 MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac", "qac": "ding.model.qac"})
 BUFFER_REGISTRY = Registry(
     "buffer",
-    {"replay": "ding.data.replay_buffer", "naive": "ding.data.replay_buffer", "deque": "ding.data.replay_buffer"},
+    {
+        "replay": "ding.data.replay_buffer",
+        "naive": "ding.data.replay_buffer",
+        "deque": "ding.data.replay_buffer",
+        "advanced": "ding.data.replay_buffer",
+    },
 )

@@ -20,3 +20,8 @@ def derive_seeds(seed: int, n: int, stream: int) -> list[int]:
     """``n`` env seeds for ``stream`` (0: collector, 1: evaluator), distinct across streams and nearby run seeds."""
     state = np.random.SeedSequence([seed, stream]).generate_state(n, dtype=np.uint32)
     return [int(s) for s in state]
+
+
+def set_pkg_seed(seed: int, use_cuda: bool = True) -> None:
+    """DI-engine's name for :func:`set_global_seed` (torch seeds CUDA's generators too, whatever ``use_cuda``)."""
+    set_global_seed(seed)

@@ -456,7 +456,9 @@ def test_collector_goes_on_through_worker_kills():
     with SubprocessEnvManager(count_fns({}, {}, {}), {"context": "fork", "retry_waiting_time": 0.0}) as env:
         buffer = ReplayBuffer(1000, 3, (2,), np.float32, seed=0)
         config = SampleSerialCollector.default_config()
-        collector = SampleSerialCollector(config, env, policy, buffer, Logger(None, enabled=False), [0, 1, 2])
+        collector = SampleSerialCollector(
+            config, env, policy, Logger(None, enabled=False), buffer=buffer, seeds=[0, 1, 2]
+        )
         collector.collect(3)
         for k in range(21):
             os.kill(env.worker_pids[k % 3], signal.SIGKILL)

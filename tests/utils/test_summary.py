@@ -20,7 +20,7 @@ def _evaluator(returns_per_eval):
         EasyDict(eval_freq=10),
         env=None,
         policy=SimpleNamespace(eval_mode=None),
-        logger=Logger(None, enabled=False),
+        tb_logger=Logger(None, enabled=False),
         n_episode=2,
         stop_value=195,
         seeds=[0],

@@ -96,9 +96,9 @@ def collect_rows(batch_size: int, collects: list[int], seeds: list[int], policy=
             SampleSerialCollector.default_config(),
             env,
             policy or ObsPolicy(env.action_space.n),
-            buffer,
             Logger(None, enabled=False),
-            seeds,
+            buffer=buffer,
+            seeds=seeds,
         )
         got = [collector.collect(n) for n in collects]
         return collector, buffer, got

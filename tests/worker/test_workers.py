@@ -53,7 +53,12 @@ def test_truncation_bootstraps_and_termination_does_not(tmp_path):
     env = BaseEnvManager([lambda: counting_env(100, 3), lambda: counting_env(2, 100)])
     buffer = ReplayBuffer(100, 2, (1,), np.float32, nstep=1, discount_factor=0.5, seed=0)
     collector = SampleSerialCollector(
-        SampleSerialCollector.default_config(), env, FixedPolicy(), buffer, Logger(None, enabled=False), [0, 1]
+        SampleSerialCollector.default_config(),
+        env,
+        FixedPolicy(),
+        Logger(None, enabled=False),
+        buffer=buffer,
+        seeds=[0, 1],
     )
     assert collector.collect(6) == 6  # 3 vectorised steps of 2 envs
     assert collector.envstep == 6 and collector.episode_count == 2  # env 0 cut at step 3, env 1 ended at step 2
@@ -179,7 +184,7 @@ def test_exploration_follows_the_collectors_env_steps_not_train_iterations(cartp
     env = BaseEnvManager.build(cfg.env, envs)
     buffer = ReplayBuffer(rows * envs, envs, (4,), np.float32, seed=0)
     collector = SampleSerialCollector(
-        cfg.policy.collect.collector, env, policy, buffer, Logger(None, enabled=False), list(range(envs))
+        cfg.policy.collect.collector, env, policy, Logger(None, enabled=False), buffer=buffer, seeds=list(range(envs))
     )
     for _ in range(rows // 8):
         collector.collect(8 * envs, train_iter=10**6)

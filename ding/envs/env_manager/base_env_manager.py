@@ -115,7 +115,8 @@ def check_finite(field: str, values: np.ndarray, env_ids: np.ndarray | None = No
 class BaseEnvManager:
     """Steps ``E`` envs one after another in this process and resets each env in the step its episode ends.
 
-    :param env_fns: one factory per env, each returning a ``gymnasium.Env`` (e.g. ``partial(make_env, env_cfg)``).
+    :param env_fn: one factory per env, each returning a ``gymnasium.Env`` (e.g. ``partial(make_env, env_cfg)``);
+        DI-engine's keyword (``BaseEnvManager(env_fn=[...], cfg=cfg.env.manager)``).
     :param cfg: the ``env.manager`` config; missing keys take the defaults of :attr:`config`.
 
     All envs must share the observation and action spaces. Inputs and outputs are numpy arrays whose first axis is
@@ -128,6 +129,9 @@ class BaseEnvManager:
         shared_memory=False,  # DI-engine key of process-based managers; envs here run in this process (no effect)
         reset_inplace=False,  # DI-engine key: envs here always reset in place when an episode ends (no effect)
     )
+
+    seed_setting: tuple[int, bool] | None = None  # DI-engine's seed(seed, dynamic_seed), read by the workers
+    replay_path: str | None = None  # DI-engine's enable_save_replay(path), read by the evaluator
 
     @classmethod
     def default_config(cls) -> EasyDict:
@@ -160,7 +164,8 @@ class BaseEnvManager:
             return manager
         return cls([functools.partial(make_env, cfg)] * env_num, cfg.get("manager"))
 
-    def __init__(self, env_fns: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, env_fn: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
+        env_fns = env_fn
         if len(env_fns) == 0:
             raise ValueError(f"{type(self).__name__} needs at least one env factory")
         self._cfg = merge_manager_config(self.config, cfg, type(self).__name__)
@@ -170,6 +175,42 @@ class BaseEnvManager:
         self._setup_spaces(len(self._envs), self._envs[0].observation_space, self._envs[0].action_space)
         for i, env in enumerate(self._envs[1:], start=1):
             self._check_spaces(i, env.observation_space, env.action_space)
+
+    # -- DI-engine's calls of hand-written entry scripts -------------------------------------------------------
+    def seed(self, seed: int, dynamic_seed: bool = True) -> None:
+        """DI-engine's ``env.seed(seed, dynamic_seed)``: the base seed the worker using these envs derives its env
+        seeds from, as the pipelines do from the run seed (collector: stream 0 of ``seed + rank``, with
+        exploration and random actions; evaluator: stream 1, the same episode starts at every evaluation).
+        ``dynamic_seed=False`` is the evaluator's (DI-engine's scripts pass it for evaluator envs)."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}.seed takes one int (the envs' seeds derive from it), got {seed!r}")
+        self.seed_setting = (int(seed), bool(dynamic_seed))
+
+    def enable_save_replay(self, replay_path: str | None) -> None:
+        """DI-engine's ``env.enable_save_replay(path)``: the evaluator using these envs writes one MP4 per
+        evaluated episode there (the envs must render: made with ``render_mode='rgb_array'``). None: no videos."""
+        if replay_path is None:
+            self.replay_path = None
+            return
+        if type(self) is not BaseEnvManager:
+            raise ValueError(
+                f"enable_save_replay: {type(self).__name__} does not record videos; use the 'base' env manager for "
+                f"the evaluator, or leave env.replay_path None"
+            )
+        modes = {getattr(env, "render_mode", None) for env in self._envs}
+        if modes != {"rgb_array"}:
+            raise ValueError(
+                f"enable_save_replay('{replay_path}'): the envs must render RGB frames, made with "
+                f"render_mode='rgb_array' (they have {sorted(map(str, modes))}); or leave env.replay_path None"
+            )
+        self.replay_path = replay_path
+        self.frames = [None] * len(self._envs)
+        self.render_fps = self._envs[0].metadata.get("render_fps")
+
+    def launch(self, reset_param: Any = None) -> None:
+        """DI-engine starts its envs here; ding's managers are ready once built (the worker resets them)."""
+        if reset_param is not None:
+            raise ValueError(f"{type(self).__name__}.launch(reset_param=...) is not supported by ding")
 
     # -- shared by every manager -------------------------------------------------------------------------------
     def _setup_spaces(self, env_num: int, observation_space: Any, action_space: Any) -> None:
@@ -351,6 +392,19 @@ class BaseEnvManager:
         self._closed = True
         for env in self._envs:
             env.close()
+
+
+def create_env_manager(manager_cfg: Mapping[str, Any], env_fn: Sequence[EnvFn]) -> BaseEnvManager:
+    """DI-engine's ``create_env_manager(cfg.env.manager, [partial(env_fn, cfg=c) for c in env_cfgs])``: the
+    manager of ``manager_cfg.type`` over those env factories."""
+    manager_type = manager_cfg.get("type", "base")
+    manager_cls = ENV_MANAGER_REGISTRY.get(manager_type)
+    if not issubclass(manager_cls, BaseEnvManager) or "env_cfg" in manager_cls.__init__.__code__.co_varnames:
+        raise ValueError(
+            f"create_env_manager: the '{manager_type}' manager builds its envs from the env config, not from env "
+            f"factories; use env_manager type 'base' or 'subprocess' in a hand-written loop"
+        )
+    return manager_cls(env_fn, manager_cfg)
 
 
 @runtime_checkable

@@ -79,7 +79,7 @@ def _shutdown_workers(procs: list, conns: list, blocks: list, broken: set[int]) 
 class SubprocessEnvManager(BaseEnvManager):
     """Steps ``E`` envs in parallel, one worker process each, and resets each env in the step its episode ends.
 
-    :param env_fns: one factory per env returning a ``gymnasium.Env``; picklable unless ``context='fork'``
+    :param env_fn: one factory per env returning a ``gymnasium.Env``; picklable unless ``context='fork'``
         (``functools.partial(make_env, env_cfg)`` is).
     :param cfg: the ``env.manager`` config; missing keys take the defaults of :attr:`config`.
 
@@ -102,7 +102,8 @@ class SubprocessEnvManager(BaseEnvManager):
     )
     config_rules = {"step_timeout": optional(rule=positive()), "reset_timeout": optional(rule=positive())}
 
-    def __init__(self, env_fns: Sequence[Callable[[], Any]], cfg: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, env_fn: Sequence[Callable[[], Any]], cfg: Mapping[str, Any] | None = None) -> None:
+        env_fns = env_fn
         self._closed = True  # until the workers run; close() works on a half-built manager
         if len(env_fns) == 0:
             raise ValueError("SubprocessEnvManager needs at least one env factory")

@@ -24,7 +24,7 @@ class RolloutCollector:
 
     :param cfg: ``policy.collect.collector`` of the compiled config.
     :param env: a vectorised env manager (reset with ``seeds`` on the first collect).
-    :param policy: the policy; its ``collect_mode.forward(obs, envstep)`` returns a dict of per-env arrays with at
+    :param policy: the policy (or its collect mode); its ``collect_mode.forward(obs, envstep)`` returns a dict of per-env arrays with at
         least ``action``, ``logp`` and ``value``, and ``collect_mode.value(obs)`` the critic's values.
     :param logger: log lines and TensorBoard scalars.
     :param seeds: one seed per env, used at the first reset.
@@ -59,7 +59,7 @@ class RolloutCollector:
             )
         self._cfg = cfg
         self._env = env
-        self._policy = policy.collect_mode
+        self._policy = getattr(policy, "collect_mode", policy)
         self._seeds = seeds
         self.steps_per_collect = n_sample // env.env_num
         space = env.action_space

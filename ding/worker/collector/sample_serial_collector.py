@@ -10,10 +10,13 @@ from easydict import EasyDict
 
 from ding.config.config import ConfigError
 from ding.envs.normalize import EnvNormalizer
-from ding.utils.dist import get_world_size, mark_progress
-from ding.utils.log_helper import Logger
+from ding.utils import budget
+from ding.utils.dist import get_rank, get_world_size, mark_progress
+from ding.utils.log_helper import component_logger
+from ding.utils.seed import derive_seeds
 from ding.worker.collector.collector_log import CollectorLog
 from ding.worker.collector.row_assembler import RowAssembler
+from ding.worker.transitions import RowSink, TransitionList
 
 
 def random_actions(action_space: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,12 +43,25 @@ class SampleSerialCollector:
     wait for the next collect, and the envs keep stepping their last actions in between. ``env.manager.batch_size``
     chooses (the Atari DQN configs set half the envs; 0: synchronous).
 
+    Two call forms. The pipelines': ``SampleSerialCollector(cfg, env, policy, logger, buffer=..., seeds=...,
+    seed=...)`` with ding's :class:`Logger`: ``collect`` writes into ``buffer`` and returns the count. DI-engine's
+    hand-written loops': ``SampleSerialCollector(cfg, env, policy.collect_mode, tb_logger, exp_name=...)``, no
+    buffer: ``collect`` returns DI-engine's list of transition dicts (a :class:`~ding.worker.transitions.
+    TransitionList` whose rows ``AdvancedReplayBuffer.push`` stores as the pipeline's buffer would). Its seeds come
+    from ``env.seed(seed)`` as the pipelines derive them from the run seed (env seeds, exploration, random actions:
+    ``seed + rank``). For an on-policy policy (PPO) it collects as ``serial_pipeline_onpolicy``'s
+    :class:`RolloutCollector` does, exactly ``n_sample`` transitions, and the list carries the rollout the learner
+    trains on.
+
     :param cfg: ``policy.collect.collector`` of the compiled config.
     :param env: a vectorised env manager (already built; reset with ``seeds`` on the first collect).
-    :param policy: the policy (its ``collect_mode`` is used).
-    :param buffer: where transitions go (``add`` one vectorised step at a time).
-    :param logger: log lines and TensorBoard scalars.
+    :param policy: the policy or its ``collect_mode``.
+    :param tb_logger: ding's :class:`Logger`, or DI-engine's ``tb_logger`` (a SummaryWriter or None).
+    :param exp_name: the experiment folder of DI-engine's call form (its text log goes to ``<exp_name>/log/``).
+    :param instance_name: the name of that text log.
+    :param buffer: where transitions go (``add`` one vectorised step at a time); None: DI-engine's form.
     :param seeds: one seed per env, used at the first reset.
+    :param seed: seed of the random-action generator.
     :param normalizer: ``env.norm_obs`` / ``env.norm_reward`` (ding.envs.normalize): the buffer gets normalised
         observations and scaled rewards, the statistics fixed during a collect and updated at its end; None: raw.
     """
@@ -61,20 +77,29 @@ class SampleSerialCollector:
     def __init__(
         self,
         cfg: EasyDict,
-        env: Any,
-        policy: Any,
-        buffer: Any,
-        logger: Logger,
-        seeds: list[int],
+        env: Any = None,
+        policy: Any = None,
+        tb_logger: Any = None,
+        exp_name: Optional[str] = "default_experiment",
+        instance_name: str = "collector",
+        *,
+        buffer: Any = None,
+        seeds: Optional[list[int]] = None,
         seed: int = 0,
         normalizer: Optional[EnvNormalizer] = None,
     ) -> None:
+        if env is None or policy is None:
+            raise TypeError("SampleSerialCollector needs the env manager and the policy (or policy.collect_mode)")
         self._cfg = cfg
         self._env = env
-        self._policy = policy.collect_mode
+        self._policy = getattr(policy, "collect_mode", policy)
         self._buffer = buffer
+        self._component = buffer is None  # DI-engine's form: collect returns the transitions
         self._seeds = seeds
         self._rng = np.random.default_rng(seed)
+        self._policy_kwargs: dict[str, Any] = {}  # DI-engine's policy_kwargs of the collect in progress
+        self._rollout: Any = None  # an on-policy policy in DI-engine's form: the RolloutCollector collecting for it
+        self._layout_seed: Optional[int] = None  # DI-engine's form: the run seed of this rank, for the replay buffer
         self._obs: Optional[np.ndarray] = None
         # an asynchronous manager (send/recv of env batches): inference on one batch overlaps the others' stepping
         self.overlapped = env.asynchronous
@@ -88,7 +113,13 @@ class SampleSerialCollector:
         self._world_size = get_world_size()
         self.envstep = 0  # env steps collected by all ranks together (they step in lockstep)
         self.episode_count = 0  # episodes finished on this rank
-        self._log = CollectorLog(logger, cfg.collect_print_freq)
+        self._logger = component_logger(tb_logger, exp_name, instance_name)
+        self._log = CollectorLog(self._logger, cfg.collect_print_freq)
+        if self._component and self._policy.value is None and self.overlapped:
+            raise ValueError(
+                "an asynchronous env manager (manager.batch_size < env_num) is not supported in DI-engine's call form "
+                "of SampleSerialCollector; set env.manager.batch_size=0"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the random-action generator, for checkpoints."""
@@ -112,11 +143,112 @@ class SampleSerialCollector:
             self._policy.set_rng_state(state["policy_rng"])
         self._log.restart(self.envstep)
 
-    def collect(self, n_sample: int, train_iter: int = 0, random: bool = False) -> int:
+    def collect(
+        self,
+        n_sample: Optional[int] = None,
+        train_iter: int = 0,
+        random: bool = False,
+        *,
+        drop_extra: bool = True,
+        random_collect: bool = False,
+        record_random_collect: bool = True,
+        policy_kwargs: Optional[dict[str, Any]] = None,
+        level_seeds: Any = None,
+    ) -> Any:
         """Step the envs until at least ``n_sample`` transitions went into the buffer; returns how many did.
 
         With ``random=True`` actions are uniform over the action space (``policy.random_collect_size``).
+
+        DI-engine's call form (no buffer): returns the list of ``ceil(n_sample / env_num) * env_num`` transition
+        dicts (``obs, action, reward, next_obs, terminated, truncated, done``; for PPO also ``logp``, ``value`` ...;
+        exactly ``n_sample`` for an on-policy policy); ``n_sample`` None: the policy's ``collect.n_sample``;
+        ``random_collect`` is ``random``; ``policy_kwargs`` go to the policy's collect forward (DQN: ``eps``).
+        ``drop_extra`` and ``record_random_collect`` change nothing here; ``level_seeds`` is not supported.
         """
+        if not self._component:
+            return self._collect(n_sample, train_iter, random)
+        if level_seeds is not None:
+            raise ValueError("SampleSerialCollector.collect(level_seeds=...) is not supported by ding")
+        if n_sample is None:
+            n_sample = self._policy.get_attribute("n_sample")
+        self._first_collect_setup()
+        if self._policy.value is not None:
+            data = self._collect_rollout(n_sample, train_iter, policy_kwargs)
+        else:
+            sink = self._buffer = RowSink()
+            self._policy_kwargs = dict(policy_kwargs or {})
+            try:
+                self._collect(n_sample, train_iter, random or random_collect)
+            finally:
+                self._buffer, self._policy_kwargs = None, {}
+            data = sink.rows(self._row_layout()).transitions()
+        budget.record_envstep(self.envstep)
+        return data
+
+    def _first_collect_setup(self) -> None:
+        """DI-engine's form: seeds from ``env.seed(seed)`` (if called) as the pipelines derive them from the run
+        seed: this rank's ``seed + rank`` for the env seeds (stream 0), random actions and exploration."""
+        if self._seeds is not None or self._obs is not None or self._rollout is not None:
+            return
+        setting = getattr(self._env, "seed_setting", None)
+        if setting is None:
+            return
+        seed, dynamic = setting
+        if not dynamic:
+            raise ValueError(
+                "collector envs seeded with dynamic_seed=False would restart every episode from the same seeds; "
+                "ding's collector envs continue their generators: call env.seed(seed) (dynamic_seed=True)"
+            )
+        rank_seed = seed + get_rank()
+        self._seeds = derive_seeds(rank_seed, self._env.env_num, stream=0)
+        self._rng = np.random.default_rng(rank_seed)
+        self._policy.seed(rank_seed)
+        self._layout_seed = rank_seed
+
+    def _row_layout(self) -> dict[str, Any]:
+        """What the replay buffer needs to store these rows as the pipeline's buffer would (its build arguments)."""
+        space, action_space = self._env.observation_space, self._env.action_space
+        get = self._policy.get_attribute
+        from ding.envs.spaces import is_stacked_frames
+
+        return dict(
+            stacked_frames=is_stacked_frames(space),
+            n_envs=self._env.env_num,
+            obs_shape=space.shape,
+            obs_dtype=space.dtype,
+            action_shape=action_space.shape,
+            action_dtype=np.int64 if hasattr(action_space, "n") else action_space.dtype,
+            nstep=get("nstep"),
+            discount_factor=get("discount_factor"),
+            priority=get("priority"),
+            seed=self._layout_seed,
+        )
+
+    def _collect_rollout(self, n_sample: int, train_iter: int, policy_kwargs: Optional[dict]) -> TransitionList:
+        """An on-policy policy in DI-engine's form: one rollout of the :class:`RolloutCollector`, as a list."""
+        from ding.worker.collector.rollout_collector import RolloutCollector
+
+        if policy_kwargs:
+            raise ValueError(f"policy_kwargs {sorted(policy_kwargs)} are not taken by an on-policy policy's collect")
+        if self._rollout is None:
+            self._rollout = RolloutCollector(self._cfg, self._env, self._policy, self._logger, self._seeds, n_sample)
+        elif n_sample != self._rollout.steps_per_collect * self._env.env_num:
+            raise ValueError(
+                f"collect(n_sample={n_sample}): an on-policy collector collects the same n_sample every time "
+                f"({self._rollout.steps_per_collect * self._env.env_num} at the first collect)"
+            )
+        rollout = self._rollout.collect(train_iter)
+        self.envstep, self.episode_count = self._rollout.envstep, self._rollout.episode_count
+        steps, env_num = rollout["reward"].shape
+        flat = {
+            key: value.reshape(steps * env_num, *value.shape[2:])
+            for key, value in rollout.items()
+            if value.shape[:2] == (steps, env_num)
+        }
+        flat["done"] = flat["terminated"] | flat["truncated"]
+        return TransitionList(flat, source=rollout)
+
+    def _collect(self, n_sample: int, train_iter: int = 0, random: bool = False) -> int:
         env_num = self._env.env_num
         rows = -(-n_sample // env_num)
         if self.overlapped:
@@ -128,10 +260,16 @@ class SampleSerialCollector:
         self._log.maybe_log(train_iter, self.envstep, extra=lambda: self._policy.info(self.envstep))
         return rows * env_num
 
+    def close(self) -> None:
+        """DI-engine's ``collector.close()``: close the env manager and, in DI-engine's form, the text log."""
+        self._env.close()
+        if self._component:
+            self._logger.close()
+
     def _act(self, obs: np.ndarray, random: bool) -> np.ndarray:
         if random:
             return random_actions(self._env.action_space, len(obs), self._rng)
-        return self._policy.forward(obs, self.envstep)["action"]
+        return self._policy.forward(obs, self.envstep, **self._policy_kwargs)["action"]
 
     def _collect_sync(self, rows: int, random: bool) -> None:
         """``rows`` steps of all envs, acting on all their obs in turn."""

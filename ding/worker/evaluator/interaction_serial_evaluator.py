@@ -10,8 +10,12 @@ from typing import Any, Optional
 import numpy as np
 from easydict import EasyDict
 
-from ding.utils.dist import mark_progress
-from ding.utils.log_helper import Logger
+from ding.utils import budget
+from ding.utils.dist import broadcast_object, get_world_size, is_main_process, mark_progress
+from ding.utils.log_helper import Logger, component_logger
+from ding.utils.seed import derive_seeds
+
+_FROM_CFG: Any = object()  # stop_value not given: read it from cfg (None there means never stop)
 
 
 class InteractionSerialEvaluator:
@@ -21,13 +25,23 @@ class InteractionSerialEvaluator:
     policy on the same episode starts. Each env runs a fixed quota of episodes (env i: ``n_episode // E`` plus one
     for the first ``n_episode % E`` envs), so short episodes are not over-represented.
 
+    Two call forms. The pipelines': ``InteractionSerialEvaluator(cfg, env, policy, logger, n_episode=...,
+    stop_value=..., seeds=...)`` with ding's :class:`Logger`; rank 0 alone evaluates and the pipeline shares the
+    outcome. DI-engine's: ``InteractionSerialEvaluator(cfg, env, policy.eval_mode, tb_logger, exp_name=...)``:
+    ``n_episode`` and ``stop_value`` come from ``cfg`` (compile_config sets them from the env keys), the seeds from
+    ``env.seed(seed, dynamic_seed=False)`` (the pipelines' evaluator seeds for that seed), videos from
+    ``env.enable_save_replay(path)``; under a process group :meth:`eval` runs on rank 0 and returns rank 0's
+    ``(stop, result)`` on every rank, so every rank leaves a hand-written loop on the same iteration.
+
     :param cfg: ``policy.eval.evaluator`` of the compiled config.
     :param env: a vectorised env manager for evaluation.
-    :param policy: the policy (its ``eval_mode`` is used).
-    :param logger: log lines and TensorBoard scalars.
-    :param n_episode: episodes per evaluation (``env.n_evaluator_episode``).
-    :param stop_value: mean return that ends training (``env.stop_value``; None: never).
-    :param seeds: one seed per evaluator env, used at every evaluation.
+    :param policy: the policy or its ``eval_mode``.
+    :param tb_logger: ding's :class:`Logger`, or DI-engine's ``tb_logger`` (a SummaryWriter or None).
+    :param exp_name: the experiment folder of DI-engine's call form (its text log goes to ``<exp_name>/log/``).
+    :param instance_name: the name of that text log.
+    :param n_episode: episodes per evaluation (``env.n_evaluator_episode``); None: ``cfg.n_episode``.
+    :param stop_value: mean return that ends training (``env.stop_value``; None: never); default ``cfg.stop_value``.
+    :param seeds: one seed per evaluator env, used at every evaluation; None: from ``env.seed(...)``, if called.
     :param normalizer: ``env.norm_obs`` (ding.envs.normalize): the policy sees observations normalised with the
         collector's statistics as they are (never updated here); returns are the env's own rewards.
     """
@@ -35,6 +49,8 @@ class InteractionSerialEvaluator:
     config = dict(
         eval_freq=1000,  # train iterations between evaluations (also one at iteration 0)
         video_to_tensorboard=False,  # with env.replay_path: the first episode of each evaluation as a TensorBoard GIF
+        n_episode=None,  # episodes per evaluation: set by compile_config from env.n_evaluator_episode
+        stop_value=None,  # mean return that ends training: set by compile_config from env.stop_value
     )
 
     @classmethod
@@ -44,25 +60,36 @@ class InteractionSerialEvaluator:
     def __init__(
         self,
         cfg: EasyDict,
-        env: Any,
-        policy: Any,
-        logger: Logger,
-        n_episode: int,
-        stop_value: Optional[float],
-        seeds: list[int],
+        env: Any = None,
+        policy: Any = None,
+        tb_logger: Any = None,
+        exp_name: Optional[str] = "default_experiment",
+        instance_name: str = "evaluator",
+        *,
+        n_episode: Optional[int] = None,
+        stop_value: Optional[float] = _FROM_CFG,
+        seeds: Optional[list[int]] = None,
         replay_path: Optional[str] = None,
         normalizer: Any = None,
     ) -> None:
         """``replay_path``: write one MP4 per evaluated episode there (the env manager must be built with
         ``render=True``); None: no recording, at no cost."""
+        if policy is None:
+            raise TypeError("InteractionSerialEvaluator needs the policy (or policy.eval_mode)")
         self._cfg = cfg
+        self._component = not isinstance(tb_logger, Logger)  # DI-engine's call form: a hand-written loop drives it
         self._replay_path = replay_path
         self._normalize = normalizer.normalize_obs if normalizer is not None else None
         self._env = env
-        self._policy = policy.eval_mode
-        self._logger = logger
-        self._n_episode = n_episode
-        self._stop_value = stop_value
+        self._policy = getattr(policy, "eval_mode", policy)
+        self._logger = component_logger(tb_logger, exp_name, instance_name)
+        self._n_episode = n_episode if n_episode is not None else cfg.get("n_episode")
+        if self._n_episode is None:
+            raise ValueError(
+                "InteractionSerialEvaluator: no n_episode; compile_config sets cfg.n_episode from "
+                "env.n_evaluator_episode (or pass n_episode=...)"
+            )
+        self._stop_value = cfg.get("stop_value") if stop_value is _FROM_CFG else stop_value
         self._seeds = seeds
         self._last_eval_iter: Optional[int] = None
         self.best_return = -float("inf")
@@ -83,6 +110,8 @@ class InteractionSerialEvaluator:
         self.best_result = dict(state.get("best_result", {}))  # absent from checkpoints written before it existed
 
     def should_eval(self, train_iter: int) -> bool:
+        if self._component and self._last_eval_iter != train_iter and budget.cap_reached(train_iter):
+            return True  # a step cap of the environment (ding.utils.budget): the evaluation that says stop
         return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
 
     def skip(self, train_iter: int) -> None:
@@ -99,6 +128,11 @@ class InteractionSerialEvaluator:
         return is ``returns[k]``.
         """
         env_num = self._env.env_num
+        if self._component:  # DI-engine's form: seeds and videos as the env manager was told (seed, enable_save_replay)
+            self._replay_path = getattr(self._env, "replay_path", None)
+            setting = getattr(self._env, "seed_setting", None)
+            if self._seeds is None and setting is not None:
+                self._seeds = derive_seeds(setting[0], env_num, stream=1)
         quota = np.full(env_num, self._n_episode // env_num)
         quota[: self._n_episode % env_num] += 1
         first_episode = np.cumsum(quota) - quota  # env i's j-th episode is episode first_episode[i] + j
@@ -161,7 +195,21 @@ class InteractionSerialEvaluator:
     def eval(
         self, save_ckpt_fn: Optional[Callable[[str], Any]] = None, train_iter: int = 0, envstep: int = 0
     ) -> tuple[bool, dict[str, Any]]:
-        """Evaluate; save ``ckpt_best.pth.tar`` through ``save_ckpt_fn`` on a new best. Returns (stop, results)."""
+        """Evaluate; save ``ckpt_best.pth.tar`` through ``save_ckpt_fn`` on a new best. Returns (stop, results).
+
+        In DI-engine's call form under a process group, rank 0 evaluates and every rank returns its outcome."""
+        if self._component and get_world_size() > 1:
+            outcome = self._evaluate(save_ckpt_fn, train_iter, envstep) if is_main_process() else None
+            if outcome is None:
+                self.skip(train_iter)
+            stop, result = broadcast_object(outcome)
+            self.last_result = result
+            return stop, result
+        return self._evaluate(save_ckpt_fn, train_iter, envstep)
+
+    def _evaluate(
+        self, save_ckpt_fn: Optional[Callable[[str], Any]], train_iter: int, envstep: int
+    ) -> tuple[bool, dict[str, Any]]:
         start = time.perf_counter()
         episode_returns = self.run_episodes(envstep, train_iter)
         result = {
@@ -181,10 +229,18 @@ class InteractionSerialEvaluator:
         self._logger.scalars("evaluator_step", result, envstep)
         self._logger.scalars("evaluator_iter", result, train_iter)
         stop = self._stop_value is not None and result["episode_return_mean"] >= self._stop_value
+        capped = budget.cap_reached(train_iter, envstep) if self._component and not stop else None
         self._logger.info(
             f"[evaluator] train_iter={train_iter} envstep={envstep} "
             f"episode_return_mean={result['episode_return_mean']:.2f} std={result['episode_return_std']:.2f} "
             f"over {len(episode_returns)} episodes (best {self.best_return:.2f}, stop_value {self._stop_value})"
             + (" -> stop value reached" if stop else "")
+            + (f" -> stop: {capped}" if capped else "")
         )
+        stop = stop or capped is not None
         return stop, self.last_result
+
+    def close(self) -> None:
+        """Close the text log of DI-engine's call form (the env manager is the caller's)."""
+        if self._component:
+            self._logger.close()

@@ -27,17 +27,27 @@ from ding.utils.checkpoint import (
 )
 from ding.utils.checkpoint_writer import BackgroundWriter
 from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process, mark_progress
-from ding.utils.log_helper import Logger, format_stats
+from ding.utils.log_helper import component_logger, format_stats
+from ding.worker.transitions import TransitionList, stack_transitions
 
 
 class BaseLearner:
     """Counts train iterations, averages the policy's stats for the log, and saves checkpoints.
 
+    Two call forms. The pipelines': ``BaseLearner(cfg, policy, logger, exp_name, run_config=cfg)`` with ding's
+    :class:`Logger`, then ``train(batch)`` once per gradient step. DI-engine's hand-written loops':
+    ``BaseLearner(cfg, policy.learn_mode, tb_logger, exp_name=...)`` with a SummaryWriter (or None): log lines go
+    to stdout and ``<exp_name>/log/<instance_name>.log``, scalars to ``tb_logger`` (rank 0 only), and
+    ``train(data)`` takes DI-engine's lists: a replay sample (one gradient step) or, for an on-policy policy, a
+    whole collect (its minibatches, one train iteration each, as ``serial_pipeline_onpolicy`` runs them).
+
     :param cfg: ``policy.learn.learner`` of the compiled config.
-    :param policy: the policy (its ``learn_mode`` is used).
-    :param logger: where log lines and TensorBoard scalars go.
+    :param policy: the policy or its ``learn_mode``.
+    :param tb_logger: ding's :class:`Logger`, or DI-engine's ``tb_logger`` (a SummaryWriter or None).
     :param exp_name: experiment folder; checkpoints go to ``<exp_name>/ckpt/``.
     :param run_config: the compiled config, stored in every checkpoint (None: checkpoints hold no config).
+    :param dist_info: DI-engine's (rank, world size); ding reads them from the process group: must be None.
+    :param instance_name: the name of the text log (DI-engine's call form).
     """
 
     FOLD_EVERY = 256  # steps' stats kept before they are summed: bounds memory under a long log interval
@@ -57,11 +67,33 @@ class BaseLearner:
         return EasyDict(copy.deepcopy(cls.config))
 
     def __init__(
-        self, cfg: EasyDict, policy: Any, logger: Logger, exp_name: str, run_config: Optional[dict] = None
+        self,
+        cfg: EasyDict,
+        policy: Any = None,
+        tb_logger: Any = None,
+        exp_name: str = "default_experiment",
+        run_config: Optional[dict] = None,
+        *,
+        dist_info: Any = None,
+        instance_name: str = "learner",
     ) -> None:
+        if policy is None:
+            raise TypeError("BaseLearner needs the policy (or policy.learn_mode)")
+        if dist_info is not None:
+            raise ValueError(
+                "BaseLearner(dist_info=...) is not supported: ding reads rank and world size from the process group "
+                "(run inside `with DistContext():`)"
+            )
         self._cfg = cfg
-        self._policy = policy.learn_mode
-        self._logger = logger
+        self._policy = getattr(policy, "learn_mode", policy)
+        self._logger = component_logger(tb_logger, exp_name, instance_name)
+        self._owns_logger = self._logger is not tb_logger  # DI-engine's form: this learner's own text log
+        if self._owns_logger and self._policy.get_attribute is not None:  # as the pipelines do for their run
+            from ding.torch_utils.threads import limit_cpu_threads
+
+            get = self._policy.get_attribute
+            limit_cpu_threads(get("model"), torch.device(get("device")), self._logger)
+        self.priority_info: dict[str, np.ndarray] = {}  # DI-engine's: the last step's new priorities (PER)
         self.ckpt_dir = os.path.join(exp_name, "ckpt")
         self.train_iter = 0
         self.envstep = 0  # latest collector env step, stored in checkpoints
@@ -85,9 +117,48 @@ class BaseLearner:
         """The replay buffer to snapshot beside checkpoints when ``hook.save_replay_buffer`` is on."""
         self._buffer = buffer
 
-    def train(self, batch: dict[str, torch.Tensor], envstep: Optional[int] = None) -> dict[str, Any]:
+    @property
+    def policy(self) -> Any:
+        """The policy's learn mode (DI-engine's ``learner.policy``, e.g. ``learner.policy.get_attribute('batch_size')``)."""
+        return self._policy
+
+    @property
+    def last_iter(self) -> Any:
+        """DI-engine's counter object: ``learner.last_iter.val`` is :attr:`train_iter`."""
+        return EasyDict(val=self.train_iter)
+
+    def train(self, batch: Any, envstep: Optional[int] = None) -> dict[str, Any]:
         """One train iteration on ``batch``; returns the policy's stats for this step (numbers or detached
-        tensors: they are kept until the next log line)."""
+        tensors: they are kept until the next log line).
+
+        DI-engine's lists are taken too: a replay sample (``AdvancedReplayBuffer.sample``) is one iteration; an
+        on-policy collect (``SampleSerialCollector.collect``) is as many iterations as it has minibatches, and the
+        last one's stats are returned.
+        """
+        if isinstance(batch, list):
+            return self._train_list(batch, envstep)
+        return self._train_step(batch, envstep)
+
+    def _train_list(self, data: list, envstep: Optional[int]) -> dict[str, Any]:
+        minibatches = self._policy.minibatches
+        if minibatches is None:
+            batch = stack_transitions(data)
+            stats = self._train_step(batch, envstep)
+            if "priority" in stats and "index" in batch:
+                self.priority_info = {"priority": stats["priority"], "replay_buffer_idx": batch["index"]}
+            return stats
+        rollout = data.source if isinstance(data, TransitionList) else None
+        if not isinstance(rollout, dict):
+            raise TypeError(
+                "an on-policy learner trains on what SampleSerialCollector.collect returned, unchanged (its rollout "
+                "arrays); a list of transitions changed or built by hand has no rollout to cut into minibatches"
+            )
+        stats: dict[str, Any] = {}
+        for minibatch in minibatches(rollout):
+            stats = self._train_step(minibatch, envstep)
+        return stats
+
+    def _train_step(self, batch: Any, envstep: Optional[int]) -> dict[str, Any]:
         if envstep is not None:
             self.envstep = envstep
         stats = self._policy.forward(batch)
@@ -151,10 +222,13 @@ class BaseLearner:
             state["config"] = self._config_copy[1]
         return state
 
-    def save_checkpoint(self, name: str, latest: bool = True, background: bool = False) -> Optional[str]:
-        """Write ``<exp_name>/ckpt/<name>`` atomically (rank 0); returns its path.
+    def save_checkpoint(
+        self, name: Optional[str] = None, latest: Optional[bool] = None, background: bool = False
+    ) -> Optional[str]:
+        """Write ``<exp_name>/ckpt/<name>`` atomically (rank 0); returns its path. ``name`` None:
+        ``iteration_<train_iter>.pth.tar`` (DI-engine's default).
 
-        ``latest``: also point ``ckpt/latest.pth.tar`` at it (what resume loads) and, with
+        ``latest`` (None: True, but for ``ckpt_best*``, which the evaluator saves on rank 0 alone): also point ``ckpt/latest.pth.tar`` at it (what resume loads) and, with
         ``hook.save_replay_buffer``, snapshot this rank's replay buffer. Call it on every rank at the same point
         for such saves (the buffer snapshot is per rank); ``ckpt_best`` is saved by rank 0 alone with latest=False.
         ``background`` (with latest=False): the state is copied now and written by a thread (the evaluator's best
@@ -162,6 +236,10 @@ class BaseLearner:
         :meth:`flush_writes`, which every other save, :meth:`after_run` and the pipeline's end call first.
         A model holding NaN/inf is not written: the error is logged and the earlier checkpoints stay.
         """
+        if name is None:
+            name = f"iteration_{self.train_iter}.pth.tar"
+        if latest is None:
+            latest = not name.startswith("ckpt_best")
         path = os.path.join(self.ckpt_dir, name)
         if latest and self._cfg.hook.save_replay_buffer and self._buffer is not None:
             state = self._buffer.state_dict(copy_arrays=False)
@@ -196,6 +274,19 @@ class BaseLearner:
         error = self._writer.close()
         if error is not None:
             self._logger.info(f"[learner] writing a checkpoint failed: {type(error).__name__}: {error}")
+        if self._owns_logger:
+            self._logger.close()
+
+    def call_hook(self, name: str) -> Any:
+        """DI-engine's ``learner.call_hook('before_run' | 'after_run')``: :meth:`before_run` (load
+        ``hook.load_ckpt_before_run``) or :meth:`after_run` (last log line, ``final.pth.tar``)."""
+        hooks = {"before_run": self.before_run, "after_run": self.after_run}
+        if name not in hooks:
+            raise ValueError(
+                f"learner.call_hook('{name}'): ding's learner runs its per-iteration hooks (log, checkpoints) inside "
+                f"train(); call_hook takes {sorted(hooks)}"
+            )
+        return hooks[name]()
 
     def load_checkpoint(self, path: str, restore_extras: bool = True) -> dict[str, Any]:
         """Load the policy state, the counters and (``restore_extras``) the registered extras from a checkpoint."""

@@ -16,6 +16,7 @@ cartpole_dqn_config = dict(
     ),
     policy=dict(
         cuda=False,
+        load_path="cartpole_dqn_seed0/ckpt/ckpt_best.pth.tar",  # what `ding -m eval` (and DI-engine's eval script) loads
         model=dict(
             obs_shape=4,
             action_shape=2,
