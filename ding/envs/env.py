@@ -80,6 +80,16 @@ def get_vec_env_setting(
             "get_vec_env_setting: the config names no env type (env.type, or create_config.env.type given to "
             "compile_config); build the env managers from your own env factories instead"
         )
+    for key in ("norm_obs", "norm_reward"):
+        if (cfg.get(key) or {}).get("use_norm", False):
+            from ding.config.config import ConfigError
+
+            raise ConfigError(
+                f"Config key 'env.{key}.use_norm'=True: ding normalises in the collector of its pipelines "
+                f"(serial_pipeline, serial_pipeline_onpolicy), with statistics kept in checkpoints and merged over "
+                f"ranks; envs built through get_vec_env_setting for a hand-written loop would stay raw. Turn it off "
+                f"here, or train with the pipelines"
+            )
     import_modules(cfg.get("import_names", None) or [], where="env.import_names")
     ENV_REGISTRY.get(cfg["type"])  # an unknown type fails here, not in the first env factory
 

@@ -102,5 +102,9 @@ def test_vec_env_setting_and_create_env_manager():
     assert type(manager) is BaseEnvManager and manager.env_num == 3
     with pytest.raises(ConfigError, match="names no env type"):
         get_vec_env_setting(EasyDict(cfg, type=None))
+    with pytest.raises(
+        ConfigError, match="norm_obs.use_norm"
+    ):  # the pipelines normalise; a hand-written loop would not
+        get_vec_env_setting(EasyDict(cfg, norm_obs=dict(use_norm=True)))
     with pytest.raises(ValueError, match="builds its envs from the env config"):
         create_env_manager(EasyDict(type="atari"), [])
