@@ -20,7 +20,7 @@ setup(
         "plot": ["matplotlib>=3.7"],  # ding plot (imported only by that command)
         "mujoco": ["gymnasium[mujoco]>=1.0"],  # env types 'mujoco' / 'gym' with MuJoCo ids (Hopper-v5, ...)
         "box2d": ["swig", "gymnasium[box2d]>=1.0"],  # LunarLander, BipedalWalker (Box2D builds with swig)
-        "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7", "gymnasium[mujoco]>=1.0"],
+        "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7", "gymnasium[mujoco,box2d]>=1.0"],
     },
     entry_points={"console_scripts": ["ding=ding.entry.cli:main"]},
 )
