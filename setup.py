@@ -21,7 +21,7 @@ setup(
         "mujoco": ["gymnasium[mujoco]>=1.0"],  # env types 'mujoco' / 'gym' with MuJoCo ids (Hopper-v5, ...)
         "box2d": ["swig", "gymnasium[box2d]>=1.0"],  # LunarLander, BipedalWalker (Box2D builds with swig)
         "compat": ["tensorboardX>=2.6"],  # DI-engine's hand-written entry scripts import tensorboardX's SummaryWriter
-        "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7", "gymnasium[mujoco]>=1.0", "tensorboardX>=2.6"],
+        "test": ["pytest>=8", "ruff>=0.6", "matplotlib>=3.7", "gymnasium[mujoco,box2d]>=1.0", "tensorboardX>=2.6"],
     },
     entry_points={"console_scripts": ["ding=ding.entry.cli:main"]},
 )

@@ -370,6 +370,19 @@ def refit_old_mujoco_obs_shape(cfg: EasyDict) -> None:
         model.obs_shape = shape[0]
 
 
+def rename_old_box2d_id(cfg: EasyDict) -> None:
+    """DI-engine's Box2D ids (``LunarLander-v2``, ``LunarLanderContinuous-v2`` ...) are not in gymnasium 1.x and run
+    as ``-v3`` (ding.envs.gym_env.resolve_env_id): the compiled config names the ``-v3`` id, with one warning line
+    here rather than one from every env worker."""
+    env_id = cfg.env.get("env_id")
+    if not (isinstance(env_id, str) and "-v" in env_id):
+        return
+    from ding.envs.gym_env import is_old_box2d_id, resolve_env_id
+
+    if is_old_box2d_id(env_id):
+        cfg.env.env_id = resolve_env_id(env_id)
+
+
 def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
     """Set a component's defaults from a policy's (its keys must be the component's own)."""
     unknown = set(overrides) - set(defaults)
@@ -525,6 +538,7 @@ def compile_config(
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     if "activation" in compiled.policy.model:  # held as a name, so the saved total_config.py rebuilds it
         compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
+    rename_old_box2d_id(compiled)
     if any(key in compiled.policy.model and compiled.policy.model[key] is None for key in SHAPE_KEYS):
         if env_cls is None:
             raise ConfigError(

@@ -35,6 +35,7 @@ _EXTRAS = {
     "box2d": ("LunarLander", "LunarLanderContinuous", "BipedalWalker", "BipedalWalkerHardcore", "CarRacing"),
 }  # fmt: skip
 _OLD_MUJOCO = re.compile(r"^(?P<name>[A-Za-z0-9]+)-v[234]$")
+_OLD_BOX2D = re.compile(r"^(?P<name>[A-Za-z0-9]+)-v[012]$")
 
 
 def _extra_of(env_id: str) -> str | None:
@@ -48,13 +49,27 @@ def is_old_mujoco_id(env_id: Any) -> bool:
     return bool(match) and match.group("name") in _EXTRAS["mujoco"]
 
 
+def is_old_box2d_id(env_id: Any) -> bool:
+    """Whether ``env_id`` is one of DI-engine's Box2D ids that run as ``-v3`` here (``LunarLander-v2`` ...)."""
+    match = _OLD_BOX2D.match(env_id) if isinstance(env_id, str) else None
+    return bool(match) and match.group("name") in _EXTRAS["box2d"] and env_id not in gymnasium.registry
+
+
 def resolve_env_id(env_id: str, mujoco: bool = False) -> str:
-    """The gymnasium id to make: DI-engine's old MuJoCo ids (``-v2/-v3/-v4``) become ``-v5``, with one warning."""
+    """The gymnasium id to make: DI-engine's old MuJoCo ids (``-v2/-v3/-v4``) become ``-v5`` and its old Box2D ids
+    (``LunarLander-v2``, ``CarRacing-v2`` ..., gone from gymnasium 1.x) ``-v3``, each with one warning."""
     match = _OLD_MUJOCO.match(env_id)
     if match and match.group("name") in _EXTRAS["mujoco"]:
         new_id = f"{match.group('name')}-v5"
         warnings.warn(
             f"env_id '{env_id}' (mujoco-py, which no longer installs) runs as '{new_id}' (mujoco 3 through gymnasium)",
+            stacklevel=3,
+        )
+        return new_id
+    if is_old_box2d_id(env_id):
+        new_id = f"{env_id.rsplit('-v', 1)[0]}-v3"
+        warnings.warn(
+            f"env_id '{env_id}' (not in gymnasium 1.x) runs as '{new_id}' (the same task with bug fixes)",
             stacklevel=3,
         )
         return new_id

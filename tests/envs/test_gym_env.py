@@ -2,6 +2,7 @@
 
 import copy
 import importlib.util
+import warnings
 
 import numpy as np
 import pytest
@@ -59,6 +60,18 @@ def test_di_engine_mujoco_ids_run_as_v5_with_one_warning():
     # DI-engine's normalisation keys are the collector's (ding/envs/normalize.py): the env itself stays raw
     env = make_env(dict(type="mujoco", env_id="Hopper-v5", norm_obs=dict(use_norm=True)))
     assert abs(float(env.reset(seed=0)[0][0]) - 1.25) < 0.01  # Hopper's torso height, not normalised
+
+
+def test_di_engine_box2d_ids_run_as_v3_with_one_warning():
+    from ding.envs.gym_env import resolve_env_id
+
+    for old, new in (("LunarLander-v2", "LunarLander-v3"), ("LunarLanderContinuous-v2", "LunarLanderContinuous-v3")):
+        with pytest.warns(UserWarning, match=f"'{old}'.*'{new}'"):
+            assert resolve_env_id(old) == new
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # current ids and other envs' ids pass without a word
+        assert resolve_env_id("LunarLander-v3") == "LunarLander-v3"
+        assert resolve_env_id("CartPole-v0") == "CartPole-v0"
 
 
 def test_a_dqn_config_trains_on_a_gym_id(in_tmp):

@@ -1,0 +1,1 @@
+"""LunarLander configs: one file per algorithm (DI-engine's names)."""

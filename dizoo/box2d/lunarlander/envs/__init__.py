@@ -1,0 +1,3 @@
+from .lunarlander_env import LunarLanderEnv
+
+__all__ = ["LunarLanderEnv"]

@@ -1,0 +1,1 @@
+"""Acrobot configs: one file per algorithm (DI-engine's names)."""

@@ -1,0 +1,3 @@
+from .acrobot_env import AcrobotEnv
+
+__all__ = ["AcrobotEnv"]

@@ -1,0 +1,103 @@
+"""The LunarLander-v3 and Acrobot-v1 configs (env type 'gym') train for a few hundred env steps, and DI-engine's own
+LunarLander and Acrobot files (env types 'lunarlander' and 'acrobot', id 'LunarLander-v2') still build their envs.
+The full runs to the stop value are benchmarks/bench_lunarlander.py."""
+
+import copy
+import importlib
+import importlib.util
+
+import pytest
+
+from ding.config import compile_config
+from ding.envs.env import make_env
+
+NEEDS_BOX2D = pytest.mark.skipif(
+    importlib.util.find_spec("Box2D") is None,
+    reason="LunarLander needs Box2D: pip install -e '.[box2d]' (or pip install 'gymnasium[box2d]')",
+)
+LUNAR = "dizoo.box2d.lunarlander.config"
+CONFIGS = [
+    pytest.param(f"{LUNAR}.lunarlander_dqn_config", "serial", marks=NEEDS_BOX2D),
+    pytest.param(f"{LUNAR}.lunarlander_ppo_config", "serial_onpolicy", marks=NEEDS_BOX2D),
+    pytest.param("dizoo.classic_control.acrobot.config.acrobot_dqn_config", "serial"),
+]
+
+
+@pytest.mark.parametrize("name, pipeline", CONFIGS)
+def test_config_trains_a_few_hundred_steps(name, pipeline, in_tmp, capsys):
+    import ding.entry
+
+    module = importlib.import_module(name)
+    main, create = copy.deepcopy(module.main_config), copy.deepcopy(module.create_config)
+    cfg = compile_config(copy.deepcopy(main), create_cfg=copy.deepcopy(create), save_cfg=False)
+    assert cfg.env.type == "gym" and cfg.env.env_id in ("LunarLander-v3", "Acrobot-v1")
+    # a cheap evaluation; no stop: 100-step Acrobot episodes would "reach" its -100
+    main.env.update(evaluator_env_num=2, n_evaluator_episode=2, max_episode_steps=100, stop_value=10**6)
+    if pipeline == "serial_onpolicy":
+        main.policy.collect.n_sample = 256
+    run = ding.entry.serial_pipeline if pipeline == "serial" else ding.entry.serial_pipeline_onpolicy
+    run((main, create), seed=0, max_env_step=256)
+    out = capsys.readouterr().out
+    assert "finished (max_env_step=256 reached)" in out
+
+
+@NEEDS_BOX2D
+def test_di_engine_lunarlander_type_runs_its_v2_id_as_v3():
+    importlib.import_module("dizoo.box2d.lunarlander.envs.lunarlander_env")
+    with pytest.warns(UserWarning, match="'LunarLander-v2'.*'LunarLander-v3'"):
+        env = make_env(dict(type="lunarlander", env_id="LunarLander-v2"))
+    assert env.spec.id == "LunarLander-v3" and env.observation_space.shape == (8,) and env.action_space.n == 4
+    continuous = make_env(dict(type="lunarlander", env_id="LunarLanderContinuous-v3", act_scale=True))
+    assert continuous.action_space.shape == (2,)
+
+
+def test_di_engine_lunarlander_gif_replays_are_refused():
+    from ding.config import ConfigError
+
+    importlib.import_module("dizoo.box2d.lunarlander.envs.lunarlander_env")
+    with pytest.raises(ConfigError, match="save_replay_gif"):
+        make_env(dict(type="lunarlander", save_replay_gif=True))
+
+
+def test_di_engine_acrobot_type_is_gymnasiums_acrobot():
+    importlib.import_module("dizoo.classic_control.acrobot.envs.acrobot_env")
+    env = make_env(dict(type="acrobot"))
+    assert env.spec.id == "Acrobot-v1" and env.observation_space.shape == (6,) and env.action_space.n == 3
+
+
+def di_engine_lunarlander_dqn() -> tuple[dict, dict]:
+    """DI-engine 0.5.3's dizoo/box2d/lunarlander/config/lunarlander_dqn_config.py, its dicts as written there."""
+    main = dict(
+        exp_name="lunarlander_dqn_seed0",
+        env=dict(
+            collector_env_num=8, evaluator_env_num=8, env_id="LunarLander-v2", n_evaluator_episode=8, stop_value=200
+        ),
+        policy=dict(
+            cuda=True,
+            load_path="./lunarlander_dqn_seed0/ckpt/ckpt_best.pth.tar",
+            model=dict(obs_shape=8, action_shape=4, encoder_hidden_size_list=[512, 64], dueling=True),
+            discount_factor=0.99,
+            nstep=3,
+            learn=dict(update_per_collect=10, batch_size=64, learning_rate=0.001, target_update_freq=100),
+            collect=dict(n_sample=64, unroll_len=1),
+            other=dict(
+                eps=dict(type="exp", start=0.95, end=0.1, decay=50000), replay_buffer=dict(replay_buffer_size=100000)
+            ),
+        ),
+    )
+    create = dict(
+        env=dict(type="lunarlander", import_names=["dizoo.box2d.lunarlander.envs.lunarlander_env"]),
+        env_manager=dict(type="subprocess"),
+        policy=dict(type="dqn"),
+    )
+    return main, create
+
+
+def test_di_engine_lunarlander_file_compiles_to_the_v3_id_with_one_warning():
+    main, create = di_engine_lunarlander_dqn()
+    with pytest.warns(UserWarning) as caught:
+        cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    renamed = [w for w in caught if "'LunarLander-v2'" in str(w.message)]
+    assert len(renamed) == 1 and "'LunarLander-v3'" in str(renamed[0].message)
+    # the env workers build the id the compiled config names: they have nothing more to say
+    assert cfg.env.env_id == "LunarLander-v3" and cfg.env.type == "lunarlander"
