@@ -62,6 +62,13 @@ CASES = {
     "sgd": Case("dizoo.classic_control.cartpole.config.cartpole_dqn_config", {}, "dqn_sgd"),
     "ppo_discrete": Case("dizoo.classic_control.cartpole.config.cartpole_ppo_config", {}),
     "ppo_continuous": Case("dizoo.classic_control.pendulum.config.pendulum_ppo_config", {"learn.entropy_weight": 0.01}),
+    # noisy layers draw the same noise on every rank (one draw per forward): C51 with Rainbow's head, PER weights
+    "c51_noisy_dueling": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_c51_config",
+        {"model.noise": True, "model.dueling": True, "priority_IS_weight": True, "learn.target_update_freq": 3},
+    ),
+    "qrdqn": Case("dizoo.classic_control.cartpole.config.cartpole_qrdqn_config", {"learn.target_update_freq": 3}),
+    "rainbow": Case("dizoo.classic_control.cartpole.config.cartpole_rainbow_config", {"learn.target_update_freq": 0}),
 }
 
 

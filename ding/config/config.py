@@ -474,6 +474,14 @@ def compile_config(
         if section in user and not isinstance(user[section], dict):
             raise ConfigError(f"main_config.{section} must be a dict, got {user[section]!r}")
     user_env, user_policy = user.get("env", {}) or {}, user.get("policy", {}) or {}
+    if "exp_name" in user_env:  # DI-engine 0.5.3's pong_rainbow_config.py writes it there (DI-engine ignores it)
+        env_exp_name = user_env.pop("exp_name")
+        if user.get("exp_name") not in (None, env_exp_name):
+            raise ConfigError(
+                f"Config keys 'env.exp_name'={env_exp_name!r} and 'exp_name'={user['exp_name']!r} disagree: the "
+                f"experiment folder is the top-level exp_name; remove env.exp_name"
+            )
+        user["exp_name"] = env_exp_name
     user_manager = user_env.get("manager", {}) or {}
     user_buffer = (user_policy.get("other", {}) or {}).get("replay_buffer", {}) or {}
 

@@ -1,5 +1,6 @@
+from .distributional import C51DQN, QRDQN, RainbowDQN
 from .dqn import DQN
 from .qac import QAC
 from .vac import VAC
 
-__all__ = ["DQN", "QAC", "VAC"]
+__all__ = ["C51DQN", "DQN", "QAC", "QRDQN", "RainbowDQN", "VAC"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, Optional, Union
 
 import torch
@@ -127,14 +128,16 @@ def mlp(
     norm_type: Optional[str] = None,
     dropout: Optional[float] = None,
     last_activation: bool = True,
+    layer: Callable[[int, int], nn.Module] = nn.Linear,
 ) -> nn.Sequential:
-    """Linear layers ``in_size -> hidden_sizes[0] -> ... -> hidden_sizes[-1]``, each followed by norm, act, dropout."""
+    """Linear layers ``in_size -> hidden_sizes[0] -> ... -> hidden_sizes[-1]``, each followed by norm, act, dropout.
+    ``layer(in_features, out_features)`` builds each linear layer (``NoisyLinear`` for a noisy net)."""
     if norm_type is not None and norm_type not in _NORMS:
         raise ValueError(f"model.norm_type='{norm_type}' is not supported; use None, 'LN' or 'BN'")
     layers: list[nn.Module] = []
     sizes = [in_size, *hidden_sizes]
     for i in range(len(hidden_sizes)):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        layers.append(layer(sizes[i], sizes[i + 1]))
         if i < len(hidden_sizes) - 1 or last_activation:
             if norm_type is not None:
                 layers.append(_NORMS[norm_type](sizes[i + 1]))
@@ -142,6 +145,67 @@ def mlp(
             if dropout:
                 layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+
+class NoisyLinear(nn.Module):
+    """A linear layer with factorised Gaussian noise on its weights (NoisyNet, Fortunato et al. 2018, sec. 3):
+
+        w = mu_w + sigma_w * (f(eps_out) f(eps_in)^T),   b = mu_b + sigma_b * f(eps_out),   f(x) = sign(x) sqrt(|x|)
+
+    with eps_in (in_features,) and eps_out (out_features,) standard normal. In training mode every forward draws a
+    fresh eps (one draw for the whole batch) from ``noise_generator`` (None: torch's global generator); in eval mode
+    the layer is ``nn.Linear`` with the mean weights ``mu``. Initialisation as in the paper: mu ~ U(-1/sqrt(in),
+    1/sqrt(in)), sigma = sigma0 / sqrt(in), for weights and biases.
+
+    The policies set ``noise_generator`` per mode (``set_noise``): under DDP the learner's generator is in the same
+    state on every rank, so every rank draws the noise one process would draw for the union batch.
+    """
+
+    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound, sigma = 1.0 / math.sqrt(in_features), sigma0 / math.sqrt(in_features)
+        self.weight_mu = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.weight_sigma = nn.Parameter(torch.full((out_features, in_features), sigma))
+        self.bias_mu = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.bias_sigma = nn.Parameter(torch.full((out_features,), sigma))
+        self.noise_generator: Optional[torch.Generator] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return F.linear(x, self.weight_mu, self.bias_mu)
+        weight_mu = self.weight_mu
+        gen = self.noise_generator
+        eps = torch.randn(
+            self.in_features + self.out_features,
+            generator=gen,
+            device=gen.device if gen is not None else weight_mu.device,
+            dtype=weight_mu.dtype,
+        ).to(weight_mu.device)
+        eps = eps.sign() * eps.abs().sqrt()
+        eps_in, eps_out = eps[: self.in_features], eps[self.in_features :]
+        weight = weight_mu + self.weight_sigma * torch.outer(eps_out, eps_in)
+        return F.linear(x, weight, self.bias_mu + self.bias_sigma * eps_out)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+    def __getstate__(self) -> dict:
+        """Copies (``copy.deepcopy``: a target net) start without a generator: the policy gives each its own."""
+        return {**super().__getstate__(), "noise_generator": None}
+
+
+def noisy_layers(model: nn.Module) -> list[NoisyLinear]:
+    """The ``NoisyLinear`` layers of ``model`` (empty for a model without noise)."""
+    return [module for module in model.modules() if isinstance(module, NoisyLinear)]
+
+
+def set_noise(model: nn.Module, generator: Optional[torch.Generator]) -> None:
+    """Turn the noise of ``model``'s noisy layers on, drawn from ``generator``, or off (``None``: mean weights),
+    whatever mode the rest of the model is in."""
+    for layer in noisy_layers(model):
+        layer.train(generator is not None)
+        layer.noise_generator = generator
 
 
 class ActingLinear(nn.Linear):

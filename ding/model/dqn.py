@@ -37,6 +37,53 @@ class DuelingHead(nn.Module):
         return self.value(x) + advantage - advantage.mean(dim=-1, keepdim=True)
 
 
+def n_actions(action_shape: int | Sequence[int], model_name: str) -> int:
+    """``model.action_shape`` as a number of discrete actions (an int or a one-element list)."""
+    if isinstance(action_shape, (list, tuple)):
+        if len(action_shape) != 1:
+            raise ValueError(
+                f"model.action_shape={list(action_shape)}: {model_name} needs one discrete action dimension"
+            )
+        action_shape = action_shape[0]
+    return int(action_shape)
+
+
+def build_encoder(
+    obs_shape: int | Sequence[int],
+    encoder_hidden_size_list: Optional[Sequence[int]],
+    head_hidden_size: Optional[int],
+    activation: Activation,
+    norm_type: Optional[str],
+    dropout: Optional[float],
+    model_name: str,
+) -> tuple[nn.Module, int, bool]:
+    """The encoder of the Q networks: an MLP for vectors, the Nature CNN for image stacks (uint8 scaled inside),
+    then a linear layer to ``head_hidden_size`` when that differs from the feature size.
+
+    :return: (encoder, the size of its output features, whether it takes images).
+    """
+    shape = [obs_shape] if isinstance(obs_shape, int) else list(obs_shape)
+    if len(shape) not in (1, 3):
+        raise ValueError(
+            f"model.obs_shape={shape}: {model_name} takes vector observations (an int or a one-element list) or "
+            f"image stacks (channels, height, width)"
+        )
+    image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
+    if image:
+        encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation)
+        feature_size = encoder.output_size
+    else:
+        hidden = list(encoder_hidden_size_list or (128, 128, 64))
+        if not hidden:
+            raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
+        encoder = mlp(flat_size(shape), hidden, activation, norm_type, dropout)
+        feature_size = hidden[-1]
+    head_size = head_hidden_size or feature_size
+    if head_size != feature_size:
+        encoder = nn.Sequential(encoder, nn.Linear(feature_size, head_size), make_activation(activation))
+    return encoder, head_size, image
+
+
 @MODEL_REGISTRY.register("dqn")
 class DQN(nn.Module):
     """Q network for discrete actions.
@@ -69,29 +116,10 @@ class DQN(nn.Module):
         dropout: Optional[float] = None,
     ) -> None:
         super().__init__()
-        shape = [obs_shape] if isinstance(obs_shape, int) else list(obs_shape)
-        if len(shape) not in (1, 3):
-            raise ValueError(
-                f"model.obs_shape={shape}: DQN takes vector observations (an int or a one-element list) or image "
-                f"stacks (channels, height, width)"
-            )
-        if isinstance(action_shape, (list, tuple)):
-            if len(action_shape) != 1:
-                raise ValueError(f"model.action_shape={list(action_shape)}: DQN needs one discrete action dimension")
-            action_shape = action_shape[0]
-        self._image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
-        if self._image:
-            self.encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation)
-            feature_size = self.encoder.output_size
-        else:
-            hidden = list(encoder_hidden_size_list or (128, 128, 64))
-            if not hidden:
-                raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
-            self.encoder = mlp(flat_size(shape), hidden, activation, norm_type, dropout)
-            feature_size = hidden[-1]
-        head_size = head_hidden_size or feature_size
-        if head_size != feature_size:
-            self.encoder = nn.Sequential(self.encoder, nn.Linear(feature_size, head_size), make_activation(activation))
+        self.encoder, head_size, self._image = build_encoder(
+            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, dropout, "DQN"
+        )
+        action_shape = n_actions(action_shape, "DQN")
         head_cls = DuelingHead if dueling else QHead
         self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,10 +18,12 @@ import torch
 
 from ding.config.config import ConfigError
 from ding.config.rules import at_least, between, optional, positive
+from ding.model.common import noisy_layers, set_noise
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
 from ding.torch_utils import build_adam, to_numpy, to_tensor, to_tensors
+from ding.torch_utils.shared_noise import shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -119,11 +122,37 @@ class DQNPolicy(Policy):
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._huber_kappa = learn.huber_kappa
         self._learn_iter = 0
+        # NoisyNet layers (Rainbow's): the learner draws their noise from a generator in the same state on every
+        # rank, so 2 ranks equal one process on the union batch (the noise is one draw per forward, not per sample)
+        self._learn_noise = shared_generator(self._device, all_ranks=self.multi_gpu) if self._noisy else None
+
+    @functools.cached_property
+    def _noisy(self) -> bool:
+        """The model has NoisyNet layers: noise on in learning and collection, off (mean weights) in evaluation."""
+        return bool(noisy_layers(self._model))
+
+    def _train_mode(self) -> None:
+        """The learn step's mode: training, and noisy layers of the online and target nets drawing fresh noise from
+        the learner's shared generator at every forward."""
+        self._set_train(True)
+        if self._noisy:
+            set_noise(self._model, self._learn_noise)
+            set_noise(self._target_model, self._learn_noise)
+
+    def _update_target(self) -> None:
+        """Count the train iteration; copy to the target net every ``target_update_freq`` of them, or (0) move it a
+        ``target_theta`` step towards the online net."""
+        self._learn_iter += 1
+        if self._target_update_freq:
+            if self._learn_iter % self._target_update_freq == 0:
+                hard_update(self._target_model, self._model)
+        else:
+            soft_update(self._target_model, self._model, self._target_theta)
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
         data = to_tensors(batch, self._device)
-        self._set_train(True)
+        self._train_mode()
         q = self._model(data["obs"])["logit"]
         with torch.no_grad():
             next_q_online = self._model(data["next_obs"])["logit"]
@@ -139,12 +168,7 @@ class DQNPolicy(Policy):
             huber_kappa=self._huber_kappa,
         )
         self._optimize(loss, self._optimizer)
-        self._learn_iter += 1
-        if self._target_update_freq:
-            if self._learn_iter % self._target_update_freq == 0:
-                hard_update(self._target_model, self._model)
-        else:
-            soft_update(self._target_model, self._model, self._target_theta)
+        self._update_target()
         stats = {
             "cur_lr": self._optimizer.param_groups[0]["lr"],
             "total_loss": loss.detach(),
@@ -154,13 +178,16 @@ class DQNPolicy(Policy):
         return self._off_policy_stats(stats, td_error)
 
     def _state_dict_learn(self) -> dict[str, Any]:
-        return {
+        state = {
             "model": self._model.state_dict(),
             "target_model": self._target_model.state_dict(),
             "optimizer": self._optimizer.state_dict(),
             "learn_iter": self._learn_iter,
             "nonfinite_steps": self.nonfinite_steps,
         }
+        if self._learn_noise is not None:
+            state["noise_rng"] = self._learn_noise.get_state()
+        return state
 
     def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
         self._model.load_state_dict(state["model"])
@@ -169,13 +196,22 @@ class DQNPolicy(Policy):
             self._optimizer.load_state_dict(state["optimizer"])
         self._learn_iter = int(state.get("learn_iter", 0))
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
+        if self._learn_noise is not None and "noise_rng" in state:
+            self._learn_noise.set_state(state["noise_rng"])
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
         self._eps_fn = epsilon_schedule(**self._cfg.other.eps)
+        # noisy layers explore in collection with noise seeded from the collect generator (checkpointed with it)
+        self._collect_noise = torch.Generator(self._device) if self._noisy else None
 
-    def _greedy(self, obs: np.ndarray) -> np.ndarray:
+    def _greedy(self, obs: np.ndarray, collect: bool = False) -> np.ndarray:
+        """Argmax-Q actions (E,); a noisy model acts with fresh noise in collection, with its mean weights else."""
         self._set_train(False)
+        if self._noisy:
+            if collect:
+                self._collect_noise.manual_seed(int(self._collect_rng.integers(2**62)))
+            set_noise(self._model, self._collect_noise if collect else None)
         with torch.inference_mode():
             q = self._model(to_tensor(obs, self._device))["logit"]
             return to_numpy(q.argmax(dim=-1))
@@ -188,10 +224,10 @@ class DQNPolicy(Policy):
             eps = self._eps_fn(envstep)
         explore = self._collect_rng.random(len(obs)) < eps
         if not explore.any():
-            return {"action": self._greedy(obs)}
+            return {"action": self._greedy(obs, collect=True)}
         action = np.empty(len(obs), dtype=np.int64)
         if not explore.all():
-            action[~explore] = self._greedy(obs[~explore])
+            action[~explore] = self._greedy(obs[~explore], collect=True)
         action[explore] = self._collect_rng.integers(0, _n_actions(self._cfg.model.action_shape), int(explore.sum()))
         return {"action": action}
 

@@ -1,5 +1,6 @@
 """Shared RL math: every policy calls these plain functions rather than keeping its own copy."""
 
+from .distributional import c51_projection, dist_nstep_td_error, qrdqn_nstep_td_error, quantile_huber_loss
 from .exploration import epsilon_schedule, get_epsilon_greedy_fn
 from .gae import gae_advantages, gae_discounts
 from .ppo import explained_variance, ppo_policy_loss, ppo_value_loss
@@ -8,6 +9,8 @@ from .value_norm import RunningMeanStd, global_moments, normalize_advantage
 
 __all__ = [
     "RunningMeanStd",
+    "c51_projection",
+    "dist_nstep_td_error",
     "epsilon_schedule",
     "explained_variance",
     "get_epsilon_greedy_fn",
@@ -19,5 +22,7 @@ __all__ = [
     "ppo_policy_loss",
     "ppo_value_loss",
     "q_nstep_td_error",
+    "qrdqn_nstep_td_error",
+    "quantile_huber_loss",
     "soft_update",
 ]

@@ -106,9 +106,22 @@ POLICY_REGISTRY = Registry(
         "sac": "ding.policy.sac",
         "ddpg": "ding.policy.ddpg",
         "td3": "ding.policy.td3",
+        "c51": "ding.policy.c51",
+        "qrdqn": "ding.policy.qrdqn",
+        "rainbow": "ding.policy.rainbow",
     },
 )
-MODEL_REGISTRY = Registry("model", {"dqn": "ding.model.dqn", "vac": "ding.model.vac", "qac": "ding.model.qac"})
+MODEL_REGISTRY = Registry(
+    "model",
+    {
+        "dqn": "ding.model.dqn",
+        "vac": "ding.model.vac",
+        "qac": "ding.model.qac",
+        "c51dqn": "ding.model.distributional",
+        "qrdqn": "ding.model.distributional",
+        "rainbowdqn": "ding.model.distributional",
+    },
+)
 BUFFER_REGISTRY = Registry(
     "buffer",
     {

@@ -77,6 +77,9 @@ ATARI = "dizoo.atari.config.serial"
     [
         (f"{ATARI}.breakout.breakout_dqn_config", "BreakoutNoFrameskip-v4", 4, 10**10),
         (f"{ATARI}.pong.pong_dqn_config", "PongNoFrameskip-v4", 6, 20),
+        (f"{ATARI}.pong.pong_c51_config", "PongNoFrameskip-v4", 6, 20),
+        (f"{ATARI}.pong.pong_qrdqn_config", "PongNoFrameskip-v4", 6, 20),
+        (f"{ATARI}.pong.pong_rainbow_config", "PongNoFrameskip-v4", 6, 20),
         (f"{ATARI}.qbert.qbert_dqn_config", "QbertNoFrameskip-v4", 6, 30000),
         (f"{ATARI}.spaceinvaders.spaceinvaders_dqn_config", "SpaceInvadersNoFrameskip-v4", 6, 10**10),
         (f"{ATARI}.pong.pong_ppo_config", "PongNoFrameskip-v4", 6, 20),

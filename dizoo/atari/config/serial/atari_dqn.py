@@ -1,5 +1,7 @@
-"""The Atari DQN config every game shares: double DQN, 3-step returns, Nature CNN on 4x84x84 grey stacks, DeepMind
-preprocessing. A game's config file (e.g. pong/pong_dqn_config.py) names the game and calls :func:`atari_dqn_config`.
+"""The Atari config every game shares for the DQN family (DQN, C51, QR-DQN, Rainbow): double Q-learning, 3-step
+returns, Nature CNN on 4x84x84 grey stacks, DeepMind preprocessing. A game's config file (e.g.
+pong/pong_dqn_config.py, pong/pong_rainbow_config.py) names the game and the policy type and calls
+:func:`atari_dqn_config`.
 
 Runs on ale-py's native vector env (env_manager 'atari': C++ threads, no Python worker processes) and a
 frame-sharing replay buffer (one uint8 frame per transition, about 8 KB each).
@@ -10,17 +12,34 @@ e.g. policy.other.replay_buffer.replay_buffer_size=100000 (about 0.8 GB).
 
 from easydict import EasyDict
 
+# what each policy type sets on top of the shared settings (DI-engine's keys)
+POLICY_KEYS = {
+    "dqn": dict(),
+    "c51": dict(model=dict(v_min=-10, v_max=10, n_atom=51)),
+    "qrdqn": dict(model=dict(num_quantiles=64), learn=dict(kappa=1.0)),
+    # Rainbow explores by its noisy layers alone (epsilon 0), learns from prioritised replay with IS weights
+    "rainbow": dict(
+        model=dict(v_min=-10, v_max=10, n_atom=51, dueling=True, noise=True),
+        priority=True,
+        priority_IS_weight=True,
+        other=dict(eps=dict(type="exp", start=0.0, end=0.0, decay=1)),
+    ),
+}
 
-def atari_dqn_config(game: str, action_shape: int, stop_value: float) -> tuple[EasyDict, EasyDict]:
-    """Build DI-engine's two config dicts for DQN on one Atari game (a new pair on every call).
+
+def atari_dqn_config(
+    game: str, action_shape: int, stop_value: float, policy_type: str = "dqn"
+) -> tuple[EasyDict, EasyDict]:
+    """Build DI-engine's two config dicts for a DQN-family policy on one Atari game (a new pair on every call).
 
     :param game: the game as in its env id, e.g. "SpaceInvaders" for "SpaceInvadersNoFrameskip-v4".
     :param action_shape: size of the game's minimal action set (Pong 6, Breakout 4).
     :param stop_value: stop when the evaluation's mean episode return (raw game score) reaches this.
-    :return: (main_config, create_config); ``exp_name`` is "<game in lower case>_dqn_seed0".
+    :param policy_type: 'dqn', 'c51', 'qrdqn' or 'rainbow' (:data:`POLICY_KEYS` holds what each adds).
+    :return: (main_config, create_config); ``exp_name`` is "<game in lower case>_<policy_type>_seed0".
     """
     main_config = dict(
-        exp_name=f"{game.lower()}_dqn_seed0",
+        exp_name=f"{game.lower()}_{policy_type}_seed0",
         env=dict(
             collector_env_num=8,
             evaluator_env_num=8,
@@ -57,6 +76,15 @@ def atari_dqn_config(game: str, action_shape: int, stop_value: float) -> tuple[E
     create_config = dict(
         env=dict(type="atari", import_names=["dizoo.atari.envs.atari_env"]),
         env_manager=dict(type="atari"),
-        policy=dict(type="dqn"),
+        policy=dict(type=policy_type),
     )
+    _merge(main_config["policy"], POLICY_KEYS[policy_type])
     return EasyDict(main_config), EasyDict(create_config)
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value

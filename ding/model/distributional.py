@@ -1,0 +1,244 @@
+"""Distributional Q networks: C51 (a categorical return distribution per action, Bellemare et al. 2017), QR-DQN
+(quantiles per action, Dabney et al. 2018) and Rainbow's network (C51 with a dueling, noisy head; Hessel et al. 2018).
+
+Each is the DQN encoder (an MLP for vectors, the Nature CNN for uint8 image stacks, scaled inside) and a
+:class:`DistributionalHead`; ``dueling`` and ``noise`` (NoisyNet linear layers in the head) are options of all three.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ding.model.common import Activation, NoisyLinear, mlp
+from ding.model.dqn import build_encoder, n_actions
+from ding.utils.registry import MODEL_REGISTRY
+
+
+class DistributionalHead(nn.Module):
+    """``n_out`` numbers per action (C51: atom logits, QR-DQN: quantiles) from features: (B, hidden) -> (B, A, n_out).
+
+    ``head_layer_num`` hidden layers, then a linear output layer, in each stream. Dueling (Wang et al. 2016, per atom
+    as in Rainbow): out = V + A - mean_a(A), with V of shape (B, 1, n_out). With ``noise`` every linear layer of the
+    head is a :class:`~ding.model.common.NoisyLinear` (as in Rainbow; the encoder stays deterministic).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        action_size: int,
+        n_out: int,
+        layer_num: int,
+        activation: Activation,
+        norm_type: Optional[str],
+        dueling: bool,
+        noise: bool,
+        noise_sigma0: float,
+    ) -> None:
+        super().__init__()
+        layer = functools.partial(NoisyLinear, sigma0=noise_sigma0) if noise else nn.Linear
+        self.action_size, self.n_out = action_size, n_out
+
+        def stream(outputs: int) -> nn.Sequential:
+            body = mlp(hidden_size, [hidden_size] * layer_num, activation, norm_type, layer=layer)
+            return nn.Sequential(*body, layer(hidden_size, outputs))
+
+        self.advantage = stream(action_size * n_out)
+        self.value = stream(n_out) if dueling else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.advantage(x).view(-1, self.action_size, self.n_out)
+        if self.value is None:
+            return out
+        return self.value(x).view(-1, 1, self.n_out) + out - out.mean(dim=1, keepdim=True)
+
+
+class _DistributionalQ(nn.Module):
+    """Encoder + :class:`DistributionalHead`; the subclasses turn the head's outputs into Q values."""
+
+    def __init__(
+        self,
+        model_name: str,
+        n_out: int,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        encoder_hidden_size_list: Optional[Sequence[int]],
+        head_hidden_size: Optional[int],
+        head_layer_num: int,
+        activation: Activation,
+        norm_type: Optional[str],
+        dueling: bool,
+        noise: bool,
+        noise_sigma0: float,
+    ) -> None:
+        super().__init__()
+        self.encoder, head_size, self._image = build_encoder(
+            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, None, model_name
+        )
+        action_size = n_actions(action_shape, model_name)
+        self.head = DistributionalHead(
+            head_size, action_size, n_out, head_layer_num, activation, norm_type, dueling, noise, noise_sigma0
+        )
+
+    def _head_out(self, obs: torch.Tensor) -> torch.Tensor:
+        if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)
+            obs = obs.to(next(self.head.parameters()).dtype)
+        return self.head(self.encoder(obs))
+
+
+@MODEL_REGISTRY.register("c51dqn")
+class C51DQN(_DistributionalQ):
+    """C51: a categorical distribution over ``n_atom`` fixed returns z_i = v_min + i (v_max - v_min) / (n_atom - 1)
+    per action; Q(s, a) = sum_i z_i p_i(s, a).
+
+    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
+        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
+    :param action_shape: number of discrete actions.
+    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
+        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+    :param head_hidden_size: width of the head's hidden layers (default: the feature size).
+    :param head_layer_num: hidden layers in each head stream.
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
+    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
+    :param v_min: the smallest return of the support (the lowest atom).
+    :param v_max: the largest return of the support (the highest atom).
+    :param n_atom: number of atoms of the support.
+    :param dueling: a dueling head (value + advantage streams, per atom).
+    :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
+        in evaluation).
+    :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+
+    ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'distribution': p (B, A, n_atom),
+    'log_distribution': log p (B, A, n_atom)}``.
+    """
+
+    def __init__(
+        self,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
+        head_hidden_size: Optional[int] = None,
+        head_layer_num: int = 1,
+        activation: Activation = None,
+        norm_type: Optional[str] = None,
+        v_min: float = -10.0,
+        v_max: float = 10.0,
+        n_atom: int = 51,
+        dueling: bool = False,
+        noise: bool = False,
+        noise_sigma0: float = 0.5,
+    ) -> None:
+        if not v_min < v_max or n_atom < 2:
+            raise ValueError(f"model.v_min={v_min}, v_max={v_max}, n_atom={n_atom}: need v_min < v_max, n_atom >= 2")
+        super().__init__(
+            type(self).__name__, n_atom, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
+            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0,
+        )  # fmt: skip
+        self.v_min, self.v_max, self.n_atom = float(v_min), float(v_max), int(n_atom)
+        # the atoms z_i; not in the state dict (the config rebuilds them), cast and moved with the model
+        self.register_buffer("support", torch.linspace(v_min, v_max, n_atom), persistent=False)
+
+    def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        log_p = torch.log_softmax(self._head_out(obs), dim=-1)
+        p = log_p.exp()
+        return {"logit": p @ self.support, "distribution": p, "log_distribution": log_p}
+
+
+@MODEL_REGISTRY.register("rainbowdqn")
+class RainbowDQN(C51DQN):
+    """Rainbow's network (Hessel et al. 2018): C51 with a dueling head of NoisyNet layers (both on by default).
+
+    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
+        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
+    :param action_shape: number of discrete actions.
+    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
+        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+    :param head_hidden_size: width of the head's hidden layers (default: the feature size).
+    :param head_layer_num: hidden layers in each head stream.
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
+    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
+    :param v_min: the smallest return of the support (the lowest atom).
+    :param v_max: the largest return of the support (the highest atom).
+    :param n_atom: number of atoms of the support.
+    :param dueling: a dueling head (value + advantage streams, per atom).
+    :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
+        in evaluation).
+    :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+
+    ``forward(obs)`` returns what :class:`C51DQN`'s does.
+    """
+
+    def __init__(
+        self,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
+        head_hidden_size: Optional[int] = None,
+        head_layer_num: int = 1,
+        activation: Activation = None,
+        norm_type: Optional[str] = None,
+        v_min: float = -10.0,
+        v_max: float = 10.0,
+        n_atom: int = 51,
+        dueling: bool = True,
+        noise: bool = True,
+        noise_sigma0: float = 0.5,
+    ) -> None:
+        super().__init__(
+            obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num, activation,
+            norm_type, v_min, v_max, n_atom, dueling, noise, noise_sigma0,
+        )  # fmt: skip
+
+
+@MODEL_REGISTRY.register("qrdqn")
+class QRDQN(_DistributionalQ):
+    """QR-DQN: ``num_quantiles`` quantiles theta_i(s, a) of the return per action, at the fractions
+    tau_i = (2i + 1) / (2 num_quantiles); Q(s, a) = mean_i theta_i(s, a).
+
+    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
+        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
+    :param action_shape: number of discrete actions.
+    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
+        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+    :param head_hidden_size: width of the head's hidden layers (default: the feature size).
+    :param head_layer_num: hidden layers in each head stream.
+    :param num_quantiles: number of quantiles per action.
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
+    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
+    :param dueling: a dueling head (value + advantage streams, per quantile).
+    :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
+        in evaluation).
+    :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+
+    ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'quantiles': (B, A, num_quantiles)}``.
+    """
+
+    def __init__(
+        self,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
+        head_hidden_size: Optional[int] = None,
+        head_layer_num: int = 1,
+        num_quantiles: int = 32,
+        activation: Activation = None,
+        norm_type: Optional[str] = None,
+        dueling: bool = False,
+        noise: bool = False,
+        noise_sigma0: float = 0.5,
+    ) -> None:
+        if num_quantiles < 1:
+            raise ValueError(f"model.num_quantiles={num_quantiles}: need at least 1")
+        super().__init__(
+            "QRDQN", num_quantiles, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
+            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0,
+        )  # fmt: skip
+        self.num_quantiles = int(num_quantiles)
+
+    def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        quantiles = self._head_out(obs)
+        return {"logit": quantiles.mean(dim=-1), "quantiles": quantiles}
