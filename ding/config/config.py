@@ -342,45 +342,45 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
             )
 
 
-def refit_old_mujoco_obs_shape(cfg: EasyDict) -> None:
-    """DI-engine's MuJoCo ids ``-v2/-v3/-v4`` run as ``-v5`` (ding.envs.gym_env.resolve_env_id), whose
-    observations can be laid out differently (Ant: 111 wide in v3, 105 in v5). A ``model.obs_shape`` written for
-    the old id is replaced by the v5 env's, with one warning line, so DI-engine's files run unchanged; for any
-    other id a given shape that does not fit the env stops the run (the model check)."""
+def rename_old_env_id(cfg: EasyDict) -> Optional[str]:
+    """DI-engine's ids that gymnasium 1.x no longer has run under their new ids (ding.envs.gym_env.resolve_env_id):
+    MuJoCo ``-v2/-v3/-v4`` (mujoco-py) as ``-v5`` for the gymnasium env types, Box2D ``LunarLander-v2`` ... as
+    ``-v3``. The compiled config names the id that runs, with one warning line here rather than one from every env
+    worker. Returns the old id when it renamed one, else None."""
+    from ding.envs.gym_env import is_old_box2d_id, is_old_mujoco_id, resolve_env_id
+
+    env_id = cfg.env.get("env_id")
+    gymnasium_type = cfg.env.get("type") in ("mujoco", "gym", "gymnasium")
+    if is_old_box2d_id(env_id) or (gymnasium_type and is_old_mujoco_id(env_id)):
+        cfg.env.env_id = resolve_env_id(env_id)
+        return env_id
+    return None
+
+
+def refit_old_mujoco_obs_shape(cfg: EasyDict, old_id: Optional[str]) -> None:
+    """v5 can lay a MuJoCo task's observations out differently from the id a DI-engine file names (Ant: 111 wide in
+    v3, 105 in v5): for a renamed id (``old_id``), a ``model.obs_shape`` written for the old id is replaced by the v5
+    env's, with one warning line, so DI-engine's files run unchanged; for any other id a given shape that does not
+    fit the env stops the run (the model check)."""
     from ding.envs.gym_env import is_old_mujoco_id
 
-    env_id, model = cfg.env.get("env_id"), cfg.policy.get("model", {})
-    if cfg.env.get("type") not in ("mujoco", "gym", "gymnasium") or not is_old_mujoco_id(env_id):
-        return
-    if not isinstance(model.get("obs_shape"), int):
-        return  # omitted: fill_shapes_from_env built the env
+    model = cfg.policy.get("model", {})
+    if not is_old_mujoco_id(old_id) or not isinstance(model.get("obs_shape"), int):
+        return  # a shape that was omitted came from the env itself (fill_shapes_from_env)
     from ding.envs.env import make_env
 
-    env = make_env({**cfg.env, "is_train": True})  # warns that the id runs as -v5 (subprocess workers do not)
+    env = make_env({**cfg.env, "is_train": True})
     try:
         shape = tuple(int(n) for n in env.observation_space.shape)
     finally:
         env.close()
     if len(shape) == 1 and shape[0] != model.obs_shape:
         warnings.warn(
-            f"policy.model.obs_shape={model.obs_shape} was written for '{env_id}'; its v5 env's observations are "
-            f"{shape[0]} wide: the model takes {shape[0]}",
+            f"policy.model.obs_shape={model.obs_shape} was written for '{old_id}'; the observations of "
+            f"'{cfg.env.env_id}' are {shape[0]} wide: the model takes {shape[0]}",
             stacklevel=3,
         )
         model.obs_shape = shape[0]
-
-
-def rename_old_box2d_id(cfg: EasyDict) -> None:
-    """DI-engine's Box2D ids (``LunarLander-v2``, ``LunarLanderContinuous-v2`` ...) are not in gymnasium 1.x and run
-    as ``-v3`` (ding.envs.gym_env.resolve_env_id): the compiled config names the ``-v3`` id, with one warning line
-    here rather than one from every env worker."""
-    env_id = cfg.env.get("env_id")
-    if not (isinstance(env_id, str) and "-v" in env_id):
-        return
-    from ding.envs.gym_env import is_old_box2d_id, resolve_env_id
-
-    if is_old_box2d_id(env_id):
-        cfg.env.env_id = resolve_env_id(env_id)
 
 
 def _override_defaults(defaults: dict, overrides: dict, where: str) -> None:
@@ -546,7 +546,7 @@ def compile_config(
         compiled.policy.multi_gpu = compiled.policy.learn.multi_gpu = multi_gpu
     if "activation" in compiled.policy.model:  # held as a name, so the saved total_config.py rebuilds it
         compiled.policy.model.activation = _activation_config(compiled.policy.model.activation)
-    rename_old_box2d_id(compiled)
+    old_id = rename_old_env_id(compiled)
     if any(key in compiled.policy.model and compiled.policy.model[key] is None for key in SHAPE_KEYS):
         if env_cls is None:
             raise ConfigError(
@@ -554,7 +554,7 @@ def compile_config(
                 "that would tell them is built by your script); give them in policy.model"
             )
         fill_shapes_from_env(compiled)
-    refit_old_mujoco_obs_shape(compiled)
+    refit_old_mujoco_obs_shape(compiled, old_id)
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")

@@ -23,7 +23,6 @@ import signal
 import sys
 import threading
 import traceback
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing import spawn as mp_spawn
 from typing import Any
@@ -132,8 +131,6 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
     # and closes us. A no-op handler rather than SIG_IGN, which processes the env starts would inherit.
     for sig in _PARENT_SIGNALS:
         signal.signal(sig, _ignore_signal)
-    # the parent said it once, when it compiled the config (ding.config.config.refit_old_mujoco_obs_shape)
-    warnings.filterwarnings("ignore", message=r"env_id '.*' \(mujoco-py.*runs as")
     parent_pid = os.getppid()
     env, blocks, obs_row, final_row = None, [], None, None
     shape: tuple[int, ...] = ()
