@@ -187,8 +187,10 @@ class PPOPolicy(Policy):
     ) -> None:
         if model is None:
             model = MODEL_REGISTRY.build(self.default_model, **cfg.model)
-            if cfg.learn.ppo_param_init and "learn" in (enable_field or ("learn",)):
-                orthogonal_init_(model)  # before the base class broadcasts rank 0's weights
+        if cfg.learn.ppo_param_init and "learn" in (enable_field or ("learn",)):
+            # a model passed in too, as DI-engine does (its scripts pass VAC(...)); before the base class broadcasts
+            # rank 0's weights. A pretrained model to fine-tune needs ppo_param_init=False.
+            orthogonal_init_(model)
         self._continuous = cfg.action_space == "continuous"
         # seconds of model work per mode, read by the on-policy pipeline's wall-time breakdown
         self.timing = dict.fromkeys(

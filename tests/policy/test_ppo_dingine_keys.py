@@ -99,3 +99,20 @@ def test_a_di_engine_mujoco_style_ppo_config_trains_and_saves_a_loadable_config(
     assert saved.policy.learn.lr_scheduler == dict(epoch_num=1500, min_lr_lambda=0)
     assert saved.policy.model.activation == "Tanh"
     assert any(isinstance(m, nn.Tanh) for m in policy.model.modules())
+
+
+@pytest.mark.parametrize("param_init", [True, False])
+def test_ppo_param_init_also_initialises_a_model_passed_in_as_di_engine_does(param_init):
+    """DI-engine's scripts build ``VAC(**cfg.policy.model)`` and pass it: ppo_param_init applies to it too."""
+    import torch
+
+    from ding.model.vac import VAC
+
+    cfg = ppo_cfg(ppo_param_init=param_init).policy
+    model = VAC(**cfg.model)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(0.3)
+    policy = POLICY_REGISTRY.build("ppo", cfg, model=model)
+    biases_zeroed = all(torch.all(m.bias == 0) for m in policy.model.modules() if isinstance(m, torch.nn.Linear))
+    assert biases_zeroed == param_init
