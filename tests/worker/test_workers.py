@@ -141,7 +141,8 @@ def test_registry_lists_names_on_unknown_type():
 
 def test_learner_log_means_over_the_window(tmp_path, monkeypatch):
     """Stats are buffered per step and summed at the log line (or every FOLD_EVERY steps): tensor and float
-    values, a key present in some steps only (averaged over all steps, as a count), per-sample priorities left out."""
+    values, a key present in some steps only (averaged over the steps that reported it: TD3's delayed actor loss),
+    per-sample priorities left out."""
 
     class Steps:
         def __init__(self):
@@ -152,7 +153,7 @@ def test_learner_log_means_over_the_window(tmp_path, monkeypatch):
             self.step += 1
             stats = {"loss": torch.tensor(float(self.step)), "lr": 0.5, "priority": np.ones(3)}
             if self.step % 2 == 0:
-                stats["skipped"] = 1.0
+                stats["actor_loss"] = float(self.step)
             return stats
 
     monkeypatch.setattr(BaseLearner, "FOLD_EVERY", 3)  # folds mid-window too
@@ -163,7 +164,7 @@ def test_learner_log_means_over_the_window(tmp_path, monkeypatch):
         stats = learner.train({})
     assert isinstance(stats["loss"], torch.Tensor)  # the step's own stats come back as the policy made them
     means = learner.last_stats
-    assert means["loss"] == pytest.approx(5.5) and means["lr"] == 0.5 and means["skipped"] == 0.5
+    assert means["loss"] == pytest.approx(5.5) and means["lr"] == 0.5 and means["actor_loss"] == pytest.approx(6.0)
     assert "priority" not in means and learner._pending == []
 
 

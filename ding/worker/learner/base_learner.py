@@ -99,6 +99,7 @@ class BaseLearner:
         self.envstep = 0  # latest collector env step, stored in checkpoints
         self._pending: list[dict[str, Any]] = []  # stats of the steps since the last fold
         self._stat_sums: dict[str, float] = {}  # sums over the log window (a key may be missing in some steps)
+        self._key_counts: dict[str, int] = {}  # steps of the window that reported each key (TD3's delayed actor)
         self._stat_count = 0
         self._window_start = time.perf_counter()
         self._window_iter = 0
@@ -191,11 +192,13 @@ class BaseLearner:
             else:  # a key reported as a tensor in some steps and as a number in others
                 total = math.fsum(float(value) for value in values)
             self._stat_sums[key] = self._stat_sums.get(key, 0.0) + total
+            self._key_counts[key] = self._key_counts.get(key, 0) + len(values)
 
     def _log(self) -> None:
         self._fold()
         elapsed = time.perf_counter() - self._window_start
-        means = {key: value / self._stat_count for key, value in self._stat_sums.items()}
+        # each key's mean over the steps that reported it (TD3's policy_loss: the actor's steps only)
+        means = {key: value / self._key_counts[key] for key, value in self._stat_sums.items()}
         means["train_iter_per_sec"] = (self.train_iter - self._window_iter) / max(elapsed, 1e-9)
         if get_world_size() > 1:  # the mean over ranks (every rank logs at the same iteration)
             values = allreduce(torch.tensor(list(means.values()), dtype=torch.float64), op="mean")
@@ -204,7 +207,7 @@ class BaseLearner:
         self._logger.scalars("learner_iter", means, self.train_iter)
         self._logger.scalars("learner_step", means, self.envstep)
         self._logger.info(f"[learner] iter={self.train_iter} envstep={self.envstep} {format_stats(means)}")
-        self._stat_sums, self._stat_count = {}, 0
+        self._stat_sums, self._key_counts, self._stat_count = {}, {}, 0
         self._window_start, self._window_iter = time.perf_counter(), self.train_iter
 
     def state_dict(self) -> dict[str, Any]:
