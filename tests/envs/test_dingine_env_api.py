@@ -86,6 +86,12 @@ def test_seed_and_enable_save_replay():
     assert rendering.replay_path == "videos" and rendering.frames == [None]
 
 
+def test_sync_subprocess_env_manager_is_dingine_name_of_the_subprocess_manager():
+    from ding.envs import SubprocessEnvManager, SyncSubprocessEnvManager
+
+    assert SyncSubprocessEnvManager is SubprocessEnvManager  # DI-engine's 'subprocess': every env stepped each step
+
+
 def test_vec_env_setting_and_create_env_manager():
     from functools import partial
 
