@@ -17,6 +17,7 @@ __all__ = [
     "EnvValueError",
     "BaseEnvManager",
     "SubprocessEnvManager",
+    "SyncSubprocessEnvManager",
     "EnvWorkerError",
     "EnvWorkerTimeout",
     "DingEnvWrapper",
@@ -24,7 +25,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BaseEnvManager", "SubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout", "create_env_manager"):
+    if name in (
+        "BaseEnvManager",
+        "SubprocessEnvManager",
+        "SyncSubprocessEnvManager",
+        "EnvWorkerError",
+        "EnvWorkerTimeout",
+        "create_env_manager",
+    ):
         from ding.envs import env_manager
 
         return getattr(env_manager, name)

@@ -32,7 +32,7 @@ def test_config_compiles(name):
         copy.deepcopy(module.main_config), create_cfg=copy.deepcopy(module.create_config), save_cfg=False
     )
     assert cfg.policy.model.obs_shape == [4, 84, 84] and cfg.policy.nstep == 3
-    assert cfg.env.manager.type == "atari"
+    assert cfg.env.manager.type == "atari" and cfg.env.manager.batch_size == 4  # the collector overlaps
 
 
 def test_multi_gpu_variants_leave_the_base_config_alone():
@@ -50,7 +50,7 @@ def test_di_engine_atari_config_with_subprocess_manager_compiles():
     main, create = copy.deepcopy(main_config), copy.deepcopy(create_config)
     main.env.manager = dict(shared_memory=False)
     main.policy.model.encoder_hidden_size_list = [128, 128, 512]
-    create.env_manager.type = "subprocess"
+    create.env_manager = dict(type="subprocess")  # batch_size is the 'atari' manager's, and goes with it
     cfg = compile_config(main, create_cfg=create, save_cfg=False)
     assert cfg.env.manager.shared_memory is False
 

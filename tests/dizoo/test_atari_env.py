@@ -76,6 +76,16 @@ def test_env_ids_spaces_and_wrappers_per_side():
         AtariEnv(atari_cfg(noop_max=-1))
 
 
+def test_dingine_collector_and_evaluator_env_cfgs():
+    # DI-engine's atari_dqn_main.py: [partial(AtariEnv, cfg=c) for c in AtariEnv.create_collector_env_cfg(cfg.env)]
+    cfg = EasyDict(env_id="PongNoFrameskip-v4", frame_stack=4, collector_env_num=3, evaluator_env_num=2)
+    collector, evaluator = AtariEnv.create_collector_env_cfg(cfg), AtariEnv.create_evaluator_env_cfg(cfg)
+    assert [c.is_train for c in collector] == [True] * 3 and [c.is_train for c in evaluator] == [False] * 2
+    assert collector[0] is not collector[1] and collector[0].env_id == "PongNoFrameskip-v4"
+    assert "is_train" not in cfg and cfg.collector_env_num == 3  # DI-engine pops the count; left as it is here
+    assert AtariEnv(evaluator[0]).settings.episode_life is False
+
+
 def test_stack_zero_padded_at_reset_and_shifted_each_step():
     env = AtariEnv(atari_cfg("BreakoutNoFrameskip-v4", is_train=False))
     obs, info = env.reset(seed=0)

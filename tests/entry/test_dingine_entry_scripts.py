@@ -1,6 +1,8 @@
 """DI-engine 0.5.3's own hand-written entry scripts run here unchanged (but for `import gym` -> gymnasium): they
 build the pipeline from ding's components (compile_config, BaseEnvManager, DingEnvWrapper, BaseLearner,
-SampleSerialCollector, InteractionSerialEvaluator, AdvancedReplayBuffer, tensorboardX's SummaryWriter)."""
+SampleSerialCollector, InteractionSerialEvaluator, AdvancedReplayBuffer, tensorboardX's SummaryWriter). The Atari ones
+run to a step cap (DING_MAX_ENV_STEP) on ding's Atari config modules of DI-engine's names; their DDP script runs under
+the launchers in test_dingine_atari_ddp.py."""
 
 import glob
 import os
@@ -49,3 +51,32 @@ def test_pendulum_ppo_main_runs_to_its_step_cap(tmp_path):
     log = (tmp_path / "default_experiment" / "log" / "learner.log").read_text()
     assert "[learner] iter=" in log and (tmp_path / "pendulum_ppo_seed0" / "total_config.py").is_file()
     assert os.listdir(tmp_path / "default_experiment" / "ckpt") == ["ckpt_best.pth.tar"]
+
+
+def test_atari_dqn_main_runs_pong_on_the_subprocess_manager_it_picks(tmp_path):
+    # the script compiles ding's pong_dqn_config with SyncSubprocessEnvManager and builds AtariEnv (the gymnasium
+    # path) in its workers from AtariEnv.create_collector_env_cfg / create_evaluator_env_cfg
+    pytest.importorskip("ale_py")
+    script = dingine_script("dizoo/atari/entry/atari_dqn_main.py", tmp_path)
+    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
+    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    returns = evaluations(result.stdout)
+    assert len(returns) == 2 and all(-21 <= r <= 21 for r in returns)  # at iteration 0 and at the cap
+    exp = tmp_path / "pong_dqn_seed0"
+    config = (exp / "total_config.py").read_text()
+    assert "'type': 'subprocess'" in config and "'batch_size'" not in config.split("'policy'")[0]
+    assert (exp / "ckpt" / "ckpt_best.pth.tar").is_file()
+
+
+def test_spaceinvaders_dqn_main_multi_gpu_dp_runs_on_the_cpu(tmp_path):
+    # DataParallel without GPUs runs the model as is; policy.cuda=True falls back to the CPU with a warning; the
+    # config's 'atari' manager (ale-py's vector env) is built by create_env_manager from get_vec_env_setting's factories
+    pytest.importorskip("ale_py")
+    script = dingine_script("dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_dp.py", tmp_path)
+    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
+    assert "no CUDA device is visible; running on the CPU" in result.stderr
+    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    assert len(evaluations(result.stdout)) == 2
+    exp = tmp_path / "spaceinvaders_dqn_multi_gpu_dp_seed0"
+    assert "'type': 'atari'" in (exp / "total_config.py").read_text()
+    assert (exp / "ckpt" / "ckpt_best.pth.tar").is_file()

@@ -19,8 +19,8 @@ EXP = "cartpole_dqn_ddp_seed0"
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 
-def run(cmd: list[str], cwd) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def run(cmd: list[str], cwd, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(extra_env or {}))
     env.pop("PYTEST_CURRENT_TEST", None)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{cmd[:3]} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

@@ -300,3 +300,26 @@ def test_compiled_config_builds_collector_and_evaluator_managers():
         assert collector.settings.episode_life and collector.settings.clip_rewards
         assert not evaluator.settings.episode_life and not evaluator.settings.clip_rewards
         assert collector.reset(collector_seeds).shape == (2, 4, 84, 84)  # uint32 seeds: reduced modulo 2**31
+
+
+def test_create_env_manager_builds_the_vector_env_from_get_vec_env_setting():
+    # DI-engine's loop: create_env_manager(cfg.env.manager, [partial(env_fn, cfg=c) for c in ...]) with the 'atari'
+    # manager reads the env config the factories carry and builds ale-py's vector env, as the pipelines do
+    from functools import partial
+
+    from ding.envs import create_env_manager, get_vec_env_setting
+
+    cfg = atari_cfg(collector_env_num=4, evaluator_env_num=2, manager=EasyDict(type="atari", batch_size=2))
+    cfg.manager.num_threads = 1
+    env_fn, collector_cfgs, evaluator_cfgs = get_vec_env_setting(cfg)
+    collector = create_env_manager(cfg.manager, [partial(env_fn, cfg=c) for c in collector_cfgs])
+    evaluator = create_env_manager(cfg.manager, [partial(env_fn, c) for c in evaluator_cfgs])
+    with collector, evaluator:
+        assert isinstance(collector, AtariEnvManager) and collector.env_num == 4 and collector.asynchronous
+        assert collector.settings.episode_life and collector.settings.clip_rewards
+        # evaluators play the real game and step all their envs together
+        assert evaluator.env_num == 2 and not evaluator.asynchronous and evaluator.batch_size == 2
+        assert not evaluator.settings.episode_life and not evaluator.settings.clip_rewards
+    mixed = [partial(env_fn, cfg=collector_cfgs[0]), partial(env_fn, cfg=evaluator_cfgs[0])]
+    with pytest.raises(ValueError, match="configs differ"):
+        create_env_manager(cfg.manager, mixed)

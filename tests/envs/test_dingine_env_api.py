@@ -86,6 +86,12 @@ def test_seed_and_enable_save_replay():
     assert rendering.replay_path == "videos" and rendering.frames == [None]
 
 
+def test_sync_subprocess_env_manager_is_dingine_name_of_the_subprocess_manager():
+    from ding.envs import SubprocessEnvManager, SyncSubprocessEnvManager
+
+    assert SyncSubprocessEnvManager is SubprocessEnvManager  # DI-engine's 'subprocess': every env stepped each step
+
+
 def test_vec_env_setting_and_create_env_manager():
     from functools import partial
 
@@ -106,5 +112,8 @@ def test_vec_env_setting_and_create_env_manager():
         ConfigError, match="norm_obs.use_norm"
     ):  # the pipelines normalise; a hand-written loop would not
         get_vec_env_setting(EasyDict(cfg, norm_obs=dict(use_norm=True)))
-    with pytest.raises(ValueError, match="builds its envs from the env config"):
-        create_env_manager(EasyDict(type="atari"), [])
+    # the 'atari' manager runs ale-py's games from the env config: the user's own env factories are refused
+    with pytest.raises(ValueError, match="takes the factories of get_vec_env_setting.*'base' or 'subprocess'"):
+        create_env_manager(EasyDict(type="atari"), [lambda: gymnasium.make("CartPole-v1")])
+    with pytest.raises(ValueError, match="needs env.type='atari'"):
+        create_env_manager(EasyDict(type="atari"), [partial(env_fn, cfg=c) for c in collector_cfgs])

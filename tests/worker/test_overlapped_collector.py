@@ -144,6 +144,43 @@ def test_overlapped_streams_are_continuous_within_episodes(sync_and_overlapped):
     assert (obs[1:][~going][:, 0] == 0).all()
 
 
+def test_dingine_call_form_collects_overlapped_as_sync(tmp_path):
+    # DI-engine's loop (collect returns the transition list) on the 'atari' manager of create_env_manager: the
+    # overlapped collector hands out the transitions of a synchronous run with the same actions
+    from functools import partial
+
+    from ding.envs import create_env_manager, get_vec_env_setting
+
+    pytest.importorskip("ale_py")
+    results = []
+    for batch_size in (0, 2):
+        cfg = EasyDict(
+            type="atari",
+            import_names=["dizoo.atari.envs"],
+            env_id="BreakoutNoFrameskip-v4",
+            max_episode_frames=100,  # time-limit cuts after 25 steps
+            collector_env_num=4,
+            evaluator_env_num=1,
+            manager=dict(type="atari", batch_size=batch_size, num_threads=2),
+        )
+        env_fn, collector_cfgs, _ = get_vec_env_setting(cfg)
+        env = create_env_manager(cfg.manager, [partial(env_fn, cfg=c) for c in collector_cfgs])
+        env.seed(3)
+        policy = ObsPolicy(env.action_space.n).collect_mode
+        layout = dict(nstep=1, discount_factor=0.99, priority=False)
+        policy.update(value=None, seed=lambda seed: None, get_attribute=layout.get)
+        with env:
+            exp_name = str(tmp_path / f"batch{batch_size}")
+            collector = SampleSerialCollector(SampleSerialCollector.default_config(), env, policy, None, exp_name)
+            assert collector.overlapped == (batch_size == 2)
+            results.append([collector.collect(n) for n in (10, 100)])
+    for sync, overlapped in zip(*results, strict=True):
+        assert len(sync) == len(overlapped) > 0
+        for key in ("obs", "action", "reward", "next_obs", "terminated", "truncated", "done"):
+            np.testing.assert_array_equal(sync.arrays[key], overlapped.arrays[key], err_msg=key)
+    assert np.concatenate([data.arrays["truncated"] for data in results[0]]).any()
+
+
 def test_overlapped_dqn_collect_into_frame_stack_buffer():
     pytest.importorskip("ale_py")
     from ding.config import compile_config

@@ -17,6 +17,7 @@ _MODULES = {
     "AsyncEnvManager": "ding.envs.env_manager.base_env_manager",
     "create_env_manager": "ding.envs.env_manager.base_env_manager",
     "SubprocessEnvManager": "ding.envs.env_manager.subprocess_env_manager",
+    "SyncSubprocessEnvManager": "ding.envs.env_manager.subprocess_env_manager",
     "EnvWorkerError": "ding.envs.env_manager.worker_faults",
     "EnvWorkerTimeout": "ding.envs.env_manager.worker_faults",
     "EnvValueError": "ding.envs.env",

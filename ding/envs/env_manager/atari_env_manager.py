@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -227,6 +228,44 @@ class AtariEnvManager(BaseEnvManager):
         if not is_train and manager_cfg and manager_cfg.get("batch_size"):
             manager_cfg = {**manager_cfg, "batch_size": 0}  # evaluators step all their envs together (reset/step)
         return cls(env_cfg, env_num, manager_cfg, is_train=is_train)
+
+    @classmethod
+    def from_env_fns(cls, manager_cfg: Mapping[str, Any], env_fn: Sequence[Any]) -> AtariEnvManager:
+        """DI-engine's ``create_env_manager(cfg.env.manager, [partial(env_fn, cfg=c) for c in env_cfgs])`` with
+        ``env_fn, collector_cfgs, evaluator_cfgs = get_vec_env_setting(cfg.env)`` of env type ``'atari'``: the
+        vector env of ``len(env_fn)`` games built from the env config those factories carry, as :meth:`build` builds
+        it for the pipelines (the factories themselves are not called: ale-py steps the games). The config's
+        ``is_train`` picks the side; evaluators step all their envs together (``batch_size`` 0).
+
+        :raises ValueError: a factory that is not ``partial(make_env, cfg=...)`` (the user's own env code, which
+            this manager cannot run: use 'base' or 'subprocess'), or factories with different configs.
+        """
+        from ding.envs.env import make_env
+
+        configs = []
+        for i, fn in enumerate(env_fn):
+            cfg = None
+            if isinstance(fn, functools.partial) and fn.func is make_env:
+                cfg = fn.keywords.get("cfg", fn.args[0] if fn.args else None)
+            if cfg is None:
+                raise ValueError(
+                    f"create_env_manager: the 'atari' manager runs ale-py's vector env, built from the env config; it "
+                    f"takes the factories of get_vec_env_setting(cfg.env) (partial(env_fn, cfg=c)), and env factory "
+                    f"{i} is {fn!r}. Use env manager type 'base' or 'subprocess' for your own env factories"
+                )
+            configs.append(dict(cfg))
+        if not configs:
+            raise ValueError("AtariEnvManager needs at least one env factory")
+        if any(c != configs[0] for c in configs[1:]):
+            raise ValueError(
+                "create_env_manager: the 'atari' manager runs all its games with one env config, and these factories' "
+                "configs differ; use env manager type 'base' or 'subprocess' to run different configs"
+            )
+        env_cfg, is_train = configs[0], configs[0].get("is_train", True)
+        manager_cfg = dict(manager_cfg)
+        if not is_train and manager_cfg.get("batch_size"):
+            manager_cfg["batch_size"] = 0  # evaluators step all their envs together (reset/step), as in build()
+        return cls(env_cfg, len(configs), manager_cfg, is_train=is_train)
 
     def __init__(
         self, env_cfg: Mapping[str, Any], env_num: int, cfg: Mapping[str, Any] | None = None, is_train: bool = True

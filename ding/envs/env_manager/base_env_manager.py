@@ -396,9 +396,16 @@ class BaseEnvManager:
 
 def create_env_manager(manager_cfg: Mapping[str, Any], env_fn: Sequence[EnvFn]) -> BaseEnvManager:
     """DI-engine's ``create_env_manager(cfg.env.manager, [partial(env_fn, cfg=c) for c in env_cfgs])``: the
-    manager of ``manager_cfg.type`` over those env factories."""
+    manager of ``manager_cfg.type`` over those env factories.
+
+    A manager that builds its envs from the env config (the ``atari`` manager: ale-py's vector env) defines
+    ``from_env_fns(manager_cfg, env_fn)``, which reads that config from the factories ``get_vec_env_setting`` made
+    and refuses any other."""
     manager_type = manager_cfg.get("type", "base")
     manager_cls = ENV_MANAGER_REGISTRY.get(manager_type)
+    from_env_fns = getattr(manager_cls, "from_env_fns", None)
+    if from_env_fns is not None:
+        return from_env_fns(manager_cfg, env_fn)
     if not issubclass(manager_cls, BaseEnvManager) or "env_cfg" in manager_cls.__init__.__code__.co_varnames:
         raise ValueError(
             f"create_env_manager: the '{manager_type}' manager builds its envs from the env config, not from env "

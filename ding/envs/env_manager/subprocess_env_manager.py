@@ -45,7 +45,7 @@ from ding.envs.env_manager.subprocess_worker import (
 from ding.envs.env_manager.worker_faults import EnvWorkerError, EnvWorkerTimeout, WorkerFault, restart_seed
 from ding.utils.registry import ENV_MANAGER_REGISTRY
 
-__all__ = ["SubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout", "restart_seed"]
+__all__ = ["SubprocessEnvManager", "SyncSubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout", "restart_seed"]
 
 logger = logging.getLogger("ding.envs")
 
@@ -397,3 +397,7 @@ class SubprocessEnvManager(BaseEnvManager):
     def restarts(self) -> np.ndarray:
         """Worker restarts of each env since the manager started, shape ``(E,)`` int64 (a copy)."""
         return self._restarts.copy()
+
+
+# DI-engine's name of its 'subprocess' manager (one that waits for every env in each step), which this one is
+SyncSubprocessEnvManager = SubprocessEnvManager

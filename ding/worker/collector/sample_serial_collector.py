@@ -115,11 +115,6 @@ class SampleSerialCollector:
         self.episode_count = 0  # episodes finished on this rank
         self._logger = component_logger(tb_logger, exp_name, instance_name)
         self._log = CollectorLog(self._logger, cfg.collect_print_freq)
-        if self._component and self._policy.value is None and self.overlapped:
-            raise ValueError(
-                "an asynchronous env manager (manager.batch_size < env_num) is not supported in DI-engine's call form "
-                "of SampleSerialCollector; set env.manager.batch_size=0"
-            )
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the random-action generator, for checkpoints."""

@@ -52,6 +52,18 @@ class AtariEnv(gymnasium.Wrapper):
         """A deep copy of :attr:`config` as an EasyDict."""
         return EasyDict(copy.deepcopy(cls.config))
 
+    @staticmethod
+    def create_collector_env_cfg(cfg: Mapping[str, Any]) -> list[EasyDict]:
+        """DI-engine's ``AtariEnv.create_collector_env_cfg(cfg.env)``: ``env.collector_env_num`` copies of the env
+        config with ``is_train=True`` (episodic life, clipped rewards as configured); ``cfg`` is left as it is."""
+        return [EasyDict(copy.deepcopy({**cfg, "is_train": True})) for _ in range(cfg["collector_env_num"])]
+
+    @staticmethod
+    def create_evaluator_env_cfg(cfg: Mapping[str, Any]) -> list[EasyDict]:
+        """DI-engine's ``AtariEnv.create_evaluator_env_cfg(cfg.env)``: ``env.evaluator_env_num`` copies of the env
+        config with ``is_train=False`` (the real game, raw rewards); ``cfg`` is left as it is."""
+        return [EasyDict(copy.deepcopy({**cfg, "is_train": False})) for _ in range(cfg["evaluator_env_num"])]
+
     def __init__(self, cfg: Mapping[str, Any] | None = None) -> None:
         cfg = EasyDict({**copy.deepcopy(self.config), **dict(cfg or {})})
         self.settings: AtariSettings = atari_settings(cfg, is_train=cfg.get("is_train", True))

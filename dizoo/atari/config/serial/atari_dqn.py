@@ -47,7 +47,6 @@ def atari_dqn_config(
             stop_value=stop_value,
             env_id=f"{game}NoFrameskip-v4",
             frame_stack=4,
-            manager=dict(batch_size=4),  # the collector steps 4 envs while the policy acts on the other 4 (0: in turn)
         ),
         policy=dict(
             cuda=True,  # falls back to the CPU (with a warning) when there is no GPU
@@ -75,7 +74,10 @@ def atari_dqn_config(
     )
     create_config = dict(
         env=dict(type="atari", import_names=["dizoo.atari.envs.atari_env"]),
-        env_manager=dict(type="atari"),
+        # ale-py's vector env; the collector steps 4 envs while the policy acts on the other 4 (batch_size 0: in turn).
+        # batch_size is a key of this manager only, so it stays with its type: a script that picks another manager
+        # (DI-engine's atari_dqn_main.py passes SyncSubprocessEnvManager to compile_config) runs this main_config too
+        env_manager=dict(type="atari", batch_size=4),
         policy=dict(type=policy_type),
     )
     _merge(main_config["policy"], POLICY_KEYS[policy_type])

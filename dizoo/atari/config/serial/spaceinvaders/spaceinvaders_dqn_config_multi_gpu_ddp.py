@@ -13,6 +13,7 @@ from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import mai
 
 main_config = ddp_config(single_gpu_config, exp_name="spaceinvaders_dqn_multi_gpu_ddp_seed0")
 main_config.policy.other.replay_buffer.replay_buffer_size = 400000  # per rank: 8 ranks hold 3.2M transitions
+spaceinvaders_dqn_config, spaceinvaders_dqn_create_config = main_config, create_config  # DI-engine's names
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from dizoo.atari.config.serial.spaceinvaders.spaceinvaders_dqn_config import mai
 
 main_config = EasyDict(copy.deepcopy(single_gpu_config))
 main_config.exp_name = "spaceinvaders_dqn_multi_gpu_dp_seed0"
+spaceinvaders_dqn_config, spaceinvaders_dqn_create_config = main_config, create_config  # DI-engine's names
 
 if __name__ == "__main__":
     from ding.entry import run_main, serial_pipeline
