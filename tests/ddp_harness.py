@@ -18,6 +18,7 @@ import torch
 
 from ding.policy.dqn import DQNPolicy
 from ding.torch_utils import build_adam
+from ding.torch_utils.shared_noise import rank_randint
 from ding.utils.registry import POLICY_REGISTRY
 from tests.dist_helpers import EQUIVALENCE_RTOL, float64_default, relative_error
 
@@ -30,6 +31,13 @@ class Case(NamedTuple):
     overrides: dict  # policy keys set on top (dotted within policy), e.g. {"learn.target_update_freq": 3}
     policy_type: Optional[str] = None  # a registered policy type other than the config's
 
+
+DRQ_SMALL = {
+    "model.encoder_hidden_size_list": [32, 64, 256],
+    "model.encoder_kernel_size": [5, 5],
+    "model.encoder_stride": [5, 5],
+    "learn.target_update_freq": 3,
+}
 
 # One line per policy (and per variant worth proving): every new policy adds its own.
 CASES = {
@@ -69,7 +77,14 @@ CASES = {
     ),
     "qrdqn": Case("dizoo.classic_control.cartpole.config.cartpole_qrdqn_config", {"learn.target_update_freq": 3}),
     "rainbow": Case("dizoo.classic_control.cartpole.config.cartpole_rainbow_config", {"learn.target_update_freq": 0}),
+    # DrQ's random shifts: one crop per sample, drawn on every rank for the union batch (DER's small encoder: cheap)
+    "drq_eps_random_shift": Case("dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL),
+    # the same with each rank drawing its own crops: must differ from one process on the union (the check can fail)
+    "drq_eps_random_shift_unshared": Case(
+        "dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL, "dqn_unshared_crops"
+    ),
 }
+MUST_DIFFER = {"drq_eps_random_shift_unshared"}  # cases whose sharing is broken on purpose
 
 
 @POLICY_REGISTRY.register("dqn_two_optimizers")
@@ -90,6 +105,19 @@ class TwoOptimizerDQN(DQNPolicy):
         q = self._model(torch.as_tensor(batch["obs"]))["logit"]
         self._optimize(0.01 * q.pow(2).mean(), self._encoder_optimizer)
         return stats
+
+
+@POLICY_REGISTRY.register("dqn_unshared_crops")
+class UnsharedCropsDQN(DQNPolicy):
+    """DQN whose random-shift crops come from a generator of each rank's own (seeded per rank), as if the crops
+    were drawn without the sharing of ding.torch_utils.shared_noise: the harness must tell it from one process."""
+
+    def _init_learn(self) -> None:
+        super()._init_learn()
+        self._augment_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+
+    def _crop_offsets(self, rows: int) -> torch.Tensor:
+        return rank_randint(self._augment_rng, rows, 2 * self._shift_pad + 1, (2, 2), all_ranks=False)
 
 
 @POLICY_REGISTRY.register("dqn_sgd")

@@ -299,6 +299,7 @@ def default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     return EasyDict(
         exp_name=None,  # experiment folder under the working dir (default <env>_<policy>_seed<seed>; _seed<N> follows seed)
         seed=0,  # base seed of the run (set by serial_pipeline's seed / the CLI's -s)
+        max_env_step=None,  # stop training after this many env steps (all ranks) unless the pipeline gets its own
         env=env,
         policy=policy,
     )
@@ -397,6 +398,7 @@ def config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls) -> dic
 
     collector_cls = RolloutCollector if policy_cls.default_config().get("on_policy", False) else SampleSerialCollector
     sections = [
+        ("", {"max_env_step": optional((int,), at_least(1))}),
         ("env.", ENV_COMMON_RULES),
         ("env.", class_rules(env_cls) if env_cls is not None else {}),
         ("env.manager.", class_rules(manager_cls)),

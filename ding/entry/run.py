@@ -172,6 +172,7 @@ class Run:
     buffer: Any = None  # off-policy: the replay buffer (snapshotted and restored with checkpoints)
     normalizer: Any = None  # env.norm_obs / env.norm_reward: ding.envs.normalize.EnvNormalizer, or None
     start_envstep: int = 0  # the env step this run started from (a resumed run counts its own steps)
+    final_eval_seconds: float = 0.0  # wall time of the evaluation after the loop (0 when the last one was fresh)
 
     def save_best(self, *args: Any, **kwargs: Any) -> Optional[str]:
         """The evaluator's checkpoint of a new best return (rank 0 alone; ``latest`` is not moved), written by a
@@ -294,9 +295,11 @@ class Run:
             return f"preempted ({self.preemption.signal_name or 'signal on another rank'})"
         return None
 
-    def finish(self, reason: str, before_summary: Optional[str] = None) -> None:
+    def finish(self, reason: str, before_summary: Optional[Union[str, Callable[[], str]]] = None) -> None:
         """Preempted: checkpoint, summary, raise TrainingPreempted (exit 75). Otherwise: the final checkpoint, a
-        final evaluation if the last one is stale, and (rank 0) the summary. ``before_summary``: rank 0 logs it."""
+        final evaluation if the last one is stale (its wall time in :attr:`final_eval_seconds`), and (rank 0) the
+        summary. ``before_summary``: a line rank 0 logs before it, or a function making it after the final
+        evaluation."""
         cfg, learner, collector, evaluator = self.cfg, self.learner, self.collector, self.evaluator
         main_process, world_size = is_main_process(), get_world_size()
 
@@ -324,9 +327,13 @@ class Run:
             raise TrainingPreempted(f"{reason}; resume with --resume")
         final_ckpt = learner.after_run()
         if main_process and evaluator.last_result.get("train_iter") != learner.train_iter:
+            start = time.perf_counter()
             evaluator.eval(self.save_best, learner.train_iter, collector.envstep)  # the final evaluation
+            self.final_eval_seconds = time.perf_counter() - start
         learner.flush_writes()  # the final evaluation's best checkpoint: on disk before the summary names it
         if main_process:
+            if callable(before_summary):
+                before_summary = before_summary()
             if before_summary:
                 self.logger.info(before_summary)
             summary = summarise(final_ckpt)
@@ -356,6 +363,8 @@ def setup_run(
     start = time.perf_counter()
     rank, main_process = get_rank(), is_main_process()
     cfg, resume_path, resume_note = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
+    if max_env_step is None:  # the config's budget (a protocol such as Atari 100k states it) when none is given
+        max_env_step = cfg.get("max_env_step")
     totals = copy.deepcopy(cfg)  # what total_config.py holds: the totals, not this rank's share
     world_size_rule(cfg, get_world_size())
     rank_seed = seed + rank  # every rank collects different data

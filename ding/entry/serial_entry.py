@@ -107,9 +107,21 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
         reason = _train_loop(run, timing)
         loop_wall = time.perf_counter() - loop_start
         env_seconds = run.collector_env.seconds  # the collector's envs; the evaluator's are inside "eval"
-        parts = {**timing, "env_step": env_seconds, "collect": timing["collect"] - env_seconds}
+        augment_seconds = getattr(policy, "augment_seconds", 0.0)  # inside the learner's time (DQN family)
+        parts = {
+            **timing,
+            "env_step": env_seconds,
+            "collect": timing["collect"] - env_seconds,
+            "learn": timing["learn"] - augment_seconds,
+            "augment": augment_seconds,
+        }
         envstep = run.collector.envstep - run.start_envstep
-        run.finish(reason, before_summary=format_breakdown(loop_wall, parts, envstep, BREAKDOWN))
+
+        def breakdown() -> str:  # after the final evaluation, which runs outside the loop
+            line = format_breakdown(loop_wall, parts, envstep, BREAKDOWN)
+            return f"{line}; final evaluation {run.final_eval_seconds:.3f}s (after the loop)"
+
+        run.finish(reason, before_summary=breakdown)
     return run.policy
 
 
@@ -120,6 +132,7 @@ BREAKDOWN = (
     ("collect", "acting + buffer add"),
     ("sample", "buffer sample"),
     ("learn", "learner (convert, forward, backward, sync, step)"),
+    ("augment", "augmentation"),
     ("eval", "evaluation"),
 )
 

@@ -257,8 +257,10 @@ def flat_size(shape: int | Sequence[int]) -> int:
 class ConvEncoder(nn.Module):
     """Convolutional encoder for image stacks (C, H, W); the Nature-DQN CNN (Mnih et al. 2015) by default.
 
-    Three conv layers (kernels 8, 4, 3; strides 4, 2, 1) with ``hidden_size_list[0:3]`` channels, then a linear
-    layer to ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN).
+    One conv layer per entry of ``kernel_size`` / ``stride`` (default: kernels 8, 4, 3, strides 4, 2, 1) with the
+    first ``len(kernel_size)`` entries of ``hidden_size_list`` as channels, then a linear layer to
+    ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN; DER's
+    data-efficient encoder is ``[32, 64, 256]`` with kernels 5, 5 and strides 5, 5: 84x84 -> 16x16 -> 3x3 -> 256).
     uint8 observations are scaled to [0, 1] here, on the model's device, so they travel as bytes until then.
     """
 
@@ -270,24 +272,40 @@ class ConvEncoder(nn.Module):
         obs_shape: Sequence[int],
         hidden_size_list: Sequence[int] = (32, 64, 64, 512),
         activation: Activation = None,
+        kernel_size: Optional[Sequence[int]] = None,
+        stride: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__()
         if len(obs_shape) != 3:
             raise ValueError(f"ConvEncoder needs obs_shape (channels, height, width), got {list(obs_shape)}")
-        if len(hidden_size_list) not in (3, 4):
+        kernel_size = list(self.KERNELS if kernel_size is None else kernel_size)
+        stride = list(self.STRIDES if stride is None else stride)
+        n_conv = len(kernel_size)
+        if len(stride) != n_conv or n_conv < 1:
             raise ValueError(
-                f"model.encoder_hidden_size_list={list(hidden_size_list)}: image observations take 3 conv channel "
-                f"sizes and a feature size, e.g. [32, 64, 64, 512] (the Nature CNN)"
+                f"model.encoder_kernel_size={kernel_size} and model.encoder_stride={stride}: one kernel size and one "
+                f"stride per conv layer"
+            )
+        if len(hidden_size_list) not in (n_conv, n_conv + 1):
+            raise ValueError(
+                f"model.encoder_hidden_size_list={list(hidden_size_list)}: image observations take {n_conv} conv "
+                f"channel sizes and a feature size, e.g. [32, 64, 64, 512] (the Nature CNN)"
             )
         layers: list[nn.Module] = []
         channels = obs_shape[0]
-        for out_channels, kernel, stride in zip(hidden_size_list[:3], self.KERNELS, self.STRIDES, strict=True):
-            layers += [nn.Conv2d(channels, out_channels, kernel, stride), make_activation(activation)]
+        for out_channels, kernel, stride_ in zip(hidden_size_list[:n_conv], kernel_size, stride, strict=True):
+            layers += [nn.Conv2d(channels, out_channels, kernel, stride_), make_activation(activation)]
             channels = out_channels
         layers.append(nn.Flatten())
         self.conv = nn.Sequential(*layers)
         with torch.no_grad():
-            flat = self.conv(torch.zeros(1, *obs_shape)).shape[1]
+            try:
+                flat = self.conv(torch.zeros(1, *obs_shape)).shape[1]
+            except RuntimeError as err:  # a kernel larger than what the layers before leave
+                raise ValueError(
+                    f"model.obs_shape={list(obs_shape)} is too small for conv kernels {kernel_size} with strides "
+                    f"{stride}: {err}"
+                ) from None
         self.fc = nn.Sequential(ActingLinear(flat, hidden_size_list[-1]), make_activation(activation))
         self.output_size = hidden_size_list[-1]
 

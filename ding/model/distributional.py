@@ -74,11 +74,14 @@ class _DistributionalQ(nn.Module):
         dueling: bool,
         noise: bool,
         noise_sigma0: float,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__()
         self.encoder, head_size, self._image = build_encoder(
-            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, None, model_name
-        )
+            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, None, model_name,
+            encoder_kernel_size, encoder_stride,
+        )  # fmt: skip
         action_size = n_actions(action_shape, model_name)
         self.head = DistributionalHead(
             head_size, action_size, n_out, head_layer_num, activation, norm_type, dueling, noise, noise_sigma0
@@ -99,7 +102,7 @@ class C51DQN(_DistributionalQ):
         (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
     :param action_shape: number of discrete actions.
     :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
-        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
@@ -111,6 +114,9 @@ class C51DQN(_DistributionalQ):
     :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
         in evaluation).
     :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
+        data-efficient encoder: [5, 5]).
+    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'distribution': p (B, A, n_atom),
     'log_distribution': log p (B, A, n_atom)}``.
@@ -131,12 +137,14 @@ class C51DQN(_DistributionalQ):
         dueling: bool = False,
         noise: bool = False,
         noise_sigma0: float = 0.5,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
     ) -> None:
         if not v_min < v_max or n_atom < 2:
             raise ValueError(f"model.v_min={v_min}, v_max={v_max}, n_atom={n_atom}: need v_min < v_max, n_atom >= 2")
         super().__init__(
             type(self).__name__, n_atom, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
-            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0,
+            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
         )  # fmt: skip
         self.v_min, self.v_max, self.n_atom = float(v_min), float(v_max), int(n_atom)
         # the atoms z_i; not in the state dict (the config rebuilds them), cast and moved with the model
@@ -156,7 +164,7 @@ class RainbowDQN(C51DQN):
         (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
     :param action_shape: number of discrete actions.
     :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
-        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
@@ -168,6 +176,9 @@ class RainbowDQN(C51DQN):
     :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
         in evaluation).
     :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
+        data-efficient encoder: [5, 5]).
+    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
 
     ``forward(obs)`` returns what :class:`C51DQN`'s does.
     """
@@ -187,10 +198,12 @@ class RainbowDQN(C51DQN):
         dueling: bool = True,
         noise: bool = True,
         noise_sigma0: float = 0.5,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__(
             obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num, activation,
-            norm_type, v_min, v_max, n_atom, dueling, noise, noise_sigma0,
+            norm_type, v_min, v_max, n_atom, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
         )  # fmt: skip
 
 
@@ -203,7 +216,7 @@ class QRDQN(_DistributionalQ):
         (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
     :param action_shape: number of discrete actions.
     :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
-        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param num_quantiles: number of quantiles per action.
@@ -213,6 +226,9 @@ class QRDQN(_DistributionalQ):
     :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
         in evaluation).
     :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
+        data-efficient encoder: [5, 5]).
+    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'quantiles': (B, A, num_quantiles)}``.
     """
@@ -230,12 +246,14 @@ class QRDQN(_DistributionalQ):
         dueling: bool = False,
         noise: bool = False,
         noise_sigma0: float = 0.5,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
     ) -> None:
         if num_quantiles < 1:
             raise ValueError(f"model.num_quantiles={num_quantiles}: need at least 1")
         super().__init__(
             "QRDQN", num_quantiles, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
-            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0,
+            head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
         )  # fmt: skip
         self.num_quantiles = int(num_quantiles)
 

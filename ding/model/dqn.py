@@ -56,9 +56,12 @@ def build_encoder(
     norm_type: Optional[str],
     dropout: Optional[float],
     model_name: str,
+    kernel_size: Optional[Sequence[int]] = None,
+    stride: Optional[Sequence[int]] = None,
 ) -> tuple[nn.Module, int, bool]:
-    """The encoder of the Q networks: an MLP for vectors, the Nature CNN for image stacks (uint8 scaled inside),
-    then a linear layer to ``head_hidden_size`` when that differs from the feature size.
+    """The encoder of the Q networks: an MLP for vectors, a CNN for image stacks (uint8 scaled inside; the Nature
+    CNN unless ``kernel_size`` / ``stride`` say otherwise), then a linear layer to ``head_hidden_size`` when that
+    differs from the feature size.
 
     :return: (encoder, the size of its output features, whether it takes images).
     """
@@ -69,8 +72,12 @@ def build_encoder(
             f"image stacks (channels, height, width)"
         )
     image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
+    if not image and (kernel_size is not None or stride is not None):
+        raise ValueError(
+            f"model.encoder_kernel_size / encoder_stride are for image observations; obs_shape={shape} is a vector"
+        )
     if image:
-        encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation)
+        encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation, kernel_size, stride)
         feature_size = encoder.output_size
     else:
         hidden = list(encoder_hidden_size_list or (128, 128, 64))
@@ -92,8 +99,11 @@ class DQN(nn.Module):
         (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
     :param action_shape: number of discrete actions.
     :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
-        3 conv channel sizes and the feature size (default [32, 64, 64, 512], the Nature CNN).
+        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
     :param dueling: use a dueling head (value + advantage streams).
+    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
+        data-efficient encoder: [5, 5]).
+    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
@@ -114,11 +124,14 @@ class DQN(nn.Module):
         activation: Activation = None,
         norm_type: Optional[str] = None,
         dropout: Optional[float] = None,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__()
         self.encoder, head_size, self._image = build_encoder(
-            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, dropout, "DQN"
-        )
+            obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, dropout, "DQN",
+            encoder_kernel_size, encoder_stride,
+        )  # fmt: skip
         action_shape = n_actions(action_shape, "DQN")
         head_cls = DuelingHead if dueling else QHead
         self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)

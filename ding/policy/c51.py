@@ -20,7 +20,6 @@ import torch
 from ding.config.config import ConfigError
 from ding.policy.dqn import DQNPolicy
 from ding.rl_utils import dist_nstep_td_error
-from ding.torch_utils import to_tensors
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -42,7 +41,7 @@ class C51Policy(DQNPolicy):
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
-        data = to_tensors(batch, self._device)
+        data = self._learn_data(batch)
         self._train_mode()
         output = self._model(data["obs"])
         with torch.no_grad():  # noise: online at s, target at s', online at s' (each forward draws its own)

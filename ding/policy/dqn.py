@@ -4,6 +4,11 @@ Loss (one batch, see ding.rl_utils.q_nstep_td_error):
     a* = argmax_a Q_online(s', a)                          double DQN picks with the online network
     y  = R^(k) + gamma^k * (1 - done) * Q_target(s', a*)   R^(k): k-step discounted return from the buffer
     L  = mean_i( w_i * (Q_online(s_i, a_i) - y_i)^2 )       w_i: PER importance weights (1 without PER)
+
+Data-efficient options (DrQ, DER; every policy of the DQN family has them): ``learn.random_shift_pad`` shifts obs and
+next obs of image batches by independent random crops (ding.torch_utils.augment), ``learn.adam_eps`` sets Adam's
+epsilon, ``other.eps.warmup`` holds epsilon at its start for the first env steps, ``eval.eps`` makes evaluation
+epsilon-greedy (the Atari 100k protocol's 0.001).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import time
 from typing import Any
 
 import numpy as np
@@ -23,7 +29,8 @@ from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
 from ding.torch_utils import build_adam, to_numpy, to_tensor, to_tensors
-from ding.torch_utils.shared_noise import shared_generator
+from ding.torch_utils.augment import random_shift
+from ding.torch_utils.shared_noise import rank_randint, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -45,6 +52,11 @@ class DQNPolicy(Policy):
             target_theta=0.005,  # soft update rate (used when target_update_freq=0)
             ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
+            adam_eps=1e-8,  # Adam's epsilon (torch's default; DER and DrQ: 1.5e-4)
+            random_shift_pad=0,  # DrQ augmentation of image obs and next obs: pixels of edge padding; 0: off (DrQ: 4)
+        ),
+        eval=dict(
+            eps=0.0,  # epsilon-greedy evaluation: chance of a uniformly random action; 0: greedy (Atari 100k: 0.001)
         ),
         other=dict(
             eps=dict(
@@ -52,6 +64,7 @@ class DQNPolicy(Policy):
                 start=0.95,  # epsilon at env step 0
                 end=0.1,  # epsilon reached after decay
                 decay=10000,  # env steps: time constant ('exp') or length ('linear') of the decay
+                warmup=0,  # env steps at epsilon 'start' before the decay begins (DER, DrQ: 1600)
             ),
         ),
     )
@@ -64,6 +77,10 @@ class DQNPolicy(Policy):
         "other.eps.start": between(0, 1),
         "other.eps.end": between(0, 1),
         "other.eps.decay": positive(),
+        "other.eps.warmup": at_least(0),
+        "learn.adam_eps": positive(),
+        "learn.random_shift_pad": at_least(0),
+        "eval.eps": between(0, 1),
     }
 
     @classmethod
@@ -84,6 +101,12 @@ class DQNPolicy(Policy):
             epsilon_schedule(**cfg.other.eps)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"Config key 'policy.other.eps': {err}") from None
+        obs_shape = cfg.model.get("obs_shape")
+        if cfg.learn.random_shift_pad and obs_shape is not None and len(np.atleast_1d(obs_shape)) != 3:
+            raise ConfigError(
+                f"Config key 'policy.learn.random_shift_pad'={cfg.learn.random_shift_pad} shifts images, but "
+                f"policy.model.obs_shape={obs_shape} is not (channels, height, width); set it to 0"
+            )
 
     @classmethod
     def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
@@ -114,7 +137,7 @@ class DQNPolicy(Policy):
     # ---- learn -------------------------------------------------------------------------------------------------
     def _init_learn(self) -> None:
         learn = self._cfg.learn
-        self._optimizer = build_adam(self._model.parameters(), lr=learn.learning_rate)
+        self._optimizer = build_adam(self._model.parameters(), lr=learn.learning_rate, eps=learn.adam_eps)
         self._target_model = copy.deepcopy(self._model)
         self._target_model.requires_grad_(False)
         self._target_update_freq = learn.target_update_freq
@@ -125,6 +148,10 @@ class DQNPolicy(Policy):
         # NoisyNet layers (Rainbow's): the learner draws their noise from a generator in the same state on every
         # rank, so 2 ranks equal one process on the union batch (the noise is one draw per forward, not per sample)
         self._learn_noise = shared_generator(self._device, all_ranks=self.multi_gpu) if self._noisy else None
+        # DrQ's random shifts: one crop per sample, drawn like the noise so that 2 ranks crop as one process would
+        self._shift_pad = learn.random_shift_pad
+        self._augment_rng = shared_generator(self._device, all_ranks=self.multi_gpu) if self._shift_pad else None
+        self.augment_seconds = 0.0  # wall time spent augmenting (the pipeline's breakdown reports it)
 
     @functools.cached_property
     def _noisy(self) -> bool:
@@ -139,6 +166,24 @@ class DQNPolicy(Policy):
             set_noise(self._model, self._learn_noise)
             set_noise(self._target_model, self._learn_noise)
 
+    def _learn_data(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch as tensors on the learner's device; with ``learn.random_shift_pad``, obs and next obs each
+        shifted by an independent random crop per sample (as DrQ and Dopamine's DrQ(eps) do)."""
+        data = to_tensors(batch, self._device)
+        if self._shift_pad:
+            start = time.perf_counter()
+            offsets = self._crop_offsets(len(data["obs"]))
+            data["obs"] = random_shift(data["obs"], offsets[:, 0], self._shift_pad)
+            data["next_obs"] = random_shift(data["next_obs"], offsets[:, 1], self._shift_pad)
+            self.augment_seconds += time.perf_counter() - start
+        return data
+
+    def _crop_offsets(self, rows: int) -> torch.Tensor:
+        """(rows, 2, 2): the crop offsets (row, column) of obs ``[:, 0]`` and next obs ``[:, 1]``, uniform in
+        [0, 2 pad], this rank's rows of the union batch's draw."""
+        high = 2 * self._shift_pad + 1
+        return rank_randint(self._augment_rng, rows, high, (2, 2), all_ranks=self.multi_gpu)
+
     def _update_target(self) -> None:
         """Count the train iteration; copy to the target net every ``target_update_freq`` of them, or (0) move it a
         ``target_theta`` step towards the online net."""
@@ -151,7 +196,7 @@ class DQNPolicy(Policy):
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
-        data = to_tensors(batch, self._device)
+        data = self._learn_data(batch)
         self._train_mode()
         q = self._model(data["obs"])["logit"]
         with torch.no_grad():
@@ -187,6 +232,8 @@ class DQNPolicy(Policy):
         }
         if self._learn_noise is not None:
             state["noise_rng"] = self._learn_noise.get_state()
+        if self._augment_rng is not None:
+            state["augment_rng"] = self._augment_rng.get_state()
         return state
 
     def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
@@ -198,6 +245,8 @@ class DQNPolicy(Policy):
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
         if self._learn_noise is not None and "noise_rng" in state:
             self._learn_noise.set_state(state["noise_rng"])
+        if self._augment_rng is not None and "augment_rng" in state:
+            self._augment_rng.set_state(state["augment_rng"])
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:
@@ -235,9 +284,22 @@ class DQNPolicy(Policy):
         return {"eps": self._eps_fn(envstep)}
 
     # ---- eval --------------------------------------------------------------------------------------------------
+    def _init_eval(self) -> None:
+        self._eval_eps = float(self._cfg.get("eval", {}).get("eps", 0.0))
+        # seeded from torch's global generator (the run's seed) only when used, so greedy runs draw nothing more
+        self._eval_rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self._eval_eps else None
+
     def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
-        """Greedy actions (E,) for obs (E, *obs_shape)."""
-        return self._greedy(obs)
+        """Greedy actions (E,) for obs (E, *obs_shape); with ``eval.eps`` > 0, each replaced by a uniformly random
+        action with that chance (epsilon-greedy evaluation)."""
+        action = self._greedy(obs)
+        if self._eval_eps:
+            explore = self._eval_rng.random(len(obs)) < self._eval_eps
+            if explore.any():
+                action = action.copy()
+                n = _n_actions(self._cfg.model.action_shape)
+                action[explore] = self._eval_rng.integers(0, n, int(explore.sum()))
+        return action
 
     def _action_width(self, obs: np.ndarray) -> int:
         self._set_train(False)

@@ -21,7 +21,6 @@ from ding.config.config import ConfigError
 from ding.config.rules import positive
 from ding.policy.dqn import DQNPolicy
 from ding.rl_utils import qrdqn_nstep_td_error
-from ding.torch_utils import to_tensors
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -53,7 +52,7 @@ class QRDQNPolicy(DQNPolicy):
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""
-        data = to_tensors(batch, self._device)
+        data = self._learn_data(batch)
         self._train_mode()
         output = self._model(data["obs"])
         with torch.no_grad():  # noise: online at s, target at s', online at s' (each forward draws its own)

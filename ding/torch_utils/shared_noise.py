@@ -29,3 +29,11 @@ def rank_randn(generator: torch.Generator, batch: int, shape: tuple[int, ...], a
     dtype = dtype or torch.get_default_dtype()
     noise = torch.randn((world * batch, *shape), generator=generator, device=generator.device, dtype=dtype)
     return noise if world == 1 else noise[rank * batch : (rank + 1) * batch]
+
+
+def rank_randint(generator: torch.Generator, batch: int, high: int, shape: tuple[int, ...], all_ranks: bool):
+    """Integers uniform in ``[0, high)``, shape (batch, *shape), for this rank's batch (see the module docstring):
+    random crops drawn so that the ranks together crop what one process would crop on the union batch."""
+    world, rank = (get_world_size(), get_rank()) if all_ranks else (1, 0)
+    draws = torch.randint(high, (world * batch, *shape), generator=generator, device=generator.device)
+    return draws if world == 1 else draws[rank * batch : (rank + 1) * batch]

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -43,6 +44,25 @@ def test_budget_stops_training_and_final_eval_runs(cartpole_dqn, in_tmp, capsys)
     assert "[evaluator]" in out
     log = open(os.path.join("cartpole_dqn_seed1", "log", "train.log")).read()  # the folder follows the seed
     assert "finished (max_env_step=64 reached)" in log
+
+
+def test_config_budget_and_evaluation_only_after_training(cartpole_dqn, in_tmp, capsys):
+    """A config's max_env_step (the Atari 100k protocol's 100k) ends the run when the pipeline gets none, an
+    explicit max_env_step wins; eval_at_start=False with a large eval_freq: one evaluation, after training, whose
+    wall time the breakdown line reports."""
+    main, create = cartpole_dqn
+    main.env.stop_value = 10**6
+    main.max_env_step = 48
+    main.policy.eval = dict(evaluator=dict(eval_at_start=False, eval_freq=10**9))
+    serial_pipeline((main, create), seed=0)
+    out = capsys.readouterr().out
+    assert "max_env_step=48 reached" in out
+    evaluations = [line for line in out.splitlines() if line.startswith("[evaluator]")]
+    assert len(evaluations) == 1 and "envstep=48 " in evaluations[0]
+    breakdown = re.search(r"loop wall .*augmentation ([\d.]+)s.*evaluation ([\d.]+)s .*final evaluation ([\d.]+)s", out)
+    assert breakdown and float(breakdown.group(3)) > 0
+    serial_pipeline((main, create), seed=0, max_env_step=24)
+    assert "max_env_step=24 reached" in capsys.readouterr().out
 
 
 def test_max_train_iter(cartpole_dqn, in_tmp, capsys):

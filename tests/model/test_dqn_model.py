@@ -48,3 +48,37 @@ def test_di_engine_atari_encoder_sizes():
     model = DQN([4, 84, 84], 6, encoder_hidden_size_list=[128, 128, 512])
     convs = [m for m in model.encoder.conv if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [128, 128, 512] and model.encoder.output_size == 512
+
+
+@pytest.mark.parametrize("model_name", ["dqn", "c51dqn", "qrdqn", "rainbowdqn"])
+def test_data_efficient_encoder_shapes(model_name):
+    """DER's encoder (van Hasselt et al. 2019): conv 32 5x5 stride 5, conv 64 5x5 stride 5, then 256 features:
+    84x84 -> 16x16 -> 3x3."""
+    from ding.utils.registry import MODEL_REGISTRY
+
+    model = MODEL_REGISTRY.build(
+        model_name,
+        obs_shape=[4, 84, 84],
+        action_shape=6,
+        encoder_hidden_size_list=[32, 64, 256],
+        encoder_kernel_size=[5, 5],
+        encoder_stride=[5, 5],
+    )
+    convs = [m for m in model.encoder.conv if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(32, (5, 5), (5, 5)), (64, (5, 5), (5, 5))]
+    obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    first = model.encoder.conv[:2](obs.float())
+    assert first.shape == (3, 32, 16, 16) and model.encoder.conv(obs.float()).shape == (3, 64 * 3 * 3)
+    assert model.encoder(obs).shape == (3, 256) and model.encoder.output_size == 256
+    assert model(obs)["logit"].shape == (3, 6)
+
+
+def test_encoder_kernel_and_stride_errors_are_clear():
+    with pytest.raises(ValueError, match="one kernel size and one stride per conv layer"):
+        DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64, 256], encoder_kernel_size=[5, 5], encoder_stride=[5])
+    with pytest.raises(ValueError, match="2 conv channel sizes"):
+        DQN([4, 84, 84], 6, encoder_hidden_size_list=[32], encoder_kernel_size=[5, 5], encoder_stride=[5, 5])
+    with pytest.raises(ValueError, match="too small"):
+        DQN([4, 8, 8], 6, encoder_hidden_size_list=[32, 64, 256], encoder_kernel_size=[5, 5], encoder_stride=[5, 5])
+    with pytest.raises(ValueError, match="for image observations"):
+        DQN(4, 2, encoder_kernel_size=[5])

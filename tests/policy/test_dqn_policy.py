@@ -1,8 +1,10 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from ding.config import compile_config
+from ding.config import ConfigError, compile_config
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -136,3 +138,25 @@ def test_learn_step_is_double_dqn_with_the_targets_own_weights(cartpole_dqn):
         assert abs(wrong - expected) > 0.1 * expected
     stats = policy.learn_mode.forward(batch)
     assert stats["total_loss"].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluation_epsilon(cartpole_dqn):
+    """eval.eps 0 (default): greedy and deterministic; eval.eps > 0: each action random with that chance, the rest
+    greedy (Atari 100k evaluates at 0.001)."""
+    main, create = cartpole_dqn
+    obs = np.zeros((20000, 4), np.float32)
+    torch.manual_seed(0)
+    greedy_policy = POLICY_REGISTRY.get("dqn")(compile_config(copy.deepcopy(main), create_cfg=create).policy)
+    greedy = greedy_policy.eval_mode.forward(obs)
+    assert len(set(greedy.tolist())) == 1 and np.array_equal(greedy_policy.eval_mode.forward(obs), greedy)
+    for eps, low, high in ((1.0, 0.48, 0.52), (0.1, 0.04, 0.06)):  # eps/2 of the actions differ from the greedy
+        cfg = copy.deepcopy(main)
+        cfg.policy.eval = dict(eps=eps)
+        torch.manual_seed(0)
+        policy = POLICY_REGISTRY.get("dqn")(compile_config(cfg, create_cfg=create).policy)
+        actions = policy.eval_mode.forward(obs)
+        assert low < (actions != greedy).mean() < high
+    cfg = copy.deepcopy(main)
+    cfg.policy.eval = dict(eps=1.5)
+    with pytest.raises(ConfigError, match="eval.eps"):
+        compile_config(cfg, create_cfg=create)

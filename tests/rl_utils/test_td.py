@@ -73,3 +73,17 @@ def test_double_dqn_where_online_and_target_argmax_differ():
     assert td.tolist() == pytest.approx([-3.0, 0.75])
     # the wrong targets, for the record: max of the target net [4.5, 1.0], target picks / online evaluates
     # [1.5, -1.0], online picks and evaluates [3.5, 1.25]; each differs from the above in both rows
+
+
+def test_epsilon_warmup_holds_the_start_then_decays_as_dopamine():
+    # Dopamine's linearly_decaying_epsilon(decay_period=5000, step, warmup_steps=1600, epsilon=0.01): DrQ(eps)
+    def dopamine(step, decay=5000, warmup=1600, eps=0.01):
+        bonus = (1.0 - eps) * (decay + warmup - step) / decay
+        return eps + min(max(bonus, 0.0), 1.0 - eps)
+
+    schedule = epsilon_schedule("linear", 1.0, 0.01, 5000, warmup=1600)
+    for step in (0, 1599, 1600, 1601, 4100, 6599, 6600, 6601, 100_000):
+        assert schedule(step) == pytest.approx(dopamine(step))
+    assert epsilon_schedule("exp", 1.0, 0.1, 100, warmup=50)(50) == 1.0
+    with pytest.raises(ValueError, match="warmup"):
+        epsilon_schedule("linear", 1.0, 0.01, 10, warmup=-1)

@@ -95,6 +95,15 @@ def test_evaluator_runs_each_env_to_its_quota_and_stops(tmp_path):
     env.close()
 
 
+def test_evaluator_without_an_evaluation_at_start():
+    cfg = InteractionSerialEvaluator.default_config()
+    cfg.update(eval_at_start=False, eval_freq=100)
+    evaluator = InteractionSerialEvaluator(cfg, object(), FixedPolicy(), Logger(None, enabled=False), n_episode=1)
+    assert not evaluator.should_eval(0) and not evaluator.should_eval(99) and evaluator.should_eval(100)
+    evaluator.skip(100)
+    assert not evaluator.should_eval(199) and evaluator.should_eval(200)
+
+
 def test_learner_checkpoints_and_counters(cartpole_dqn, tmp_path):
     from ding.config import compile_config
     from ding.utils.registry import POLICY_REGISTRY

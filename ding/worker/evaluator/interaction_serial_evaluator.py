@@ -47,7 +47,8 @@ class InteractionSerialEvaluator:
     """
 
     config = dict(
-        eval_freq=1000,  # train iterations between evaluations (also one at iteration 0)
+        eval_freq=1000,  # train iterations between evaluations (also one at iteration 0 if eval_at_start)
+        eval_at_start=True,  # evaluate at train iteration 0; False: the first evaluation is after eval_freq iterations
         video_to_tensorboard=False,  # with env.replay_path: the first episode of each evaluation as a TensorBoard GIF
         n_episode=None,  # episodes per evaluation: set by compile_config from env.n_evaluator_episode
         stop_value=None,  # mean return that ends training: set by compile_config from env.stop_value
@@ -112,7 +113,12 @@ class InteractionSerialEvaluator:
     def should_eval(self, train_iter: int) -> bool:
         if self._component and self._last_eval_iter != train_iter and budget.cap_reached(train_iter):
             return True  # a step cap of the environment (ding.utils.budget): the evaluation that says stop
-        return self._last_eval_iter is None or train_iter - self._last_eval_iter >= self._cfg.eval_freq
+        last = self._last_eval_iter
+        if last is None:
+            if self._cfg.get("eval_at_start", True):
+                return True
+            last = 0  # as if evaluated at iteration 0
+        return train_iter - last >= self._cfg.eval_freq
 
     def skip(self, train_iter: int) -> None:
         """Count an evaluation as done at ``train_iter`` without running it (ranks other than 0 under DDP)."""

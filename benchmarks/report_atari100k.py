@@ -1,0 +1,176 @@
+"""The Atari 100k results from the CSV that run_atari100k.py writes: per (game, algo) the mean over seeds of the
+final evaluation's mean return, its human-normalised score, and over the games the interquartile mean (IQM) of the
+human-normalised scores with a 95% stratified-bootstrap confidence interval (the method of Agarwal et al. 2021 and
+their rliable library), beside the published DER / DrQ(eps) / SPR means; optionally a bar chart PNG.
+
+Method, implemented here in numpy (rliable would bring arch, statsmodels, pandas and seaborn for these few lines):
+- human-normalised score of a run: (score - random) / (human - random), per game (Random and Human from the rliable
+  files, benchmarks/atari100k_scores.py);
+- IQM: the mean of the middle 50% of all runs x games scores (scipy's trim_mean(x, 0.25): the lowest and highest
+  int(0.25 n) values of the n sorted scores dropped);
+- stratified bootstrap: each replicate resamples, for every game on its own, that game's runs with replacement (as
+  many as it has), then takes the IQM; the interval is the 2.5 and 97.5 percentiles of the replicates. With one run
+  per game there is nothing to resample and the interval is the point: run more seeds.
+
+Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atari100k_scores import HUMAN, PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GAMES = list(RANDOM)
+
+
+def read_runs(path: str) -> dict[tuple[str, str], dict[int, dict]]:
+    """``{(game, algo): {seed: row}}`` of the CSV (a seed run twice: the later row counts)."""
+    runs: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            runs[(row["game"], row["algo"])][int(row["seed"])] = row
+    return runs
+
+
+def human_normalized(score, game: str):
+    """(score - random) / (human - random) for ``game`` (a number or an array)."""
+    return (np.asarray(score, dtype=float) - RANDOM[game]) / (HUMAN[game] - RANDOM[game])
+
+
+def iqm(scores) -> float:
+    """Interquartile mean of all values of ``scores``: the mean of the sorted values without the lowest and the
+    highest ``int(0.25 n)`` (scipy.stats.trim_mean(x, 0.25), rliable's IQM)."""
+    values = np.sort(np.asarray(scores, dtype=float).ravel())
+    cut = int(0.25 * len(values))
+    return float(values[cut : len(values) - cut].mean())
+
+
+def stratified_bootstrap_ci(
+    scores_per_game: list[np.ndarray], statistic=iqm, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` over ``reps`` stratified bootstrap replicates: every game's runs are
+    resampled with replacement within the game (``scores_per_game[g]``: that game's runs, any number)."""
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(reps)
+    for r in range(reps):
+        sample = [runs[rng.integers(0, len(runs), len(runs))] for runs in scores_per_game]
+        replicates[r] = statistic(np.concatenate(sample))
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(replicates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
+    """Per game (mean over seeds, normalised) and aggregate (IQM with interval, mean, median) for ``algo``."""
+    per_game, normalized = {}, []
+    for game in GAMES:
+        rows = runs.get((game, algo), {})
+        if not rows:
+            continue
+        returns = np.array([float(row["return_mean"]) for row in rows.values()])
+        per_game[game] = dict(
+            mean=float(returns.mean()),
+            seeds=sorted(rows),
+            episodes=sorted({int(row["eval_episodes"]) for row in rows.values()}),
+            normalized=float(human_normalized(returns, game).mean()),
+            wall_s=float(np.mean([float(row["wall_s"]) for row in rows.values()])),
+        )
+        normalized.append(human_normalized(returns, game))
+    aggregate = None
+    if normalized:
+        game_means = [float(np.mean(x)) for x in normalized]
+        aggregate = dict(
+            games=len(normalized),
+            iqm=iqm(np.concatenate(normalized)),
+            iqm_ci=stratified_bootstrap_ci(normalized),
+            mean=float(np.mean(game_means)),
+            median=float(np.median(game_means)),
+        )
+    return dict(per_game=per_game, aggregate=aggregate)
+
+
+def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str]) -> str:
+    """The docs table: one line per game and algo, 'not run yet' where the CSV has no run."""
+    lines = [
+        "| game | algo | seeds | eval episodes | mean return (ours) | human-norm. | published | random / DER / DrQ(ε) / SPR | wall per run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    summaries = {algo: summarize(runs, algo) for algo in algos}
+    for game in GAMES:
+        published = " / ".join(f"{x:g}" for x in (RANDOM[game], *(PUBLISHED[k][game] for k in PUBLISHED)))
+        for algo in algos:
+            name = PUBLISHED_NAME.get(algo, algo)
+            ref = f"{name} {PUBLISHED[name][game]:g}" if name in PUBLISHED else ""
+            entry = summaries[algo]["per_game"].get(game)
+            if entry is None:
+                lines.append(f"| {game} | {algo} | | | not run yet | | {ref} | {published} | |")
+                continue
+            seeds = ", ".join(map(str, entry["seeds"]))
+            episodes = ", ".join(map(str, entry["episodes"]))
+            lines.append(
+                f"| {game} | {algo} | {seeds} | {episodes} | {entry['mean']:.1f} | {entry['normalized']:.3f} | {ref} "
+                f"| {published} | {entry['wall_s'] / 60:.0f} min |"
+            )
+    for algo in algos:
+        aggregate = summaries[algo]["aggregate"]
+        if aggregate is None:
+            lines.append(f"\n{algo}: not run yet")
+            continue
+        low, high = aggregate["iqm_ci"]
+        lines.append(
+            f"\n{algo} over {aggregate['games']} game(s), human-normalised: IQM {aggregate['iqm']:.3f} "
+            f"(95% CI {low:.3f} to {high:.3f}), mean {aggregate['mean']:.3f}, median {aggregate['median']:.3f}"
+        )
+    return "\n".join(lines)
+
+
+def bar_chart(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], path: str) -> None:
+    """Human-normalised per-game means: the published DER, DrQ(eps), SPR and ours (one bar per algo run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {name: [float(human_normalized(scores[g], g)) for g in GAMES] for name, scores in PUBLISHED.items()}
+    for algo in algos:
+        per_game = summarize(runs, algo)["per_game"]
+        series[f"ding {algo}"] = [per_game[g]["normalized"] if g in per_game else np.nan for g in GAMES]
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(GAMES))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xticks(x, GAMES)
+    ax.set_ylabel("human-normalised score")
+    ax.set_title("Atari 100k: per-game mean at 100k agent steps (missing bar: not run yet)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "atari100k_runs.csv"))
+    parser.add_argument("--algos", nargs="+", default=["drq_eps", "der"])
+    parser.add_argument("--png", default=None, help="write the bar chart here")
+    args = parser.parse_args()
+    runs = read_runs(args.csv) if os.path.exists(args.csv) else {}
+    print(markdown_table(runs, args.algos))
+    if args.png:
+        bar_chart(runs, args.algos, args.png)
+        print(f"bar chart: {args.png}")
+
+
+if __name__ == "__main__":
+    main()

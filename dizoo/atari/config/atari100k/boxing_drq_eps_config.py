@@ -1,0 +1,17 @@
+"""DrQ(eps) on Boxing under the Atari 100k protocol: 100k agent steps of training, then 100 evaluation
+episodes. The settings and their sources: dizoo/atari/config/atari100k/atari100k.py.
+
+Run: python dizoo/atari/config/atari100k/boxing_drq_eps_config.py
+ or: ding -m serial -c dizoo/atari/config/atari100k/boxing_drq_eps_config.py -s 0
+"""
+
+from dizoo.atari.config.atari100k.atari100k import atari100k_config
+
+main_config, create_config = atari100k_config("Boxing", "drq_eps")
+boxing_drq_eps_config, boxing_drq_eps_create_config = main_config, create_config  # DI-engine's names
+
+if __name__ == "__main__":
+    # or: ding -m serial -c boxing_drq_eps_config.py -s 0
+    from ding.entry import run_main, serial_pipeline
+
+    run_main(serial_pipeline, (main_config, create_config), seed=0)

@@ -1,0 +1,17 @@
+"""DER (data-efficient Rainbow) on Breakout under the Atari 100k protocol: 100k agent steps of training, then 100
+evaluation episodes. The settings and their sources: dizoo/atari/config/atari100k/atari100k.py.
+
+Run: python dizoo/atari/config/atari100k/breakout_der_config.py
+ or: ding -m serial -c dizoo/atari/config/atari100k/breakout_der_config.py -s 0
+"""
+
+from dizoo.atari.config.atari100k.atari100k import atari100k_config
+
+main_config, create_config = atari100k_config("Breakout", "der")
+breakout_der_config, breakout_der_create_config = main_config, create_config  # DI-engine's names
+
+if __name__ == "__main__":
+    # or: ding -m serial -c breakout_der_config.py -s 0
+    from ding.entry import run_main, serial_pipeline
+
+    run_main(serial_pipeline, (main_config, create_config), seed=0)

@@ -1,0 +1,102 @@
+"""benchmarks/report_atari100k.py's arithmetic on hand-made data (IQM, human normalisation, the stratified bootstrap,
+the table) and run_atari100k.py's reading of the pipeline's breakdown line."""
+
+import csv
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+report = load("report_atari100k")
+runner = load("run_atari100k")
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=runner.COLUMNS)
+        writer.writeheader()
+        for game, algo, seed, mean in rows:
+            writer.writerow(
+                dict(game=game, algo=algo, seed=seed, env_steps=100000, eval_episodes=100, return_mean=mean,
+                     return_std=1.0, wall_s=3000, env_s=1, acting_s=1, update_s=1, augment_s=1, eval_s=1)
+            )  # fmt: skip
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert report.iqm([8, 1, 7, 2, 6, 3, 5, 4]) == 4.5  # drops 1, 2 and 7, 8
+    assert report.iqm([0, 0, 1, 2, 3, 4, 100, 100]) == 2.5  # outliers do not move it
+    assert report.iqm([5, 1, 3, 100, -100]) == 3.0  # n=5: int(1.25) = 1 dropped at each end
+    assert report.iqm(np.array([[1.0, 2.0], [3.0, 4.0]])) == 2.5  # all runs x games together
+
+
+def test_human_normalisation():
+    assert report.human_normalized(14.6, "Pong") == pytest.approx(1.0)  # human
+    assert report.human_normalized(-20.7, "Pong") == pytest.approx(0.0)  # random
+    assert report.human_normalized(16.1, "Breakout") == pytest.approx((16.1 - 1.7) / (30.5 - 1.7))
+    np.testing.assert_allclose(report.human_normalized([0.0, 29.6], "Freeway"), [0.0, 1.0])
+
+
+def test_stratified_bootstrap_resamples_within_each_game():
+    one_run_each = [np.array([0.2]), np.array([0.9]), np.array([0.4]), np.array([0.5])]
+    point = report.iqm(np.concatenate(one_run_each))
+    assert report.stratified_bootstrap_ci(one_run_each) == (pytest.approx(point), pytest.approx(point))
+    # two games of runs {0, 1}: every replicate keeps 2 runs per game, so its IQM is 0, 0.5 or 1
+    low, high = report.stratified_bootstrap_ci([np.array([0.0, 1.0]), np.array([0.0, 1.0])], reps=4000)
+    assert low == 0.0 and high == 1.0
+    assert report.stratified_bootstrap_ci(
+        [np.array([0.0, 1.0])] * 2, reps=100, seed=3
+    ) == report.stratified_bootstrap_ci([np.array([0.0, 1.0])] * 2, reps=100, seed=3)
+
+
+def test_report_on_a_small_csv(tmp_path):
+    path = tmp_path / "runs.csv"
+    # Pong seeds at human and random (normalised 1, 0); Breakout seeds 30.5 and 1.7 (1, 0); no Qbert, ...
+    write_csv(path, [("Pong", "drq_eps", 0, 14.6), ("Pong", "drq_eps", 1, -20.7),
+                     ("Breakout", "drq_eps", 0, 30.5), ("Breakout", "drq_eps", 1, 1.7)])  # fmt: skip
+    runs = report.read_runs(str(path))
+    summary = report.summarize(runs, "drq_eps")
+    pong = summary["per_game"]["Pong"]
+    assert pong["mean"] == pytest.approx(-3.05) and pong["normalized"] == pytest.approx(0.5) and pong["seeds"] == [0, 1]
+    aggregate = summary["aggregate"]
+    assert aggregate["games"] == 2 and aggregate["iqm"] == pytest.approx(0.5)  # [0, 0, 1, 1] -> mean of [0, 1]
+    assert aggregate["mean"] == pytest.approx(0.5) and aggregate["median"] == pytest.approx(0.5)
+    low, high = aggregate["iqm_ci"]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
+    table = report.markdown_table(runs, ["drq_eps", "der"])
+    pong_line = next(line for line in table.splitlines() if line.startswith("| Pong | drq_eps |"))
+    assert pong_line.startswith("| Pong | drq_eps | 0, 1 | 100 | ") and "| 0.500 | DrQ(eps) -9.1 |" in pong_line
+    assert "| Qbert | drq_eps | | | not run yet |" in table and "der: not run yet" in table
+    assert table.count("not run yet") == 4 + 6 + 1  # 4 games of drq_eps, 6 of der, der's aggregate
+
+
+def test_bar_chart_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -10.0)])
+    png = tmp_path / "chart.png"
+    report.bar_chart(report.read_runs(str(path)), ["drq_eps"], str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runner_reads_the_pipelines_breakdown_line():
+    line = (
+        "[ding] loop wall 21.542s, 93 env steps/s in the loop: env step 1.357s (6.3%), acting + buffer add 0.319s "
+        "(1.5%), buffer sample 0.135s (0.6%), learner (convert, forward, backward, sync, step) 18.334s (85.1%), "
+        "augmentation 1.363s (6.3%), evaluation 0.002s (0.0%), other 0.032s (0.2%); final evaluation 1.853s (after "
+        "the loop)"
+    )
+    parts = runner.parse_breakdown(line)
+    assert parts == pytest.approx(
+        dict(env_s=1.357, acting_s=0.319, update_s=0.135 + 18.334, augment_s=1.363, eval_s=0.002 + 1.853)
+    )
