@@ -111,12 +111,31 @@ def _unknown_key_error(path: str, key: str, siblings: Iterable[str], root: dict)
     parent = path.rpartition(".")[0]
     if close:
         hints.append(f"Did you mean '{parent + '.' if parent else ''}{close[0]}'?")
+    if parent == "env.manager":  # a key of another env manager type (e.g. the 'atari' manager's batch_size)
+        owners = _manager_types_with_key(key)
+        if owners:
+            hints.append(f"'{key}' is a key of env manager type(s) {owners}, not of this one.")
     elsewhere = [p for p in _paths(root) if p.rpartition(".")[2] == key and p != path]
     if elsewhere:
         hints.append(f"'{key}' is a key of: {', '.join(elsewhere[:3])}.")
     if not hints:
         hints.append(f"Valid keys here: {', '.join(sorted(siblings))}.")
     return ConfigError(f"Unknown config key '{path}'. " + " ".join(hints))
+
+
+def _manager_types_with_key(key: str) -> list[str]:
+    """The registered env manager types whose config has ``key``."""
+    from ding.utils.registry import ENV_MANAGER_REGISTRY
+
+    owners = []
+    for name in ENV_MANAGER_REGISTRY.names():
+        try:
+            config = getattr(ENV_MANAGER_REGISTRY.get(name), "config", {})
+        except Exception:  # noqa: BLE001 (a type whose module fails to import is no hint)
+            continue
+        if key in config and name not in owners:
+            owners.append(name)
+    return owners
 
 
 def _check_value(path: str, default: Any, value: Any, rule: Optional[Rule] = None) -> Any:

@@ -42,6 +42,8 @@ CASES = [
     (M, "policy.update_per_collect", 3, ["policy.update_per_collect", "policy.learn.update_per_collect"]),
     (M, "env.collector_env", 4, ["env.collector_env", "collector_env_num"]),
     (M, "env.stop_val", 1, ["env.stop_val", "stop_value"]),
+    (M, "env.manager.batch_size", 4, ["env.manager.batch_size", "env manager type(s) ['atari']"]),
+    (M, "env.norm_obs.clip", 0, ["env.norm_obs.clip", "> 0"]),
     (M, "policy.other.eps.decays", 5, ["policy.other.eps.decays", "decay"]),
     (M, "policy.other.replay_buffer.size", 5, ["policy.other.replay_buffer.size", "replay_buffer_size"]),
     (M, "policy.model.hidden_size_list", [8], ["policy.model.hidden_size_list", "encoder_hidden_size_list"]),
