@@ -7,12 +7,14 @@ MuJoCo protocol: 10 episodes on 10 envs; the table's metric is the best mean ove
 
 Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-step 300000 [--csv docs/benchmarks/mujoco_runs.csv]
      python benchmarks/run_mujoco.py --task hopper --algo onppo --seeds 0 1 2 --env-step 1000000   (PPO: on-policy)
+     ... --set env.norm_reward.use_norm=True --label onppo_rewnorm   (a variant of the shipped config)
 Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | failed)
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import os
 import re
@@ -28,7 +30,13 @@ import sys
 from dizoo.mujoco.config.{task}_{algo}_config import main_config, create_config
 from ding.entry import run_main, {pipeline}
 main_config.env.update(evaluator_env_num=10, n_evaluator_episode=10, stop_value=10**9)
-main_config.exp_name = "{task}_{algo}_seed{seed}"
+main_config.exp_name = "{task}_{label}_seed{seed}"
+for path, value in {overrides!r}:  # --set: a variant of the shipped config
+    *parents, leaf = path.split(".")
+    node = main_config
+    for part in parents:
+        node = node.setdefault(part, {{}})
+    node[leaf] = value
 run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step})
 """
 
@@ -44,10 +52,24 @@ def append(path: str, row: list) -> None:
         writer.writerow(row)
 
 
-def run(task: str, algo: str, seed: int, env_step: int, csv_path: str, workdir: str) -> None:
+def run(
+    task: str,
+    algo: str,
+    seed: int,
+    env_step: int,
+    csv_path: str,
+    workdir: str,
+    overrides: list[tuple[str, object]] = (),
+    label: str = "",
+) -> None:
+    """One run; ``overrides`` (dotted key of main_config, value) make a variant, recorded as ``label`` (default
+    ``algo``) in the CSV's algo column."""
+    label = label or algo
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     pipeline = "serial_pipeline_onpolicy" if algo == "onppo" else "serial_pipeline"
-    script = SCRIPT.format(task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline)
+    script = SCRIPT.format(
+        task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline, label=label, overrides=list(overrides)
+    )
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -57,17 +79,20 @@ def run(task: str, algo: str, seed: int, env_step: int, csv_path: str, workdir: 
         stderr=subprocess.STDOUT,
         text=True,
     )
-    last = None
+    last, tail = None, []
     for line in child.stdout:  # the evaluator's lines as they are printed
+        tail = [*tail[-30:], line]
         match = EVAL.search(line)
         if match:
             train_iter, step, mean, std = match.groups()
-            last = [task, algo, seed, int(step), int(train_iter), float(mean), float(std)]
+            last = [task, label, seed, int(step), int(train_iter), float(mean), float(std)]
             append(csv_path, [*last, round(time.perf_counter() - start, 1), "eval"])
     code = child.wait()
     status = "finished" if code == 0 else f"failed (exit {code})"
-    if last is not None:
-        append(csv_path, [*last, round(time.perf_counter() - start, 1), status])
+    if code:
+        print(f"{task} {label} seed {seed}: {status}; its last lines:\n{''.join(tail)}", file=sys.stderr)
+    row = last if last is not None else [task, label, seed, 0, 0, float("nan"), float("nan")]
+    append(csv_path, [*row, round(time.perf_counter() - start, 1), status])
 
 
 def main() -> None:
@@ -78,11 +103,23 @@ def main() -> None:
     parser.add_argument("--env-step", type=int, default=300_000)
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "mujoco_runs.csv"))
     parser.add_argument("--workdir", default=None, help="where the experiment folders go (default: a temp folder)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a variant: main_config key (dotted) and a Python literal, e.g. env.norm_reward.use_norm=True",
+    )
+    parser.add_argument("--label", default="", help="the variant's name in the CSV's algo column (default: --algo)")
     args = parser.parse_args()
+    overrides = []
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides.append((key, ast.literal_eval(value)))
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
     for seed in args.seeds:
-        run(args.task, args.algo, seed, args.env_step, args.csv, workdir)
+        run(args.task, args.algo, seed, args.env_step, args.csv, workdir, overrides, args.label)
 
 
 if __name__ == "__main__":
