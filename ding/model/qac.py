@@ -136,6 +136,50 @@ class QAC(nn.Module):
         raise ValueError(f"QAC.forward mode '{mode}': use compute_actor or compute_critic")
 
 
+class ContinuousQAC(QAC):
+    """DI-engine's name and signature of :class:`QAC` (``ContinuousQAC(**cfg.policy.model)`` in its entry scripts):
+    ``action_space`` is required, and the keys of DI-engine's image encoder are accepted at their values for vector
+    observations only (``norm_type=None``, ``encoder_hidden_size_list=None``, ``share_encoder=False``)."""
+
+    def __init__(
+        self,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        action_space: str,
+        twin_critic: bool = False,
+        actor_head_hidden_size: int = 64,
+        actor_head_layer_num: int = 1,
+        critic_head_hidden_size: int = 64,
+        critic_head_layer_num: int = 1,
+        activation: Optional[nn.Module | str] = "relu",
+        norm_type: Optional[str] = None,
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
+        share_encoder: bool = False,
+    ) -> None:
+        unsupported = {
+            "norm_type": norm_type,
+            "encoder_hidden_size_list": encoder_hidden_size_list,
+            "share_encoder": share_encoder or None,
+        }
+        for key, value in unsupported.items():
+            if value is not None:
+                raise ValueError(
+                    f"ContinuousQAC({key}={value!r}): DI-engine's {key} is not supported by ding's QAC (vector "
+                    f"observations, an MLP actor and critics without normalisation); leave it at its default"
+                )
+        super().__init__(
+            obs_shape,
+            action_shape,
+            action_space=action_space,
+            twin_critic=twin_critic,
+            actor_head_hidden_size=actor_head_hidden_size,
+            actor_head_layer_num=actor_head_layer_num,
+            critic_head_hidden_size=critic_head_hidden_size,
+            critic_head_layer_num=critic_head_layer_num,
+            activation=activation,
+        )
+
+
 class QACActorNumpy:
     """``QAC.compute_actor`` in numpy on the same (zero-copy) weights, for acting with a small MLP on the CPU (see
     ding.torch_utils.numpy_forward). ``build`` returns None when there is no mirror (GPU, not float32)."""

@@ -311,11 +311,15 @@ class Policy:
         )
 
     _CONFIG_ATTRIBUTES = ("cuda", "on_policy", "priority", "priority_IS_weight", "multi_gpu")
+    # DI-engine's get_attribute names of the learn mode's optimizers -> the attribute holding each (a torch optimizer,
+    # for a user's torch.optim.lr_scheduler)
+    optimizer_attributes: dict[str, str] = {}
 
     def get_attribute(self, name: str) -> Any:
         """DI-engine's ``policy.<mode>.get_attribute(name)``: a field of :meth:`_data_spec` (``batch_size``,
         ``n_sample``, ``nstep``, ``discount_factor``, ``priority``, ...), one of the config flags
-        :attr:`_CONFIG_ATTRIBUTES`, ``device`` or ``model``."""
+        :attr:`_CONFIG_ATTRIBUTES`, ``device``, ``model`` or, with the learn mode built, an optimizer by DI-engine's
+        name (:attr:`optimizer_attributes`: ``optimizer``, ``optimizer_actor`` ...)."""
         spec = self._data_spec()
         if hasattr(spec, name):
             return getattr(spec, name)
@@ -325,7 +329,10 @@ class Policy:
             return str(self._device)
         if name == "model":
             return self._model
-        known = sorted({*vars(spec), *self._CONFIG_ATTRIBUTES, "device", "model"})
+        if name in self.optimizer_attributes:
+            self._check_enabled("learn")
+            return getattr(self, self.optimizer_attributes[name])
+        known = sorted({*vars(spec), *self._CONFIG_ATTRIBUTES, "device", "model", *self.optimizer_attributes})
         raise AttributeError(f"{type(self).__name__}.get_attribute('{name}'): not an attribute here; known: {known}")
 
     def _init_collect(self) -> None:

@@ -35,12 +35,15 @@ from ding.utils.registry import POLICY_REGISTRY
 @POLICY_REGISTRY.register("ddpg")
 class DDPGPolicy(Policy):
     default_model = "qac"
+    optimizer_attributes = {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}
     # DDPG's own keys and the shared defaults it changes (DI-engine 0.5's names and defaults)
     config = dict(
         type="ddpg",
         on_policy=False,  # DDPG learns off-policy from a replay buffer (DI-engine key; must stay False)
         multi_agent=False,  # DI-engine key: single-agent only here (must stay False)
         action_space="continuous",  # DI-engine key: continuous actions (must stay 'continuous')
+        transition_with_policy_data=False,  # DI-engine key: transitions carry no policy outputs (must stay False)
+        reward_batch_norm=False,  # DI-engine key: rewards are used as they are, not normalised per batch (stays False)
         random_collect_size=25000,  # env steps collected with uniformly random actions before training starts
         model=dict(twin_critic=False, action_space="regression"),
         learn=dict(
@@ -71,7 +74,15 @@ class DDPGPolicy(Policy):
         super().check_config(cfg)
         name = cls.__name__.removesuffix("Policy")
         qac_common.check_common(name, cfg, "regression")
-        qac_common.check_fixed_keys(name, cfg, {"action_space": (cfg.action_space, "continuous")})
+        qac_common.check_fixed_keys(
+            name,
+            cfg,
+            {
+                "action_space": (cfg.action_space, "continuous"),
+                "transition_with_policy_data": (cfg.transition_with_policy_data, False),
+                "reward_batch_norm": (cfg.reward_batch_norm, False),
+            },
+        )
         learn = cfg.learn
         for key in ("learning_rate_actor", "learning_rate_critic"):
             if not learn[key] > 0:

@@ -37,6 +37,7 @@ from ding.utils.registry import POLICY_REGISTRY
 @POLICY_REGISTRY.register("dqn")
 class DQNPolicy(Policy):
     default_model = "dqn"
+    optimizer_attributes = {"optimizer": "_optimizer"}
     # DQN's own keys; the keys every policy has (cuda, multi_gpu, priority, learn.batch_size, ...) are
     # Policy.config's
     config = dict(

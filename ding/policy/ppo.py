@@ -56,6 +56,7 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 @POLICY_REGISTRY.register("ppo")
 class PPOPolicy(Policy):
     default_model = "vac"
+    optimizer_attributes = {"optimizer": "_optimizer"}
     default_buffer = None  # on-policy: no replay buffer
     # PPO's own keys and the shared defaults it changes; the keys every policy has are Policy.config's
     config = dict(

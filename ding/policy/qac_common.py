@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ding.config.config import ConfigError
-from ding.model.qac import QAC, QACActorNumpy
+from ding.model.qac import QAC, ContinuousQAC, QACActorNumpy
 from ding.policy.contract import BatchField, DataSpec
 from ding.torch_utils import to_numpy, to_tensor
 
@@ -104,7 +104,8 @@ class ActorActing:
     def __call__(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         twin = self._twin
         if twin is None or (twin is not False and twin.stale()):
-            usable = type(self._model) is QAC and self._device.type == "cpu"  # a DataParallel model acts in torch
+            # a DataParallel model (or a subclass with a forward of its own) acts in torch
+            usable = type(self._model) in (QAC, ContinuousQAC) and self._device.type == "cpu"
             twin = self._twin = (QACActorNumpy.build(self._model) if usable else None) or False
         if twin is not False:
             return twin(obs)

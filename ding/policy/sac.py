@@ -43,6 +43,11 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 @POLICY_REGISTRY.register("sac")
 class SACPolicy(Policy):
     default_model = "qac"
+    optimizer_attributes = {
+        "optimizer_q": "_critic_optimizer",
+        "optimizer_policy": "_actor_optimizer",
+        "alpha_optim": "_alpha_optimizer",  # None with a fixed alpha
+    }
     # SAC's own keys and the shared defaults it changes (DI-engine 0.5's names and defaults)
     config = dict(
         type="sac",

@@ -59,3 +59,32 @@ def test_reparameterization_actor_and_numpy_mirror():
 def test_rejects_unknown_action_space():
     with pytest.raises(ValueError, match="action_space"):
         QAC(3, 1, "discrete")
+
+
+def test_continuous_qac_is_di_engine_s_name_of_qac():
+    from ding.model import ContinuousQAC
+    from ding.model.template.qac import ContinuousQAC as TemplateContinuousQAC
+    from ding.policy.qac_common import ActorActing
+
+    torch.manual_seed(0)
+    model = ContinuousQAC(obs_shape=3, action_shape=1, twin_critic=True, action_space="regression")
+    torch.manual_seed(0)
+    plain = QAC(3, 1, "regression", twin_critic=True)
+    assert isinstance(model, QAC) and TemplateContinuousQAC is ContinuousQAC
+    assert all(a.equal(b) for a, b in zip(model.state_dict().values(), plain.state_dict().values(), strict=True))
+    obs = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    acting = ActorActing(model, torch.device("cpu"))
+    assert np.allclose(acting(obs)["action"], model.compute_actor(torch.from_numpy(obs))["action"].detach(), atol=1e-6)
+    assert isinstance(acting._twin, QACActorNumpy)  # acts through the numpy mirror, as QAC does
+    with pytest.raises(TypeError, match="action_space"):
+        ContinuousQAC(3, 1)  # required, as in DI-engine
+
+
+@pytest.mark.parametrize(
+    "key,value", [("norm_type", "LN"), ("encoder_hidden_size_list", [32, 64]), ("share_encoder", True)]
+)
+def test_continuous_qac_refuses_di_engine_s_encoder_keys_by_name(key, value):
+    from ding.model import ContinuousQAC
+
+    with pytest.raises(ValueError, match=f"ContinuousQAC\\({key}="):
+        ContinuousQAC(3, 1, "regression", **{key: value})

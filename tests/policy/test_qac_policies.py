@@ -121,6 +121,8 @@ def test_acting_is_in_bounds_and_eval_is_deterministic(algo):
         ("td3", "action_space", "hybrid"),
         ("ddpg", "learn.actor_update_freq", 0),
         ("sac", "model.action_space", "regression"),
+        ("ddpg", "transition_with_policy_data", True),
+        ("td3", "reward_batch_norm", True),
     ],
 )
 def test_di_engine_keys_it_does_not_vary_are_refused_by_name(algo, key, value):
@@ -170,3 +172,32 @@ def test_data_parallel_over_gpus_matches_one_gpu():
     for _ in range(3):
         a, b = one.learn_mode.forward(batch), split.learn_mode.forward(batch)
         assert torch.allclose(a["critic_loss"], b["critic_loss"], rtol=1e-4)
+
+
+def test_di_engine_defaults_of_ddpg_keys_it_does_not_vary_are_accepted():
+    _, cfg = build("ddpg", transition_with_policy_data=False, reward_batch_norm=False)
+    assert cfg.policy.transition_with_policy_data is False and cfg.policy.reward_batch_norm is False
+
+
+@pytest.mark.parametrize(
+    "algo,names",
+    [
+        ("ddpg", {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}),
+        ("td3", {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}),
+        ("sac", {"optimizer_q": "_critic_optimizer", "optimizer_policy": "_actor_optimizer"}),
+    ],
+)
+def test_optimizers_by_di_engine_s_attribute_names(algo, names):
+    # DI-engine's TD3 script: LambdaLR(policy.learn_mode.get_attribute('optimizer_actor'), ...)
+    policy, cfg = build(algo)
+    for name, attribute in names.items():
+        assert policy.learn_mode.get_attribute(name) is getattr(policy, attribute)
+    optimizer = policy.learn_mode.get_attribute(next(iter(names)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda it: 0.5)
+    assert isinstance(optimizer, torch.optim.Optimizer)
+    assert optimizer.param_groups[0]["lr"] == 0.5 * scheduler.base_lrs[0]  # the policy steps with the scheduled lr
+    if algo == "sac":  # DI-engine's name of the temperature's optimizer (None with a fixed alpha)
+        assert policy.learn_mode.get_attribute("alpha_optim") is policy._alpha_optimizer
+    eval_only = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, enable_field=["eval"])
+    with pytest.raises(RuntimeError, match="without its 'learn' mode"):
+        eval_only.get_attribute(next(iter(names)))

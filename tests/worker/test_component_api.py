@@ -199,3 +199,4 @@ def test_policy_attributes():
     get = policy.collect_mode.get_attribute
     assert (get("n_sample"), get("batch_size"), get("nstep"), get("cuda"), get("device")) == (8, 64, 1, False, "cpu")
     assert EasyDict(policy.eval_mode.__dict__).get_attribute("priority") is False
+    assert policy.learn_mode.get_attribute("optimizer") is policy._optimizer  # DI-engine's name, for lr schedulers

@@ -1,5 +1,5 @@
 """DI-engine's module path of QAC (ding.model.qac)."""
 
-from ding.model.qac import QAC
+from ding.model.qac import QAC, ContinuousQAC
 
-__all__ = ["QAC"]
+__all__ = ["ContinuousQAC", "QAC"]
