@@ -1,6 +1,7 @@
 """DI-engine 0.5.3's own hand-written entry scripts run here unchanged (but for `import gym` -> gymnasium): they
 build the pipeline from ding's components (compile_config, BaseEnvManager, DingEnvWrapper, BaseLearner,
-SampleSerialCollector, InteractionSerialEvaluator, AdvancedReplayBuffer, tensorboardX's SummaryWriter). The Atari ones
+SampleSerialCollector, InteractionSerialEvaluator, AdvancedReplayBuffer, tensorboardX's SummaryWriter; for Pendulum
+DDPG/TD3 also DDPGPolicy, ContinuousQAC and an lr scheduler on the actor's optimizer). The Atari ones
 run to a step cap (DING_MAX_ENV_STEP) on ding's Atari config modules of DI-engine's names; their DDP script runs under
 the launchers in test_dingine_atari_ddp.py."""
 
@@ -51,6 +52,57 @@ def test_pendulum_ppo_main_runs_to_its_step_cap(tmp_path):
     log = (tmp_path / "default_experiment" / "log" / "learner.log").read_text()
     assert "[learner] iter=" in log and (tmp_path / "pendulum_ppo_seed0" / "total_config.py").is_file()
     assert os.listdir(tmp_path / "default_experiment" / "ckpt") == ["ckpt_best.pth.tar"]
+
+
+PENDULUM = "dizoo/classic_control/pendulum/entry"
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_pendulum_ddpg_and_td3_mains_reach_their_stop_value(tmp_path, algo):
+    # ding's pendulum_{algo}_config (one gradient step per env step; solved at -200 over 10 episodes) through
+    # DI-engine's script: compile_config of the classes (the policy type comes from DDPGPolicy; TD3 is its twin
+    # critics, delayed actor and smoothing noise), DingEnvWrapper(gym.make('Pendulum-v1')) / PendulumEnv(cfg.env),
+    # ContinuousQAC(**cfg.policy.model); the cap only bounds a failing run (they solve in ~4k / ~8k env steps)
+    script = dingine_script(f"{PENDULUM}/pendulum_{algo}_main.py", tmp_path)
+    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "40000"})
+    returns = evaluations(result.stdout)
+    assert "-> stop value reached" in result.stdout and returns[-1] >= -200 and returns[0] < -1000
+    exp = tmp_path / f"pendulum_{algo}_seed0"
+    config = (exp / "total_config.py").read_text()
+    assert "'type': 'ddpg'" in config and f"'twin_critic': {algo == 'td3'}" in config
+    assert f"'actor_update_freq': {2 if algo == 'td3' else 1}" in config
+    assert (exp / "ckpt" / "ckpt_best.pth.tar").is_file() and "[learner] iter=1000 " in result.stdout
+    (events,) = glob.glob(str(exp / "log" / "serial" / "events.out.tfevents.*"))  # the script's tensorboardX writer
+    if algo == "td3":  # the script's LambdaLR on get_attribute('optimizer_actor'), stepped per train iteration
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        accumulator = EventAccumulator(events, size_guidance={"scalars": 0})
+        accumulator.Reload()
+        points = accumulator.Scalars("other_iter/scheduled_lr")
+        assert len(points) > 100 and points[0].step < 1000 < points[-1].step
+        for point in points:
+            assert point.value == pytest.approx(1e-3 * min(1.0, 0.5 + 0.5 * point.step / 1000))
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_pendulum_mains_run_di_engine_s_own_config_files(tmp_path, algo):
+    # DI-engine's pendulum_{algo}_config.py from its wheel, passed to the script's main: its keys compile (the DDPG
+    # file's replay max_use=16 included) and its ratio holds: 2 gradient steps per collect of 48 env steps once the
+    # buffer holds a batch of 128, from the 3rd collect on (25 collects to the cap: 46 iterations)
+    script = dingine_script(f"{PENDULUM}/pendulum_{algo}_main.py", tmp_path)
+    config_file = dingine_script(f"dizoo/classic_control/pendulum/config/pendulum_{algo}_config.py", tmp_path)
+    driver = tmp_path / "run_with_config.py"
+    driver.write_text(
+        "import runpy, sys\n"
+        f"cfg = runpy.run_path(sys.argv[1])['pendulum_{algo}_config']\n"
+        "runpy.run_path(sys.argv[2], run_name='dingine_script')['main'](cfg, seed=0)\n"
+    )
+    result = run_script(str(driver), tmp_path, env={"DING_MAX_ENV_STEP": "1200"}, args=(config_file, script))
+    assert "train_iter=46 envstep=1200 " in result.stdout and "DING_MAX_ENV_STEP=1200 reached" in result.stdout
+    assert "over 5 episodes" in result.stdout and "stop_value -250" in result.stdout
+    config = (tmp_path / f"pendulum_{algo}_seed0" / "total_config.py").read_text()
+    max_use = "16" if algo == "ddpg" else "float('inf')"  # DI-engine's TD3 file has none: ding's default
+    assert f"'max_use': {max_use}" in config
 
 
 def test_atari_dqn_main_runs_pong_on_the_subprocess_manager_it_picks(tmp_path):
