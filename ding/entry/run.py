@@ -389,7 +389,7 @@ def setup_run(
         check_model_fits(policy, collector_env)  # the last check: nothing is written before it passes
         cfg.exp_name = totals.exp_name = make_experiment_folder(totals, resume_path is not None)
         logger = Logger(cfg.exp_name)
-        limit_cpu_threads(policy.model, policy.device, logger)
+        limit_cpu_threads(policy.model, policy.device, logger, policy.learn_mode.data_spec().batch_size)
         policy.collect_mode.seed(rank_seed)
         run = Run(
             cfg=cfg,

@@ -92,7 +92,7 @@ class BaseLearner:
             from ding.torch_utils.threads import limit_cpu_threads
 
             get = self._policy.get_attribute
-            limit_cpu_threads(get("model"), torch.device(get("device")), self._logger)
+            limit_cpu_threads(get("model"), torch.device(get("device")), self._logger, get("batch_size"))
         self.priority_info: dict[str, np.ndarray] = {}  # DI-engine's: the last step's new priorities (PER)
         self.ckpt_dir = os.path.join(exp_name, "ckpt")
         self.train_iter = 0
