@@ -160,27 +160,8 @@ class C51DQN(_DistributionalQ):
 class RainbowDQN(C51DQN):
     """Rainbow's network (Hessel et al. 2018): C51 with a dueling head of NoisyNet layers (both on by default).
 
-    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
-        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
-    :param action_shape: number of discrete actions.
-    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
-        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
-    :param head_hidden_size: width of the head's hidden layers (default: the feature size).
-    :param head_layer_num: hidden layers in each head stream.
-    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
-    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
-    :param v_min: the smallest return of the support (the lowest atom).
-    :param v_max: the largest return of the support (the highest atom).
-    :param n_atom: number of atoms of the support.
-    :param dueling: a dueling head (value + advantage streams, per atom).
-    :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
-        in evaluation).
-    :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
-    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
-        data-efficient encoder: [5, 5]).
-    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
-
-    ``forward(obs)`` returns what :class:`C51DQN`'s does.
+    The parameters are :class:`C51DQN`'s, with ``dueling`` and ``noise`` defaulting to True; ``forward(obs)``
+    returns what :class:`C51DQN`'s does.
     """
 
     def __init__(
