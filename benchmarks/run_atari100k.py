@@ -12,7 +12,8 @@ Run: python benchmarks/run_atari100k.py --games Pong Breakout --algos drq_eps --
      python benchmarks/run_atari100k.py --games Pong --algos der --seeds 0 --env-step 2000 --eval-episodes 4 \\
          --csv /tmp/smoke.csv   (a smoke run: fewer steps and episodes; never a result for the table)
 Columns: game, algo, seed, env_steps, eval_episodes, return_mean, return_std, wall_s, env_s, acting_s, update_s,
-augment_s, eval_s
+augment_s, eval_s, threads (the child's OMP_NUM_THREADS), note (--note: e.g. what else ran on the machine, which
+makes wall_s an upper bound)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
 ALGOS = ("drq_eps", "der")
 COLUMNS = [
     "game", "algo", "seed", "env_steps", "eval_episodes", "return_mean", "return_std", "wall_s",
-    "env_s", "acting_s", "update_s", "augment_s", "eval_s",
+    "env_s", "acting_s", "update_s", "augment_s", "eval_s", "threads", "note",
 ]  # fmt: skip
 EVAL = re.compile(
     r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+) over (\d+) episodes"
@@ -80,7 +81,9 @@ def done_runs(path: str) -> set[tuple[str, str, int]]:
         return {(row["game"], row["algo"], int(row["seed"])) for row in csv.DictReader(f)}
 
 
-def run(game: str, algo: str, seed: int, env_step: int, episodes: int, csv_path: str, workdir: str) -> bool:
+def run(
+    game: str, algo: str, seed: int, env_step: int, episodes: int, csv_path: str, workdir: str, note: str = ""
+) -> bool:
     """Train one (game, algo, seed) in a child process; append its row when it finishes. Returns success."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -113,6 +116,7 @@ def run(game: str, algo: str, seed: int, env_step: int, episodes: int, csv_path:
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),
         return_std=float(std), wall_s=round(wall, 1),
         **{key: round(value, 1) for key, value in parse_breakdown(breakdown).items()},
+        threads=env["OMP_NUM_THREADS"], note=note,
     )  # fmt: skip
     append(csv_path, row)
     published = PUBLISHED[PUBLISHED_NAME[algo]][game]
@@ -135,6 +139,7 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=100, help="evaluation episodes (the protocol: 100)")
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "atari100k_runs.csv"))
     parser.add_argument("--workdir", default=None, help="where the experiment folders go (default: a temp folder)")
+    parser.add_argument("--note", default="", help="a note for the rows, e.g. what else ran on the machine meanwhile")
     parser.add_argument("--skip-done", action="store_true", help="skip (game, algo, seed) runs the CSV already has")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
@@ -145,7 +150,7 @@ def main() -> None:
             for algo in args.algos:
                 if (game, algo, seed) in done:
                     continue
-                run(game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir)
+                run(game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, args.note)
 
 
 if __name__ == "__main__":
