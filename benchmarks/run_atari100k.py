@@ -144,6 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_atari100k_")
+    os.makedirs(workdir, exist_ok=True)
     done = done_runs(args.csv) if args.skip_done else set()
     for seed in args.seeds:  # seed-major: one seed of every game first, as the issue asks
         for game in args.games:

@@ -118,6 +118,7 @@ def main() -> None:
         overrides.append((key, ast.literal_eval(value)))
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
+    os.makedirs(workdir, exist_ok=True)
     for seed in args.seeds:
         run(args.task, args.algo, seed, args.env_step, args.csv, workdir, overrides, args.label)
 
