@@ -47,17 +47,29 @@ class GaussianHead(nn.Module):
     """
 
     def __init__(
-        self, hidden_size: int, action_size: int, sigma_type: str, fixed_sigma_value: float, bound_type: Optional[str]
+        self,
+        hidden_size: int,
+        action_size: int,
+        sigma_type: str,
+        fixed_sigma_value: float,
+        bound_type: Optional[str],
+        log_sigma_init: Optional[float] = None,
     ) -> None:
         super().__init__()
         if sigma_type not in SIGMA_TYPES:
             raise ValueError(f"model.sigma_type='{sigma_type}' is not supported; use one of {list(SIGMA_TYPES)}")
         if bound_type not in (None, "tanh"):
             raise ValueError(f"model.bound_type='{bound_type}' is not supported; use None or 'tanh'")
-        self.sigma_type, self.bound_type = sigma_type, bound_type
+        if log_sigma_init is not None and sigma_type != "independent":
+            raise ValueError(
+                f"model.log_sigma_init={log_sigma_init} sets the start of a learned state-independent log sigma: it "
+                f"needs sigma_type='independent' (this model has '{sigma_type}'); leave it None otherwise"
+            )
+        self.sigma_type, self.bound_type, self.log_sigma_init = sigma_type, bound_type, log_sigma_init
         self.mu = nn.Linear(hidden_size, action_size)
         if sigma_type == "independent":
-            self.log_sigma_param = nn.Parameter(torch.zeros(action_size))
+            start = 0.0 if log_sigma_init is None else float(log_sigma_init)
+            self.log_sigma_param = nn.Parameter(torch.full((action_size,), start))
         elif sigma_type == "conditioned":
             self.log_sigma_layer = nn.Linear(hidden_size, action_size)
         else:
@@ -79,7 +91,8 @@ class GaussianHead(nn.Module):
 def orthogonal_init_(model: nn.Module, log_sigma: float = -0.5) -> None:
     """PPO's usual initialisation (Andrychowicz et al. 2021): orthogonal weights with gain sqrt(2) and zero biases
     for every linear and conv layer; gain 0.01 for the policy's output layer (actions start near uniform / mu near
-    0) and 1 for the value output; a state-independent log sigma starts at ``log_sigma``."""
+    0) and 1 for the value output; a state-independent log sigma starts at the model's ``log_sigma_init`` when it
+    was given, else at ``log_sigma``."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -89,7 +102,8 @@ def orthogonal_init_(model: nn.Module, log_sigma: float = -0.5) -> None:
         if isinstance(actor_head, GaussianHead):
             nn.init.orthogonal_(actor_head.mu.weight, gain=0.01)
             if actor_head.sigma_type == "independent":
-                actor_head.log_sigma_param.fill_(log_sigma)
+                chosen = actor_head.log_sigma_init
+                actor_head.log_sigma_param.fill_(log_sigma if chosen is None else chosen)
         elif isinstance(actor_head, nn.Linear):
             nn.init.orthogonal_(actor_head.weight, gain=0.01)
         critic_head = getattr(model, "critic_head", None)
@@ -119,6 +133,8 @@ class VAC(nn.Module):
         the state) or 'fixed' (fixed_sigma_value).
     :param fixed_sigma_value: continuous only: sigma when sigma_type='fixed'.
     :param bound_type: continuous only: None, or 'tanh' to squash the Gaussian's mean into [-1, 1].
+    :param log_sigma_init: continuous, sigma_type 'independent' only: the learned log sigma's starting value (None:
+        0, or -0.5 under PPO's ``ppo_param_init``; RL Zoo's tuned MuJoCo PPO starts at -2).
 
     ``forward(obs, mode)`` takes obs (B, *obs_shape); mode 'compute_actor' returns ``{'logit': (B, A)}`` (discrete)
     or ``{'mu': (B, A), 'sigma': (B, A)}`` (continuous), 'compute_critic' returns ``{'value': (B,)}``, and
@@ -141,6 +157,7 @@ class VAC(nn.Module):
         sigma_type: str = "independent",
         fixed_sigma_value: float = 0.3,
         bound_type: Optional[str] = None,
+        log_sigma_init: Optional[float] = None,
     ) -> None:
         super().__init__()
         shape = [obs_shape] if isinstance(obs_shape, int) else list(obs_shape)
@@ -155,6 +172,11 @@ class VAC(nn.Module):
             action_shape = action_shape[0]
         if action_space not in ("discrete", "continuous"):
             raise ValueError(f"model.action_space='{action_space}' is not supported; use 'discrete' or 'continuous'")
+        if action_space == "discrete" and log_sigma_init is not None:
+            raise ValueError(
+                f"model.log_sigma_init={log_sigma_init} starts a Gaussian's log sigma: it needs "
+                f"action_space='continuous' (this model is discrete); remove it"
+            )
         self.action_space = action_space
         self.share_encoder = share_encoder
         encoder, feature_size = _encoder(shape, encoder_hidden_size_list, activation, norm_type)
@@ -170,7 +192,7 @@ class VAC(nn.Module):
             self.actor_head = nn.Linear(actor_head_hidden_size, int(action_shape))
         else:
             self.actor_head = GaussianHead(
-                actor_head_hidden_size, int(action_shape), sigma_type, fixed_sigma_value, bound_type
+                actor_head_hidden_size, int(action_shape), sigma_type, fixed_sigma_value, bound_type, log_sigma_init
             )
 
     def _features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -54,6 +54,31 @@ def test_orthogonal_init_scales_the_output_layers():
     assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
+def test_log_sigma_init_starts_the_learned_sigma_with_or_without_ppo_init():
+    model = VAC(3, 2, action_space="continuous", log_sigma_init=-2.0)
+    assert torch.all(model.actor_head.log_sigma_param == -2.0)
+    assert torch.allclose(
+        model(torch.zeros(1, 3), mode="compute_actor")["sigma"], torch.full((1, 2), 0.1353), atol=1e-4
+    )
+    orthogonal_init_(model)  # PPO's init keeps the value the user chose instead of its -0.5
+    assert torch.all(model.actor_head.log_sigma_param == -2.0)
+    assert torch.all(VAC(3, 2, action_space="continuous").actor_head.log_sigma_param == 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, needs",
+    [
+        (dict(action_space="discrete"), "action_space='continuous'"),
+        (dict(action_space="continuous", sigma_type="conditioned"), "sigma_type='independent'"),
+        (dict(action_space="continuous", sigma_type="fixed"), "sigma_type='independent'"),
+    ],
+)
+def test_log_sigma_init_where_there_is_no_learned_sigma_is_refused(kwargs, needs):
+    with pytest.raises(ValueError, match="log_sigma_init") as err:
+        VAC(3, 2, log_sigma_init=-1.0, **kwargs)
+    assert needs in str(err.value)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
