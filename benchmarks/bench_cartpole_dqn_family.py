@@ -1,7 +1,7 @@
 """Env steps to solve CartPole with the shipped C51, QR-DQN and Rainbow configs, per seed: one fresh process per
 run, one run at a time, each in a temporary folder.
 
-Run: python benchmarks/bench_cartpole_dqn_family.py [--algos c51 qrdqn rainbow] [--seeds 0 1 2] [--max-env-step N]
+Run: python benchmarks/bench_cartpole_dqn_family.py [--algos c51 qrdqn iqn rainbow] [--seeds 0 1 2] [--max-env-step N]
 Target: every seed reaches the stop value (evaluation mean >= 195); the env steps it took are printed per seed.
 """
 
@@ -38,7 +38,7 @@ def run(algo: str, seed: int, max_env_step: int) -> tuple[float, bool, str, str]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--algos", nargs="+", default=["c51", "qrdqn", "rainbow"])
+    parser.add_argument("--algos", nargs="+", default=["c51", "qrdqn", "iqn", "rainbow"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-env-step", type=int, default=100000)
     args = parser.parse_args()

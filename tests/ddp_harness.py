@@ -17,8 +17,9 @@ from typing import NamedTuple, Optional
 import torch
 
 from ding.policy.dqn import DQNPolicy
+from ding.policy.iqn import IQNPolicy
 from ding.torch_utils import build_adam
-from ding.torch_utils.shared_noise import rank_randint
+from ding.torch_utils.shared_noise import rank_rand, rank_randint
 from ding.utils.registry import POLICY_REGISTRY
 from tests.dist_helpers import EQUIVALENCE_RTOL, float64_default, relative_error
 
@@ -77,6 +78,15 @@ CASES = {
     ),
     "qrdqn": Case("dizoo.classic_control.cartpole.config.cartpole_qrdqn_config", {"learn.target_update_freq": 3}),
     "rainbow": Case("dizoo.classic_control.cartpole.config.cartpole_rainbow_config", {"learn.target_update_freq": 0}),
+    # IQN's fractions: drawn per sample on every rank for the union batch; with Rainbow's noisy dueling head
+    "iqn_noisy_dueling": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_iqn_config",
+        {"model.noise": True, "model.dueling": True, "learn.target_update_freq": 3},
+    ),
+    # the same fractions drawn by each rank for its own rows: must differ from one process on the union
+    "iqn_unshared_tau": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_iqn_config", {"learn.target_update_freq": 3}, "iqn_unshared_tau"
+    ),
     # DrQ's random shifts: one crop per sample, drawn on every rank for the union batch (DER's small encoder: cheap)
     "drq_eps_random_shift": Case("dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL),
     # the same with each rank drawing its own crops: must differ from one process on the union (the check can fail)
@@ -84,7 +94,7 @@ CASES = {
         "dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL, "dqn_unshared_crops"
     ),
 }
-MUST_DIFFER = {"drq_eps_random_shift_unshared"}  # cases whose sharing is broken on purpose
+MUST_DIFFER = {"drq_eps_random_shift_unshared", "iqn_unshared_tau"}  # cases whose sharing is broken on purpose
 
 
 @POLICY_REGISTRY.register("dqn_two_optimizers")
@@ -118,6 +128,20 @@ class UnsharedCropsDQN(DQNPolicy):
 
     def _crop_offsets(self, rows: int) -> torch.Tensor:
         return rank_randint(self._augment_rng, rows, 2 * self._shift_pad + 1, (2, 2), all_ranks=False)
+
+
+@POLICY_REGISTRY.register("iqn_unshared_tau")
+class UnsharedTauIQN(IQNPolicy):
+    """IQN whose fractions come from a generator of each rank's own (seeded per rank), drawn for its rows only, as
+    if they were drawn without the sharing of ding.torch_utils.shared_noise: the harness must tell it from one
+    process."""
+
+    def _init_learn(self) -> None:
+        super()._init_learn()
+        self._tau_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+
+    def _draw_tau(self, rows: int) -> torch.Tensor:
+        return rank_rand(self._tau_rng, rows, (self._n_tau,), all_ranks=False)
 
 
 @POLICY_REGISTRY.register("dqn_sgd")

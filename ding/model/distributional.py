@@ -1,13 +1,15 @@
 """Distributional Q networks: C51 (a categorical return distribution per action, Bellemare et al. 2017), QR-DQN
-(quantiles per action, Dabney et al. 2018) and Rainbow's network (C51 with a dueling, noisy head; Hessel et al. 2018).
+(quantiles per action, Dabney et al. 2018), IQN (the quantile function at any fraction tau, Dabney et al. 2018b) and
+Rainbow's network (C51 with a dueling, noisy head; Hessel et al. 2018).
 
 Each is the DQN encoder (an MLP for vectors, the Nature CNN for uint8 image stacks, scaled inside) and a
-:class:`DistributionalHead`; ``dueling`` and ``noise`` (NoisyNet linear layers in the head) are options of all three.
+:class:`DistributionalHead`; ``dueling`` and ``noise`` (NoisyNet linear layers in the head) are options of all four.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Optional
 
@@ -241,3 +243,93 @@ class QRDQN(_DistributionalQ):
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         quantiles = self._head_out(obs)
         return {"logit": quantiles.mean(dim=-1), "quantiles": quantiles}
+
+
+@MODEL_REGISTRY.register("iqn")
+class IQN(_DistributionalQ):
+    """IQN (Dabney et al. 2018b, "Implicit Quantile Networks"): the return's quantile Z_tau(s, a) at fractions tau
+    given with the input. The encoder's features phi(s) (B, H) are multiplied by an embedding of each fraction,
+
+        psi(tau) = ReLU(W [cos(pi i tau)]_{i=1..E} + b)    (E = quantile_embedding_size)
+
+    and the head maps phi(s) * psi(tau_k) to the A actions' quantiles at tau_k; Q(s, a) = mean_k Z_tau_k(s, a).
+
+    :param obs_shape: observation shape: an int or a one-element list for vectors (MLP encoder), or
+        (channels, height, width) for image stacks (convolutional encoder; uint8 scaled to [0, 1] inside).
+    :param action_shape: number of discrete actions.
+    :param encoder_hidden_size_list: vectors: sizes of the MLP encoder's layers (default [128, 128, 64]); images:
+        a channel size per conv layer and the feature size (default [32, 64, 64, 512], the Nature CNN).
+    :param head_hidden_size: width of the features, the embedding and the head's hidden layers (default: the
+        encoder's feature size).
+    :param head_layer_num: hidden layers in each head stream.
+    :param num_quantiles: fractions drawn per state when ``tau`` is not given; without ``tau`` the model uses the
+        ``num_quantiles`` midpoints (2k + 1) / (2 num_quantiles), a deterministic estimate of Q (evaluation).
+    :param quantile_embedding_size: E, the number of cosine features of a fraction (the paper's 64; DI-engine: 128).
+    :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
+    :param norm_type: None, 'LN' or 'BN' after each hidden linear layer of an MLP encoder and of the head.
+    :param dueling: a dueling head (value + advantage streams, per fraction).
+    :param noise: NoisyNet layers in the head (factorised Gaussian; noise in training and collection, mean weights
+        in evaluation).
+    :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
+    :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN).
+    :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]).
+
+    ``forward(obs, tau=None)`` takes obs (B, *obs_shape) and fractions tau (B, N) in (0, 1) (None: the midpoints)
+    and returns ``{'logit': q (B, A), 'quantiles': (B, A, N), 'tau': (B, N)}``.
+    """
+
+    def __init__(
+        self,
+        obs_shape: int | Sequence[int],
+        action_shape: int | Sequence[int],
+        encoder_hidden_size_list: Optional[Sequence[int]] = None,
+        head_hidden_size: Optional[int] = None,
+        head_layer_num: int = 1,
+        num_quantiles: int = 32,
+        quantile_embedding_size: int = 128,
+        activation: Activation = None,
+        norm_type: Optional[str] = None,
+        dueling: bool = False,
+        noise: bool = False,
+        noise_sigma0: float = 0.5,
+        encoder_kernel_size: Optional[Sequence[int]] = None,
+        encoder_stride: Optional[Sequence[int]] = None,
+    ) -> None:
+        if num_quantiles < 1 or quantile_embedding_size < 1:
+            raise ValueError(
+                f"model.num_quantiles={num_quantiles}, quantile_embedding_size={quantile_embedding_size}: need at "
+                f"least 1 each"
+            )
+        super().__init__(
+            "IQN", 1, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num,
+            activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
+        )  # fmt: skip
+        self.num_quantiles, self.quantile_embedding_size = int(num_quantiles), int(quantile_embedding_size)
+        hidden = self.head.advantage[0].in_features
+        self.tau_embedding = nn.Linear(self.quantile_embedding_size, hidden)
+        # pi * i for i = 1..E: not in the state dict (the config rebuilds it), cast and moved with the model
+        frequencies = math.pi * torch.arange(1, self.quantile_embedding_size + 1, dtype=torch.float32)
+        self.register_buffer("frequencies", frequencies, persistent=False)
+
+    def midpoints(self, batch: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """(batch, num_quantiles): the fractions (2k + 1) / (2 num_quantiles), the same for every row."""
+        n = self.num_quantiles
+        tau = (2 * torch.arange(n, device=device, dtype=dtype) + 1) / (2 * n)
+        return tau.expand(batch, n)
+
+    def forward(self, obs: torch.Tensor, tau: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+        dtype = self.tau_embedding.weight.dtype
+        if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)
+            obs = obs.to(dtype)
+        feature = self.encoder(obs)  # (B, H)
+        batch = feature.shape[0]
+        if tau is None:
+            tau = self.midpoints(batch, feature.device, dtype)
+        elif tau.dim() != 2 or tau.shape[0] != batch:
+            raise ValueError(f"IQN takes tau of shape (batch={batch}, N), got {tuple(tau.shape)}")
+        tau = tau.to(dtype)
+        embedding = torch.relu(self.tau_embedding(torch.cos(tau.unsqueeze(-1) * self.frequencies)))  # (B, N, H)
+        n = tau.shape[1]
+        out = self.head((feature.unsqueeze(1) * embedding).reshape(batch * n, -1))  # (B N, A, 1)
+        quantiles = out.view(batch, n, -1).transpose(1, 2)  # (B, A, N)
+        return {"logit": quantiles.mean(dim=-1), "quantiles": quantiles, "tau": tau}

@@ -263,8 +263,12 @@ class DQNPolicy(Policy):
                 self._collect_noise.manual_seed(int(self._collect_rng.integers(2**62)))
             set_noise(self._model, self._collect_noise if collect else None)
         with torch.inference_mode():
-            q = self._model(to_tensor(obs, self._device))["logit"]
+            q = self._acting_q(to_tensor(obs, self._device), collect)
             return to_numpy(q.argmax(dim=-1))
+
+    def _acting_q(self, obs: torch.Tensor, collect: bool) -> torch.Tensor:
+        """(E, A) Q values to act on (a subclass whose model takes more inputs, e.g. IQN's fractions, overrides)."""
+        return self._model(obs)["logit"]
 
     def _forward_collect(self, obs: np.ndarray, envstep: int, eps: float | None = None) -> dict[str, np.ndarray]:
         """``{'action'}``: epsilon-greedy actions (E,) for obs (E, *obs_shape); epsilon from the schedule at

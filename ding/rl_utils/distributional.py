@@ -75,23 +75,30 @@ def dist_nstep_td_error(
     return per_sample.mean(), cross_entropy.detach()
 
 
-def quantile_huber_loss(quantiles: torch.Tensor, target: torch.Tensor, kappa: float) -> torch.Tensor:
-    """QR-DQN's loss per sample (Dabney et al. 2018, eq. 10), with u_ij = target_j - theta_i:
+def quantile_huber_loss(
+    quantiles: torch.Tensor, target: torch.Tensor, kappa: float, tau: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """The quantile regression loss per sample (QR-DQN: Dabney et al. 2018, eq. 10; IQN: 2018b, eq. 3), with
+    u_ij = target_j - theta_i:
 
         rho_tau(u) = |tau - 1{u < 0}| * L_kappa(u) / kappa,   L_kappa(u) = u^2 / 2 if |u| <= kappa
                                                                            kappa (|u| - kappa / 2) otherwise
-        L = sum_i mean_j rho_{tau_i}(u_ij),   tau_i = (2i + 1) / (2N)  (the quantile midpoints)
+        L = sum_i mean_j rho_{tau_i}(u_ij)
 
     :param quantiles: (B, N) predicted quantiles theta_i.
     :param target: (B, M) target samples (the target's quantiles, shifted and scaled); no gradient flows into them.
     :param kappa: the Huber threshold (> 0).
+    :param tau: the fractions of ``quantiles``: (B, N) per sample (IQN's sampled ones) or (N,); None: QR-DQN's
+        midpoints tau_i = (2i + 1) / (2N).
     :return: (B,) the loss of each sample.
     """
     n = quantiles.shape[1]
-    tau = (2 * torch.arange(n, device=quantiles.device, dtype=quantiles.dtype) + 1) / (2 * n)
+    if tau is None:
+        tau = (2 * torch.arange(n, device=quantiles.device, dtype=quantiles.dtype) + 1) / (2 * n)
+    tau = tau.detach().to(quantiles.dtype).expand(quantiles.shape[0], n)
     u = target.detach().unsqueeze(1) - quantiles.unsqueeze(2)  # (B, N_i, M_j)
     huber = F.huber_loss(u, torch.zeros_like(u), reduction="none", delta=kappa)
-    rho = (tau.view(1, -1, 1) - (u.detach() < 0).to(u.dtype)).abs() * huber / kappa
+    rho = (tau.unsqueeze(2) - (u.detach() < 0).to(u.dtype)).abs() * huber / kappa
     return rho.mean(dim=2).sum(dim=1)
 
 
@@ -104,22 +111,24 @@ def qrdqn_nstep_td_error(
     kappa: float = 1.0,
     next_q_online: Optional[torch.Tensor] = None,
     weight: Optional[torch.Tensor] = None,
+    tau: Optional[torch.Tensor] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """QR-DQN's n-step loss:
+    """QR-DQN's and IQN's n-step loss:
 
         a*  = argmax_a Q_online(s', a)                   (double selection; argmax of the target's Q without it)
         T_j = reward + discount * theta_target_j(s', a*)
-        L_b = quantile_huber_loss(theta(s_b, a_b), T)    (DI-engine's PER priority)
+        L_b = quantile_huber_loss(theta(s_b, a_b), T, tau)    (DI-engine's PER priority)
         loss = mean_b(w_b L_b)
 
     :param quantiles: (B, A, N) online quantiles at s.
-    :param next_quantiles_target: (B, A, N) target-network quantiles at s'.
+    :param next_quantiles_target: (B, A, M) target-network quantiles at s' (IQN: at M fractions of their own).
     :param action: (B,) actions taken at s.
     :param reward: (B,) n-step discounted return.
     :param discount: (B,) gamma^k, 0 where the window ends in a termination.
     :param kappa: the Huber threshold.
     :param next_q_online: (B, A) online Q values at s' (double selection), or None.
     :param weight: (B,) importance-sampling weights (prioritised replay), or None.
+    :param tau: (B, N) the fractions of ``quantiles`` (IQN), or None: the midpoints (QR-DQN).
     :return: (scalar loss, (B,) quantile loss per sample, detached: the new priorities).
     """
     batch = torch.arange(action.shape[0], device=action.device)
@@ -127,6 +136,6 @@ def qrdqn_nstep_td_error(
         chooser = next_q_online if next_q_online is not None else next_quantiles_target.mean(dim=2)
         next_action = chooser.argmax(dim=1)
         target = reward.unsqueeze(1) + discount.unsqueeze(1) * next_quantiles_target[batch, next_action]
-    loss_per_sample = quantile_huber_loss(quantiles[batch, action.long()], target, kappa)
+    loss_per_sample = quantile_huber_loss(quantiles[batch, action.long()], target, kappa, tau)
     per_sample = loss_per_sample * weight if weight is not None else loss_per_sample
     return per_sample.mean(), loss_per_sample.detach()

@@ -37,3 +37,12 @@ def rank_randint(generator: torch.Generator, batch: int, high: int, shape: tuple
     world, rank = (get_world_size(), get_rank()) if all_ranks else (1, 0)
     draws = torch.randint(high, (world * batch, *shape), generator=generator, device=generator.device)
     return draws if world == 1 else draws[rank * batch : (rank + 1) * batch]
+
+
+def rank_rand(generator: torch.Generator, batch: int, shape: tuple[int, ...], all_ranks: bool, dtype=None):
+    """Uniform noise in [0, 1), shape (batch, *shape), for this rank's batch (see the module docstring): IQN's
+    fractions tau."""
+    world, rank = (get_world_size(), get_rank()) if all_ranks else (1, 0)
+    dtype = dtype or torch.get_default_dtype()
+    draws = torch.rand((world * batch, *shape), generator=generator, device=generator.device, dtype=dtype)
+    return draws if world == 1 else draws[rank * batch : (rank + 1) * batch]

@@ -109,6 +109,7 @@ POLICY_REGISTRY = Registry(
         "c51": "ding.policy.c51",
         "qrdqn": "ding.policy.qrdqn",
         "rainbow": "ding.policy.rainbow",
+        "iqn": "ding.policy.iqn",
     },
 )
 MODEL_REGISTRY = Registry(
@@ -120,6 +121,7 @@ MODEL_REGISTRY = Registry(
         "c51dqn": "ding.model.distributional",
         "qrdqn": "ding.model.distributional",
         "rainbowdqn": "ding.model.distributional",
+        "iqn": "ding.model.distributional",
     },
 )
 BUFFER_REGISTRY = Registry(

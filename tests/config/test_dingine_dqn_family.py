@@ -1,4 +1,4 @@
-"""DI-engine 0.5.3's C51, QR-DQN and Rainbow config files (CartPole and Pong), as DI-engine ships them, compile and
+"""DI-engine 0.5.3's C51, QR-DQN, IQN and Rainbow config files (CartPole and Pong), as DI-engine ships them, compile and
 train here unchanged."""
 
 import importlib.util
@@ -43,15 +43,18 @@ def _cartpole(algo, priority, model, learn, eval_freq):
 CARTPOLE = {
     "c51": lambda: _cartpole("c51", True, dict(v_min=-10, v_max=10, n_atom=51), {}, 40),
     "qrdqn": lambda: _cartpole("qrdqn", None, dict(num_quantiles=64), dict(kappa=1.0), 100),
+    "iqn": lambda: _cartpole("iqn", None, dict(num_quantiles=32), dict(kappa=1.0), 40),
     "rainbow": lambda: _cartpole("rainbow", True, {}, {}, 100),
 }
 
 
 def _pong(algo):
     """DI-engine's dizoo/atari/config/serial/pong/pong_<algo>_config.py, values as shipped (pong_rainbow writes its
-    exp_name inside env, and priority=False, priority_IS_weight=False)."""
+    exp_name inside env, and priority=False, priority_IS_weight=False; pong_iqn sets kappa beside nstep, where
+    DI-engine does not read it)."""
     model = dict(obs_shape=[4, 84, 84], action_shape=6, encoder_hidden_size_list=[128, 128, 512])
-    model.update(dict(num_quantiles=64) if algo == "qrdqn" else dict(v_min=-10, v_max=10, n_atom=51))
+    quantiles = dict(qrdqn=dict(num_quantiles=64), iqn=dict(num_quantiles=32))
+    model.update(quantiles.get(algo, dict(v_min=-10, v_max=10, n_atom=51)))
     env = dict(
         collector_env_num=8,
         evaluator_env_num=8,
@@ -74,6 +77,8 @@ def _pong(algo):
             replay_buffer=dict(replay_buffer_size=100000),
         ),
     )
+    if algo == "iqn":
+        policy["kappa"] = 1.0
     if algo == "rainbow":
         main = dict(env=dict(exp_name="pong_rainbow_seed0", **env), policy=dict(priority_IS_weight=False, **policy))
     else:
@@ -92,8 +97,9 @@ def test_cartpole_file_compiles_with_di_engine_semantics(algo):
     cfg = compile_config(main, create_cfg=create, save_cfg=False)
     policy = cfg.policy
     assert policy.type == algo and policy.nstep == 3 and policy.collect.n_sample == 80
-    if algo == "qrdqn":
-        assert policy.learn.kappa == 1.0 and policy.model.num_quantiles == 64 and not policy.priority
+    if algo in ("qrdqn", "iqn"):
+        assert policy.learn.kappa == 1.0 and policy.model.num_quantiles == {"qrdqn": 64, "iqn": 32}[algo]
+        assert not policy.priority
     else:
         assert (policy.model.v_min, policy.model.v_max, policy.model.n_atom) == (-10, 10, 51) and policy.priority
     # Rainbow: DI-engine's defaults for what the file leaves out (IS weights, the dueling noisy head)
@@ -113,7 +119,7 @@ needs_ale = pytest.mark.skipif(importlib.util.find_spec("ale_py") is None, reaso
 
 
 @needs_ale
-@pytest.mark.parametrize("algo", ["c51", "qrdqn", "rainbow"])
+@pytest.mark.parametrize("algo", ["c51", "qrdqn", "iqn", "rainbow"])
 def test_pong_file_compiles(algo):
     main, create = _pong(algo)
     cfg = compile_config(main, create_cfg=create, save_cfg=False)
@@ -131,7 +137,7 @@ def test_env_exp_name_that_contradicts_exp_name_is_refused():
 
 @needs_ale
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["c51", "qrdqn", "rainbow"])
+@pytest.mark.parametrize("algo", ["c51", "qrdqn", "iqn", "rainbow"])
 def test_pong_file_trains_a_few_iterations(algo, in_tmp, capsys):
     main, create = _pong(algo)
     main.env.update(evaluator_env_num=1, n_evaluator_episode=1)  # the test's only change: a short evaluation
@@ -139,3 +145,12 @@ def test_pong_file_trains_a_few_iterations(algo, in_tmp, capsys):
         serial_pipeline((main, create), seed=0, max_train_iter=2)
     assert "max_train_iter=2 reached" in capsys.readouterr().out
     assert os.path.isfile(os.path.join(f"pong_{algo}_seed0", "ckpt", "final.pth.tar"))
+
+
+def test_iqn_policy_kappa_that_differs_from_learn_kappa_is_refused():
+    """DI-engine's Atari IQN files set policy.kappa, which its IQN does not read: the same value as learn.kappa is
+    accepted (no behaviour to differ), another one is an error that says which key counts."""
+    main, create = CARTPOLE["iqn"]()
+    main.policy.kappa = 2.0
+    with pytest.raises(ConfigError, match=r"policy.kappa'=2.0 .* set policy.learn.kappa=2.0"):
+        compile_config(main, create_cfg=create, save_cfg=False)

@@ -17,6 +17,7 @@ CONFIGS = [
     "dizoo.atari.config.serial.pong.pong_dqn_config",
     "dizoo.atari.config.serial.pong.pong_c51_config",
     "dizoo.atari.config.serial.pong.pong_qrdqn_config",
+    "dizoo.atari.config.serial.pong.pong_iqn_config",
     "dizoo.atari.config.serial.pong.pong_rainbow_config",
     "dizoo.atari.config.serial.breakout.breakout_dqn_config",
     "dizoo.atari.config.serial.qbert.qbert_dqn_config",
@@ -80,19 +81,27 @@ def test_short_spaceinvaders_run_on_cpu(in_tmp, capsys):
 
 
 def test_dqn_family_pong_configs_add_their_keys_to_the_shared_settings():
-    from dizoo.atari.config.serial.pong import pong_c51_config, pong_dqn_config, pong_qrdqn_config, pong_rainbow_config
+    from dizoo.atari.config.serial.pong import (
+        pong_c51_config,
+        pong_dqn_config,
+        pong_iqn_config,
+        pong_qrdqn_config,
+        pong_rainbow_config,
+    )
 
     def compiled(module):
         return compile_config(
             copy.deepcopy(module.main_config), create_cfg=copy.deepcopy(module.create_config), save_cfg=False
         ).policy
 
-    dqn, c51, qrdqn, rainbow = map(compiled, (pong_dqn_config, pong_c51_config, pong_qrdqn_config, pong_rainbow_config))
-    for policy in (c51, qrdqn, rainbow):  # the shared settings stay
+    modules = (pong_dqn_config, pong_c51_config, pong_qrdqn_config, pong_iqn_config, pong_rainbow_config)
+    dqn, c51, qrdqn, iqn, rainbow = map(compiled, modules)
+    for policy in (c51, qrdqn, iqn, rainbow):  # the shared settings stay
         assert policy.learn.target_update_freq == dqn.learn.target_update_freq
         assert policy.model.encoder_hidden_size_list == dqn.model.encoder_hidden_size_list == [32, 64, 64, 512]
     assert (c51.type, c51.model.n_atom, c51.model.noise) == ("c51", 51, False)
     assert (qrdqn.type, qrdqn.model.num_quantiles, qrdqn.learn.kappa) == ("qrdqn", 64, 1.0)
+    assert (iqn.type, iqn.model.num_quantiles, iqn.model.quantile_embedding_size) == ("iqn", 32, 64)
     assert rainbow.model.noise and rainbow.model.dueling and rainbow.priority and rainbow.priority_IS_weight
     assert rainbow.other.eps.start == rainbow.other.eps.end == 0.0  # the noisy layers explore
     assert pong_rainbow_config.main_config.exp_name == "pong_rainbow_seed0"

@@ -1,4 +1,4 @@
-"""The shipped CartPole C51, QR-DQN and Rainbow configs solve CartPole (evaluation mean >= 195)."""
+"""The shipped CartPole C51, QR-DQN, IQN and Rainbow configs solve CartPole (evaluation mean >= 195)."""
 
 import os
 
@@ -8,7 +8,7 @@ from ding.entry import serial_pipeline
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["c51", "qrdqn", "rainbow"])
+@pytest.mark.parametrize("algo", ["c51", "qrdqn", "iqn", "rainbow"])
 def test_cartpole_reaches_stop_value(algo, in_tmp, capsys):
     import importlib
 

@@ -1,9 +1,9 @@
-"""C51DQN, QRDQN and RainbowDQN: outputs, dueling, noise, the Nature CNN on uint8 stacks, registry names."""
+"""C51DQN, QRDQN, IQN and RainbowDQN: outputs, dueling, noise, the Nature CNN on uint8 stacks, registry names."""
 
 import pytest
 import torch
 
-from ding.model import C51DQN, QRDQN, RainbowDQN
+from ding.model import C51DQN, IQN, QRDQN, RainbowDQN
 from ding.model.common import NoisyLinear, noisy_layers
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -12,6 +12,10 @@ def test_registered_under_di_engine_names():
     assert MODEL_REGISTRY.get("c51dqn") is C51DQN
     assert MODEL_REGISTRY.get("qrdqn") is QRDQN
     assert MODEL_REGISTRY.get("rainbowdqn") is RainbowDQN
+    assert MODEL_REGISTRY.get("iqn") is IQN
+    from ding.model.template.q_learning import IQN as TemplateIQN  # DI-engine's import path
+
+    assert TemplateIQN is IQN
 
 
 def test_c51_outputs_a_distribution_and_its_expected_value():
@@ -92,3 +96,37 @@ def test_bad_arguments_name_the_key():
         QRDQN(4, 2, num_quantiles=0)
     with pytest.raises(ValueError, match="C51DQN needs one discrete action dimension"):
         C51DQN(4, [2, 3])
+
+
+def test_iqn_quantiles_at_the_fractions_given_each_row_on_its_own():
+    """Z(s, a; tau) = head(phi(s) * ReLU(W cos(pi i tau) + b)), i = 1..E, per fraction; Q = the mean over them."""
+    torch.manual_seed(0)
+    model = IQN(4, 3, num_quantiles=5, quantile_embedding_size=16)
+    obs, tau = torch.randn(6, 4), torch.rand(6, 7)
+    out = model(obs, tau)
+    assert out["quantiles"].shape == (6, 3, 7) and torch.equal(out["tau"], tau)
+    assert torch.allclose(out["logit"], out["quantiles"].mean(-1))
+    feature = model.encoder(obs)
+    i = torch.arange(1, 17, dtype=torch.float32)
+    for k in (0, 4):
+        embedding = torch.relu(model.tau_embedding(torch.cos(torch.pi * i * tau[:, k : k + 1])))
+        assert torch.allclose(out["quantiles"][:, :, k], model.head(feature * embedding).squeeze(-1), atol=1e-6)
+        assert torch.allclose(model(obs, tau[:, k : k + 1])["quantiles"][..., 0], out["quantiles"][:, :, k], atol=1e-6)
+    # no fractions given: the num_quantiles midpoints (2k + 1) / 10, the same for every row
+    default = model(obs)
+    assert torch.allclose(default["tau"], torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9]).expand(6, 5))
+    assert torch.allclose(default["quantiles"], model(obs, default["tau"])["quantiles"])
+    assert "frequencies" not in model.state_dict()
+    with pytest.raises(ValueError, match=r"tau of shape \(batch=6, N\)"):
+        model(obs, torch.rand(5, 3))
+
+
+def test_iqn_on_image_stacks_with_a_dueling_noisy_head():
+    torch.manual_seed(0)
+    model = IQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64, 64, 512], dueling=True, noise=True)
+    obs = torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8)
+    out = model(obs, torch.rand(2, 8))
+    assert out["quantiles"].shape == (2, 6, 8) and model.tau_embedding.out_features == 512
+    assert len(noisy_layers(model)) == 4 and model.head.value is not None
+    with pytest.raises(ValueError, match="num_quantiles=0"):
+        IQN(4, 2, num_quantiles=0)

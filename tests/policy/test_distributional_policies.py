@@ -1,4 +1,4 @@
-"""The c51, qrdqn and rainbow policies: learning steps, the double-Q target, priorities, noise per mode, state dicts,
+"""The c51, qrdqn, iqn and rainbow policies: learning steps, the double-Q target, priorities, noise per mode, state dicts,
 DI-engine's defaults and keys."""
 
 import copy
@@ -12,7 +12,7 @@ from ding.config import ConfigError, compile_config
 from ding.rl_utils import dist_nstep_td_error, qrdqn_nstep_td_error
 from ding.utils.registry import POLICY_REGISTRY
 
-ALGOS = ["c51", "qrdqn", "rainbow"]
+ALGOS = ["c51", "qrdqn", "iqn", "rainbow"]
 
 
 def configs(algo):
@@ -104,6 +104,58 @@ def test_qrdqn_step_uses_double_selection_and_kappa():
     assert policy.learn_mode.forward(batch)["total_loss"].item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_iqn_step_at_the_fractions_drawn_for_it():
+    """The loss of a learn step recomputed from the learner's fraction generator: tau for the online net at s, tau'
+    for the target net at s', tau'' for the online net choosing a* at s' (double selection), kappa applied."""
+    policy, _ = make_policy("iqn", learn__kappa=2.0, learn__target_update_freq=1000)
+    with torch.no_grad():
+        for param in policy._target_model.parameters():
+            param.add_(0.3 * torch.randn_like(param))
+    batch = fixed_batch(64)
+    generator = torch.Generator().manual_seed(0)
+    generator.set_state(policy._tau_rng.get_state())
+    tau, tau_target, tau_select = (torch.rand(64, 32, generator=generator) for _ in range(3))
+    model, target = policy.model, policy._target_model
+    with torch.no_grad():
+        quantiles = model(batch["obs"], tau)["quantiles"]
+        next_quantiles = target(batch["next_obs"], tau_target)["quantiles"]
+        next_q_online = model(batch["next_obs"], tau_select)["logit"]
+    args = (quantiles, next_quantiles, batch["action"], batch["reward"], batch["discount"])
+    expected, _ = qrdqn_nstep_td_error(*args, kappa=2.0, next_q_online=next_q_online, tau=tau)
+    midpoints, _ = qrdqn_nstep_td_error(*args, kappa=2.0, next_q_online=next_q_online)  # tau must reach the loss
+    assert abs(midpoints.item() - expected.item()) > 1e-4
+    assert policy.learn_mode.forward(batch)["total_loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_iqn_acts_on_sampled_fractions_in_collection_and_on_the_midpoints_in_evaluation():
+    policy, _ = make_policy("iqn", other__eps=dict(type="exp", start=0.0, end=0.0, decay=1))
+    obs = torch.from_numpy(np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32))
+    with torch.no_grad():
+        midpoint_q = policy.model(obs)["logit"]
+        collect_q = [policy._acting_q(obs, collect=True) for _ in range(2)]
+    assert torch.equal(policy._acting_q(obs, collect=False), midpoint_q)
+    assert not torch.allclose(collect_q[0], collect_q[1])  # fresh fractions at every collect
+    greedy = policy.eval_mode.forward(obs.numpy())
+    assert np.array_equal(greedy, midpoint_q.argmax(1).numpy())
+    policy.collect_mode.seed(0)
+    first = policy.collect_mode.forward(obs.numpy(), envstep=0)["action"]
+    policy.collect_mode.seed(0)  # the collect generator seeds the fractions: a resumed run acts the same
+    assert np.array_equal(policy.collect_mode.forward(obs.numpy(), envstep=0)["action"], first)
+
+
+def test_iqn_fractions_are_checkpointed():
+    first, cfg = make_policy("iqn")
+    batch = fixed_batch()
+    first.learn_mode.forward(batch)
+    state = first.learn_mode.state_dict()
+    assert "tau_rng" in state
+    resumed = POLICY_REGISTRY.get("iqn")(cfg.policy)
+    resumed.learn_mode.load_state_dict(state)
+    assert (
+        first.learn_mode.forward(batch)["total_loss"].item() == resumed.learn_mode.forward(batch)["total_loss"].item()
+    )
+
+
 def test_rainbow_noise_in_learning_and_collection_not_in_evaluation():
     policy, _ = make_policy("rainbow", other__eps=dict(type="exp", start=0.0, end=0.0, decay=1))
     policy.collect_mode.seed(0)
@@ -174,7 +226,7 @@ def test_di_engine_defaults():
 
 
 def test_keys_without_meaning_are_refused_by_name():
-    for algo, key in (("c51", "learn.huber_kappa"), ("qrdqn", "learn.huber_kappa")):
+    for algo, key in (("c51", "learn.huber_kappa"), ("qrdqn", "learn.huber_kappa"), ("iqn", "learn.huber_kappa")):
         main, create = configs(algo)
         main.policy.learn.huber_kappa = 1.0
         with pytest.raises(ConfigError, match=key):

@@ -110,11 +110,11 @@ def test_c51_loss_is_the_cross_entropy_to_the_projected_double_q_target():
     assert torch.allclose(loss_target, again)
 
 
-def _direct_quantile_huber(theta, target, kappa):
+def _direct_quantile_huber(theta, target, kappa, taus=None):
     n = len(theta)
     total = 0.0
     for i in range(n):
-        tau = (2 * i + 1) / (2 * n)
+        tau = (2 * i + 1) / (2 * n) if taus is None else taus[i]
         for t in target:
             u = t - theta[i]
             huber = 0.5 * u * u if abs(u) <= kappa else kappa * (abs(u) - 0.5 * kappa)
@@ -180,3 +180,34 @@ def test_qrdqn_loss_targets_and_priority():
         quantiles, changed, action, reward, discount, next_q_online=next_q_online
     )
     assert priority_changed[1] == pytest.approx(priority[1].item()) and priority_changed[0] != priority[0]
+
+
+@pytest.mark.parametrize("kappa", [1.0, 0.5])
+def test_quantile_huber_loss_at_given_fractions_against_the_direct_formula(kappa):
+    """IQN's form: each sample's predictions at fractions of its own (B, N), targets of another count M."""
+    g = torch.Generator().manual_seed(5)
+    theta = torch.randn(4, 6, generator=g, dtype=torch.float64) * 2
+    target = torch.randn(4, 9, generator=g, dtype=torch.float64) * 2
+    tau = torch.rand(4, 6, generator=g, dtype=torch.float64)
+    got = quantile_huber_loss(theta, target, kappa, tau)
+    expected = [_direct_quantile_huber(theta[b].tolist(), target[b].tolist(), kappa, tau[b].tolist()) for b in range(4)]
+    assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), atol=1e-12)
+    midpoints = (2 * torch.arange(6, dtype=torch.float64) + 1) / 12  # tau (N,) for all rows = QR-DQN's default
+    assert torch.allclose(
+        quantile_huber_loss(theta, target, kappa, midpoints), quantile_huber_loss(theta, target, kappa)
+    )
+
+
+def test_quantile_regression_at_sampled_fractions_learns_the_quantile_function():
+    """IQN's premise: minimising the loss at fresh random fractions each step, a function of tau fitted to samples
+    of a distribution approaches its quantile function (here U(0, 4): Z_tau = 4 tau, a line a + b tau)."""
+    g = torch.Generator().manual_seed(6)
+    samples = 4 * torch.rand(1, 4000, generator=g, dtype=torch.float64)
+    coef = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([coef], lr=0.02)
+    for _ in range(1500):
+        tau = torch.rand(1, 16, generator=g, dtype=torch.float64)
+        optimizer.zero_grad()
+        quantile_huber_loss(coef[0] + coef[1] * tau, samples, 0.01, tau).sum().backward()
+        optimizer.step()
+    assert coef[0].item() == pytest.approx(0.0, abs=0.1) and coef[1].item() == pytest.approx(4.0, abs=0.2)

@@ -1,4 +1,4 @@
-"""The Atari config every game shares for the DQN family (DQN, C51, QR-DQN, Rainbow): double Q-learning, 3-step
+"""The Atari config every game shares for the DQN family (DQN, C51, QR-DQN, IQN, Rainbow): double Q-learning, 3-step
 returns, Nature CNN on 4x84x84 grey stacks, DeepMind preprocessing. A game's config file (e.g.
 pong/pong_dqn_config.py, pong/pong_rainbow_config.py) names the game and the policy type and calls
 :func:`atari_dqn_config`.
@@ -17,6 +17,8 @@ POLICY_KEYS = {
     "dqn": dict(),
     "c51": dict(model=dict(v_min=-10, v_max=10, n_atom=51)),
     "qrdqn": dict(model=dict(num_quantiles=64), learn=dict(kappa=1.0)),
+    # IQN's paper draws N = N' = 64 fractions in learning and K = 32 to act; DI-engine draws 32 for each
+    "iqn": dict(model=dict(num_quantiles=32, quantile_embedding_size=64), learn=dict(kappa=1.0)),
     # Rainbow explores by its noisy layers alone (epsilon 0), learns from prioritised replay with IS weights
     "rainbow": dict(
         model=dict(v_min=-10, v_max=10, n_atom=51, dueling=True, noise=True),
@@ -35,7 +37,7 @@ def atari_dqn_config(
     :param game: the game as in its env id, e.g. "SpaceInvaders" for "SpaceInvadersNoFrameskip-v4".
     :param action_shape: size of the game's minimal action set (Pong 6, Breakout 4).
     :param stop_value: stop when the evaluation's mean episode return (raw game score) reaches this.
-    :param policy_type: 'dqn', 'c51', 'qrdqn' or 'rainbow' (:data:`POLICY_KEYS` holds what each adds).
+    :param policy_type: 'dqn', 'c51', 'qrdqn', 'iqn' or 'rainbow' (:data:`POLICY_KEYS` holds what each adds).
     :return: (main_config, create_config); ``exp_name`` is "<game in lower case>_<policy_type>_seed0".
     """
     main_config = dict(
