@@ -2,9 +2,10 @@
 
 Each image of the batch is padded by ``pad`` pixels on every side, the border pixels replicated, and cropped back to
 its size at an offset ``(dy, dx)`` drawn uniformly from ``{0, ..., 2 pad}`` per sample (every channel of a sample,
-i.e. every frame of a stack, shifts alike). Padding and cropping are one gather: output pixel ``(y, x)`` of sample b
-is input pixel ``(clamp(y + dy_b - pad), clamp(x + dx_b - pad))``, clamping to the image being the edge replication,
-so no padded copy is made and uint8 stacks stay uint8.
+i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. On the CPU the batch is padded once (two
+``index_select`` copies with clamped indices: the edge replication) and each sample's crop is one slice copy; on
+a GPU padding and cropping are one gather (output pixel ``(y, x)`` of sample b is input pixel ``(clamp(y + dy_b -
+pad), clamp(x + dx_b - pad))``), two kernels for the batch and no read of the offsets by the host.
 """
 
 from __future__ import annotations
@@ -20,10 +21,28 @@ def random_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch
         return images
     if images.dim() != 4:
         raise ValueError(f"random_shift takes image batches (B, C, H, W), got shape {tuple(images.shape)}")
+    return slice_shift(images, offsets, pad) if images.device.type == "cpu" else gather_shift(images, offsets, pad)
+
+
+def slice_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
+    """:func:`random_shift` on the CPU: the batch padded once, then one slice copy per sample."""
     batch, _, height, width = images.shape
-    offsets = offsets.to(images.device) - pad  # shift relative to the unpadded image, in [-pad, pad]
-    rows = (torch.arange(height, device=images.device) + offsets[:, :1]).clamp_(0, height - 1)  # (B, H)
-    cols = (torch.arange(width, device=images.device) + offsets[:, 1:]).clamp_(0, width - 1)  # (B, W)
+    rows = torch.arange(-pad, height + pad, device=images.device).clamp_(0, height - 1)
+    cols = torch.arange(-pad, width + pad, device=images.device).clamp_(0, width - 1)
+    padded = images.index_select(2, rows).index_select(3, cols)  # (B, C, H + 2 pad, W + 2 pad)
+    out = torch.empty_like(images)
+    for b, (dy, dx) in enumerate(offsets.tolist()):
+        out[b] = padded[b, :, dy : dy + height, dx : dx + width]
+    return out
+
+
+def gather_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
+    """:func:`random_shift` on a GPU: two gathers for the batch, offsets never read by the host."""
+    batch, channels, height, width = images.shape
+    device = images.device
+    offsets = offsets.to(device) - pad  # shift relative to the unpadded image, in [-pad, pad]
+    rows = (torch.arange(height, device=device) + offsets[:, :1]).clamp_(0, height - 1)  # (B, H)
+    cols = (torch.arange(width, device=device) + offsets[:, 1:]).clamp_(0, width - 1)  # (B, W)
     # two gathers (rows, then columns) touch B*C*H*W elements each; one 4-index gather builds 4 index tensors
-    shifted = images.gather(2, rows[:, None, :, None].expand(batch, images.shape[1], height, width))
-    return shifted.gather(3, cols[:, None, None, :].expand(batch, images.shape[1], height, width))
+    shifted = images.gather(2, rows[:, None, :, None].expand(batch, channels, height, width))
+    return shifted.gather(3, cols[:, None, None, :].expand(batch, channels, height, width))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ding.config import compile_config
-from ding.torch_utils.augment import random_shift
+from ding.torch_utils.augment import gather_shift, random_shift, slice_shift
 from ding.utils.registry import POLICY_REGISTRY
 
 PAD = 4
@@ -47,13 +47,15 @@ def test_shift_by_hand_on_a_small_image():
     assert random_shift(image, torch.tensor([[0, 0]]), pad=0) is image
 
 
+@pytest.mark.parametrize("shift", [random_shift, slice_shift, gather_shift])
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
-def test_every_output_is_a_crop_of_the_padded_input_at_the_given_offset(dtype):
+def test_every_output_is_a_crop_of_the_padded_input_at_the_given_offset(dtype, shift):
+    """Both ways (the CPU's slices, the GPU's gathers; each runs on the CPU here) crop the same."""
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (12, 4, 84, 84), generator=g).to(dtype)
     offsets = torch.randint(0, 2 * PAD + 1, (12, 2), generator=g)
     offsets[0], offsets[1] = torch.tensor([0, 0]), torch.tensor([8, 8])  # both ends of the range
-    out = random_shift(images, offsets, PAD)
+    out = shift(images, offsets, PAD)
     assert out.shape == images.shape and out.dtype == dtype
     assert crop_offsets(out, images) == [tuple(o) for o in offsets.tolist()]
     # every frame of a stack shifts alike: the channels share the offset (checked per sample above)
@@ -101,7 +103,7 @@ def test_learner_crops_obs_and_next_obs_independently_per_sample_over_the_whole_
     assert not torch.equal(again["obs"], data["obs"])  # a fresh draw every step
 
 
-@pytest.mark.parametrize("policy_type", ["dqn", "c51", "qrdqn", "rainbow"])
+@pytest.mark.parametrize("policy_type", ["dqn", "c51", "qrdqn", "iqn", "rainbow"])
 def test_every_dqn_family_policy_trains_on_shifted_images_and_checkpoints_the_crop_generator(policy_type):
     policy, cfg = image_policy(policy_type)
     batch = image_batch(8)
