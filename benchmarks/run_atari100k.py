@@ -74,6 +74,17 @@ def append(path: str, row: dict) -> None:
         writer.writerow(row)
 
 
+def header_problem(path: str) -> str | None:
+    """Why rows cannot be appended to the CSV at ``path`` (its header is not :data:`COLUMNS`), or None."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return None
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != COLUMNS:
+        return f"{path} has the columns {header}, not this runner's {COLUMNS}: give another --csv, or convert the file"
+    return None
+
+
 def done_runs(path: str) -> set[tuple[str, str, int]]:
     if not os.path.exists(path):
         return set()
@@ -142,6 +153,9 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a note for the rows, e.g. what else ran on the machine meanwhile")
     parser.add_argument("--skip-done", action="store_true", help="skip (game, algo, seed) runs the CSV already has")
     args = parser.parse_args()
+    problem = header_problem(args.csv)
+    if problem:  # before an hour of training whose row could not be written
+        parser.error(problem)
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_atari100k_")
     os.makedirs(workdir, exist_ok=True)

@@ -308,7 +308,7 @@ class IQN(_DistributionalQ):
         hidden = self.head.advantage[0].in_features
         self.tau_embedding = nn.Linear(self.quantile_embedding_size, hidden)
         # pi * i for i = 1..E: not in the state dict (the config rebuilds it), cast and moved with the model
-        frequencies = math.pi * torch.arange(1, self.quantile_embedding_size + 1, dtype=torch.float32)
+        frequencies = math.pi * torch.arange(1, self.quantile_embedding_size + 1, dtype=torch.get_default_dtype())
         self.register_buffer("frequencies", frequencies, persistent=False)
 
     def midpoints(self, batch: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -330,6 +330,6 @@ class IQN(_DistributionalQ):
         tau = tau.to(dtype)
         embedding = torch.relu(self.tau_embedding(torch.cos(tau.unsqueeze(-1) * self.frequencies)))  # (B, N, H)
         n = tau.shape[1]
-        out = self.head((feature.unsqueeze(1) * embedding).reshape(batch * n, -1))  # (B N, A, 1)
-        quantiles = out.view(batch, n, -1).transpose(1, 2)  # (B, A, N)
+        out = self.head((feature.unsqueeze(1) * embedding).reshape(batch * n, feature.shape[1]))  # (B N, A, 1)
+        quantiles = out.view(batch, n, self.head.action_size).transpose(1, 2)  # (B, A, N)
         return {"logit": quantiles.mean(dim=-1), "quantiles": quantiles, "tau": tau}

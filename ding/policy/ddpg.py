@@ -28,7 +28,7 @@ from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import soft_update
 from ding.rl_utils.qac import critic_loss, q_target, smoothed_target_action
 from ding.torch_utils import build_adam, to_tensors
-from ding.torch_utils.shared_noise import rank_randn, shared_generator
+from ding.torch_utils.shared_noise import rank_randn, restore_generator, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -169,7 +169,7 @@ class DDPGPolicy(Policy):
             if name in state:
                 getattr(self, f"_{name}").load_state_dict(state[name])
         if "noise_rng" in state:
-            self._noise_rng.set_state(state["noise_rng"])
+            restore_generator(self._noise_rng, state["noise_rng"], "noise_rng")
         self._learn_iter = int(state.get("learn_iter", 0))
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
 

@@ -30,7 +30,7 @@ from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
 from ding.torch_utils import build_adam, to_numpy, to_tensor, to_tensors
 from ding.torch_utils.augment import random_shift
-from ding.torch_utils.shared_noise import rank_randint, shared_generator
+from ding.torch_utils.shared_noise import rank_randint, restore_generator, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -245,9 +245,9 @@ class DQNPolicy(Policy):
         self._learn_iter = int(state.get("learn_iter", 0))
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
         if self._learn_noise is not None and "noise_rng" in state:
-            self._learn_noise.set_state(state["noise_rng"])
+            restore_generator(self._learn_noise, state["noise_rng"], "noise_rng")
         if self._augment_rng is not None and "augment_rng" in state:
-            self._augment_rng.set_state(state["augment_rng"])
+            restore_generator(self._augment_rng, state["augment_rng"], "augment_rng")
 
     # ---- collect -----------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:

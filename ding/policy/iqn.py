@@ -26,7 +26,7 @@ from ding.config.config import ConfigError
 from ding.config.rules import positive
 from ding.policy.dqn import DQNPolicy
 from ding.rl_utils import qrdqn_nstep_td_error
-from ding.torch_utils.shared_noise import rank_rand, shared_generator
+from ding.torch_utils.shared_noise import rank_rand, restore_generator, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -103,7 +103,7 @@ class IQNPolicy(DQNPolicy):
     def _load_state_dict_learn(self, state: dict[str, Any]) -> None:
         super()._load_state_dict_learn(state)
         if "tau_rng" in state:
-            self._tau_rng.set_state(state["tau_rng"])
+            restore_generator(self._tau_rng, state["tau_rng"], "tau_rng")
 
     # ---- acting ------------------------------------------------------------------------------------------------
     def _init_collect(self) -> None:

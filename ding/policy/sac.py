@@ -36,7 +36,7 @@ from ding.rl_utils.qac import (
     tanh_gaussian_sample_numpy,
 )
 from ding.torch_utils import build_adam, to_tensors
-from ding.torch_utils.shared_noise import rank_randn, shared_generator
+from ding.torch_utils.shared_noise import rank_randn, restore_generator, shared_generator
 from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 
 
@@ -204,7 +204,7 @@ class SACPolicy(Policy):
             with torch.no_grad():
                 self._log_alpha.copy_(state["log_alpha"])
         if "noise_rng" in state:
-            self._noise_rng.set_state(state["noise_rng"])
+            restore_generator(self._noise_rng, state["noise_rng"], "noise_rng")
         self._learn_iter = int(state.get("learn_iter", 0))
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
 

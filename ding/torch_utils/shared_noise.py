@@ -9,6 +9,9 @@ target smoothing (TD3) match it exactly, and the DDP equivalence of ding's polic
 
 from __future__ import annotations
 
+import hashlib
+import warnings
+
 import torch
 
 from ding.utils.dist import broadcast_object, get_rank, get_world_size
@@ -46,3 +49,21 @@ def rank_rand(generator: torch.Generator, batch: int, shape: tuple[int, ...], al
     dtype = dtype or torch.get_default_dtype()
     draws = torch.rand((world * batch, *shape), generator=generator, device=generator.device, dtype=dtype)
     return draws if world == 1 else draws[rank * batch : (rank + 1) * batch]
+
+
+def restore_generator(generator: torch.Generator, state: torch.Tensor, name: str) -> None:
+    """Load a checkpoint's generator ``state`` into ``generator``. A state saved on another device type (a CUDA
+    generator's 16 bytes, a CPU one's 5,056: a GPU run resumed on the CPU, or the reverse) cannot be loaded as it is:
+    the generator is then seeded from the state's bytes, the same seed on every rank, so the ranks stay in step and the
+    run goes on; its draws differ from the uninterrupted run's, which a warning says."""
+    try:
+        generator.set_state(state)
+    except RuntimeError:
+        seed = int.from_bytes(hashlib.sha256(state.cpu().numpy().tobytes()).digest()[:8], "little") >> 1
+        generator.manual_seed(seed)
+        warnings.warn(
+            f"the checkpoint's '{name}' generator state was saved on another device type ({state.numel()} bytes; "
+            f"this {generator.device.type} generator's differ): continuing with a generator seeded from it, so its "
+            f"draws differ from the uninterrupted run's",
+            stacklevel=2,
+        )

@@ -100,3 +100,13 @@ def test_runner_reads_the_pipelines_breakdown_line():
     assert parts == pytest.approx(
         dict(env_s=1.357, acting_s=0.319, update_s=0.135 + 18.334, augment_s=1.363, eval_s=0.002 + 1.853)
     )
+
+
+def test_runner_refuses_a_csv_of_other_columns_before_training(tmp_path):
+    old = tmp_path / "old.csv"
+    old.write_text("game,algo,seed,return_mean\nPong,drq_eps,0,-20\n")
+    assert "not this runner's" in runner.header_problem(str(old))
+    assert runner.header_problem(str(tmp_path / "new.csv")) is None
+    current = tmp_path / "current.csv"
+    runner.append(str(current), dict.fromkeys(runner.COLUMNS, 0))
+    assert runner.header_problem(str(current)) is None

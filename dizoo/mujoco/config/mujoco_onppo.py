@@ -95,7 +95,7 @@ def mujoco_onppo_config(task: str) -> tuple[EasyDict, EasyDict]:
                 epoch_per_collect=10,
                 batch_size=64,
                 learning_rate=3e-4,
-                lr_scheduler=dict(epoch_num=ENV_STEPS // N_SAMPLE, min_lr_lambda=0.0),
+                lr_scheduler=dict(epoch_num=None, min_lr_lambda=0.0),  # epoch_num: collects in ENV_STEPS, below
                 value_weight=0.25,
                 entropy_weight=0.0,
                 clip_ratio=0.2,
@@ -110,11 +110,14 @@ def mujoco_onppo_config(task: str) -> tuple[EasyDict, EasyDict]:
     )
     policy = main_config["policy"]
     for key, value in TASK_POLICY.get(task, {}).items():
-        policy[key] = {**policy[key], **value} if isinstance(value, dict) else value
-    # the evaluation period in train iterations: 20,480 env steps' worth of collects (3,200 for the common settings)
+        policy[key] = {**policy.get(key, {}), **value} if isinstance(value, dict) else value
     learn, n_sample = policy["learn"], policy["collect"]["n_sample"]
+    if learn["lr_scheduler"] is not None:  # one anneal step per collect, to 0 at ENV_STEPS (488 for 2048 a collect)
+        learn["lr_scheduler"] = {**learn["lr_scheduler"], "epoch_num": ENV_STEPS // n_sample}
+    # the evaluation period in train iterations: 20,480 env steps' worth of collects (3,200 for the common settings)
     iters_per_collect = learn["epoch_per_collect"] * (n_sample // learn["batch_size"])
-    policy["eval"] = dict(evaluator=dict(eval_freq=EVAL_EVERY_ENV_STEPS // n_sample * iters_per_collect))
+    collects = max(1, EVAL_EVERY_ENV_STEPS // n_sample)
+    policy["eval"] = dict(evaluator=dict(eval_freq=collects * iters_per_collect))
     create_config = dict(
         env=dict(type="mujoco", import_names=["dizoo.mujoco.envs.mujoco_env"]),
         env_manager=dict(type="base"),
