@@ -110,3 +110,13 @@ def test_runner_refuses_a_csv_of_other_columns_before_training(tmp_path):
     current = tmp_path / "current.csv"
     runner.append(str(current), dict.fromkeys(runner.COLUMNS, 0))
     assert runner.header_problem(str(current)) is None
+
+
+def test_runner_finds_the_final_checkpoint_and_reads_an_evaluations_returns(tmp_path):
+    summary = (
+        "  checkpoints   best pong_drq_eps_seed0/ckpt/ckpt_best.pth.tar, final pong_drq_eps_seed0/ckpt/final.pth.tar\n"
+    )
+    assert runner.FINAL_CKPT.search(summary).group(1) == "pong_drq_eps_seed0/ckpt/final.pth.tar"
+    match = runner.RETURNS.search("episodes=3 returns=[-21.0, -13.0, -20.0]\neval_episode_return_mean: -18.0\n")
+    assert match.group(1) == "3" and [float(x) for x in match.group(2).split(",")] == [-21.0, -13.0, -20.0]
+    assert runner.reeval_path(str(tmp_path / "runs.csv")) == str(tmp_path / "runs_reeval.csv")
