@@ -214,10 +214,13 @@ class ActingLinear(nn.Linear):
     On the CPU, MKL's sgemm reads an (out, in) weight once for every ~3 input rows, so at the batch sizes of acting
     (4-8 envs) that layer costs 2-3x what it costs on a contiguous (in, out) copy of the weight (0.46 vs 0.25 ms at
     batch 4 on one core here; ``benchmarks/bench_atari_collector.py``). Collectors and evaluators call the model many
-    times with the same weights, so without autograd, from batch 4 up, this layer keeps such a copy and uses it
-    while the weight is unchanged. The copy is made on the second call that sees the same weight (the parameter's
-    version counter and storage), so a weight updated between every pair of calls (the learner's) never pays for
-    one. Parameters, state dict and training are those of ``nn.Linear``; results equal it to float rounding.
+    times with the same weights, so in eval mode (the policies act in it), without autograd, from batch 4 up, this
+    layer keeps such a copy and uses it while the weight is unchanged. The copy is dropped whenever the layer is
+    put in training mode (the learner's mode: the weights may change there by any means, e.g. a fused optimizer
+    step, which does not bump a tensor's version counter), and is checked against the weight's version counter
+    and storage (a checkpoint loaded in eval mode); it is made on the second call that sees the same weight, so an
+    evaluation of a handful of steps never pays for one. Parameters, state dict and training are those of
+    ``nn.Linear``; results equal it to float rounding.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -228,7 +231,7 @@ class ActingLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
-        if torch.is_grad_enabled() or weight.device.type != "cpu" or x.dim() != 2 or x.shape[0] < 4:
+        if self.training or torch.is_grad_enabled() or weight.device.type != "cpu" or x.dim() != 2 or x.shape[0] < 4:
             return F.linear(x, weight, self.bias)
         key = (weight._version, weight.data_ptr(), weight.dtype)
         if key != self._weight_t_key:
@@ -241,6 +244,11 @@ class ActingLinear(nn.Linear):
         if self.bias is None:
             return x @ self._weight_t
         return torch.addmm(self.bias, x, self._weight_t)
+
+    def train(self, mode: bool = True) -> ActingLinear:
+        if mode:  # the learner's mode: the weights may change without a version bump, so the copy goes
+            self._weight_t = self._weight_t_key = self._seen_key = None
+        return super().train(mode)
 
     def __getstate__(self) -> dict:
         """Copies (``copy.deepcopy``, pickling) start without the transposed weight."""

@@ -92,6 +92,9 @@ class EagerAdam(torch.optim.Adam):
                 found_inf=getattr(self, "found_inf", None),
                 decoupled_weight_decay=group["decoupled_weight_decay"],
             )
+            if params:  # the fused kernel writes the parameters without bumping their version counters (nor does
+                # torch.optim.Adam(fused=True)): bump them, so that what keys on a tensor's version sees the step
+                torch.autograd.graph.increment_version(params)
         return loss
 
     @staticmethod

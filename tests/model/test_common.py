@@ -1,6 +1,7 @@
 import copy
 import pickle
 
+import pytest
 import torch
 from torch import nn
 
@@ -9,7 +10,7 @@ from ding.model.common import ActingLinear
 
 def _pair(in_features=96, out_features=48):
     torch.manual_seed(0)
-    acting = ActingLinear(in_features, out_features)
+    acting = ActingLinear(in_features, out_features).eval()  # acting happens in eval mode
     plain = nn.Linear(in_features, out_features)
     plain.load_state_dict(acting.state_dict())
     return acting, plain
@@ -35,7 +36,8 @@ def test_acting_linear_follows_weight_updates():
     for _ in range(3):
         with torch.no_grad():
             acting(x), acting(x)  # acting twice between updates builds the copy
-        loss = acting(x).pow(2).sum()  # training goes through nn.Linear's path
+        assert acting._weight_t is not None
+        loss = acting(x).pow(2).sum()  # training goes through nn.Linear's path (a version bump, even in eval mode)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -56,3 +58,60 @@ def test_acting_linear_copies_start_clean_and_small_batches_skip_it():
         assert clone._weight_t is None and clone._weight_t_key is None
         assert torch.equal(clone.weight, acting.weight)
     assert list(acting.state_dict()) == ["weight", "bias"]
+
+
+def test_no_copy_in_training_mode_and_entering_it_drops_the_copy():
+    acting, _ = _pair()
+    x = torch.randn(8, 96)
+    acting.train()
+    with torch.no_grad():
+        acting(x), acting(x)  # a learner's no-grad forwards (targets) in training mode: no copy
+    assert acting._weight_t is None
+    acting.eval()
+    with torch.no_grad():
+        acting(x), acting(x)
+    assert acting._weight_t is not None
+    acting.train()
+    assert acting._weight_t is None and acting._seen_key is None
+
+
+@pytest.mark.parametrize("make_optimizer", ["torch_fused", "build_adam"])
+def test_acting_linear_follows_fused_optimizer_steps_between_acting(make_optimizer):
+    """The pipelines' order: act (eval mode) twice, learn (training mode) with a fused Adam, act again. A fused step
+    leaves the weight's version counter as it was (torch's own Adam(fused=True) too): the stale copy must not be
+    used (it was: every evaluation of a trained Nature CNN on >= 4 envs acted on the weights of training's start)."""
+    from ding.torch_utils import build_adam
+
+    acting, plain = _pair()
+    params = list(acting.parameters())
+    optimizer = (
+        torch.optim.Adam(params, lr=0.01, fused=True)
+        if make_optimizer == "torch_fused"
+        else build_adam(params, lr=0.01)
+    )
+    x = torch.randn(8, 96)
+    for _ in range(3):
+        acting.eval()
+        with torch.no_grad():
+            acting(x), acting(x)
+        acting.train()
+        loss = acting(x).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        acting.eval()
+        with torch.no_grad():
+            plain.load_state_dict(acting.state_dict())
+            for _ in range(3):
+                assert torch.allclose(acting(x), plain(x), atol=1e-5)
+
+
+def test_build_adam_bumps_the_parameters_versions():
+    from ding.torch_utils import build_adam
+
+    layer = nn.Linear(4, 2)
+    optimizer = build_adam(layer.parameters(), lr=0.01)
+    before = layer.weight._version
+    layer(torch.randn(3, 4)).sum().backward()
+    optimizer.step()
+    assert layer.weight._version > before
