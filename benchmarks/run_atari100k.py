@@ -178,7 +178,7 @@ def run(
     )  # fmt: skip
     append(csv_path, row)
     final = FINAL_CKPT.search("".join(lines[-30:]))
-    if final:  # the run's own final evaluation, checked in a fresh process (docs/benchmarks/atari100k.md: "Open")
+    if final:  # the final evaluation checked in a fresh process (it caught a stale-weights bug)
         reevaluate(game, algo, seed, int(n), float(mean), os.path.join(workdir, final.group(1)), env, csv_path)
     published = PUBLISHED[PUBLISHED_NAME[algo]][game]
     targets = ", ".join(f"{name} {scores[game]:g}" for name, scores in PUBLISHED.items())
