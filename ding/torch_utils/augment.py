@@ -2,10 +2,10 @@
 
 Each image of the batch is padded by ``pad`` pixels on every side, the border pixels replicated, and cropped back to
 its size at an offset ``(dy, dx)`` drawn uniformly from ``{0, ..., 2 pad}`` per sample (every channel of a sample,
-i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. On the CPU the batch is padded once (two
-``index_select`` copies with clamped indices: the edge replication) and each sample's crop is one slice copy; on
-a GPU padding and cropping are one gather (output pixel ``(y, x)`` of sample b is input pixel ``(clamp(y + dy_b -
-pad), clamp(x + dx_b - pad))``), two kernels for the batch and no read of the offsets by the host.
+i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. Padding and cropping are one gather
+(output pixel ``(y, x)`` of sample b is input pixel ``(clamp(y + dy_b - pad), clamp(x + dx_b - pad))``), two
+kernels for the batch; :func:`slice_shift` (pad once, one slice copy per sample) gives the same bytes and is kept
+for a side-by-side timing.
 """
 
 from __future__ import annotations
