@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ding.config.config import ConfigError
 from ding.policy.dqn import DQNPolicy
 from ding.rl_utils import dist_nstep_td_error
 from ding.utils.registry import POLICY_REGISTRY
@@ -29,15 +28,7 @@ class C51Policy(DQNPolicy):
     # C51 has DQN's keys (nstep, eps, target updates, ...), all with DQN's defaults as in DI-engine
     # (its model's keys v_min, v_max, n_atom, dueling, noise are C51DQN's, with their defaults there)
     config = dict(type="c51")
-
-    @classmethod
-    def check_config(cls, cfg) -> None:
-        super().check_config(cfg)
-        if cfg.learn.huber_kappa is not None:
-            raise ConfigError(
-                f"Config key 'policy.learn.huber_kappa'={cfg.learn.huber_kappa!r} has no meaning for {cls.__name__} "
-                f"(its loss is a cross-entropy); remove it"
-            )
+    huber_kappa_refusal = "{policy} (its loss is a cross-entropy); remove it"
 
     def _forward_learn(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on a replay batch (see the module docstring); returns detached scalar stats."""

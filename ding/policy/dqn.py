@@ -84,9 +84,17 @@ class DQNPolicy(Policy):
         "eval.eps": between(0, 1),
     }
 
+    # why 'learn.huber_kappa' has no meaning for a subclass whose loss is not a Huber TD error ("{policy}": its name)
+    huber_kappa_refusal: str | None = None
+
     @classmethod
     def check_config(cls, cfg) -> None:
         super().check_config(cfg)
+        if cls.huber_kappa_refusal is not None and cfg.learn.huber_kappa is not None:
+            raise ConfigError(
+                f"Config key 'policy.learn.huber_kappa'={cfg.learn.huber_kappa!r} has no meaning for "
+                + cls.huber_kappa_refusal.format(policy=cls.__name__)
+            )
         unsupported = {"on_policy": (cfg.on_policy, False), "learn.ignore_done": (cfg.learn.ignore_done, False)}
         for key, (value, supported) in unsupported.items():
             if value != supported:

@@ -43,15 +43,11 @@ class IQNPolicy(DQNPolicy):
         ),
     )
     config_rules = {"learn.kappa": positive()}
+    huber_kappa_refusal = "IQN; its quantile loss takes 'policy.learn.kappa'"
 
     @classmethod
     def check_config(cls, cfg) -> None:
         super().check_config(cfg)
-        if cfg.learn.huber_kappa is not None:
-            raise ConfigError(
-                f"Config key 'policy.learn.huber_kappa'={cfg.learn.huber_kappa!r} has no meaning for IQN; its "
-                f"quantile loss takes 'policy.learn.kappa'"
-            )
         if cfg.kappa is not None and cfg.kappa != cfg.learn.kappa:
             raise ConfigError(
                 f"Config key 'policy.kappa'={cfg.kappa!r} differs from 'policy.learn.kappa'={cfg.learn.kappa!r}: IQN "

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ding.config.config import ConfigError
 from ding.config.rules import positive
 from ding.policy.dqn import DQNPolicy
 from ding.rl_utils import qrdqn_nstep_td_error
@@ -36,15 +35,7 @@ class QRDQNPolicy(DQNPolicy):
         ),
     )
     config_rules = {"learn.kappa": positive()}
-
-    @classmethod
-    def check_config(cls, cfg) -> None:
-        super().check_config(cfg)
-        if cfg.learn.huber_kappa is not None:
-            raise ConfigError(
-                f"Config key 'policy.learn.huber_kappa'={cfg.learn.huber_kappa!r} has no meaning for QR-DQN; its "
-                f"quantile loss takes 'policy.learn.kappa'"
-            )
+    huber_kappa_refusal = "QR-DQN; its quantile loss takes 'policy.learn.kappa'"
 
     def _init_learn(self) -> None:
         super()._init_learn()
