@@ -308,6 +308,8 @@ class Policy:
             state_dict=self._state_dict_eval,
             load_state_dict=self._load_state_dict_eval,
             get_attribute=self.get_attribute,
+            rng_state=self._eval_rng_state,
+            set_rng_state=self._set_eval_rng_state,
         )
 
     _CONFIG_ATTRIBUTES = ("cuda", "on_policy", "priority", "priority_IS_weight", "multi_gpu")
@@ -402,6 +404,14 @@ class Policy:
             )
             return
         self._collect_rng.bit_generator.state = state
+
+    # the eval mode draws nothing by default (greedy actions); a policy whose evaluation draws (DQN's eval.eps) keeps
+    # its generator's state here, for the evaluator's checkpoints
+    def _eval_rng_state(self) -> Any:
+        return None
+
+    def _set_eval_rng_state(self, state: Any) -> None:
+        pass
 
     def _collect_info(self, envstep: int) -> dict[str, float]:
         """Scalars worth logging about exploration at ``envstep`` (e.g. epsilon)."""

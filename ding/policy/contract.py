@@ -104,3 +104,7 @@ class EvalMode:
     state_dict: Callable[[], dict[str, Any]]
     load_state_dict: Callable[[dict[str, Any]], None]
     get_attribute: Optional[Callable[[str], Any]] = None
+    # the state of the evaluation's own draws (e.g. epsilon-greedy evaluation), None when it draws nothing; the
+    # evaluator keeps it in checkpoints, so a resumed run evaluates as the uninterrupted one would
+    rng_state: Optional[Callable[[], Any]] = None
+    set_rng_state: Optional[Callable[[Any], None]] = None

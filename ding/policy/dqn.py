@@ -302,6 +302,13 @@ class DQNPolicy(Policy):
         # seeded from torch's global generator (the run's seed) only when used, so greedy runs draw nothing more
         self._eval_rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self._eval_eps else None
 
+    def _eval_rng_state(self) -> Any:
+        return None if self._eval_rng is None else self._eval_rng.bit_generator.state
+
+    def _set_eval_rng_state(self, state: Any) -> None:
+        if self._eval_rng is not None and state is not None:  # a greedy run resumed with eval.eps > 0 keeps its seed
+            self._eval_rng.bit_generator.state = state
+
     def _forward_eval(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions (E,) for obs (E, *obs_shape); with ``eval.eps`` > 0, each replaced by a uniformly random
         action with that chance (epsilon-greedy evaluation)."""

@@ -160,3 +160,37 @@ def test_evaluation_epsilon(cartpole_dqn):
     cfg.policy.eval = dict(eps=1.5)
     with pytest.raises(ConfigError, match="eval.eps"):
         compile_config(cfg, create_cfg=create)
+
+
+def test_evaluation_epsilon_draws_resume_from_the_evaluator_checkpoint(cartpole_dqn):
+    """The evaluator's checkpoint holds the eval-epsilon generator: a resumed run (a new policy built from another
+    seed) draws the evaluation actions the uninterrupted run draws next; a greedy policy keeps None there."""
+    from ding.utils.log_helper import Logger
+    from ding.worker import InteractionSerialEvaluator
+
+    main, create = cartpole_dqn
+    main.policy.eval = dict(eps=0.5)
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    obs = np.zeros((64, 4), np.float32)
+
+    def evaluator(seed):
+        torch.manual_seed(seed)
+        policy = POLICY_REGISTRY.get("dqn")(copy.deepcopy(cfg.policy))
+        default = InteractionSerialEvaluator.default_config()
+        return policy, InteractionSerialEvaluator(default, object(), policy, Logger(None, enabled=False), n_episode=1)
+
+    policy, running = evaluator(0)
+    policy.eval_mode.forward(obs)
+    saved = copy.deepcopy(running.state_dict())
+    expected = [policy.eval_mode.forward(obs) for _ in range(3)]
+    resumed_policy, resumed = evaluator(1)
+    resumed_policy.eval_mode.load_state_dict(policy.eval_mode.state_dict())
+    assert not np.array_equal(resumed_policy.eval_mode.forward(obs), expected[0])  # another seed draws otherwise
+    resumed.load_state_dict(saved)
+    for actions in expected:
+        assert np.array_equal(resumed_policy.eval_mode.forward(obs), actions)
+    main.policy.eval = dict(eps=0.0)
+    greedy = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
+    default = InteractionSerialEvaluator.default_config()
+    state = InteractionSerialEvaluator(default, object(), greedy, Logger(None, enabled=False), n_episode=1).state_dict()
+    assert state["policy_rng"] is None

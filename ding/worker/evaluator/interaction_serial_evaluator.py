@@ -98,17 +98,23 @@ class InteractionSerialEvaluator:
         self.best_result: dict[str, Any] = {}  # last_result of the best evaluation (its envstep, train_iter)
 
     def state_dict(self) -> dict[str, Any]:
-        """When the last evaluation ran and the best return so far, for checkpoints."""
+        """When the last evaluation ran, the best return so far and the state of the policy's evaluation draws
+        (e.g. epsilon-greedy evaluation; None when it draws nothing), for checkpoints."""
+        rng_state = getattr(self._policy, "rng_state", None)
         return {
             "last_eval_iter": self._last_eval_iter,
             "best_return": self.best_return,
             "best_result": self.best_result,
+            "policy_rng": rng_state() if rng_state is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._last_eval_iter = state["last_eval_iter"]
         self.best_return = float(state["best_return"])
         self.best_result = dict(state.get("best_result", {}))  # absent from checkpoints written before it existed
+        set_rng_state = getattr(self._policy, "set_rng_state", None)
+        if set_rng_state is not None and state.get("policy_rng") is not None:
+            set_rng_state(state["policy_rng"])
 
     def should_eval(self, train_iter: int) -> bool:
         if self._component and self._last_eval_iter != train_iter and budget.cap_reached(train_iter):
