@@ -87,14 +87,22 @@ CASES = {
     "iqn_unshared_tau": Case(
         "dizoo.classic_control.cartpole.config.cartpole_iqn_config", {"learn.target_update_freq": 3}, "iqn_unshared_tau"
     ),
-    # DrQ's random shifts: one crop per sample, drawn on every rank for the union batch (DER's small encoder: cheap)
+    # DrQ(eps)'s augmentation: one crop and one intensity factor per image, drawn on every rank for the union batch
+    # (DER's small encoder: cheap)
     "drq_eps_random_shift": Case("dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL),
     # the same with each rank drawing its own crops: must differ from one process on the union (the check can fail)
     "drq_eps_random_shift_unshared": Case(
         "dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL, "dqn_unshared_crops"
     ),
+    # intensity alone (no shifts), each rank drawing its own factors: must differ too
+    "drq_eps_intensity_unshared": Case(
+        "dizoo.atari.config.atari100k.pong_drq_eps_config",
+        {**DRQ_SMALL, "learn.random_shift_pad": 0},
+        "dqn_unshared_intensity",
+    ),
 }
-MUST_DIFFER = {"drq_eps_random_shift_unshared", "iqn_unshared_tau"}  # cases whose sharing is broken on purpose
+# cases whose sharing is broken on purpose
+MUST_DIFFER = {"drq_eps_random_shift_unshared", "drq_eps_intensity_unshared", "iqn_unshared_tau"}
 
 
 @POLICY_REGISTRY.register("dqn_two_optimizers")
@@ -128,6 +136,19 @@ class UnsharedCropsDQN(DQNPolicy):
 
     def _crop_offsets(self, rows: int) -> torch.Tensor:
         return rank_randint(self._augment_rng, rows, 2 * self._shift_pad + 1, (2, 2), all_ranks=False)
+
+
+@POLICY_REGISTRY.register("dqn_unshared_intensity")
+class UnsharedIntensityDQN(DQNPolicy):
+    """DQN whose intensity factors come from a generator of each rank's own (seeded per rank), drawn for its rows
+    only: the harness must tell it from one process."""
+
+    def _init_learn(self) -> None:
+        super()._init_learn()
+        self._own_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+
+    def _intensity_normal(self, rows: int) -> torch.Tensor:
+        return torch.randn((rows, 2), generator=self._own_rng)
 
 
 @POLICY_REGISTRY.register("iqn_unshared_tau")

@@ -6,7 +6,8 @@ Loss (one batch, see ding.rl_utils.q_nstep_td_error):
     L  = mean_i( w_i * (Q_online(s_i, a_i) - y_i)^2 )       w_i: PER importance weights (1 without PER)
 
 Data-efficient options (DrQ, DER; every policy of the DQN family has them): ``learn.random_shift_pad`` shifts obs and
-next obs of image batches by independent random crops (ding.torch_utils.augment), ``learn.adam_eps`` sets Adam's
+next obs of image batches by independent random crops and ``learn.random_intensity_scale`` scales each image's
+pixels by an independent random factor (ding.torch_utils.augment; Dopamine's DrQ(eps) does both), ``learn.adam_eps`` sets Adam's
 epsilon, ``other.eps.warmup`` holds epsilon at its start for the first env steps, ``eval.eps`` makes evaluation
 epsilon-greedy (the Atari 100k protocol's 0.001).
 """
@@ -29,8 +30,8 @@ from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
 from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
 from ding.torch_utils import build_adam, to_numpy, to_tensor, to_tensors
-from ding.torch_utils.augment import random_shift
-from ding.torch_utils.shared_noise import rank_randint, restore_generator, shared_generator
+from ding.torch_utils.augment import random_intensity, random_shift
+from ding.torch_utils.shared_noise import rank_randint, rank_randn, restore_generator, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
 
@@ -55,6 +56,8 @@ class DQNPolicy(Policy):
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
             adam_eps=1e-8,  # Adam's epsilon (torch's default; DER and DrQ: 1.5e-4)
             random_shift_pad=0,  # DrQ augmentation of image obs and next obs: pixels of edge padding; 0: off (DrQ: 4)
+            # image obs and next obs times 1 + scale * clip(N(0,1), -2, 2), one factor per image; 0: off (DrQ(eps): 0.05)
+            random_intensity_scale=0.0,
         ),
         eval=dict(
             eps=0.0,  # epsilon-greedy evaluation: chance of a uniformly random action; 0: greedy (Atari 100k: 0.001)
@@ -81,6 +84,7 @@ class DQNPolicy(Policy):
         "other.eps.warmup": at_least(0),
         "learn.adam_eps": positive(),
         "learn.random_shift_pad": at_least(0),
+        "learn.random_intensity_scale": between(0, 0.5),
         "eval.eps": between(0, 1),
     }
 
@@ -111,11 +115,12 @@ class DQNPolicy(Policy):
         except (TypeError, ValueError) as err:
             raise ConfigError(f"Config key 'policy.other.eps': {err}") from None
         obs_shape = cfg.model.get("obs_shape")
-        if cfg.learn.random_shift_pad and obs_shape is not None and len(np.atleast_1d(obs_shape)) != 3:
-            raise ConfigError(
-                f"Config key 'policy.learn.random_shift_pad'={cfg.learn.random_shift_pad} shifts images, but "
-                f"policy.model.obs_shape={obs_shape} is not (channels, height, width); set it to 0"
-            )
+        for key in ("random_shift_pad", "random_intensity_scale"):
+            if cfg.learn[key] and obs_shape is not None and len(np.atleast_1d(obs_shape)) != 3:
+                raise ConfigError(
+                    f"Config key 'policy.learn.{key}'={cfg.learn[key]} augments images, but "
+                    f"policy.model.obs_shape={obs_shape} is not (channels, height, width); set it to 0"
+                )
 
     @classmethod
     def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
@@ -158,8 +163,11 @@ class DQNPolicy(Policy):
         # rank, so 2 ranks equal one process on the union batch (the noise is one draw per forward, not per sample)
         self._learn_noise = shared_generator(self._device, all_ranks=self.multi_gpu) if self._noisy else None
         # DrQ's random shifts: one crop per sample, drawn like the noise so that 2 ranks crop as one process would
+        # and SPR's random intensity, one factor per image, drawn after the crops from the same generator
         self._shift_pad = learn.random_shift_pad
-        self._augment_rng = shared_generator(self._device, all_ranks=self.multi_gpu) if self._shift_pad else None
+        self._intensity_scale = float(learn.random_intensity_scale)
+        augment = self._shift_pad or self._intensity_scale
+        self._augment_rng = shared_generator(self._device, all_ranks=self.multi_gpu) if augment else None
         self.augment_seconds = 0.0  # wall time spent augmenting (the pipeline's breakdown reports it)
 
     @functools.cached_property
@@ -177,13 +185,21 @@ class DQNPolicy(Policy):
 
     def _learn_data(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The batch as tensors on the learner's device; with ``learn.random_shift_pad``, obs and next obs each
-        shifted by an independent random crop per sample (as DrQ and Dopamine's DrQ(eps) do)."""
+        shifted by an independent random crop per sample (as DrQ and Dopamine's DrQ(eps) do), then with
+        ``learn.random_intensity_scale`` each scaled by an independent random factor per sample (Dopamine's
+        DrQ(eps))."""
         data = to_tensors(batch, self._device)
-        if self._shift_pad:
+        if self._augment_rng is not None:
             start = time.perf_counter()
-            offsets = self._crop_offsets(len(data["obs"]))
-            data["obs"] = random_shift(data["obs"], offsets[:, 0], self._shift_pad)
-            data["next_obs"] = random_shift(data["next_obs"], offsets[:, 1], self._shift_pad)
+            rows = len(data["obs"])
+            if self._shift_pad:
+                offsets = self._crop_offsets(rows)
+                data["obs"] = random_shift(data["obs"], offsets[:, 0], self._shift_pad)
+                data["next_obs"] = random_shift(data["next_obs"], offsets[:, 1], self._shift_pad)
+            if self._intensity_scale:
+                normal = self._intensity_normal(rows)
+                data["obs"] = random_intensity(data["obs"], normal[:, 0], self._intensity_scale)
+                data["next_obs"] = random_intensity(data["next_obs"], normal[:, 1], self._intensity_scale)
             self.augment_seconds += time.perf_counter() - start
         return data
 
@@ -192,6 +208,11 @@ class DQNPolicy(Policy):
         [0, 2 pad], this rank's rows of the union batch's draw."""
         high = 2 * self._shift_pad + 1
         return rank_randint(self._augment_rng, rows, high, (2, 2), all_ranks=self.multi_gpu)
+
+    def _intensity_normal(self, rows: int) -> torch.Tensor:
+        """(rows, 2): standard normal draws for the intensity factors of obs ``[:, 0]`` and next obs ``[:, 1]``, this
+        rank's rows of the union batch's draw."""
+        return rank_randn(self._augment_rng, rows, (2,), all_ranks=self.multi_gpu)
 
     def _update_target(self) -> None:
         """Count the train iteration; copy to the target net every ``target_update_freq`` of them, or (0) move it a

@@ -1,4 +1,5 @@
-"""Image augmentation for the learner: DrQ's random shift (Kostrikov et al. 2020; Yarats et al. 2021).
+"""Image augmentation for the learner: DrQ's random shift (Kostrikov et al. 2020; Yarats et al. 2021) and SPR's
+random intensity (Schwarzer et al. 2021), the two that Dopamine's DrQ(eps) applies.
 
 Each image of the batch is padded by ``pad`` pixels on every side, the border pixels replicated, and cropped back to
 its size at an offset ``(dy, dx)`` drawn uniformly from ``{0, ..., 2 pad}`` per sample (every channel of a sample,
@@ -6,6 +7,10 @@ i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. Padding and
 (output pixel ``(y, x)`` of sample b is input pixel ``(clamp(y + dy_b - pad), clamp(x + dx_b - pad))``), two
 kernels for the batch; :func:`slice_shift` (pad once, one slice copy per sample) gives the same bytes and is kept
 for a side-by-side timing.
+
+:func:`random_intensity` multiplies each image (every frame of a stack alike) by ``1 + scale * clip(n_b, -2, 2)``,
+``n_b`` standard normal per sample; uint8 pixels become floats in [0, 1] first, as the image encoders read them
+(ding.model.common's encoder divides uint8 input by 255), so the encoder sees the same scale either way.
 """
 
 from __future__ import annotations
@@ -48,3 +53,20 @@ def gather_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch
     # two gathers (rows, then columns) touch B*C*H*W elements each; one 4-index gather builds 4 index tensors
     shifted = images.gather(2, rows[:, None, :, None].expand(batch, channels, height, width))
     return shifted.gather(3, cols[:, None, None, :].expand(batch, channels, height, width))
+
+
+def random_intensity(images: torch.Tensor, normal: torch.Tensor, scale: float) -> torch.Tensor:
+    """``images`` (B, C, H, W) times ``1 + scale * clip(normal, -2, 2)`` per sample (``normal``: (B,) standard normal
+    draws, whose dtype the result takes). uint8 images are divided by 255 first (the encoders' reading of them);
+    other dtypes are scaled as they are. ``scale=0`` returns ``images`` itself."""
+    if scale == 0:
+        return images
+    if images.dim() != 4 or normal.shape != images.shape[:1]:
+        raise ValueError(
+            f"random_intensity takes image batches (B, C, H, W) and B normal draws, got shapes "
+            f"{tuple(images.shape)} and {tuple(normal.shape)}"
+        )
+    factor = normal.to(images.device).clamp(-2.0, 2.0).mul_(scale).add_(1.0)[:, None, None, None]
+    if images.dtype == torch.uint8:
+        return images.to(normal.dtype).div_(255.0).mul_(factor)  # a new tensor: scaled in place
+    return images.to(normal.dtype) * factor  # never in place: the input may already have this dtype

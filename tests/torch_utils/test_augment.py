@@ -1,5 +1,6 @@
-"""DrQ's random shift (ding.torch_utils.augment) and the DQN family's augmented learn batches: shapes, dtypes, and
-every output a crop of the edge-padded input at an offset in [0, 2 pad], each sample and obs / next obs on its own."""
+"""DrQ's random shift and SPR's random intensity (ding.torch_utils.augment) and the DQN family's augmented learn
+batches: shapes, dtypes, every output a crop of the edge-padded input at an offset in [0, 2 pad], every intensity
+factor in [1 - 2 scale, 1 + 2 scale] and one per image, each sample and obs / next obs on its own."""
 
 import copy
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ding.config import compile_config
-from ding.torch_utils.augment import gather_shift, random_shift, slice_shift
+from ding.torch_utils.augment import gather_shift, random_intensity, random_shift, slice_shift
 from ding.utils.registry import POLICY_REGISTRY
 
 PAD = 4
@@ -116,10 +117,55 @@ def test_every_dqn_family_policy_trains_on_shifted_images_and_checkpoints_the_cr
     assert torch.equal(other._learn_data(batch)["obs"], policy._learn_data(batch)["obs"])  # the same next crops
 
 
-def test_random_shift_needs_image_observations(cartpole_dqn):
+@pytest.mark.parametrize("key, value", [("random_shift_pad", 4), ("random_intensity_scale", 0.05)])
+def test_image_augmentation_needs_image_observations(cartpole_dqn, key, value):
     from ding.config import ConfigError
 
     main, create = cartpole_dqn
-    main.policy.learn.random_shift_pad = 4
-    with pytest.raises(ConfigError, match="random_shift_pad.*shifts images"):
+    main.policy.learn[key] = value
+    with pytest.raises(ConfigError, match=f"{key}.*augments images.*not \\(channels, height, width\\)"):
         compile_config(main, create_cfg=create, save_cfg=False)
+
+
+def test_intensity_by_hand():
+    image = torch.tensor([[[[0, 51], [102, 255]]]], dtype=torch.uint8).expand(3, 2, 2, 2)  # 3 samples, 2 frames
+    normal = torch.tensor([1.0, -3.0, 0.0])  # the second is clipped to -2
+    out = random_intensity(image, normal, scale=0.05)
+    assert out.dtype == torch.float32
+    pixels = torch.tensor([[0.0, 0.2], [0.4, 1.0]])
+    for b, factor in enumerate((1.05, 0.9, 1.0)):
+        assert torch.allclose(out[b], pixels * factor)  # uint8 read as [0, 1], both frames scaled alike
+    floats = torch.full((1, 1, 2, 2), 2.0, dtype=torch.float64)
+    assert torch.allclose(random_intensity(floats, torch.tensor([2.0], dtype=torch.float64), 0.1), floats * 1.2)
+    assert (floats == 2.0).all()  # the input is left as it was
+    assert random_intensity(image, normal, scale=0.0) is image
+    with pytest.raises(ValueError, match="B normal draws"):
+        random_intensity(image, normal[:2], scale=0.05)
+
+
+def test_learner_scales_intensity_per_image_after_the_crops():
+    policy, _ = image_policy(random_intensity_scale=0.05)
+    batch = image_batch(256)
+    batch["obs"][:] = 200  # a flat image: any crop is the image, so out / in is the intensity factor alone
+    batch["next_obs"][:] = 100
+    data = policy._learn_data(batch)
+    assert data["obs"].dtype == torch.float32
+    obs_factor = data["obs"] / (200 / 255)
+    next_factor = data["next_obs"] / (100 / 255)
+    for factor in (obs_factor, next_factor):
+        per_image = factor.flatten(1)
+        assert torch.allclose(per_image, per_image[:, :1].expand_as(per_image))  # one factor per image
+        first = per_image[:, 0]
+        assert 0.9 - 1e-6 <= first.min() and first.max() <= 1.1 + 1e-6 and 0.02 < first.std() < 0.07
+        assert (first - 1.0).abs().lt(1e-3).sum() < 10  # scaled, not passed through
+    assert not torch.allclose(obs_factor, next_factor)  # obs and next obs each draw their own factor
+    # the crops are drawn first, as without intensity: the same seed crops alike, then each image is scaled
+    shifted_only, _ = image_policy()
+    crops = shifted_only._learn_data(image_batch(8))["obs"].double()
+    policy, _ = image_policy(random_intensity_scale=0.05)
+    both = policy._learn_data(image_batch(8))["obs"].double() * 255
+    lit = crops > 0
+    ratio = torch.where(lit, both / crops.clamp(min=1), torch.nan).flatten(1)
+    for row in ratio:
+        row = row[~row.isnan()]
+        assert 0.9 - 1e-6 <= row.min() and torch.allclose(row, row[:1].expand_as(row))

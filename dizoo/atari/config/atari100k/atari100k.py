@@ -16,8 +16,8 @@ The protocol (env and evaluator keys, the same for every algorithm; sources: Dop
     eval.eps=0.001                        evaluation epsilon (Dopamine: epsilon_eval = 0.001)
 One difference from Dopamine: FIRE is pressed at each game's reset (ding's fire_reset, as DeepMind's and DI-engine's
 wrappers do; Dopamine's preprocessing does not), which spares Breakout agents from learning to serve at the start.
-Dopamine's DrQ(eps) also multiplies each augmented image by 1 + 0.05 clip(N(0,1), -2, 2) (SPR's intensity
-augmentation); ding's random shift is DrQ's alone (Kostrikov et al. 2020), offsets in [0, 8] (Dopamine: [0, 7]).
+DrQ(eps)'s augmentation is Dopamine's: a random shift (pad 4, offsets in [0, 8]; Dopamine draws [0, 7]), then each
+image times 1 + 0.05 clip(N(0,1), -2, 2) (SPR's intensity augmentation; ding runs before 2026-12-05 shifted only).
 """
 
 from easydict import EasyDict
@@ -50,6 +50,7 @@ ALGO_KEYS = {
             target_update_freq=1,  # [DrQ] target update period 1: the target is the online net before this step
             huber_kappa=1.0,  # [DrQe] Dopamine's non-distributional loss: Huber with threshold 1
             random_shift_pad=4,  # [DrQ] random shifts: pad 4, random 84x84 crop, obs and next obs independently
+            random_intensity_scale=0.05,  # [DrQe] then each image times 1 + 0.05 clip(N(0,1), -2, 2) (SPR's)
         ),
         # [DrQe] training epsilon 1 for the first 1600 steps, then linearly to 0.01 over 5000 (DrQ: to 0.1)
         eps=dict(type="linear", start=1.0, end=0.01, decay=5000, warmup=MIN_REPLAY),
