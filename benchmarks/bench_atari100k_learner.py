@@ -2,9 +2,11 @@
 
 ding: ``BaseLearner.train`` on the DQN policy compiled from dizoo/atari/config/atari100k/pong_drq_eps_config.py
 (Nature CNN, dueling head with Dopamine's layout, double DQN, 10-step returns, Huber loss, Adam eps 1.5e-4, target
-copy every update, random shifts of pad 4 on obs and next obs), fed by the frame-sharing buffer's ``sample(32)``.
-bare: the same update written directly in torch as a hand-written DrQ would be: replication pad 4 and a per-sample
-84x84 crop (F.pad + advanced indexing) of obs and next obs, online forward on obs, online and target forwards on
+copy every update, random shifts of pad 4 then random intensity on obs and next obs), fed by the frame-sharing
+buffer's ``sample(32)``.
+bare: the same update written directly in torch as a hand-written DrQ(eps) would be: replication pad 4 and a
+per-sample 84x84 crop (F.pad + advanced indexing) of obs and next obs, each image times 1 + scale clip(N(0,1), -2, 2),
+online forward on obs, online and target forwards on
 next obs, double-DQN n-step target, Huber loss, backward, Adam step, target copy; same model weights, same batches.
 The buffer holds Pong frames from the native Atari manager with random actions.
 
@@ -68,8 +70,9 @@ def build(batch_size: int, fill_rows: int):
     return cfg, policy, learner, buffer
 
 
-def bare_drq_step(model: torch.nn.Module, lr: float, adam_eps: float, pad: int, kappa: float):
-    """DrQ(eps)'s update in plain torch: random shifts, double DQN n-step target, Huber loss, Adam, target copy."""
+def bare_drq_step(model: torch.nn.Module, lr: float, adam_eps: float, pad: int, intensity: float, kappa: float):
+    """DrQ(eps)'s update in plain torch: random shifts and intensity, double DQN n-step target, Huber loss, Adam,
+    target copy."""
     target = copy.deepcopy(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=adam_eps)
     generator = torch.Generator().manual_seed(0)
@@ -81,7 +84,9 @@ def bare_drq_step(model: torch.nn.Module, lr: float, adam_eps: float, pad: int, 
         rows = (offset[:, :1] + torch.arange(size))[:, None, :, None]
         cols = (offset[:, 1:] + torch.arange(size))[:, None, None, :]
         index = torch.arange(batch)[:, None, None, None], torch.arange(channels)[None, :, None, None]
-        return x[index[0], index[1], rows, cols] / 255.0
+        x = x[index[0], index[1], rows, cols] / 255.0
+        noise = torch.randn((batch, 1, 1, 1), generator=generator).clamp(-2.0, 2.0)
+        return x * (1.0 + intensity * noise)
 
     def step(batch):
         batch = {key: torch.from_numpy(value) for key, value in batch.items()}
@@ -120,7 +125,12 @@ def main() -> None:
     cfg, policy, learner, buffer = build(args.batch, args.fill_rows)
     learn = cfg.policy.learn
     bare = bare_drq_step(
-        copy.deepcopy(policy.model), learn.learning_rate, learn.adam_eps, learn.random_shift_pad, learn.huber_kappa
+        copy.deepcopy(policy.model),
+        learn.learning_rate,
+        learn.adam_eps,
+        learn.random_shift_pad,
+        learn.random_intensity_scale,
+        learn.huber_kappa,
     )
     batches = [buffer.sample(args.batch) for _ in range(32)]
     for _ in range(2):  # warm-up: allocator, oneDNN primitives
@@ -137,7 +147,8 @@ def main() -> None:
     augment_t = (policy.augment_seconds - augment_before) / (args.rounds * args.iters)
     print(
         f"DrQ(eps) train iteration on {policy.device}: Nature CNN (dueling), batch {args.batch} x 4x84x84 uint8, "
-        f"nstep {cfg.policy.nstep}, random shifts pad {learn.random_shift_pad}, {threads} torch thread(s); "
+        f"nstep {cfg.policy.nstep}, random shifts pad {learn.random_shift_pad} and intensity "
+        f"{learn.random_intensity_scale}, {threads} torch thread(s); "
         f"{args.rounds} rounds x {args.iters} iterations a side"
     )
     print(f"  bare torch step       {bare_t * 1e3:7.2f} ms median  {1 / bare_t:6.1f} iter/s")
