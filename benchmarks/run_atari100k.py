@@ -13,7 +13,8 @@ Run: python benchmarks/run_atari100k.py --games Pong Breakout --algos drq_eps --
          --csv /tmp/smoke.csv   (a smoke run: fewer steps and episodes; never a result for the table)
 Columns: game, algo, seed, env_steps, eval_episodes, return_mean, return_std, wall_s, env_s, acting_s, update_s,
 augment_s, eval_s, threads (the child's OMP_NUM_THREADS), note (--note: e.g. what else ran on the machine, which
-makes wall_s an upper bound)
+makes wall_s an upper bound; then, written by the runner, the commit the run started from and the augmentation its
+config applied, e.g. "ding 0a4d471; aug shift 4 intensity 0.05": a config changed while a series runs shows)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ COLUMNS = [
     "game", "algo", "seed", "env_steps", "eval_episodes", "return_mean", "return_std", "wall_s",
     "env_s", "acting_s", "update_s", "augment_s", "eval_s", "threads", "note",
 ]  # fmt: skip
+AUG = re.compile(r"^\[atari100k\] (aug shift \S+ intensity \S+)")
 EVAL = re.compile(
     r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+) over (\d+) episodes"
 )
@@ -45,8 +47,22 @@ SCRIPT = """
 from dizoo.atari.config.atari100k.{module} import main_config, create_config
 from ding.entry import run_main, serial_pipeline
 main_config.env.n_evaluator_episode = {episodes}
+learn = main_config.policy.learn
+print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
 run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
 """
+
+
+def commit() -> str:
+    """The checkout's commit, "+modified" when tracked files differ from it; "unknown" outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
 
 
 def parse_breakdown(line: str) -> dict[str, float]:
@@ -148,6 +164,7 @@ def run(
     env.setdefault("MKL_NUM_THREADS", "1")
     module = f"{game.lower()}_{algo}_config"
     script = SCRIPT.format(module=module, episodes=episodes, seed=seed, env_step=env_step)
+    started_at = commit()
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -157,9 +174,11 @@ def run(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines, evaluation, breakdown = [], None, None
+    lines, evaluation, breakdown, augmentation = [], None, None, "aug unknown"
     for line in child.stdout:
         lines.append(line)
+        if AUG.match(line):
+            augmentation = AUG.match(line).group(1)
         if EVAL.search(line):
             evaluation = EVAL.search(line)
         if "[ding] loop wall" in line:
@@ -174,7 +193,7 @@ def run(
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),
         return_std=float(std), wall_s=round(wall, 1),
         **{key: round(value, 1) for key, value in parse_breakdown(breakdown).items()},
-        threads=env["OMP_NUM_THREADS"], note=note,
+        threads=env["OMP_NUM_THREADS"], note="; ".join(filter(None, (note, f"ding {started_at}", augmentation))),
     )  # fmt: skip
     append(csv_path, row)
     final = FINAL_CKPT.search("".join(lines[-30:]))

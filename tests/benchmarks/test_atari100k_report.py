@@ -120,3 +120,16 @@ def test_runner_finds_the_final_checkpoint_and_reads_an_evaluations_returns(tmp_
     match = runner.RETURNS.search("episodes=3 returns=[-21.0, -13.0, -20.0]\neval_episode_return_mean: -18.0\n")
     assert match.group(1) == "3" and [float(x) for x in match.group(2).split(",")] == [-21.0, -13.0, -20.0]
     assert runner.reeval_path(str(tmp_path / "runs.csv")) == str(tmp_path / "runs_reeval.csv")
+
+
+def test_runner_notes_the_commit_and_the_augmentation_of_the_config_the_child_ran(tmp_path):
+    """The child prints its config's augmentation and the row's note carries it with the commit, so a config changed
+    while a series runs (stop 15: intensity added between two games of one series) shows in the rows."""
+    import subprocess
+    import sys
+
+    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1)
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    match = runner.AUG.match(out.stdout.strip().splitlines()[-1])
+    assert match and match.group(1) == "aug shift 4 intensity 0.05"
+    assert runner.commit().split("+")[0].isalnum() and runner.commit() != "unknown"
