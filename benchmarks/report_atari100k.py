@@ -12,6 +12,9 @@ Method, implemented here in numpy (rliable would bring arch, statsmodels, pandas
   many as it has), then takes the IQM; the interval is the 2.5 and 97.5 percentiles of the replicates. With one run
   per game there is nothing to resample and the interval is the point: run more seeds.
 
+DrQ(eps) rows are reported apart by augmentation (:func:`label`): the shipped config's (shifts, then intensity) as
+"drq_eps", runs made before it scaled intensity as "drq_eps, shifts only".
+
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -32,12 +36,30 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = list(RANDOM)
 
 
+SHIFTS_ONLY = "drq_eps, shifts only"  # DrQ(eps) rows trained before the config scaled intensity (2026-12-05)
+AUGMENTATION = re.compile(r"aug shift (\S+) intensity (\S+)")
+
+
+def label(row: dict) -> str:
+    """The row's algorithm as reported: its ``algo``, except DrQ(eps) runs whose augmentation was shifts alone (rows
+    from before the runner noted the augmentation, or noted with intensity 0), kept apart from the shipped config's."""
+    if row["algo"] != "drq_eps":
+        return row["algo"]
+    match = AUGMENTATION.search(row.get("note") or "")
+    return "drq_eps" if match and float(match.group(2)) > 0 else SHIFTS_ONLY
+
+
+def base_algo(name: str) -> str:
+    """The config an algorithm label comes from ('drq_eps, shifts only' -> 'drq_eps')."""
+    return name.split(",")[0]
+
+
 def read_runs(path: str) -> dict[tuple[str, str], dict[int, dict]]:
-    """``{(game, algo): {seed: row}}`` of the CSV (a seed run twice: the later row counts)."""
+    """``{(game, label): {seed: row}}`` of the CSV (:func:`label`; a seed run twice: the later row counts)."""
     runs: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            runs[(row["game"], row["algo"])][int(row["seed"])] = row
+            runs[(row["game"], label(row))][int(row["seed"])] = row
     return runs
 
 
@@ -108,7 +130,7 @@ def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str
     for game in GAMES:
         published = " / ".join(f"{x:g}" for x in (RANDOM[game], *(PUBLISHED[k][game] for k in PUBLISHED)))
         for algo in algos:
-            name = PUBLISHED_NAME.get(algo, algo)
+            name = PUBLISHED_NAME.get(base_algo(algo), algo)
             ref = f"{name} {PUBLISHED[name][game]:g}" if name in PUBLISHED else ""
             entry = summaries[algo]["per_game"].get(game)
             if entry is None:
@@ -162,13 +184,14 @@ def bar_chart(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "atari100k_runs.csv"))
-    parser.add_argument("--algos", nargs="+", default=["drq_eps", "der"])
+    parser.add_argument("--algos", nargs="+", default=None, help="default: drq_eps, der and any other in the CSV")
     parser.add_argument("--png", default=None, help="write the bar chart here")
     args = parser.parse_args()
     runs = read_runs(args.csv) if os.path.exists(args.csv) else {}
-    print(markdown_table(runs, args.algos))
+    algos = args.algos or ["drq_eps", "der"] + sorted({algo for _, algo in runs} - {"drq_eps", "der"})
+    print(markdown_table(runs, algos))
     if args.png:
-        bar_chart(runs, args.algos, args.png)
+        bar_chart(runs, algos, args.png)
         print(f"bar chart: {args.png}")
 
 

@@ -22,14 +22,17 @@ report = load("report_atari100k")
 runner = load("run_atari100k")
 
 
-def write_csv(path, rows):
+SHIPPED_NOTE = "ding 0a4d471; aug shift 4 intensity 0.05"  # what the runner notes for the shipped DrQ(eps) config
+
+
+def write_csv(path, rows, note=SHIPPED_NOTE):
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=runner.COLUMNS)
         writer.writeheader()
         for game, algo, seed, mean in rows:
             writer.writerow(
                 dict(game=game, algo=algo, seed=seed, env_steps=100000, eval_episodes=100, return_mean=mean,
-                     return_std=1.0, wall_s=3000, env_s=1, acting_s=1, update_s=1, augment_s=1, eval_s=1)
+                     return_std=1.0, wall_s=3000, env_s=1, acting_s=1, update_s=1, augment_s=1, eval_s=1, note=note)
             )  # fmt: skip
 
 
@@ -78,6 +81,23 @@ def test_report_on_a_small_csv(tmp_path):
     assert pong_line.startswith("| Pong | drq_eps | 0, 1 | 100 | ") and "| 0.500 | DrQ(eps) -9.1 |" in pong_line
     assert "| Qbert | drq_eps | | | not run yet |" in table and "der: not run yet" in table
     assert table.count("not run yet") == 4 + 6 + 1  # 4 games of drq_eps, 6 of der, der's aggregate
+
+
+def test_drq_eps_runs_with_shifts_only_are_reported_apart(tmp_path):
+    rows = [
+        dict(algo="drq_eps", note=SHIPPED_NOTE),
+        dict(algo="drq_eps", note="1 thread; ding fb122c7; aug shift 4 intensity 0.0"),
+        dict(algo="drq_eps", note="2 threads"),  # before the runner noted the augmentation: the config shifted only
+        dict(algo="der", note="2 threads"),
+    ]
+    assert [report.label(row) for row in rows] == ["drq_eps", report.SHIFTS_ONLY, report.SHIFTS_ONLY, "der"]
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -20.0)], note="2 threads")
+    runs = report.read_runs(str(path))
+    assert set(runs) == {("Pong", report.SHIFTS_ONLY)}
+    table = report.markdown_table(runs, ["drq_eps", report.SHIFTS_ONLY])
+    assert "| Pong | drq_eps, shifts only | 0 | 100 | -20.0 |" in table and "| DrQ(eps) -9.1 |" in table
+    assert "| Pong | drq_eps | | | not run yet |" in table
 
 
 def test_bar_chart_png(tmp_path):
