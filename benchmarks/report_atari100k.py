@@ -36,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = list(RANDOM)
 
 
-SHIFTS_ONLY = "drq_eps, shifts only"  # DrQ(eps) rows trained before the config scaled intensity (2026-12-05)
+SHIFTS_ONLY = "drq_eps, shifts only"  # DrQ(eps) rows started before commit 0a4d471 (intensity)
 AUGMENTATION = re.compile(r"aug shift (\S+) intensity (\S+)")
 
 

@@ -31,6 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
+from report_atari100k import label  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -149,10 +150,12 @@ def header_problem(path: str) -> str | None:
 
 
 def done_runs(path: str) -> set[tuple[str, str, int]]:
+    """(game, algo, seed) of the CSV's rows, by the report's label: a DrQ(eps) row that shifted only does not count
+    as a run of today's drq_eps config (which also scales intensity)."""
     if not os.path.exists(path):
         return set()
     with open(path, newline="") as f:
-        return {(row["game"], row["algo"], int(row["seed"])) for row in csv.DictReader(f)}
+        return {(row["game"], label(row), int(row["seed"])) for row in csv.DictReader(f)}
 
 
 def run(

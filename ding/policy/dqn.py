@@ -56,8 +56,7 @@ class DQNPolicy(Policy):
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
             adam_eps=1e-8,  # Adam's epsilon (torch's default; DER and DrQ: 1.5e-4)
             random_shift_pad=0,  # DrQ augmentation of image obs and next obs: pixels of edge padding; 0: off (DrQ: 4)
-            # image obs and next obs times 1 + scale * clip(N(0,1), -2, 2), one factor per image; 0: off (DrQ(eps): 0.05)
-            random_intensity_scale=0.0,
+            random_intensity_scale=0.0,  # image obs, next obs times 1 + s clip(N(0,1), -2, 2); 0: off (DrQ(eps): 0.05)
         ),
         eval=dict(
             eps=0.0,  # epsilon-greedy evaluation: chance of a uniformly random action; 0: greedy (Atari 100k: 0.001)

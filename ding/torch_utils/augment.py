@@ -57,8 +57,8 @@ def gather_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch
 
 def random_intensity(images: torch.Tensor, normal: torch.Tensor, scale: float) -> torch.Tensor:
     """``images`` (B, C, H, W) times ``1 + scale * clip(normal, -2, 2)`` per sample (``normal``: (B,) standard normal
-    draws, whose dtype the result takes). uint8 images are divided by 255 first (the encoders' reading of them);
-    other dtypes are scaled as they are. ``scale=0`` returns ``images`` itself."""
+    draws). uint8 images are divided by 255 first (the encoders' reading of them) and come back in ``normal``'s dtype;
+    float images are scaled in their own dtype. ``scale=0`` returns ``images`` itself."""
     if scale == 0:
         return images
     if images.dim() != 4 or normal.shape != images.shape[:1]:
@@ -66,7 +66,8 @@ def random_intensity(images: torch.Tensor, normal: torch.Tensor, scale: float) -
             f"random_intensity takes image batches (B, C, H, W) and B normal draws, got shapes "
             f"{tuple(images.shape)} and {tuple(normal.shape)}"
         )
-    factor = normal.to(images.device).clamp(-2.0, 2.0).mul_(scale).add_(1.0)[:, None, None, None]
-    if images.dtype == torch.uint8:
-        return images.to(normal.dtype).div_(255.0).mul_(factor)  # a new tensor: scaled in place
-    return images.to(normal.dtype) * factor  # never in place: the input may already have this dtype
+    dtype = images.dtype if images.is_floating_point() else normal.dtype
+    factor = normal.to(images.device, dtype).clamp(-2.0, 2.0).mul_(scale).add_(1.0)[:, None, None, None]
+    if not images.is_floating_point():
+        return images.to(dtype).div_(255.0).mul_(factor)  # a new tensor: scaled in place
+    return images * factor  # never in place: the caller's batch stays as it was

@@ -136,7 +136,8 @@ def test_intensity_by_hand():
     for b, factor in enumerate((1.05, 0.9, 1.0)):
         assert torch.allclose(out[b], pixels * factor)  # uint8 read as [0, 1], both frames scaled alike
     floats = torch.full((1, 1, 2, 2), 2.0, dtype=torch.float64)
-    assert torch.allclose(random_intensity(floats, torch.tensor([2.0], dtype=torch.float64), 0.1), floats * 1.2)
+    scaled = random_intensity(floats, torch.tensor([2.0]), 0.1)  # float32 draws, float64 images
+    assert scaled.dtype == torch.float64 and torch.allclose(scaled, floats * 1.2)
     assert (floats == 2.0).all()  # the input is left as it was
     assert random_intensity(image, normal, scale=0.0) is image
     with pytest.raises(ValueError, match="B normal draws"):
