@@ -9,6 +9,7 @@ A run that fails writes no row; its log's tail is printed. Rows of finished runs
 short (a session ending) keeps every run it finished, and the same command continues where it stopped (--skip-done).
 
 Run: python benchmarks/run_atari100k.py --games Pong Breakout --algos drq_eps --seeds 0 1 2
+     python benchmarks/run_atari100k.py --games Breakout Qbert --jobs 2   (two runs side by side, 1 thread each)
      python benchmarks/run_atari100k.py --games Pong --algos der --seeds 0 --env-step 2000 --eval-episodes 4 \\
          --csv /tmp/smoke.csv   (a smoke run: fewer steps and episodes; never a result for the table)
 Columns: game, algo, seed, env_steps, eval_episodes, return_mean, return_std, wall_s, env_s, acting_s, update_s,
@@ -27,7 +28,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
@@ -83,13 +86,17 @@ def parse_breakdown(line: str) -> dict[str, float]:
     }
 
 
+WRITE_LOCK = threading.Lock()  # --jobs > 1: runs finish in threads of this process; one row is written at a time
+
+
 def append(path: str, row: dict) -> None:
-    new = not os.path.exists(path) or os.path.getsize(path) == 0
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    with WRITE_LOCK:
+        new = not os.path.exists(path) or os.path.getsize(path) == 0
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
 
 
 FINAL_CKPT = re.compile(r"final (\S+final\.pth\.tar)")
@@ -119,10 +126,9 @@ def reevaluate(
         return
     returns = [float(x) for x in match.group(2).split(",") if x.strip()]
     path = reeval_path(csv_path)
-    new = not os.path.exists(path) or os.path.getsize(path) == 0
-    with open(path, "a", newline="") as f:
+    with WRITE_LOCK, open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=REEVAL_COLUMNS)
-        if new:
+        if f.tell() == 0:
             writer.writeheader()
         writer.writerow(
             dict(
@@ -224,7 +230,12 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where the experiment folders go (default: a temp folder)")
     parser.add_argument("--note", default="", help="a note for the rows, e.g. what else ran on the machine meanwhile")
     parser.add_argument("--skip-done", action="store_true", help="skip (game, algo, seed) runs the CSV already has")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs side by side (2 on the 2-core machine: one torch thread each)"
+    )
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     problem = header_problem(args.csv)
     if problem:  # before an hour of training whose row could not be written
         parser.error(problem)
@@ -232,12 +243,22 @@ def main() -> None:
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_atari100k_")
     os.makedirs(workdir, exist_ok=True)
     done = done_runs(args.csv) if args.skip_done else set()
-    for seed in args.seeds:  # seed-major: one seed of every game first, as the issue asks
-        for game in args.games:
-            for algo in args.algos:
-                if (game, algo, seed) in done:
-                    continue
-                run(game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, args.note)
+    note = "; ".join(filter(None, (args.note, f"{args.jobs} runs side by side" if args.jobs > 1 else "")))
+    queue = [  # seed-major: one seed of every game first, as the issue asks
+        (game, algo, seed)
+        for seed in args.seeds
+        for game in args.games
+        for algo in args.algos
+        if (game, algo, seed) not in done
+    ]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each run is a child process; a thread waits on it
+        futures = [
+            pool.submit(run, game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, note)
+            for game, algo, seed in queue
+        ]
+    failed = sum(not future.result() for future in futures)  # .result() raises what a run's thread raised
+    if failed:
+        sys.exit(f"{failed} of {len(futures)} runs failed (their logs' tails are above)")
 
 
 if __name__ == "__main__":
