@@ -8,7 +8,10 @@ MuJoCo protocol: 10 episodes on 10 envs; the table's metric is the best mean ove
 Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-step 300000 [--csv docs/benchmarks/mujoco_runs.csv]
      python benchmarks/run_mujoco.py --task hopper --algo onppo --seeds 0 1 2 --env-step 1000000   (PPO: on-policy)
      ... --set env.norm_reward.use_norm=True --label onppo_rewnorm   (a variant of the shipped config)
-Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | failed)
+     ... --env-step 1000000 --snapshot-replay --workdir /work/runs/x, stopped with SIGTERM to the training process
+         (it checkpoints, replay buffer included, and exits 75: status 'preempted'), then the same command with
+         --resume (and the same --workdir) continues it in a later session; its rows continue the wall time
+Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | preempted | failed)
 
 Threads: the child takes the pipeline's choice (two torch threads for SAC/TD3's 256x256 nets: 1.4x faster on an idle
 2-core machine) unless OMP_NUM_THREADS is set. Beside another busy process set OMP_NUM_THREADS=1: a two-thread
@@ -41,8 +44,11 @@ for path, value in {overrides!r}:  # --set: a variant of the shipped config
     for part in parents:
         node = node.setdefault(part, {{}})
     node[leaf] = value
-run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step})
+if {snapshot_replay}:  # checkpoints (periodic and on SIGTERM) carry the replay buffer, so a resume continues exactly
+    main_config.policy.learn.setdefault("learner", {{}}).setdefault("hook", {{}})["save_replay_buffer"] = True
+run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
 """
+EXIT_PREEMPTED = 75  # ding.utils.preemption: checkpointed on SIGTERM / SIGUSR1, resumable
 
 
 def append(path: str, row: list) -> None:
@@ -56,6 +62,15 @@ def append(path: str, row: list) -> None:
         writer.writerow(row)
 
 
+def last_wall(csv_path: str, task: str, label: str, seed: int) -> float:
+    """The wall time of the run's last row in the CSV (0 when it has none): where a resumed run's clock starts."""
+    if not os.path.exists(csv_path):
+        return 0.0
+    with open(csv_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if (r["task"], r["algo"], r["seed"]) == (task, label, str(seed))]
+    return float(rows[-1]["wall_s"]) if rows else 0.0
+
+
 def run(
     task: str,
     algo: str,
@@ -65,16 +80,21 @@ def run(
     workdir: str,
     overrides: list[tuple[str, object]] = (),
     label: str = "",
+    resume: bool = False,
+    snapshot_replay: bool = False,
 ) -> None:
     """One run; ``overrides`` (dotted key of main_config, value) make a variant, recorded as ``label`` (default
-    ``algo``) in the CSV's algo column."""
+    ``algo``) in the CSV's algo column. ``resume``: continue the run's experiment folder in ``workdir`` from its
+    latest checkpoint; its rows' wall time continues from the run's last row in the CSV."""
     label = label or algo
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     pipeline = "serial_pipeline_onpolicy" if algo == "onppo" else "serial_pipeline"
     script = SCRIPT.format(
-        task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline, label=label, overrides=list(overrides)
-    )
-    start = time.perf_counter()
+        task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline, label=label, overrides=list(overrides),
+        resume=resume, snapshot_replay=snapshot_replay,
+    )  # fmt: skip
+    wall_before = last_wall(csv_path, task, label, seed) if resume else 0.0
+    start = time.perf_counter() - wall_before
     child = subprocess.Popen(
         [sys.executable, "-c", script],
         cwd=workdir,
@@ -92,8 +112,10 @@ def run(
             last = [task, label, seed, int(step), int(train_iter), float(mean), float(std)]
             append(csv_path, [*last, round(time.perf_counter() - start, 1), "eval"])
     code = child.wait()
-    status = "finished" if code == 0 else f"failed (exit {code})"
-    if code:
+    status = "finished" if code == 0 else "preempted" if code == EXIT_PREEMPTED else f"failed (exit {code})"
+    if code == EXIT_PREEMPTED:
+        print(f"{task} {label} seed {seed}: checkpointed and stopped; the same command with --resume continues it")
+    elif code:
         print(f"{task} {label} seed {seed}: {status}; its last lines:\n{''.join(tail)}", file=sys.stderr)
     row = last if last is not None else [task, label, seed, 0, 0, float("nan"), float("nan")]
     append(csv_path, [*row, round(time.perf_counter() - start, 1), status])
@@ -115,7 +137,15 @@ def main() -> None:
         help="a variant: main_config key (dotted) and a Python literal, e.g. env.norm_reward.use_norm=True",
     )
     parser.add_argument("--label", default="", help="the variant's name in the CSV's algo column (default: --algo)")
+    parser.add_argument(
+        "--snapshot-replay", action="store_true", help="checkpoints carry the replay buffer (for a later --resume)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue each seed's run in --workdir from its latest checkpoint"
+    )
     args = parser.parse_args()
+    if args.resume and not args.workdir:
+        parser.error("--resume continues the experiment folders in --workdir: give the run's --workdir")
     overrides = []
     for item in args.set:
         key, _, value = item.partition("=")
@@ -124,7 +154,10 @@ def main() -> None:
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
     os.makedirs(workdir, exist_ok=True)
     for seed in args.seeds:
-        run(args.task, args.algo, seed, args.env_step, args.csv, workdir, overrides, args.label)
+        run(
+            args.task, args.algo, seed, args.env_step, args.csv, workdir, overrides, args.label, args.resume,
+            args.snapshot_replay,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
