@@ -1,0 +1,34 @@
+"""benchmarks/run_mujoco.py's bookkeeping for runs that span sessions: the resumed clock and the child's script."""
+
+import importlib.util
+import os
+
+from tests.conftest import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("run_mujoco", os.path.join(REPO_ROOT, "benchmarks", "run_mujoco.py"))
+runner = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(runner)
+
+
+def test_a_resumed_run_continues_the_wall_time_of_its_own_last_row(tmp_path):
+    path = str(tmp_path / "runs.csv")
+    assert runner.last_wall(path, "hopper", "sac", 0) == 0.0  # no CSV yet
+    runner.append(path, ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval"])
+    runner.append(path, ["hopper", "sac", 0, 12832, 2832, 73.4, 1.4, 45.9, "preempted"])
+    runner.append(path, ["hopper", "sac", 1, 10000, 0, 70.0, 1.0, 99.0, "eval"])  # another seed
+    runner.append(path, ["hopper", "td3", 0, 10000, 0, 70.0, 1.0, 77.0, "eval"])  # another algo
+    assert runner.last_wall(path, "hopper", "sac", 0) == 45.9
+    assert runner.last_wall(path, "walker2d", "sac", 0) == 0.0
+
+
+def test_the_childs_script_resumes_and_snapshots_the_replay_buffer_when_asked():
+    common = dict(
+        task="hopper", algo="sac", seed=0, env_step=1000, pipeline="serial_pipeline", label="sac", overrides=[]
+    )
+    plain = runner.SCRIPT.format(**common, resume=False, snapshot_replay=False)
+    compile(plain, "<child>", "exec")
+    assert "resume=False)" in plain and "if False:" in plain
+    asked = runner.SCRIPT.format(**common, resume=True, snapshot_replay=True)
+    compile(asked, "<child>", "exec")
+    assert "resume=True)" in asked and "if True:" in asked and '["save_replay_buffer"] = True' in asked
+    assert runner.EXIT_PREEMPTED == __import__("ding.utils.preemption", fromlist=["x"]).EXIT_PREEMPTED
