@@ -25,9 +25,15 @@ def limit_cpu_threads(
         return
     n_params = sum(p.numel() for p in model.parameters())
     small = n_params * batch_size < SMALL_STEP_WORK if batch_size else n_params < SMALL_MODEL_PARAMS
+    per_step = f" x batch {batch_size}" if batch_size else ""
     if small:
         torch.set_num_threads(1)
-        per_step = f" x batch {batch_size}" if batch_size else ""
         logger.info(
             f"[ding] {n_params:,}-parameter model{per_step} on the CPU: 1 torch thread (set OMP_NUM_THREADS to choose)"
+        )
+    else:  # faster alone, much slower beside another busy process: a 2-thread SAC beside an Atari run made 38
+        # updates/s, on one thread ~100 (2026-12-05)
+        logger.info(
+            f"[ding] {n_params:,}-parameter model{per_step} on the CPU: {torch.get_num_threads()} torch threads; "
+            f"with other busy processes on these cores, OMP_NUM_THREADS=1 is faster"
         )
