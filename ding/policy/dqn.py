@@ -7,9 +7,9 @@ Loss (one batch, see ding.rl_utils.q_nstep_td_error):
 
 Data-efficient options (DrQ, DER; every policy of the DQN family has them): ``learn.random_shift_pad`` shifts obs and
 next obs of image batches by independent random crops and ``learn.random_intensity_scale`` scales each image's
-pixels by an independent random factor (ding.torch_utils.augment; Dopamine's DrQ(eps) does both), ``learn.adam_eps`` sets Adam's
-epsilon, ``other.eps.warmup`` holds epsilon at its start for the first env steps, ``eval.eps`` makes evaluation
-epsilon-greedy (the Atari 100k protocol's 0.001).
+pixels by an independent random factor (ding.torch_utils.augment; Dopamine's DrQ(eps) does both),
+``learn.adam_eps`` sets Adam's epsilon, ``other.eps.warmup`` holds epsilon at its start for the first env steps,
+``eval.eps`` makes evaluation epsilon-greedy (the Atari 100k protocol's 0.001).
 """
 
 from __future__ import annotations
