@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
-from report_atari100k import label  # noqa: E402
+from report_atari100k import AUGMENTATION, label  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -43,7 +43,7 @@ COLUMNS = [
     "game", "algo", "seed", "env_steps", "eval_episodes", "return_mean", "return_std", "wall_s",
     "env_s", "acting_s", "update_s", "augment_s", "eval_s", "threads", "note",
 ]  # fmt: skip
-AUG = re.compile(r"^\[atari100k\] (aug shift \S+ intensity \S+)")
+AUG = re.compile(r"^\[atari100k\] (" + AUGMENTATION.pattern + ")")  # the child's line; the report reads the note
 EVAL = re.compile(
     r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+) over (\d+) episodes"
 )
@@ -186,8 +186,8 @@ def run(
     lines, evaluation, breakdown, augmentation = [], None, None, "aug unknown"
     for line in child.stdout:
         lines.append(line)
-        if AUG.match(line):
-            augmentation = AUG.match(line).group(1)
+        if match := AUG.match(line):
+            augmentation = match.group(1)
         if EVAL.search(line):
             evaluation = EVAL.search(line)
         if "[ding] loop wall" in line:
