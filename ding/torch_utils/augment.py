@@ -69,5 +69,5 @@ def random_intensity(images: torch.Tensor, normal: torch.Tensor, scale: float) -
     dtype = images.dtype if images.is_floating_point() else normal.dtype
     factor = normal.to(images.device, dtype).clamp(-2.0, 2.0).mul_(scale).add_(1.0)[:, None, None, None]
     if not images.is_floating_point():
-        return images.to(dtype).div_(255.0).mul_(factor)  # a new tensor: scaled in place
+        return images.to(dtype).mul_(factor / 255.0)  # a new tensor: read as [0, 1] and scaled in one pass
     return images * factor  # never in place: the caller's batch stays as it was
