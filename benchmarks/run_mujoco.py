@@ -31,6 +31,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # run from a checkout, uninstalled
+from ding.utils.preemption import EXIT_PREEMPTED  # noqa: E402  (a run checkpointed on SIGTERM: resumable)
+
 EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+)")
 SCRIPT = """
 import sys
@@ -48,7 +51,6 @@ if {snapshot_replay}:  # checkpoints (periodic and on SIGTERM) carry the replay 
     main_config.policy.learn.setdefault("learner", {{}}).setdefault("hook", {{}})["save_replay_buffer"] = True
 run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
 """
-EXIT_PREEMPTED = 75  # ding.utils.preemption: checkpointed on SIGTERM / SIGUSR1, resumable
 
 
 def append(path: str, row: list) -> None:
