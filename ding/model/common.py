@@ -262,6 +262,37 @@ def flat_size(shape: int | Sequence[int]) -> int:
     return int(torch.tensor(list(shape)).prod().item()) if len(shape) else 1
 
 
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's (and flax's) 'SAME' padding of one spatial dimension: (before, after) zeros so that a
+    convolution of ``kernel`` and ``stride`` maps ``size`` pixels to ceil(size / stride); an odd total puts the extra
+    zero after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+INIT_TYPES = ("xavier",)
+
+
+def init_weights(model: nn.Module, init_type: Optional[str]) -> None:
+    """Re-initialise ``model``'s convolution and linear layers in place: None keeps torch's defaults; 'xavier' draws
+    every weight Xavier-uniform (Glorot and Bengio 2010, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), as flax's
+    ``xavier_uniform`` that Dopamine's networks use) and zeroes every bias. Noisy layers keep their own
+    initialisation (NoisyNet's, as in Dopamine)."""
+    if init_type is None:
+        return
+    if init_type not in INIT_TYPES:
+        raise ValueError(
+            f"model.init_type={init_type!r} is not supported; use None (torch's default initialisation) or 'xavier' "
+            f"(Xavier-uniform weights, zero biases)"
+        )
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
 class ConvEncoder(nn.Module):
     """Convolutional encoder for image stacks (C, H, W); the Nature-DQN CNN (Mnih et al. 2015) by default.
 
@@ -269,11 +300,14 @@ class ConvEncoder(nn.Module):
     first ``len(kernel_size)`` entries of ``hidden_size_list`` as channels, then a linear layer to
     ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN; DER's
     data-efficient encoder is ``[32, 64, 256]`` with kernels 5, 5 and strides 5, 5: 84x84 -> 16x16 -> 3x3 -> 256).
+    ``padding='same'`` pads each layer as TensorFlow's and flax's 'SAME' (Dopamine's networks): the Nature CNN then
+    maps 84x84 to 21x21, 11x11, 11x11, 7,744 features into the 512 layer instead of 3,136 (~1.7x the multiply-adds).
     uint8 observations are scaled to [0, 1] here, on the model's device, so they travel as bytes until then.
     """
 
     KERNELS = (8, 4, 3)
     STRIDES = (4, 2, 1)
+    PADDINGS = ("valid", "same")
 
     def __init__(
         self,
@@ -282,10 +316,16 @@ class ConvEncoder(nn.Module):
         activation: Activation = None,
         kernel_size: Optional[Sequence[int]] = None,
         stride: Optional[Sequence[int]] = None,
+        padding: str = "valid",
     ) -> None:
         super().__init__()
         if len(obs_shape) != 3:
             raise ValueError(f"ConvEncoder needs obs_shape (channels, height, width), got {list(obs_shape)}")
+        if padding not in self.PADDINGS:
+            raise ValueError(
+                f"model.encoder_padding={padding!r} is not supported; use 'valid' (no padding, the Nature CNN) or "
+                f"'same' (TensorFlow/flax 'SAME', as Dopamine's networks: each map ceil(size / stride))"
+            )
         kernel_size = list(self.KERNELS if kernel_size is None else kernel_size)
         stride = list(self.STRIDES if stride is None else stride)
         n_conv = len(kernel_size)
@@ -300,9 +340,17 @@ class ConvEncoder(nn.Module):
                 f"channel sizes and a feature size, e.g. [32, 64, 64, 512] (the Nature CNN)"
             )
         layers: list[nn.Module] = []
-        channels = obs_shape[0]
+        channels, size = obs_shape[0], tuple(obs_shape[1:])
         for out_channels, kernel, stride_ in zip(hidden_size_list[:n_conv], kernel_size, stride, strict=True):
-            layers += [nn.Conv2d(channels, out_channels, kernel, stride_), make_activation(activation)]
+            pad = 0
+            if padding == "same":
+                (top, bottom), (left, right) = (same_padding(n, kernel, stride_) for n in size)
+                size = tuple(-(-n // stride_) for n in size)
+                if (top, left) == (bottom, right):
+                    pad = (top, left)  # symmetric: the convolution pads
+                else:  # TensorFlow puts the odd pixel after: an explicit pad layer
+                    layers.append(nn.ZeroPad2d((left, right, top, bottom)))
+            layers += [nn.Conv2d(channels, out_channels, kernel, stride_, pad), make_activation(activation)]
             channels = out_channels
         layers.append(nn.Flatten())
         self.conv = nn.Sequential(*layers)

@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import Activation, NoisyLinear, mlp
+from ding.model.common import Activation, NoisyLinear, init_weights, mlp
 from ding.model.dqn import build_encoder, n_actions
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -78,11 +78,12 @@ class _DistributionalQ(nn.Module):
         noise_sigma0: float,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
     ) -> None:
         super().__init__()
         self.encoder, head_size, self._image = build_encoder(
             obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, None, model_name,
-            encoder_kernel_size, encoder_stride,
+            encoder_kernel_size, encoder_stride, encoder_padding,
         )  # fmt: skip
         action_size = n_actions(action_shape, model_name)
         self.head = DistributionalHead(
@@ -119,6 +120,10 @@ class C51DQN(_DistributionalQ):
     :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
         data-efficient encoder: [5, 5]).
     :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
+    :param encoder_padding: images: 'valid' (no padding, the Nature CNN) or 'same' (TensorFlow's 'SAME', as
+        Dopamine's networks).
+    :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
+        zero biases; noisy layers keep NoisyNet's initialisation).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'distribution': p (B, A, n_atom),
     'log_distribution': log p (B, A, n_atom)}``.
@@ -141,13 +146,17 @@ class C51DQN(_DistributionalQ):
         noise_sigma0: float = 0.5,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
+        init_type: Optional[str] = None,
     ) -> None:
         if not v_min < v_max or n_atom < 2:
             raise ValueError(f"model.v_min={v_min}, v_max={v_max}, n_atom={n_atom}: need v_min < v_max, n_atom >= 2")
         super().__init__(
             type(self).__name__, n_atom, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
             head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
+            encoder_padding,
         )  # fmt: skip
+        init_weights(self, init_type)
         self.v_min, self.v_max, self.n_atom = float(v_min), float(v_max), int(n_atom)
         # the atoms z_i; not in the state dict (the config rebuilds them), cast and moved with the model
         self.register_buffer("support", torch.linspace(v_min, v_max, n_atom), persistent=False)
@@ -183,10 +192,13 @@ class RainbowDQN(C51DQN):
         noise_sigma0: float = 0.5,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
+        init_type: Optional[str] = None,
     ) -> None:
         super().__init__(
             obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num, activation,
             norm_type, v_min, v_max, n_atom, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
+            encoder_padding, init_type,
         )  # fmt: skip
 
 
@@ -212,6 +224,10 @@ class QRDQN(_DistributionalQ):
     :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
         data-efficient encoder: [5, 5]).
     :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
+    :param encoder_padding: images: 'valid' (no padding, the Nature CNN) or 'same' (TensorFlow's 'SAME', as
+        Dopamine's networks).
+    :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
+        zero biases; noisy layers keep NoisyNet's initialisation).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'quantiles': (B, A, num_quantiles)}``.
     """
@@ -231,13 +247,17 @@ class QRDQN(_DistributionalQ):
         noise_sigma0: float = 0.5,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
+        init_type: Optional[str] = None,
     ) -> None:
         if num_quantiles < 1:
             raise ValueError(f"model.num_quantiles={num_quantiles}: need at least 1")
         super().__init__(
             "QRDQN", num_quantiles, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
             head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
+            encoder_padding,
         )  # fmt: skip
+        init_weights(self, init_type)
         self.num_quantiles = int(num_quantiles)
 
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -273,6 +293,10 @@ class IQN(_DistributionalQ):
     :param noise_sigma0: initial noise scale of the noisy layers (sigma = noise_sigma0 / sqrt(fan in)).
     :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN).
     :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]).
+    :param encoder_padding: images: 'valid' (no padding, the Nature CNN) or 'same' (TensorFlow's 'SAME', as
+        Dopamine's networks).
+    :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
+        zero biases; noisy layers keep NoisyNet's initialisation).
 
     ``forward(obs, tau=None)`` takes obs (B, *obs_shape) and fractions tau (B, N) in (0, 1) (None: the midpoints)
     and returns ``{'logit': q (B, A), 'quantiles': (B, A, N), 'tau': (B, N)}``.
@@ -294,6 +318,8 @@ class IQN(_DistributionalQ):
         noise_sigma0: float = 0.5,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
+        init_type: Optional[str] = None,
     ) -> None:
         if num_quantiles < 1 or quantile_embedding_size < 1:
             raise ValueError(
@@ -302,7 +328,7 @@ class IQN(_DistributionalQ):
             )
         super().__init__(
             "IQN", 1, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num,
-            activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
+            activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride, encoder_padding,
         )  # fmt: skip
         self.num_quantiles, self.quantile_embedding_size = int(num_quantiles), int(quantile_embedding_size)
         hidden = self.head.advantage[0].in_features
@@ -310,6 +336,7 @@ class IQN(_DistributionalQ):
         # pi * i for i = 1..E: not in the state dict (the config rebuilds it), cast and moved with the model
         frequencies = math.pi * torch.arange(1, self.quantile_embedding_size + 1, dtype=torch.get_default_dtype())
         self.register_buffer("frequencies", frequencies, persistent=False)
+        init_weights(self, init_type)
 
     def midpoints(self, batch: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """(batch, num_quantiles): the fractions (2k + 1) / (2 num_quantiles), the same for every row."""

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import Activation, ConvEncoder, flat_size, make_activation, mlp
+from ding.model.common import Activation, ConvEncoder, flat_size, init_weights, make_activation, mlp
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -58,10 +58,11 @@ def build_encoder(
     model_name: str,
     kernel_size: Optional[Sequence[int]] = None,
     stride: Optional[Sequence[int]] = None,
+    padding: str = "valid",
 ) -> tuple[nn.Module, int, bool]:
     """The encoder of the Q networks: an MLP for vectors, a CNN for image stacks (uint8 scaled inside; the Nature
-    CNN unless ``kernel_size`` / ``stride`` say otherwise), then a linear layer to ``head_hidden_size`` when that
-    differs from the feature size.
+    CNN unless ``kernel_size`` / ``stride`` / ``padding`` say otherwise), then a linear layer to
+    ``head_hidden_size`` when that differs from the feature size.
 
     :return: (encoder, the size of its output features, whether it takes images).
     """
@@ -72,12 +73,15 @@ def build_encoder(
             f"image stacks (channels, height, width)"
         )
     image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
-    if not image and (kernel_size is not None or stride is not None):
+    if not image and (kernel_size is not None or stride is not None or padding != "valid"):
         raise ValueError(
-            f"model.encoder_kernel_size / encoder_stride are for image observations; obs_shape={shape} is a vector"
+            f"model.encoder_kernel_size / encoder_stride / encoder_padding are for image observations; "
+            f"obs_shape={shape} is a vector"
         )
     if image:
-        encoder = ConvEncoder(shape, encoder_hidden_size_list or (32, 64, 64, 512), activation, kernel_size, stride)
+        encoder = ConvEncoder(
+            shape, encoder_hidden_size_list or (32, 64, 64, 512), activation, kernel_size, stride, padding
+        )
         feature_size = encoder.output_size
     else:
         hidden = list(encoder_hidden_size_list or (128, 128, 64))
@@ -104,6 +108,10 @@ class DQN(nn.Module):
     :param encoder_kernel_size: images: the conv layers' kernel sizes (default [8, 4, 3], the Nature CNN; DER's
         data-efficient encoder: [5, 5]).
     :param encoder_stride: images: the conv layers' strides (default [4, 2, 1]; DER: [5, 5]).
+    :param encoder_padding: images: 'valid' (no padding, the Nature CNN) or 'same' (TensorFlow's 'SAME', as
+        Dopamine's networks: 84x84 -> 21, 11, 11; 7,744 features).
+    :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform weights and zero biases
+        in every conv and linear layer, as Dopamine's networks).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
@@ -126,15 +134,18 @@ class DQN(nn.Module):
         dropout: Optional[float] = None,
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
+        encoder_padding: str = "valid",
+        init_type: Optional[str] = None,
     ) -> None:
         super().__init__()
         self.encoder, head_size, self._image = build_encoder(
             obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, dropout, "DQN",
-            encoder_kernel_size, encoder_stride,
+            encoder_kernel_size, encoder_stride, encoder_padding,
         )  # fmt: skip
         action_shape = n_actions(action_shape, "DQN")
         head_cls = DuelingHead if dueling else QHead
         self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)
+        init_weights(self, init_type)
 
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)

@@ -82,3 +82,93 @@ def test_encoder_kernel_and_stride_errors_are_clear():
         DQN([4, 8, 8], 6, encoder_hidden_size_list=[32, 64, 256], encoder_kernel_size=[5, 5], encoder_stride=[5, 5])
     with pytest.raises(ValueError, match="for image observations"):
         DQN(4, 2, encoder_kernel_size=[5])
+
+
+def test_same_padding_by_hand():
+    """TensorFlow's 'SAME': ceil(size / stride) outputs; an odd total of zeros puts the extra one after."""
+    from ding.model.common import same_padding
+
+    assert same_padding(84, 8, 4) == (2, 2)  # 21 outputs: 20 * 4 + 8 - 84 = 4 zeros
+    assert same_padding(21, 4, 2) == (1, 2)  # 11 outputs: 10 * 2 + 4 - 21 = 3 zeros
+    assert same_padding(11, 3, 1) == (1, 1)
+    assert same_padding(84, 5, 5) == (0, 1)  # 17 outputs: 16 * 5 + 5 - 84 = 1 zero
+    assert same_padding(8, 2, 4) == (0, 0)  # the kernel never reaches past the edge: no zeros
+
+
+@pytest.mark.parametrize("model_name", ["dqn", "c51dqn", "qrdqn", "rainbowdqn", "iqn"])
+def test_same_padded_nature_cnn_maps(model_name):
+    """Dopamine's Nature CNN pads 'SAME': 84x84 -> 21x21 -> 11x11 -> 11x11, 64 * 11 * 11 = 7,744 features."""
+    from ding.utils.registry import MODEL_REGISTRY
+
+    model = MODEL_REGISTRY.build(model_name, obs_shape=[4, 84, 84], action_shape=6, encoder_padding="same")
+    obs = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    maps, x = [], obs.float()
+    for layer in model.encoder.conv:
+        x = layer(x)
+        if isinstance(layer, torch.nn.Conv2d):
+            maps.append(tuple(x.shape[1:]))
+    assert maps == [(32, 21, 21), (64, 11, 11), (64, 11, 11)]
+    assert model.encoder.fc[0].in_features == 7744
+    assert model(obs)["logit"].shape == (2, 6)
+
+
+def test_same_padding_is_zeros_before_and_after_as_tensorflow():
+    """Each 'same' layer equals the unpadded convolution of its input with TensorFlow's zeros added by hand (the odd
+    zero after: bottom and right)."""
+    torch.manual_seed(0)
+    model = DQN([2, 21, 21], 3, encoder_hidden_size_list=[4, 8], encoder_kernel_size=[4], encoder_stride=[2],
+                encoder_padding="same")  # fmt: skip
+    conv = next(m for m in model.encoder.conv if isinstance(m, torch.nn.Conv2d))
+    x = torch.randn(3, 2, 21, 21)
+    by_hand = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias, stride=2)
+    assert by_hand.shape == (3, 4, 11, 11)
+    assert isinstance(model.encoder.conv[0], torch.nn.ZeroPad2d)
+    torch.testing.assert_close(model.encoder.conv(x), torch.relu(by_hand).flatten(1))
+
+
+def test_valid_padding_keeps_the_nature_cnn_state_dict():
+    """The default ('valid') builds the layers and state-dict names checkpoints already hold."""
+    assert list(DQN([4, 84, 84], 6).state_dict()) == list(DQN([4, 84, 84], 6, encoder_padding="valid").state_dict())
+    assert "encoder.conv.0.weight" in DQN([4, 84, 84], 6).state_dict()
+
+
+@pytest.mark.parametrize("model_name", ["dqn", "c51dqn", "qrdqn", "rainbowdqn", "iqn"])
+def test_xavier_init_bounds_and_zero_biases(model_name):
+    """init_type='xavier': every conv and linear weight within sqrt(6 / (fan_in + fan_out)) and reaching near it
+    (uniform, not torch's narrower default on the wide layer), every bias zero; noisy layers keep NoisyNet's."""
+    import math
+
+    from ding.model.common import NoisyLinear
+    from ding.utils.registry import MODEL_REGISTRY
+
+    torch.manual_seed(0)
+    model = MODEL_REGISTRY.build(model_name, obs_shape=[4, 84, 84], action_shape=6, init_type="xavier")
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) >= 4  # 3 convs and the feature layer, then the head (noisy in Rainbow)
+    for layer in layers:
+        weight = layer.weight
+        receptive = weight[0, 0].numel() if weight.dim() == 4 else 1
+        bound = math.sqrt(6.0 / ((weight.shape[0] + weight.shape[1]) * receptive))
+        assert weight.abs().max() <= bound and weight.abs().max() > 0.95 * bound
+        assert layer.bias is None or not layer.bias.any()
+    for noisy in (m for m in model.modules() if isinstance(m, NoisyLinear)):  # Rainbow's head: NoisyNet's init
+        assert noisy.bias_mu.any() and torch.all(noisy.weight_sigma == noisy.weight_sigma.flatten()[0])
+
+
+def test_default_init_is_torch_default():
+    torch.manual_seed(0)
+    default = DQN([4, 84, 84], 6)
+    torch.manual_seed(0)
+    unset = DQN([4, 84, 84], 6, init_type=None)
+    for a, b in zip(default.parameters(), unset.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert default.encoder.fc[0].bias.any()
+
+
+def test_padding_and_init_errors_are_clear():
+    with pytest.raises(ValueError, match="encoder_padding='SAME'.*'valid'.*'same'"):
+        DQN([4, 84, 84], 6, encoder_padding="SAME")
+    with pytest.raises(ValueError, match="for image observations"):
+        DQN(4, 2, encoder_padding="same")
+    with pytest.raises(ValueError, match="init_type='orthogonal'.*'xavier'"):
+        DQN(4, 2, init_type="orthogonal")

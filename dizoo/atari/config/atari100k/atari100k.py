@@ -19,9 +19,10 @@ wrappers do; Dopamine's preprocessing does not), which spares Breakout agents fr
 DrQ(eps)'s augmentation is Dopamine's: a random shift (pad 4, offsets in [0, 8]; Dopamine draws [0, 7]), then each
 image times 1 + 0.05 clip(N(0,1), -2, 2) (SPR's intensity augmentation; runs started before commit 0a4d471 shifted only).
 Dopamine's network (FullRainbowNetwork) pads its convolutions ('SAME': 21x21, 11x11, 11x11 maps, 7,744 features into
-the 512 layer, ~1.7x the multiply-adds) and initialises every layer Xavier-uniform with zero biases; ding's is the
-Nature CNN as published (no padding, 3,136 features) with torch's default init, which keeps an update at 28-32 ms on
-the 2-core machine (the protocol's hour per game).
+the 512 layer, ~1.7x the multiply-adds) and initialises every layer Xavier-uniform with zero biases; the shipped
+configs keep the Nature CNN as published (no padding, 3,136 features) with torch's default init, which keeps an update
+at 28-32 ms on the 2-core machine (the protocol's hour per game). Dopamine's network is two model keys away:
+model.encoder_padding='same', model.init_type='xavier' (benchmarks/run_atari100k.py --set ... --label ...).
 """
 
 from easydict import EasyDict
