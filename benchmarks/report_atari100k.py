@@ -37,16 +37,21 @@ GAMES = list(RANDOM)
 
 
 SHIFTS_ONLY = "drq_eps, shifts only"  # DrQ(eps) rows started before commit 0a4d471 (intensity)
-AUGMENTATION = re.compile(r"aug shift (\S+) intensity (\S+)")
+AUGMENTATION = re.compile(r"aug shift ([^\s;]+) intensity ([^\s;]+)")  # a note's parts end at ';'
+VARIANT = re.compile(r"variant ([\w.-]+):")  # the runner's note of a --set variant: "variant <label>: <overrides>"
 
 
 def label(row: dict) -> str:
     """The row's algorithm as reported: its ``algo``, except DrQ(eps) runs whose augmentation was shifts alone (rows
-    from before the runner noted the augmentation, or noted with intensity 0), kept apart from the shipped config's."""
-    if row["algo"] != "drq_eps":
-        return row["algo"]
-    match = AUGMENTATION.search(row.get("note") or "")
-    return "drq_eps" if match and float(match.group(2)) > 0 else SHIFTS_ONLY
+    from before the runner noted the augmentation, or noted with intensity 0), kept apart from the shipped config's;
+    a variant of the config (``--set`` / ``--label``: "variant <name>: ..." in the note) adds ", <name>"."""
+    note = row.get("note") or ""
+    name = row["algo"]
+    if name == "drq_eps":
+        match = AUGMENTATION.search(note)
+        name = "drq_eps" if match and float(match.group(2)) > 0 else SHIFTS_ONLY
+    variant = VARIANT.search(note)
+    return f"{name}, {variant.group(1)}" if variant else name
 
 
 def base_algo(name: str) -> str:

@@ -33,8 +33,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout: benchmarks.overrides
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
 from report_atari100k import AUGMENTATION, label  # noqa: E402
+
+from benchmarks.overrides import describe, parse_overrides  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -50,7 +53,9 @@ EVAL = re.compile(
 SCRIPT = """
 from dizoo.atari.config.atari100k.{module} import main_config, create_config
 from ding.entry import run_main, serial_pipeline
+from benchmarks.overrides import apply_overrides
 main_config.env.n_evaluator_episode = {episodes}
+apply_overrides(main_config, {overrides!r})  # --set: a variant of the shipped config
 learn = main_config.policy.learn
 print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
 run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
@@ -155,6 +160,11 @@ def header_problem(path: str) -> str | None:
     return None
 
 
+def variant_note(variant: str, overrides: list[tuple[str, object]]) -> str:
+    """The note's record of a variant ("variant dopamine_net: policy.model.init_type='xavier'"); "" for none."""
+    return f"variant {variant}: {describe(overrides)}" if variant else ""
+
+
 def done_runs(path: str) -> set[tuple[str, str, int]]:
     """(game, algo, seed) of the CSV's rows, by the report's label: a DrQ(eps) row that shifted only does not count
     as a run of today's drq_eps config (which also scales intensity)."""
@@ -165,14 +175,25 @@ def done_runs(path: str) -> set[tuple[str, str, int]]:
 
 
 def run(
-    game: str, algo: str, seed: int, env_step: int, episodes: int, csv_path: str, workdir: str, note: str = ""
+    game: str,
+    algo: str,
+    seed: int,
+    env_step: int,
+    episodes: int,
+    csv_path: str,
+    workdir: str,
+    note: str = "",
+    overrides: list[tuple[str, object]] = (),
+    variant: str = "",
 ) -> bool:
-    """Train one (game, algo, seed) in a child process; append its row when it finishes. Returns success."""
+    """Train one (game, algo, seed) in a child process; append its row when it finishes. Returns success.
+    ``overrides`` (dotted key of main_config, value) make a variant of the shipped config, named ``variant`` in the
+    row's note ("variant <name>: <overrides>"; the report shows it as "<algo>, <name>")."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
     module = f"{game.lower()}_{algo}_config"
-    script = SCRIPT.format(module=module, episodes=episodes, seed=seed, env_step=env_step)
+    script = SCRIPT.format(module=module, episodes=episodes, seed=seed, env_step=env_step, overrides=list(overrides))
     started_at = commit()
     start = time.perf_counter()
     child = subprocess.Popen(
@@ -202,7 +223,8 @@ def run(
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),
         return_std=float(std), wall_s=round(wall, 1),
         **{key: round(value, 1) for key, value in parse_breakdown(breakdown).items()},
-        threads=env["OMP_NUM_THREADS"], note="; ".join(filter(None, (note, f"ding {started_at}", augmentation))),
+        threads=env["OMP_NUM_THREADS"],
+        note="; ".join(filter(None, (note, f"ding {started_at}", augmentation, variant_note(variant, overrides)))),
     )  # fmt: skip
     append(csv_path, row)
     final = FINAL_CKPT.search("".join(lines[-30:]))
@@ -231,11 +253,28 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a note for the rows, e.g. what else ran on the machine meanwhile")
     parser.add_argument("--skip-done", action="store_true", help="skip (game, algo, seed) runs the CSV already has")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a variant: main_config key (dotted) and a Python literal, e.g. policy.model.init_type='xavier' "
+        "(give --label too)",
+    )
+    parser.add_argument("--label", default="", help="the variant's name (the report shows '<algo>, <label>')")
+    parser.add_argument(
         "--jobs", type=int, default=1, help="runs side by side (2 on the 2-core machine: one torch thread each)"
     )
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
+    if bool(overrides) != bool(args.label):
+        parser.error("a variant needs both --set (what differs from the shipped config) and --label (its name)")
+    if not re.fullmatch(r"[\w.-]*", args.label):
+        parser.error(f"--label {args.label!r}: letters, digits, '_', '.' and '-' only (it goes into the CSV's note)")
     problem = header_problem(args.csv)
     if problem:  # before an hour of training whose row could not be written
         parser.error(problem)
@@ -249,11 +288,12 @@ def main() -> None:
         for seed in args.seeds
         for game in args.games
         for algo in args.algos
-        if (game, algo, seed) not in done
+        if (game, f"{algo}, {args.label}" if args.label else algo, seed) not in done
     ]
+    variant = (overrides, args.label)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each run is a child process; a thread waits on it
         futures = [
-            pool.submit(run, game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, note)
+            pool.submit(run, game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, note, *variant)
             for game, algo, seed in queue
         ]
     failed = sum(not future.result() for future in futures)  # .result() raises what a run's thread raised

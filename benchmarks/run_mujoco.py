@@ -21,7 +21,6 @@ HalfCheetah SAC beside a one-thread Atari run made 38 updates/s, the same run on
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import os
 import re
@@ -32,6 +31,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # run from a checkout, uninstalled
+from benchmarks.overrides import parse_overrides  # noqa: E402
 from ding.utils.preemption import EXIT_PREEMPTED  # noqa: E402  (a run checkpointed on SIGTERM: resumable)
 
 EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+)")
@@ -39,14 +39,10 @@ SCRIPT = """
 import sys
 from dizoo.mujoco.config.{task}_{algo}_config import main_config, create_config
 from ding.entry import run_main, {pipeline}
+from benchmarks.overrides import apply_overrides
 main_config.env.update(evaluator_env_num=10, n_evaluator_episode=10, stop_value=10**9)
 main_config.exp_name = "{task}_{label}_seed{seed}"
-for path, value in {overrides!r}:  # --set: a variant of the shipped config
-    *parents, leaf = path.split(".")
-    node = main_config
-    for part in parents:
-        node = node.setdefault(part, {{}})
-    node[leaf] = value
+apply_overrides(main_config, {overrides!r})  # --set: a variant of the shipped config
 if {snapshot_replay}:  # checkpoints (periodic and on SIGTERM) carry the replay buffer, so a resume continues exactly
     main_config.policy.learn.setdefault("learner", {{}}).setdefault("hook", {{}})["save_replay_buffer"] = True
 run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
@@ -148,10 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.resume and not args.workdir:
         parser.error("--resume continues the experiment folders in --workdir: give the run's --workdir")
-    overrides = []
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides.append((key, ast.literal_eval(value)))
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
     os.makedirs(workdir, exist_ok=True)

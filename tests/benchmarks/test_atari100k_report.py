@@ -149,10 +149,51 @@ def test_runner_notes_the_commit_and_the_augmentation_of_the_config_the_child_ra
     import subprocess
     import sys
 
-    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1)
+    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1, overrides=[])
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     match = runner.AUG.match(out.stdout.strip().splitlines()[-1])
     assert match and match.group(1) == "aug shift 4 intensity 0.05"
+    # a --set variant is applied in the child before the config is read (and so before the line is printed)
+    variant = [("policy.learn.random_intensity_scale", 0.1), ("policy.model.init_type", "xavier")]
+    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1, overrides=variant)
+    script += "print(main_config.policy.model.init_type)\n"
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-2:] == ["[atari100k] aug shift 4 intensity 0.1", "xavier"]
     if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True).returncode != 0:
         pytest.skip("not a git checkout (or git refuses it): the runner notes 'ding unknown'")
     assert runner.commit().split("+")[0].isalnum() and runner.commit() != "unknown"
+
+
+def test_a_variant_is_reported_and_skipped_under_its_own_label(tmp_path):
+    """``--set ... --label dopamine_net`` rows: "variant dopamine_net: <overrides>" in the note, reported as
+    "drq_eps, dopamine_net" apart from the shipped config's rows, and --skip-done matches them by that label."""
+    overrides = [("policy.model.encoder_padding", "same"), ("policy.model.init_type", "xavier")]
+    note = runner.variant_note("dopamine_net", overrides)
+    assert note == "variant dopamine_net: policy.model.encoder_padding='same', policy.model.init_type='xavier'"
+    assert runner.variant_note("", []) == ""
+    row_note = f"1 thread; {SHIPPED_NOTE}; {note}"
+    assert report.label(dict(algo="drq_eps", note=row_note)) == "drq_eps, dopamine_net"
+    assert report.label(dict(algo="der", note=f"ding 1234567; {note}")) == "der, dopamine_net"
+    assert report.base_algo("drq_eps, dopamine_net") == "drq_eps"  # compared with the published DrQ(eps)
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -12.0)], note=row_note)
+    assert runner.done_runs(str(path)) == {("Pong", "drq_eps, dopamine_net", 0)}  # the shipped drq_eps still runs
+    table = report.markdown_table(report.read_runs(str(path)), ["drq_eps", "drq_eps, dopamine_net"])
+    assert "| Pong | drq_eps, dopamine_net | 0 | 100 | -12.0 |" in table
+
+
+def test_overrides_parse_literals_and_refuse_what_is_not_one():
+    from benchmarks.overrides import apply_overrides, parse_overrides
+
+    assert parse_overrides(["policy.model.init_type='xavier'", "env.noop_max=0", "a.b=[1, 2]"]) == [
+        ("policy.model.init_type", "xavier"),
+        ("env.noop_max", 0),
+        ("a.b", [1, 2]),
+    ]
+    with pytest.raises(ValueError, match="not a Python literal.*quote strings"):
+        parse_overrides(["policy.model.init_type=xavier"])
+    with pytest.raises(ValueError, match="write KEY=VALUE"):
+        parse_overrides(["policy.model.init_type"])
+    config = {"policy": {"model": {"dueling": True}}}
+    apply_overrides(config, [("policy.model.init_type", "xavier"), ("policy.learn.x", 1)])
+    assert config == {"policy": {"model": {"dueling": True, "init_type": "xavier"}, "learn": {"x": 1}}}

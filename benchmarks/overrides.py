@@ -1,0 +1,42 @@
+"""Variants of a shipped config for the run scripts: ``--set KEY=VALUE`` items, parsed here and applied to the
+config in the training child process (``from benchmarks.overrides import apply_overrides``)."""
+
+from __future__ import annotations
+
+import ast
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, object]]:
+    """``["policy.learn.x=1", "env.y='a'"]`` -> ``[("policy.learn.x", 1), ("env.y", "a")]``: a dotted key of
+    main_config and a Python literal.
+
+    :raises ValueError: an item without '=' or whose value is not a Python literal (strings need quotes).
+    """
+    overrides = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. policy.model.init_type='xavier'")
+        try:
+            value = ast.literal_eval(text)
+        except (SyntaxError, ValueError):
+            raise ValueError(
+                f"--set {item!r}: {text!r} is not a Python literal (quote strings: {key}={text!r})"
+            ) from None
+        overrides.append((key.strip(), value))
+    return overrides
+
+
+def apply_overrides(config: dict, overrides: list[tuple[str, object]]) -> None:
+    """Set each dotted key of ``config`` (main_config) to its value, making the dicts on the way as needed."""
+    for path, value in overrides:
+        *parents, leaf = path.split(".")
+        node = config
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+
+def describe(overrides: list[tuple[str, object]]) -> str:
+    """The overrides as one line, as they were given: ``policy.model.init_type='xavier', ...``."""
+    return ", ".join(f"{path}={value!r}" for path, value in overrides)
