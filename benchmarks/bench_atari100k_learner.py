@@ -15,6 +15,7 @@ framework's cost over the bare step (issue 17's target: <= 1.1). Do not read fig
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_atari100k_learner.py [--iters 60] [--rounds 5]
      (a check that it runs: --iters 2 --rounds 1 --fill-rows 200)
+     Dopamine's network: ... --set "policy.model.encoder_padding='same'" --set "policy.model.init_type='xavier'"
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from common import atari_buffer  # noqa: E402
 
+from benchmarks.overrides import apply_overrides, describe, parse_overrides  # noqa: E402
 
-def build(batch_size: int, fill_rows: int):
+
+def build(batch_size: int, fill_rows: int, overrides: list[tuple[str, object]] = ()):
     from ding.config import compile_config
     from ding.envs.env_manager.atari_env_manager import AtariEnvManager
     from ding.utils.log_helper import Logger
@@ -46,6 +49,7 @@ def build(batch_size: int, fill_rows: int):
     from dizoo.atari.config.atari100k.pong_drq_eps_config import create_config, main_config
 
     main = copy.deepcopy(main_config)
+    apply_overrides(main, overrides)
     main.policy.cuda = False
     main.policy.learn.batch_size = batch_size
     main.policy.learn.learner = dict(hook=dict(log_show_after_iter=10**9, save_ckpt_after_iter=0))
@@ -120,9 +124,16 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=60, help="train iterations per side and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--fill-rows", type=int, default=3000, help="env steps of random play put in the buffer")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a variant of the config (as run_atari100k)"
+    )
     args = parser.parse_args()
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     threads = torch.get_num_threads()
-    cfg, policy, learner, buffer = build(args.batch, args.fill_rows)
+    cfg, policy, learner, buffer = build(args.batch, args.fill_rows, overrides)
     learn = cfg.policy.learn
     bare = bare_drq_step(
         copy.deepcopy(policy.model),
@@ -145,8 +156,10 @@ def main() -> None:
     bare_t, ding_t = (statistics.median(medians[k]) for k in ("bare", "ding"))
     ratio = statistics.median(np.divide(medians["ding"], medians["bare"]))
     augment_t = (policy.augment_seconds - augment_before) / (args.rounds * args.iters)
+    features = policy.model.encoder.fc[0].in_features
     print(
-        f"DrQ(eps) train iteration on {policy.device}: Nature CNN (dueling), batch {args.batch} x 4x84x84 uint8, "
+        f"DrQ(eps) train iteration on {policy.device}: Nature CNN ({features} features, dueling), batch {args.batch} "
+        f"x 4x84x84 uint8, {'variant: ' + describe(overrides) + ', ' if overrides else ''}"
         f"nstep {cfg.policy.nstep}, random shifts pad {learn.random_shift_pad} and intensity "
         f"{learn.random_intensity_scale}, {threads} torch thread(s); "
         f"{args.rounds} rounds x {args.iters} iterations a side"
