@@ -90,6 +90,11 @@ CASES = {
     # DrQ(eps)'s augmentation: one crop and one intensity factor per image, drawn on every rank for the union batch
     # (DER's small encoder: cheap)
     "drq_eps_random_shift": Case("dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL),
+    # Dopamine's network options: 'SAME' pads (DER's 5x5/5 kernels: an explicit pad layer, 84 -> 17 -> 4) and Xavier init
+    "drq_eps_same_padding_xavier": Case(
+        "dizoo.atari.config.atari100k.pong_drq_eps_config",
+        {**DRQ_SMALL, "model.encoder_padding": "same", "model.init_type": "xavier"},
+    ),
     # the same with each rank drawing its own crops: must differ from one process on the union (the check can fail)
     "drq_eps_random_shift_unshared": Case(
         "dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL, "dqn_unshared_crops"
