@@ -37,7 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from common import atari_buffer  # noqa: E402
 
-from benchmarks.overrides import apply_overrides, describe, parse_overrides  # noqa: E402
+from benchmarks.run_helpers import apply_overrides, describe, parse_overrides  # noqa: E402
 
 
 def build(batch_size: int, fill_rows: int, overrides: list[tuple[str, object]] = ()):

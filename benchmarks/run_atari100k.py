@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
 from report_atari100k import AUGMENTATION, label  # noqa: E402
 
-from benchmarks.overrides import describe, parse_overrides  # noqa: E402
+from benchmarks.run_helpers import commit, describe, parse_overrides  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -53,25 +53,13 @@ EVAL = re.compile(
 SCRIPT = """
 from dizoo.atari.config.atari100k.{module} import main_config, create_config
 from ding.entry import run_main, serial_pipeline
-from benchmarks.overrides import apply_overrides
+from benchmarks.run_helpers import apply_overrides
 main_config.env.n_evaluator_episode = {episodes}
 apply_overrides(main_config, {overrides!r})  # --set: a variant of the shipped config
 learn = main_config.policy.learn
 print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
 run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
 """
-
-
-def commit() -> str:
-    """The checkout's commit, "+modified" when tracked files differ from it; "unknown" outside a git checkout."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    if head.returncode != 0:
-        return "unknown"
-    return head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
 
 
 def parse_breakdown(line: str) -> dict[str, float]:

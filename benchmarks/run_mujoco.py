@@ -11,7 +11,9 @@ Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-
      ... --env-step 1000000 --snapshot-replay --workdir /work/runs/x, stopped with SIGTERM to the training process
          (it checkpoints, replay buffer included, and exits 75: status 'preempted'), then the same command with
          --resume (and the same --workdir) continues it in a later session; its rows continue the wall time
-Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | preempted | failed)
+Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | preempted |
+failed), note (the commit the run, or its resumed part, started from, the child's OMP_NUM_THREADS, and a variant's
+--set, e.g. "ding 07a6557; threads 1; set env.norm_reward.use_norm=True"; empty in rows from before stop 16)
 
 Threads: the child takes the pipeline's choice (two torch threads for SAC/TD3's 256x256 nets: 1.4x faster on an idle
 2-core machine) unless OMP_NUM_THREADS is set. Beside another busy process set OMP_NUM_THREADS=1: a two-thread
@@ -31,7 +33,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # run from a checkout, uninstalled
-from benchmarks.overrides import parse_overrides  # noqa: E402
+from benchmarks.run_helpers import commit, describe, parse_overrides  # noqa: E402
 from ding.utils.preemption import EXIT_PREEMPTED  # noqa: E402  (a run checkpointed on SIGTERM: resumable)
 
 EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+)")
@@ -39,7 +41,7 @@ SCRIPT = """
 import sys
 from dizoo.mujoco.config.{task}_{algo}_config import main_config, create_config
 from ding.entry import run_main, {pipeline}
-from benchmarks.overrides import apply_overrides
+from benchmarks.run_helpers import apply_overrides
 main_config.env.update(evaluator_env_num=10, n_evaluator_episode=10, stop_value=10**9)
 main_config.exp_name = "{task}_{label}_seed{seed}"
 apply_overrides(main_config, {overrides!r})  # --set: a variant of the shipped config
@@ -49,15 +51,33 @@ run_main({pipeline}, (main_config, create_config), seed={seed}, max_env_step={en
 """
 
 
+COLUMNS = ["task", "algo", "seed", "env_step", "train_iter", "return_mean", "return_std", "wall_s", "status", "note"]
+
+
 def append(path: str, row: list) -> None:
-    new = not os.path.exists(path)
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
     with open(path, "a", newline="") as f:
         writer = csv.writer(f)
         if new:
-            writer.writerow(
-                ["task", "algo", "seed", "env_step", "train_iter", "return_mean", "return_std", "wall_s", "status"]
-            )
+            writer.writerow(COLUMNS)
         writer.writerow(row)
+
+
+def header_problem(path: str) -> str | None:
+    """Why rows cannot be appended to the CSV at ``path`` (its header is not :data:`COLUMNS`), or None."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return None
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != COLUMNS:
+        return f"{path} has the columns {header}, not this runner's {COLUMNS}: give another --csv, or convert the file"
+    return None
+
+
+def run_note(overrides: list[tuple[str, object]], threads: str) -> str:
+    """The rows' note: the commit the run started from, its threads and its variant."""
+    parts = [f"ding {commit()}", f"threads {threads}"]
+    return "; ".join(parts + ([f"set {describe(overrides)}"] if overrides else []))
 
 
 def last_wall(csv_path: str, task: str, label: str, seed: int) -> float:
@@ -91,6 +111,7 @@ def run(
         task=task, algo=algo, seed=seed, env_step=env_step, pipeline=pipeline, label=label, overrides=list(overrides),
         resume=resume, snapshot_replay=snapshot_replay,
     )  # fmt: skip
+    note = run_note(overrides, env.get("OMP_NUM_THREADS", "pipeline's choice"))
     wall_before = last_wall(csv_path, task, label, seed) if resume else 0.0
     start = time.perf_counter() - wall_before
     child = subprocess.Popen(
@@ -108,7 +129,7 @@ def run(
         if match:
             train_iter, step, mean, std = match.groups()
             last = [task, label, seed, int(step), int(train_iter), float(mean), float(std)]
-            append(csv_path, [*last, round(time.perf_counter() - start, 1), "eval"])
+            append(csv_path, [*last, round(time.perf_counter() - start, 1), "eval", note])
     code = child.wait()
     status = "finished" if code == 0 else "preempted" if code == EXIT_PREEMPTED else f"failed (exit {code})"
     if code == EXIT_PREEMPTED:
@@ -116,7 +137,7 @@ def run(
     elif code:
         print(f"{task} {label} seed {seed}: {status}; its last lines:\n{''.join(tail)}", file=sys.stderr)
     row = last if last is not None else [task, label, seed, 0, 0, float("nan"), float("nan")]
-    append(csv_path, [*row, round(time.perf_counter() - start, 1), status])
+    append(csv_path, [*row, round(time.perf_counter() - start, 1), status, note])
 
 
 def main() -> None:
@@ -144,6 +165,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.resume and not args.workdir:
         parser.error("--resume continues the experiment folders in --workdir: give the run's --workdir")
+    problem = header_problem(args.csv)
+    if problem:  # before hours of training whose rows could not be written
+        parser.error(problem)
     try:
         overrides = parse_overrides(args.set)
     except ValueError as err:

@@ -183,7 +183,7 @@ def test_a_variant_is_reported_and_skipped_under_its_own_label(tmp_path):
 
 
 def test_overrides_parse_literals_and_refuse_what_is_not_one():
-    from benchmarks.overrides import apply_overrides, parse_overrides
+    from benchmarks.run_helpers import apply_overrides, parse_overrides
 
     assert parse_overrides(["policy.model.init_type='xavier'", "env.noop_max=0", "a.b=[1, 2]"]) == [
         ("policy.model.init_type", "xavier"),

@@ -13,10 +13,10 @@ spec.loader.exec_module(runner)
 def test_a_resumed_run_continues_the_wall_time_of_its_own_last_row(tmp_path):
     path = str(tmp_path / "runs.csv")
     assert runner.last_wall(path, "hopper", "sac", 0) == 0.0  # no CSV yet
-    runner.append(path, ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval"])
-    runner.append(path, ["hopper", "sac", 0, 12832, 2832, 73.4, 1.4, 45.9, "preempted"])
-    runner.append(path, ["hopper", "sac", 1, 10000, 0, 70.0, 1.0, 99.0, "eval"])  # another seed
-    runner.append(path, ["hopper", "td3", 0, 10000, 0, 70.0, 1.0, 77.0, "eval"])  # another algo
+    runner.append(path, ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval", ""])
+    runner.append(path, ["hopper", "sac", 0, 12832, 2832, 73.4, 1.4, 45.9, "preempted", ""])
+    runner.append(path, ["hopper", "sac", 1, 10000, 0, 70.0, 1.0, 99.0, "eval", ""])  # another seed
+    runner.append(path, ["hopper", "td3", 0, 10000, 0, 70.0, 1.0, 77.0, "eval", ""])  # another algo
     assert runner.last_wall(path, "hopper", "sac", 0) == 45.9
     assert runner.last_wall(path, "walker2d", "sac", 0) == 0.0
 
@@ -32,3 +32,16 @@ def test_the_childs_script_resumes_and_snapshots_the_replay_buffer_when_asked():
     compile(asked, "<child>", "exec")
     assert "resume=True)" in asked and "if True:" in asked and '["save_replay_buffer"] = True' in asked
     assert runner.EXIT_PREEMPTED == __import__("ding.utils.preemption", fromlist=["x"]).EXIT_PREEMPTED
+
+
+def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_refused(tmp_path):
+    note = runner.run_note([("env.norm_reward.use_norm", True)], "1")
+    commit, threads, variant = note.split("; ")
+    assert commit.startswith("ding ") and threads == "threads 1" and variant == "set env.norm_reward.use_norm=True"
+    assert runner.run_note([], "pipeline's choice").split("; ")[1:] == ["threads pipeline's choice"]
+    path = tmp_path / "runs.csv"
+    runner.append(str(path), ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval", note])
+    assert runner.header_problem(str(path)) is None
+    old = tmp_path / "old.csv"  # the 9 columns from before the note
+    old.write_text("task,algo,seed,env_step,train_iter,return_mean,return_std,wall_s,status\n")
+    assert "not this runner's" in runner.header_problem(str(old))

@@ -1,9 +1,14 @@
-"""Variants of a shipped config for the run scripts: ``--set KEY=VALUE`` items, parsed here and applied to the
-config in the training child process (``from benchmarks.overrides import apply_overrides``)."""
+"""What the run scripts (run_atari100k.py, run_mujoco.py) share: variants of a shipped config (``--set KEY=VALUE``
+items, parsed here and applied to the config in the training child process: ``from benchmarks.run_helpers import
+apply_overrides``) and the commit a run started from, for its rows."""
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse_overrides(items: list[str]) -> list[tuple[str, object]]:
@@ -40,3 +45,15 @@ def apply_overrides(config: dict, overrides: list[tuple[str, object]]) -> None:
 def describe(overrides: list[tuple[str, object]]) -> str:
     """The overrides as one line, as they were given: ``policy.model.init_type='xavier', ...``."""
     return ", ".join(f"{path}={value!r}" for path, value in overrides)
+
+
+def commit() -> str:
+    """The checkout's commit, "+modified" when tracked files differ from it; "unknown" outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
