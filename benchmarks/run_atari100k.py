@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
 from report_atari100k import AUGMENTATION, label  # noqa: E402
 
-from benchmarks.run_helpers import commit, describe, parse_overrides  # noqa: E402
+from benchmarks.run_helpers import commit, describe, header_problem, parse_overrides  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -135,17 +135,6 @@ def reevaluate(
         f"{sum(returns) / len(returns):.2f} over {len(returns)} episodes (the run's own evaluation: {inrun:.2f})",
         flush=True,
     )
-
-
-def header_problem(path: str) -> str | None:
-    """Why rows cannot be appended to the CSV at ``path`` (its header is not :data:`COLUMNS`), or None."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return None
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), [])
-    if header != COLUMNS:
-        return f"{path} has the columns {header}, not this runner's {COLUMNS}: give another --csv, or convert the file"
-    return None
 
 
 def variant_note(variant: str, overrides: list[tuple[str, object]]) -> str:
@@ -263,7 +252,7 @@ def main() -> None:
         parser.error("a variant needs both --set (what differs from the shipped config) and --label (its name)")
     if not re.fullmatch(r"[\w.-]*", args.label):
         parser.error(f"--label {args.label!r}: letters, digits, '_', '.' and '-' only (it goes into the CSV's note)")
-    problem = header_problem(args.csv)
+    problem = header_problem(args.csv, COLUMNS)
     if problem:  # before an hour of training whose row could not be written
         parser.error(problem)
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)

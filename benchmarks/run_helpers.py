@@ -5,6 +5,7 @@ apply_overrides``) and the commit a run started from, for its rows."""
 from __future__ import annotations
 
 import ast
+import csv
 import os
 import subprocess
 
@@ -57,3 +58,14 @@ def commit() -> str:
     if head.returncode != 0:
         return "unknown"
     return head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
+
+
+def header_problem(path: str, columns: list[str]) -> str | None:
+    """Why rows of ``columns`` cannot be appended to the CSV at ``path`` (its header is another), or None."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return None
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != columns:
+        return f"{path} has the columns {header}, not this runner's {columns}: give another --csv, or convert the file"
+    return None

@@ -33,7 +33,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # run from a checkout, uninstalled
-from benchmarks.run_helpers import commit, describe, parse_overrides  # noqa: E402
+from benchmarks.run_helpers import commit, describe, header_problem, parse_overrides  # noqa: E402
 from ding.utils.preemption import EXIT_PREEMPTED  # noqa: E402  (a run checkpointed on SIGTERM: resumable)
 
 EVAL = re.compile(r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+)")
@@ -61,17 +61,6 @@ def append(path: str, row: list) -> None:
         if new:
             writer.writerow(COLUMNS)
         writer.writerow(row)
-
-
-def header_problem(path: str) -> str | None:
-    """Why rows cannot be appended to the CSV at ``path`` (its header is not :data:`COLUMNS`), or None."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return None
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), [])
-    if header != COLUMNS:
-        return f"{path} has the columns {header}, not this runner's {COLUMNS}: give another --csv, or convert the file"
-    return None
 
 
 def run_note(overrides: list[tuple[str, object]], threads: str) -> str:
@@ -165,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.resume and not args.workdir:
         parser.error("--resume continues the experiment folders in --workdir: give the run's --workdir")
-    problem = header_problem(args.csv)
+    problem = header_problem(args.csv, COLUMNS)
     if problem:  # before hours of training whose rows could not be written
         parser.error(problem)
     try:

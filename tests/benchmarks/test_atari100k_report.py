@@ -126,11 +126,11 @@ def test_runner_reads_the_pipelines_breakdown_line():
 def test_runner_refuses_a_csv_of_other_columns_before_training(tmp_path):
     old = tmp_path / "old.csv"
     old.write_text("game,algo,seed,return_mean\nPong,drq_eps,0,-20\n")
-    assert "not this runner's" in runner.header_problem(str(old))
-    assert runner.header_problem(str(tmp_path / "new.csv")) is None
+    assert "not this runner's" in runner.header_problem(str(old), runner.COLUMNS)
+    assert runner.header_problem(str(tmp_path / "new.csv"), runner.COLUMNS) is None
     current = tmp_path / "current.csv"
     runner.append(str(current), dict.fromkeys(runner.COLUMNS, 0))
-    assert runner.header_problem(str(current)) is None
+    assert runner.header_problem(str(current), runner.COLUMNS) is None
 
 
 def test_runner_finds_the_final_checkpoint_and_reads_an_evaluations_returns(tmp_path):

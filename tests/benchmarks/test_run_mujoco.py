@@ -41,7 +41,7 @@ def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_
     assert runner.run_note([], "pipeline's choice").split("; ")[1:] == ["threads pipeline's choice"]
     path = tmp_path / "runs.csv"
     runner.append(str(path), ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval", note])
-    assert runner.header_problem(str(path)) is None
+    assert runner.header_problem(str(path), runner.COLUMNS) is None
     old = tmp_path / "old.csv"  # the 9 columns from before the note
     old.write_text("task,algo,seed,env_step,train_iter,return_mean,return_std,wall_s,status\n")
-    assert "not this runner's" in runner.header_problem(str(old))
+    assert "not this runner's" in runner.header_problem(str(old), runner.COLUMNS)
