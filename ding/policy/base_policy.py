@@ -350,7 +350,9 @@ class Policy:
 
         The pipelines run it before anything is written, so a model passed in (``serial_pipeline(..., model=...)``)
         or a config whose shapes do not match the env fails here with the shapes named, not at the first evaluation.
+        The evaluation's random draws (``eval.eps``) are put back: the run's evaluations draw as if it had not run.
         """
+        rng_state = self._eval_rng_state()
         try:
             with torch.no_grad():
                 action = np.asarray(self._forward_eval(obs))
@@ -361,6 +363,8 @@ class Policy:
                 f"{_describe_model_input(self._model)}; one forward pass on a batch of {len(obs)} failed with "
                 f"{type(err).__name__}: {err}. Build the model for the env's observation shape"
             ) from None
+        finally:
+            self._set_eval_rng_state(rng_state)
         discrete = hasattr(action_space, "n")
         expected = (len(obs),) if discrete else (len(obs), *action_space.shape)
         if action.shape != expected:

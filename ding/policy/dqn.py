@@ -34,6 +34,8 @@ from ding.torch_utils.augment import random_intensity, random_shift
 from ding.torch_utils.shared_noise import rank_randint, rank_randn, restore_generator, shared_generator
 from ding.utils.registry import POLICY_REGISTRY
 
+EVAL_EPS_STREAM = 0xE7A1  # the evaluation-epsilon generator's stream of the run's seed
+
 
 @POLICY_REGISTRY.register("dqn")
 class DQNPolicy(Policy):
@@ -319,8 +321,9 @@ class DQNPolicy(Policy):
     # ---- eval --------------------------------------------------------------------------------------------------
     def _init_eval(self) -> None:
         self._eval_eps = float(self._cfg.get("eval", {}).get("eps", 0.0))
-        # seeded from torch's global generator (the run's seed) only when used, so greedy runs draw nothing more
-        self._eval_rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self._eval_eps else None
+        # a stream of its own of the run's seed (torch's initial seed), whatever was drawn before: `ding -m eval` of a
+        # checkpoint with the run's seed draws what the run's first evaluation drew; greedy runs draw nothing
+        self._eval_rng = np.random.default_rng([torch.initial_seed(), EVAL_EPS_STREAM]) if self._eval_eps else None
 
     def _eval_rng_state(self) -> Any:
         return None if self._eval_rng is None else self._eval_rng.bit_generator.state
