@@ -3,8 +3,11 @@ mean over the finished seeds of each (task, algo), beside the published referenc
 
 Metric (Tianshou's MuJoCo tables): the best mean evaluation return over training (10 episodes each), and the final
 one. A run whose last row is not 'finished' was cut short: it is listed as unfinished and left out of the means.
+``--at N`` reads every run as if it had stopped at N env steps: the best of its evaluations up to N and its
+evaluation at N as the final; a run that has reached N counts in the means (a 1M run gives its 300k figures too:
+nothing in SAC's or TD3's training depends on the total length).
 
-Run: python benchmarks/report_mujoco.py [--csv docs/benchmarks/mujoco_runs.csv]
+Run: python benchmarks/report_mujoco.py [--csv docs/benchmarks/mujoco_runs.csv] [--at 300000]
 """
 
 from __future__ import annotations
@@ -30,24 +33,42 @@ def runs(path: str) -> dict[tuple[str, str, int], list[dict]]:
     return by_run
 
 
+def cut(rows: list[dict], at: int | None) -> tuple[list[dict], str]:
+    """A run's rows up to ``at`` env steps (all without it) and its status there: 'finished', 'preempted', ... from
+    its last row, 'unfinished' for a run still going (or cut short without a closing row), 'at N' for a run that
+    has an evaluation at N (it reached the horizon, finished or not)."""
+    if at is not None:
+        reached = any(int(r["env_step"]) == at and r["status"] == "eval" for r in rows)
+        rows = [r for r in rows if int(r["env_step"]) <= at]
+        if reached:
+            return [r for r in rows if r["status"] == "eval"], f"at {at}"
+    if not rows:
+        return rows, "unfinished"
+    return rows, rows[-1]["status"] if rows[-1]["status"] != "eval" else "unfinished"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "mujoco_runs.csv"))
+    parser.add_argument("--at", type=int, default=None, help="read every run as if it stopped at this many env steps")
     args = parser.parse_args()
     finished: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     print("task         algo   seed  env steps  best (at env step)   final     wall s  status")
     for (task, algo, seed), rows in sorted(runs(args.csv).items()):
-        evals = [r for r in rows if r["status"] == "eval"]
+        rows, status = cut(rows, args.at)
+        if not rows:
+            continue
+        evals = [r for r in rows if r["status"] == "eval"] or rows
         best = max(evals, key=lambda r: float(r["return_mean"]))
         last = rows[-1]
-        status = last["status"] if last["status"] != "eval" else "unfinished"
         print(
             f"{task:12s} {algo:6s} {seed:4d} {int(last['env_step']):10,d}  {float(best['return_mean']):8.1f} "
             f"({int(best['env_step']):>9,d})  {float(last['return_mean']):8.1f}  {float(last['wall_s']):8.0f}  {status}"
         )
-        if status == "finished":
+        if status in ("finished", f"at {args.at}"):
             finished[(task, algo)].append((float(best["return_mean"]), float(last["return_mean"])))
-    print("\nmean over finished seeds (best / final), published reference")
+    horizon = f" at {args.at:,} env steps" if args.at else ""
+    print(f"\nmean over finished seeds{horizon} (best / final), published reference")
     for (task, algo), results in sorted(finished.items()):
         best = sum(b for b, _ in results) / len(results)
         final = sum(f for _, f in results) / len(results)

@@ -45,3 +45,21 @@ def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_
     old = tmp_path / "old.csv"  # the 9 columns from before the note
     old.write_text("task,algo,seed,env_step,train_iter,return_mean,return_std,wall_s,status\n")
     assert "not this runner's" in runner.header_problem(str(old), runner.COLUMNS)
+
+
+def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
+    spec = importlib.util.spec_from_file_location(
+        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
+    )
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+
+    def row(step, mean, status="eval"):
+        return dict(env_step=str(step), return_mean=str(mean), status=status)
+
+    long_run = [row(5, 1.0), row(10, 4.0), row(15, 2.0), row(20, 9.0), row(20, 9.0, "preempted")]
+    rows, status = report.cut(long_run, 15)
+    assert status == "at 15" and [r["env_step"] for r in rows] == ["5", "10", "15"]  # best 4.0, final 2.0
+    assert report.cut(long_run, 25) == (long_run, "preempted")  # not reached: the run as it is
+    assert report.cut(long_run, None) == (long_run, "preempted")
+    assert report.cut(long_run[:2], None)[1] == "unfinished"
