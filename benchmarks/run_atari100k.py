@@ -7,11 +7,17 @@ closing '[ding] loop wall' line: env (the collector's env steps), acting (infere
 (buffer sample and learner step, augmentation excluded), augmentation, eval (evaluations in and after the loop).
 A run that fails writes no row; its log's tail is printed. Rows of finished runs are never rewritten, so a series cut
 short (a session ending) keeps every run it finished, and the same command continues where it stopped (--skip-done).
+A run longer than what is left of a session: start the series with --snapshot-replay and a --workdir that persists;
+SIGTERM to the runner reaches its training processes, which checkpoint (replay buffer included) and stop; the same
+command with --resume continues each from its checkpoint (and starts the runs not begun), and the row adds up the
+parts' wall and breakdown (its note: "resumed 1x at <commit>").
 
 Run: python benchmarks/run_atari100k.py --games Pong Breakout --algos drq_eps --seeds 0 1 2
      python benchmarks/run_atari100k.py --games Breakout Qbert --jobs 2   (two runs side by side, 1 thread each)
      python benchmarks/run_atari100k.py --games Pong --algos der --seeds 0 --env-step 2000 --eval-episodes 4 \\
          --csv /tmp/smoke.csv   (a smoke run: fewer steps and episodes; never a result for the table)
+     python benchmarks/run_atari100k.py --games Pong --seeds 1 --workdir /work/runs/a --snapshot-replay, then
+         kill -TERM <runner pid> and later the same command with --resume
 Columns: game, algo, seed, env_steps, eval_episodes, return_mean, return_std, wall_s, env_s, acting_s, update_s,
 augment_s, eval_s, threads (the child's OMP_NUM_THREADS), note (--note: e.g. what else ran on the machine, which
 makes wall_s an upper bound; then, written by the runner, the commit the run started from and the augmentation its
@@ -22,8 +28,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +47,7 @@ from atari100k_scores import PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
 from report_atari100k import AUGMENTATION, label  # noqa: E402
 
 from benchmarks.run_helpers import commit, describe, header_problem, parse_overrides  # noqa: E402
+from ding.utils.preemption import EXIT_PREEMPTED  # noqa: E402  (a run checkpointed on SIGTERM: resumable)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = ("Pong", "Breakout", "Qbert", "Boxing", "Freeway", "MsPacman")
@@ -55,10 +65,13 @@ from dizoo.atari.config.atari100k.{module} import main_config, create_config
 from ding.entry import run_main, serial_pipeline
 from benchmarks.run_helpers import apply_overrides
 main_config.env.n_evaluator_episode = {episodes}
+main_config.exp_name = "{exp_name}"  # one folder per (game, algo, variant, seed): what --resume continues
 apply_overrides(main_config, {overrides!r})  # --set: a variant of the shipped config
+if {snapshot_replay}:  # checkpoints (every 10k updates and on SIGTERM) carry the replay buffer: a resume is exact
+    main_config.policy.learn.setdefault("learner", {{}}).setdefault("hook", {{}})["save_replay_buffer"] = True
 learn = main_config.policy.learn
 print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
-run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step})
+run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
 """
 
 
@@ -92,6 +105,7 @@ def append(path: str, row: dict) -> None:
             writer.writerow(row)
 
 
+NO_SNAPSHOT = "no readable replay buffer snapshot"  # the pipeline's warning: a resume with an empty replay buffer
 FINAL_CKPT = re.compile(r"final (\S+final\.pth\.tar)")
 RETURNS = re.compile(r"episodes=(\d+) returns=\[([^\]]*)\]")
 REEVAL_COLUMNS = ["game", "algo", "seed", "eval_episodes", "return_mean", "return_std", "inrun_return_mean"]
@@ -151,36 +165,93 @@ def done_runs(path: str) -> set[tuple[str, str, int]]:
         return {(row["game"], label(row), int(row["seed"])) for row in csv.DictReader(f)}
 
 
-def run(
-    game: str,
-    algo: str,
-    seed: int,
-    env_step: int,
-    episodes: int,
-    csv_path: str,
-    workdir: str,
-    note: str = "",
-    overrides: list[tuple[str, object]] = (),
-    variant: str = "",
-) -> bool:
-    """Train one (game, algo, seed) in a child process; append its row when it finishes. Returns success.
-    ``overrides`` (dotted key of main_config, value) make a variant of the shipped config, named ``variant`` in the
-    row's note ("variant <name>: <overrides>"; the report shows it as "<algo>, <name>")."""
+@dataclasses.dataclass
+class Series:
+    """What every run of one invocation shares."""
+
+    env_step: int
+    episodes: int
+    csv_path: str
+    workdir: str
+    note: str = ""
+    overrides: list[tuple[str, object]] = dataclasses.field(default_factory=list)  # --set
+    variant: str = ""  # --label
+    snapshot_replay: bool = False
+    resume: bool = False
+
+
+class Children:
+    """The training processes running now, so that a SIGTERM to the runner reaches them: each checkpoints and
+    exits 75 (preempted), the runner notes where it stopped, starts no further run, and ``--resume`` continues."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def stop(self, signum, frame) -> None:
+        with self.lock:
+            self.stopping = True
+            for child in self.running:
+                child.send_signal(signal.SIGTERM)
+
+
+CHILDREN = Children()
+PARTS = "runner_parts.json"  # in a run's experiment folder: the wall and breakdown of its preempted parts
+
+
+def experiment_name(game: str, algo: str, seed: int, variant: str = "") -> str:
+    """The run's experiment folder under --workdir, e.g. pong_drq_eps_seed0, pong_drq_eps_dopamine_net_seed1."""
+    return f"{game.lower()}_{algo}{'_' + variant if variant else ''}_seed{seed}"
+
+
+def read_parts(exp_dir: str) -> list[dict]:
+    """The parts a resumed run has behind it: [{"wall": s, "breakdown": {...}, "commit": ..., "no_buffer": bool}]
+    (no_buffer: that part was itself resumed without a replay buffer snapshot)."""
+    path = os.path.join(exp_dir, PARTS)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
+
+
+def add_part(exp_dir: str, part: dict) -> None:
+    parts = [*read_parts(exp_dir), part]
+    tmp = os.path.join(exp_dir, PARTS + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(parts, f)
+    os.replace(tmp, os.path.join(exp_dir, PARTS))
+
+
+def run(game: str, algo: str, seed: int, series: Series) -> bool:
+    """Train one (game, algo, seed) in a child process; append its row when it finishes. Returns success (a run
+    preempted by SIGTERM counts as a success: its parts are noted for ``--resume``).
+    ``series.overrides`` (dotted key of main_config, value) make a variant of the shipped config, named
+    ``series.variant`` in the row's note ("variant <name>: <overrides>"; the report shows it as "<algo>, <name>")."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
-    module = f"{game.lower()}_{algo}_config"
-    script = SCRIPT.format(module=module, episodes=episodes, seed=seed, env_step=env_step, overrides=list(overrides))
+    exp_name = experiment_name(game, algo, seed, series.variant)
+    exp_dir = os.path.join(series.workdir, exp_name)
+    resume = series.resume and os.path.exists(os.path.join(exp_dir, "ckpt", "latest.pth.tar"))
+    if not resume and os.path.exists(exp_dir):  # a fresh run: its folder would get another name, --resume miss it
+        print(f"{game} {algo} seed {seed}: {exp_dir} exists; give a new --workdir (or --resume)", file=sys.stderr)
+        return False
+    script = SCRIPT.format(
+        module=f"{game.lower()}_{algo}_config", episodes=series.episodes, exp_name=exp_name, seed=seed,
+        env_step=series.env_step, overrides=list(series.overrides), snapshot_replay=series.snapshot_replay,
+        resume=resume,
+    )  # fmt: skip
     started_at = commit()
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with CHILDREN.lock:
+        if CHILDREN.stopping:
+            return True
+        child = subprocess.Popen(
+            [sys.executable, "-c", script], cwd=series.workdir, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        CHILDREN.running.add(child)
     lines, evaluation, breakdown, augmentation = [], None, None, "aug unknown"
     for line in child.stdout:
         lines.append(line)
@@ -191,22 +262,40 @@ def run(
         if "[ding] loop wall" in line:
             breakdown = line
     code = child.wait()
+    with CHILDREN.lock:
+        CHILDREN.running.discard(child)
     wall = time.perf_counter() - start
+    if code == EXIT_PREEMPTED and breakdown is not None:
+        no_buffer = any(NO_SNAPSHOT in line for line in lines)
+        add_part(exp_dir, dict(wall=wall, breakdown=parse_breakdown(breakdown), commit=started_at, no_buffer=no_buffer))
+        print(f"{game} {algo} seed {seed}: checkpointed after {wall:.0f} s; --resume (same --workdir) continues it")
+        return True
     if code != 0 or evaluation is None or breakdown is None:
         print(f"{game} {algo} seed {seed}: failed (exit {code}); last lines:\n{''.join(lines[-20:])}", file=sys.stderr)
         return False
+    parts = read_parts(exp_dir)
+    seconds = parse_breakdown(breakdown)
+    for part in parts:  # a resumed run: its row adds up the parts
+        wall += part["wall"]
+        seconds = {key: value + part["breakdown"].get(key, 0.0) for key, value in seconds.items()}
+    resumed = ""
+    if parts:  # the later parts' commits (the first is the row's "ding <commit>")
+        resumed = f"resumed {len(parts)}x at {', '.join([p['commit'] for p in parts[1:]] + [started_at])}"
+        if any(NO_SNAPSHOT in line for line in lines) or any(p.get("no_buffer") for p in parts):
+            resumed += " WITHOUT its replay buffer"
     _, envstep, mean, std, n = evaluation.groups()
+    note = (series.note, f"ding {parts[0]['commit'] if parts else started_at}", augmentation)
+    note += (variant_note(series.variant, series.overrides), resumed)
     row = dict(
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),
-        return_std=float(std), wall_s=round(wall, 1),
-        **{key: round(value, 1) for key, value in parse_breakdown(breakdown).items()},
-        threads=env["OMP_NUM_THREADS"],
-        note="; ".join(filter(None, (note, f"ding {started_at}", augmentation, variant_note(variant, overrides)))),
+        return_std=float(std), wall_s=round(wall, 1), **{key: round(value, 1) for key, value in seconds.items()},
+        threads=env["OMP_NUM_THREADS"], note="; ".join(filter(None, note)),
     )  # fmt: skip
-    append(csv_path, row)
+    append(series.csv_path, row)
     final = FINAL_CKPT.search("".join(lines[-30:]))
     if final:  # the final evaluation checked in a fresh process (it caught a stale-weights bug)
-        reevaluate(game, algo, seed, int(n), float(mean), os.path.join(workdir, final.group(1)), env, csv_path)
+        ckpt = os.path.join(series.workdir, final.group(1))
+        reevaluate(game, algo, seed, int(n), float(mean), ckpt, env, series.csv_path)
     published = PUBLISHED[PUBLISHED_NAME[algo]][game]
     targets = ", ".join(f"{name} {scores[game]:g}" for name, scores in PUBLISHED.items())
     print(
@@ -241,7 +330,15 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs side by side (2 on the 2-core machine: one torch thread each)"
     )
+    parser.add_argument(
+        "--snapshot-replay", action="store_true", help="checkpoints carry the replay buffer (for an exact --resume)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the runs checkpointed in --workdir (start the others)"
+    )
     args = parser.parse_args()
+    if args.resume and not args.workdir:
+        parser.error("--resume continues the experiment folders in --workdir: give the series' --workdir")
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
     try:
@@ -267,12 +364,13 @@ def main() -> None:
         for algo in args.algos
         if (game, f"{algo}, {args.label}" if args.label else algo, seed) not in done
     ]
-    variant = (overrides, args.label)
+    series = Series(
+        args.env_step, args.eval_episodes, args.csv, workdir, note, overrides, args.label, args.snapshot_replay,
+        args.resume,
+    )  # fmt: skip
+    signal.signal(signal.SIGTERM, CHILDREN.stop)  # the runs checkpoint and stop; --resume continues them
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each run is a child process; a thread waits on it
-        futures = [
-            pool.submit(run, game, algo, seed, args.env_step, args.eval_episodes, args.csv, workdir, note, *variant)
-            for game, algo, seed in queue
-        ]
+        futures = [pool.submit(run, game, algo, seed, series) for game, algo, seed in queue]
     failed = sum(not future.result() for future in futures)  # .result() raises what a run's thread raised
     if failed:
         sys.exit(f"{failed} of {len(futures)} runs failed (their logs' tails are above)")

@@ -323,6 +323,8 @@ class Run:
                 f"envstep={collector.envstep}; resume with --resume (exit code {EXIT_PREEMPTED})"
             )
             if main_process:
+                if before_summary:  # where this part's time went (a runner adds up the parts of a resumed run)
+                    self.logger.info(before_summary() if callable(before_summary) else before_summary)
                 write_summary(cfg.exp_name, summarise(path))
             raise TrainingPreempted(f"{reason}; resume with --resume")
         final_ckpt = learner.after_run()

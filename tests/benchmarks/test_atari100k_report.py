@@ -4,6 +4,7 @@ the table) and run_atari100k.py's reading of the pipeline's breakdown line."""
 import csv
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import REPO_ROOT
 def load(name: str):
     spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, "benchmarks", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would (dataclasses look their module up there)
     spec.loader.exec_module(module)
     return module
 
@@ -143,19 +145,22 @@ def test_runner_finds_the_final_checkpoint_and_reads_an_evaluations_returns(tmp_
     assert runner.reeval_path(str(tmp_path / "runs.csv")) == str(tmp_path / "runs_reeval.csv")
 
 
+CHILD = dict(module="breakout_drq_eps_config", episodes=1, exp_name="breakout_drq_eps_seed0", snapshot_replay=False)
+
+
 def test_runner_notes_the_commit_and_the_augmentation_of_the_config_the_child_ran(tmp_path):
     """The child prints its config's augmentation and the row's note carries it with the commit, so a config changed
     while a series runs (stop 15: intensity added between two games of one series) shows in the rows."""
     import subprocess
     import sys
 
-    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1, overrides=[])
+    script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=[])
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     match = runner.AUG.match(out.stdout.strip().splitlines()[-1])
     assert match and match.group(1) == "aug shift 4 intensity 0.05"
     # a --set variant is applied in the child before the config is read (and so before the line is printed)
     variant = [("policy.learn.random_intensity_scale", 0.1), ("policy.model.init_type", "xavier")]
-    script = runner.SCRIPT.split("run_main(")[0].format(module="breakout_drq_eps_config", episodes=1, overrides=variant)
+    script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=variant)
     script += "print(main_config.policy.model.init_type)\n"
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-2:] == ["[atari100k] aug shift 4 intensity 0.1", "xavier"]
@@ -197,3 +202,48 @@ def test_overrides_parse_literals_and_refuse_what_is_not_one():
     config = {"policy": {"model": {"dueling": True}}}
     apply_overrides(config, [("policy.model.init_type", "xavier"), ("policy.learn.x", 1)])
     assert config == {"policy": {"model": {"dueling": True, "init_type": "xavier"}, "learn": {"x": 1}}}
+
+
+def test_experiment_folders_and_the_parts_of_a_resumed_run(tmp_path):
+    assert runner.experiment_name("Pong", "drq_eps", 1) == "pong_drq_eps_seed1"
+    assert runner.experiment_name("Pong", "drq_eps", 0, "dopamine_net") == "pong_drq_eps_dopamine_net_seed0"
+    assert runner.read_parts(str(tmp_path)) == []
+    runner.add_part(str(tmp_path), dict(wall=10.0, breakdown={"env_s": 1.0}, commit="abc", no_buffer=False))
+    runner.add_part(str(tmp_path), dict(wall=5.0, breakdown={"env_s": 2.0}, commit="def", no_buffer=False))
+    assert [p["commit"] for p in runner.read_parts(str(tmp_path))] == ["abc", "def"]
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_a_series_stopped_by_sigterm_resumes_and_its_row_adds_up_the_parts(tmp_path):
+    """The runner forwards SIGTERM to its training process (checkpoint with the replay buffer, exit 75), writes no
+    row, and --resume continues the run from its checkpoint: one row, the parts' walls added, noted as resumed."""
+    import signal
+    import subprocess
+    import time
+
+    workdir, csv_path = tmp_path / "w", tmp_path / "runs.csv"
+    command = [
+        sys.executable, os.path.join(REPO_ROOT, "benchmarks", "run_atari100k.py"), "--games", "Boxing", "--seeds",
+        "0", "--env-step", "2000", "--eval-episodes", "1", "--csv", str(csv_path), "--workdir", str(workdir),
+        "--snapshot-replay",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = workdir / "boxing_drq_eps_seed0" / "log" / "train.log"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (log.exists() and "[learner] iter=100 " in log.read_text()):
+        time.sleep(0.2)
+    first.send_signal(signal.SIGTERM)
+    out, _ = first.communicate(timeout=240)
+    assert first.returncode == 0 and "checkpointed after" in out, out
+    assert not csv_path.exists()  # no row for a run that did not finish
+    parts = runner.read_parts(str(workdir / "boxing_drq_eps_seed0"))
+    assert len(parts) == 1 and parts[0]["breakdown"]["update_s"] > 0
+    second = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    with open(csv_path, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["env_steps"] == "2000" and "resumed 1x at " in row["note"] and "WITHOUT" not in row["note"]
+    assert float(row["wall_s"]) > parts[0]["wall"] and float(row["update_s"]) > parts[0]["breakdown"]["update_s"]
+    assert "replay buffer restored" in log.read_text()

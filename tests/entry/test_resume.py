@@ -67,6 +67,7 @@ def test_signal_checkpoints_exits_75_and_resume_ends_with_the_same_counters(tmp_
         pytest.skip("the run finished before the signal arrived")
     assert proc.returncode == EXIT_PREEMPTED, err
     assert f"preempted ({signal.Signals(sig).name})" in out
+    assert "[ding] loop wall" in out  # where the preempted part's time went (a runner adds up the parts)
     ckpt_dir = run_dir / "run" / "ckpt"
     latest = os.path.realpath(ckpt_dir / "latest.pth.tar")
     assert os.path.isfile(latest) and (ckpt_dir / "replay_buffer").is_dir()
