@@ -6,6 +6,7 @@ Exploration is the noisy layers' (fresh noise at every forward in collection; me
 epsilon-greedy with ``other.eps`` (0.05 throughout by default, as in DI-engine; set start=end=0 for noise alone).
 """
 
+from ding.config.config import ConfigError
 from ding.policy.c51 import C51Policy
 from ding.utils.registry import POLICY_REGISTRY
 
@@ -23,6 +24,7 @@ class RainbowPolicy(C51Policy):
         learn=dict(
             update_per_collect=1,  # gradient steps after each collect
             batch_size=32,  # transitions per gradient step
+            iqn=False,  # DI-engine key (its Qbert and SpaceInvaders Rainbow files set False): no effect; True refused
         ),
         other=dict(
             eps=dict(
@@ -34,3 +36,13 @@ class RainbowPolicy(C51Policy):
             replay_buffer=dict(replay_buffer_size=100000),  # transitions kept
         ),
     )
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.learn.iqn:
+            raise ConfigError(
+                "Config key 'policy.learn.iqn'=True (Rainbow with implicit quantiles) is not supported; ding's IQN "
+                "is a policy type of its own: create_config.policy.type='iqn' (model.noise=True, model.dueling=True "
+                "give it Rainbow's head)"
+            )
