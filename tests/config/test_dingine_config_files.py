@@ -37,13 +37,7 @@ NEEDS = {
     "pendulum_td3_data_generation_config.py": "load_path",
     "hopper_sac_data_generation_config.py": "load_path",
     "hopper_td3_data_generation_config.py": "load_path",
-    # BipedalWalker and CarRacing: env types ding does not ship
-    "bipedalwalker_ddpg_config.py": "dizoo.box2d.bipedalwalker",
-    "bipedalwalker_ppo_config.py": "dizoo.box2d.bipedalwalker",
-    "bipedalwalker_sac_config.py": "dizoo.box2d.bipedalwalker",
-    "bipedalwalker_td3_config.py": "dizoo.box2d.bipedalwalker",
-    "carracing_dqn_config.py": "dizoo.box2d.carracing",
-    "bipedalwalker_gail_sac_config.py": "dizoo.box2d.bipedalwalker",  # (and GAIL's reward model)
+    "carracing_dqn_config.py": "dizoo.box2d.carracing",  # CarRacing: an env type ding does not ship
     "cartpole_drex_dqn_config.py": "collector.type='episode'",  # D-REX: episode collection for its reward model
 }
 REWARD_MODEL = "reward_model"  # GAIL, T-REX, RND, ICM...: learned rewards, which ding does not have
@@ -113,7 +107,8 @@ def test_dingine_config_files_compile_or_are_refused_by_name():
     # the families the issues promise, among others
     for name in ("pong_rainbow_config.py", "qbert_rainbow_config.py", "spaceinvaders_rainbow_config.py",
                  "pong_c51_config.py", "qbert_qrdqn_config.py", "hopper_sac_config.py", "halfcheetah_td3_config.py",
-                 "walker2d_ddpg_config.py", "lunarlander_dqn_config.py", "cartpole_iqn_config.py"):  # fmt: skip
+                 "walker2d_ddpg_config.py", "lunarlander_dqn_config.py", "cartpole_iqn_config.py",
+                 "bipedalwalker_sac_config.py", "bipedalwalker_td3_config.py", "bipedalwalker_ppo_config.py"):  # fmt: skip
         assert name in compiled
 
 

@@ -101,3 +101,30 @@ def test_di_engine_lunarlander_file_compiles_to_the_v3_id_with_one_warning():
     assert len(renamed) == 1 and "'LunarLander-v3'" in str(renamed[0].message)
     # the env workers build the id the compiled config names: they have nothing more to say
     assert cfg.env.env_id == "LunarLander-v3" and cfg.env.type == "lunarlander"
+
+
+@NEEDS_BOX2D
+def test_di_engine_bipedalwalker_type_floors_a_fall_at_minus_10_in_training_only():
+    """DI-engine's env type 'bipedalwalker' with its rew_clip: a fall's -100 counts -10 in the collector's envs; the
+    evaluator's envs (is_train=False) score the raw game, as DI-engine's evaluator reports it."""
+    import numpy as np
+
+    importlib.import_module("dizoo.box2d.bipedalwalker.envs.bipedalwalker_env")
+    train = make_env(dict(type="bipedalwalker", rew_clip=True, is_train=True))
+    evaluation = make_env(dict(type="bipedalwalker", rew_clip=True, is_train=False))
+    assert train.observation_space.shape == (24,) and train.action_space.shape == (4,)
+    train.reset(seed=0)
+    evaluation.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(1600):  # random torques: this seed's walker falls within ~60 steps
+        action = rng.uniform(-1, 1, 4).astype(np.float32)
+        _, train_reward, train_end, _, _ = train.step(action)
+        _, raw_reward, raw_end, _, _ = evaluation.step(action)
+        if raw_end:
+            break
+    assert raw_end and train_end and raw_reward == -100 and train_reward == -10
+    unclipped = make_env(dict(type="bipedalwalker", is_train=True))  # rew_clip's default: the raw game
+    unclipped.reset(seed=0)
+    rng = np.random.default_rng(0)
+    rewards = [unclipped.step(rng.uniform(-1, 1, 4).astype(np.float32))[1] for _ in range(60)]
+    assert min(rewards) == -100

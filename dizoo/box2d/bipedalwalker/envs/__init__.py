@@ -1,0 +1,3 @@
+from .bipedalwalker_env import BipedalWalkerEnv
+
+__all__ = ["BipedalWalkerEnv"]

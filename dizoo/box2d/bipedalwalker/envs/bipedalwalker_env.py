@@ -1,0 +1,40 @@
+"""DI-engine's BipedalWalker env type (``type='bipedalwalker'``, ``import_names=['dizoo.box2d.bipedalwalker.envs.
+bipedalwalker_env']`` in its configs): gymnasium's BipedalWalker through ding.envs.gym_env.GymEnv, so DI-engine's
+BipedalWalker files (SAC, TD3, DDPG, PPO) run unchanged. New configs may use type 'gym' with
+``env_id='BipedalWalker-v3'``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+
+from ding.envs.gym_env import GymEnv
+from ding.utils.registry import ENV_REGISTRY
+
+FALL_REWARD_FLOOR = -10.0  # DI-engine's rew_clip: the -100 of a fall counts as -10 in training
+
+
+@ENV_REGISTRY.register("bipedalwalker")
+class BipedalWalkerEnv(GymEnv):
+    """gymnasium's BipedalWalker: obs float32 ``(24,)`` (hull angle and velocities, joint angles and speeds, leg
+    contacts, 10 lidar readings), actions ``Box(-1, 1, (4,))`` (hip and knee torques). An episode ends when the hull
+    touches the ground (reward -100, terminated) or at the far end, or after 1600 steps (truncated; 2000 for
+    ``BipedalWalkerHardcore-v3``); solved at a mean return of 300. The keys are the 'gym' type's, plus
+    DI-engine's ``rew_clip``."""
+
+    config = dict(
+        GymEnv.config,
+        env_id="BipedalWalker-v3",  # or 'BipedalWalkerHardcore-v3'
+        # DI-engine key: training rewards floored at -10 (a fall's -100 would swamp the critic); evaluation envs
+        # score the raw game, as DI-engine's evaluator reports it
+        rew_clip=False,
+    )
+
+    def __new__(cls, cfg: Mapping[str, Any] | None = None):
+        cfg = {**cls.config, **dict(cfg or {})}
+        env = super().__new__(cls, cfg)
+        if cfg["rew_clip"] and cfg.get("is_train", True):
+            env = gymnasium.wrappers.TransformReward(env, lambda reward: max(FALL_REWARD_FLOOR, reward))
+        return env
