@@ -48,11 +48,17 @@ def describe(overrides: list[tuple[str, object]]) -> str:
     return ", ".join(f"{path}={value!r}" for path, value in overrides)
 
 
+RESULTS = ":(exclude)docs/benchmarks/*.csv"  # the run scripts' own results: appending to them is not a code change
+
+
 def commit() -> str:
-    """The checkout's commit, "+modified" when tracked files differ from it; "unknown" outside a git checkout."""
+    """The checkout's commit, "+modified" when tracked files other than the results CSVs differ from it; "unknown"
+    outside a git checkout."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "-uno", "--", ".", RESULTS], cwd=REPO, capture_output=True, text=True
+        )
     except OSError:
         return "unknown"
     if head.returncode != 0:
