@@ -63,3 +63,17 @@ def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
     assert report.cut(long_run, 25) == (long_run, "preempted")  # not reached: the run as it is
     assert report.cut(long_run, None) == (long_run, "preempted")
     assert report.cut(long_run[:2], None)[1] == "unfinished"
+
+
+def test_the_reports_markdown_rows():
+    spec = importlib.util.spec_from_file_location(
+        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
+    )
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    finished = {("hopper", "sac"): [(0, 3300.5, 295000, 3277.7), (1, 3333.4, 280000, 1876.1)]}
+    rows = report.markdown_rows(finished, ["sac"], 300000)
+    assert rows[0] == (
+        "| Hopper-v5 | sac | 0, 1 | 300k | 3,300 (at 295k) / 3,333 (at 280k): mean 3,317 | 3,278 / 1,876 | 3,542 |"
+    )
+    assert rows[1] == "| HalfCheetah-v5 | sac | none yet | 300k | | | 12,139 |"
