@@ -212,3 +212,21 @@ def test_exploration_follows_the_collectors_env_steps_not_train_iterations(cartp
     # and they thin out as epsilon falls: the first half of those rows explores more than the second (76 vs 26)
     half = first_greedy_row // 2
     assert explored[:half].sum() > explored[half:first_greedy_row].sum()
+
+
+def test_evaluator_acts_only_for_envs_whose_episodes_count():
+    """Once an env has run its quota it steps on with the others but gets no forward pass: the policy sees only the
+    rows that count, and each env's episodes are the ones it plays alone from its seed."""
+    env = BaseEnvManager([lambda: counting_env(2, 100), lambda: counting_env(6, 100)])
+    rows = []
+
+    class Spy(FixedPolicy):
+        def __init__(self):
+            super().__init__()
+            self.eval_mode = EasyDict(forward=lambda obs: rows.append(len(obs)) or np.zeros(len(obs), np.int64))
+
+    cfg = InteractionSerialEvaluator.default_config()
+    evaluator = InteractionSerialEvaluator(cfg, env, Spy(), Logger(None, enabled=False), n_episode=2, seeds=[0, 1])
+    assert evaluator.run_episodes().tolist() == [2.0, 6.0]  # one episode each
+    assert rows == [2, 2, 1, 1, 1, 1]  # env 0 is done after 2 steps; env 1 plays its 6 alone
+    env.close()

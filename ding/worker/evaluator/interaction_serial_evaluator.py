@@ -130,6 +130,17 @@ class InteractionSerialEvaluator:
         """Count an evaluation as done at ``train_iter`` without running it (ranks other than 0 under DDP)."""
         self._last_eval_iter = train_iter
 
+    def _act(self, obs: np.ndarray, counting: np.ndarray) -> np.ndarray:
+        """The policy's actions for the envs whose episodes still count; the envs done with their quota (they step
+        on with the others, their episodes unused) get zeros without a forward pass: the tail of an evaluation
+        whose last episodes run long (Breakout's stalls at eps 0.001, up to 27,000 steps) costs one row a step."""
+        if counting.all():
+            return self._policy.forward(obs)
+        action = np.asarray(self._policy.forward(obs[counting]))
+        full = np.zeros((len(obs), *action.shape[1:]), dtype=action.dtype)
+        full[counting] = action
+        return full
+
     def run_episodes(self, envstep: int = 0, train_iter: int = 0) -> np.ndarray:
         """Returns of ``n_episode`` greedy episodes, in order of env index then episode.
 
@@ -155,7 +166,7 @@ class InteractionSerialEvaluator:
         remaining = quota.copy()
         left = int(quota.sum())  # episodes still to finish (remaining.sum(), kept as a Python int)
         while left > 0:
-            out = self._env.step(self._policy.forward(obs if self._normalize is None else self._normalize(obs)))
+            out = self._env.step(self._act(obs if self._normalize is None else self._normalize(obs), remaining > 0))
             mark_progress()
             obs = out.obs
             if recorder is not None:
