@@ -223,14 +223,15 @@ def test_a_series_stopped_by_sigterm_resumes_and_its_row_adds_up_the_parts(tmp_p
     import time
 
     workdir, csv_path = tmp_path / "w", tmp_path / "runs.csv"
+    # a small replay buffer (a --set variant): its snapshots are 32 MB, not 800
     command = [
         sys.executable, os.path.join(REPO_ROOT, "benchmarks", "run_atari100k.py"), "--games", "Boxing", "--seeds",
         "0", "--env-step", "2000", "--eval-episodes", "1", "--csv", str(csv_path), "--workdir", str(workdir),
-        "--snapshot-replay",
+        "--snapshot-replay", "--set", "policy.other.replay_buffer.replay_buffer_size=4000", "--label", "small",
     ]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = workdir / "boxing_drq_eps_seed0" / "log" / "train.log"
+    log = workdir / "boxing_drq_eps_small_seed0" / "log" / "train.log"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (log.exists() and "[learner] iter=100 " in log.read_text()):
         time.sleep(0.2)
@@ -238,7 +239,7 @@ def test_a_series_stopped_by_sigterm_resumes_and_its_row_adds_up_the_parts(tmp_p
     out, _ = first.communicate(timeout=240)
     assert first.returncode == 0 and "checkpointed after" in out, out
     assert not csv_path.exists()  # no row for a run that did not finish
-    parts = runner.read_parts(str(workdir / "boxing_drq_eps_seed0"))
+    parts = runner.read_parts(str(workdir / "boxing_drq_eps_small_seed0"))
     assert len(parts) == 1 and parts[0]["breakdown"]["update_s"] > 0
     second = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
