@@ -63,6 +63,7 @@ def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
     assert report.cut(long_run, 25) == (long_run, "preempted")  # not reached: the run as it is
     assert report.cut(long_run, None) == (long_run, "preempted")
     assert report.cut(long_run[:2], None)[1] == "unfinished"
+    assert report.cut(long_run, 12)[1] == "no evaluation at 12"  # past 12, evaluated at 10 and 15 only
 
 
 def test_the_reports_markdown_rows():
