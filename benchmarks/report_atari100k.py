@@ -10,7 +10,7 @@ Method, implemented here in numpy (rliable would bring arch, statsmodels, pandas
   int(0.25 n) values of the n sorted scores dropped);
 - stratified bootstrap: each replicate resamples, for every game on its own, that game's runs with replacement (as
   many as it has), then takes the IQM; the interval is the 2.5 and 97.5 percentiles of the replicates. With one run
-  per game there is nothing to resample and the interval is the point: run more seeds.
+  per game there is nothing to resample: the report says "no interval" (run more seeds).
 
 DrQ(eps) rows are reported apart by augmentation (:func:`label`): the shipped config's (shifts, then intensity) as
 "drq_eps", runs made before it scaled intensity as "drq_eps, shifts only".
@@ -153,9 +153,11 @@ def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str
             lines.append(f"\n{algo}: not run yet")
             continue
         low, high = aggregate["iqm_ci"]
+        one_run_each = all(len(entry["seeds"]) == 1 for entry in summaries[algo]["per_game"].values())
+        interval = "no interval: one run per game" if one_run_each else f"95% CI {low:.3f} to {high:.3f}"
         lines.append(
             f"\n{algo} over {aggregate['games']} game(s), human-normalised: IQM {aggregate['iqm']:.3f} "
-            f"(95% CI {low:.3f} to {high:.3f}), mean {aggregate['mean']:.3f}, median {aggregate['median']:.3f}"
+            f"({interval}), mean {aggregate['mean']:.3f}, median {aggregate['median']:.3f}"
         )
     return "\n".join(lines)
 

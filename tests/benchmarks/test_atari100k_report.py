@@ -83,6 +83,11 @@ def test_report_on_a_small_csv(tmp_path):
     assert pong_line.startswith("| Pong | drq_eps | 0, 1 | 100 | ") and "| 0.500 | DrQ(eps) -9.1 |" in pong_line
     assert "| Qbert | drq_eps | | | not run yet |" in table and "der: not run yet" in table
     assert table.count("not run yet") == 4 + 6 + 1  # 4 games of drq_eps, 6 of der, der's aggregate
+    assert "drq_eps over 2 game(s), human-normalised: IQM 0.500 (95% CI " in table
+    one_each = tmp_path / "one.csv"  # one run per game: nothing to resample, no interval claimed
+    write_csv(one_each, [("Pong", "drq_eps", 0, 14.6), ("Breakout", "drq_eps", 0, 1.7)])
+    table = report.markdown_table(report.read_runs(str(one_each)), ["drq_eps"])
+    assert "IQM 0.500 (no interval: one run per game)" in table
 
 
 def test_drq_eps_runs_with_shifts_only_are_reported_apart(tmp_path):
