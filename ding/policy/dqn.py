@@ -37,6 +37,13 @@ from ding.utils.registry import POLICY_REGISTRY
 EVAL_EPS_STREAM = 0xE7A1  # the evaluation-epsilon generator's stream of the run's seed
 
 
+def _stochastic_in_training(model: torch.nn.Module) -> bool:
+    """Whether a training-mode forward of ``model`` draws noise or depends on the rest of the batch: NoisyNet layers,
+    dropout, batch norm (two forwards of the same weights on the same input may then differ)."""
+    kinds = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+    return bool(noisy_layers(model)) or any(isinstance(module, kinds) for module in model.modules())
+
+
 @POLICY_REGISTRY.register("dqn")
 class DQNPolicy(Policy):
     default_model = "dqn"
@@ -157,6 +164,10 @@ class DQNPolicy(Policy):
         self._target_model.requires_grad_(False)
         self._target_update_freq = learn.target_update_freq
         self._target_theta = learn.target_theta
+        # a target copied after every update (DrQ(eps)'s period 1) is the online net of this step: its forward on s'
+        # would repeat the online one bit for bit, so it is skipped (a fifth of the update's arithmetic), unless a
+        # forward in training mode draws or depends on the batch (noisy layers, dropout, batch norm)
+        self._target_is_online = learn.target_update_freq == 1 and not _stochastic_in_training(self._model)
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._huber_kappa = learn.huber_kappa
         self._learn_iter = 0
@@ -232,7 +243,7 @@ class DQNPolicy(Policy):
         q = self._model(data["obs"])["logit"]
         with torch.no_grad():
             next_q_online = self._model(data["next_obs"])["logit"]
-            next_q_target = self._target_model(data["next_obs"])["logit"]
+            next_q_target = next_q_online if self._target_is_online else self._target_model(data["next_obs"])["logit"]
         loss, td_error = q_nstep_td_error(
             q,
             next_q_target,

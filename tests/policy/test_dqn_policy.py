@@ -194,3 +194,28 @@ def test_evaluation_epsilon_draws_resume_from_the_evaluator_checkpoint(cartpole_
     default = InteractionSerialEvaluator.default_config()
     state = InteractionSerialEvaluator(default, object(), greedy, Logger(None, enabled=False), n_episode=1).state_dict()
     assert state["policy_rng"] is None
+
+
+def test_a_target_copied_every_update_is_not_run_again(cartpole_dqn, monkeypatch):
+    """target_update_freq=1 (DrQ(eps)): the target net is the online net of this step, so the learn step takes the
+    online forward on s' for both and the weights follow those of a step that runs the target net too; with another
+    period, or a model whose training forward draws (dropout), the target net runs."""
+    batch = fixed_batch(64)
+    shortcut, _ = make_policy(cartpole_dqn, target_update_freq=1)
+    full, _ = make_policy(cartpole_dqn, target_update_freq=1)
+    assert shortcut._target_is_online
+    full._target_is_online = False
+    calls = []
+    monkeypatch.setattr(shortcut._target_model, "forward", lambda *a, **k: calls.append(1) or None)
+    for step in range(5):
+        ours, theirs = shortcut.learn_mode.forward(batch), full.learn_mode.forward(batch)
+        assert ours["total_loss"].item() == pytest.approx(theirs["total_loss"].item(), rel=1e-6), step
+    assert calls == []  # the target net never ran
+    for mine, reference in zip(shortcut.model.parameters(), full.model.parameters(), strict=True):
+        torch.testing.assert_close(mine, reference, rtol=1e-6, atol=1e-7)
+    assert not make_policy(cartpole_dqn, target_update_freq=2)[0]._target_is_online
+    main, create = copy.deepcopy(cartpole_dqn[0]), copy.deepcopy(cartpole_dqn[1])
+    main.policy.model.dropout = 0.1
+    main.policy.learn.target_update_freq = 1
+    dropout = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
+    assert not dropout._target_is_online
