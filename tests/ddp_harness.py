@@ -47,6 +47,10 @@ CASES = {
         # target copies inside the run; PER weights in the loss
         {"learn.target_update_freq": 3, "priority": True, "priority_IS_weight": True},
     ),
+    # a target copied after every update: the learn step reuses the online forward on s' (DrQ(eps)'s period)
+    "dqn_target_every_update": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_dqn_config", {"learn.target_update_freq": 1}
+    ),
     "dqn_overlap_soft_target": Case(
         "dizoo.classic_control.cartpole.config.cartpole_dqn_config",
         {"learn.grad_sync_overlap": True, "learn.target_update_freq": 0},
