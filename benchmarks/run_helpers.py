@@ -1,6 +1,6 @@
 """What the run scripts (run_atari100k.py, run_mujoco.py) share: variants of a shipped config (``--set KEY=VALUE``
 items, parsed here and applied to the config in the training child process: ``from benchmarks.run_helpers import
-apply_overrides``) and the commit a run started from, for its rows."""
+apply_overrides``), the commit a run started from (for its rows' notes) and the check of a results CSV's header."""
 
 from __future__ import annotations
 
