@@ -257,8 +257,8 @@ def run(game: str, algo: str, seed: int, series: Series) -> bool:
         lines.append(line)
         if match := AUG.match(line):
             augmentation = match.group(1)
-        if EVAL.search(line):
-            evaluation = EVAL.search(line)
+        if match := EVAL.search(line):
+            evaluation = match
         if "[ding] loop wall" in line:
             breakdown = line
     code = child.wait()
