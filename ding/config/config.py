@@ -730,6 +730,14 @@ def _check_common(cfg: EasyDict) -> None:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
     if env.replay_path is not None and not isinstance(env.replay_path, str):
         raise ConfigError(f"Config key 'env.replay_path' must be a folder path (str) or None, got {env.replay_path!r}")
+    render = cfg.policy.get("eval", {}).get("evaluator", {}).get("render")
+    if render is not None:
+        from ding.worker.evaluator.interaction_serial_evaluator import check_render
+
+        try:
+            check_render(dict(render))
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 _SEED_SUFFIX = re.compile(r"_seed-?\d+$")

@@ -82,7 +82,10 @@ def build_env_managers(
                 [functools.partial(env_setting[0], cfg=c) for c in env_setting[2]], cfg.env.manager
             )
         else:
-            render = bool(cfg.env.get("replay_path"))  # evaluation videos: the evaluator's envs render RGB frames
+            # evaluation videos (env.replay_path, or DI-engine's TensorBoard render): the evaluator's envs can render
+            # RGB frames (only the evaluations that film render them)
+            render_freq = cfg.policy.get("eval", {}).get("evaluator", {}).get("render", {}).get("render_freq", -1)
+            render = bool(cfg.env.get("replay_path")) or render_freq >= 0
             evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False, render=render)
         eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
     if collector:

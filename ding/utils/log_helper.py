@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, Optional
 
 from ding.utils.dist import is_main_process
@@ -106,17 +107,22 @@ class Logger:
         )
         self._writer._get_file_writer().add_summary(summary, step)
 
-    def video(self, tag: str, frames: list, step: int, fps: float = 30.0) -> None:
-        """An episode's RGB frames as an animated image in TensorBoard (its Images tab)."""
-        if self._writer is None or not frames:
+    def video(self, tag: str, frames: Iterable, step: int, fps: float = 30.0, every: int = 1) -> None:
+        """An episode's RGB frames (every ``every``-th) as an animated image in TensorBoard (its Images tab), in
+        this logger's event file or the user's SummaryWriter (torch's or tensorboardX's)."""
+        writer = self._user_writer if self._user_writer is not None else self._writer
+        if writer is None:
             return
-        from tensorboard.compat.proto.summary_pb2 import Summary
+        if type(writer).__module__.startswith("tensorboardX"):
+            from tensorboardX.proto.summary_pb2 import Summary
+        else:
+            from tensorboard.compat.proto.summary_pb2 import Summary
 
         from ding.utils.video import gif_bytes
 
-        encoded, height, width = gif_bytes(frames, fps)
+        encoded, height, width = gif_bytes(frames, fps, every=every)
         image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
-        self._writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+        writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
     def flush(self) -> None:
         if self._writer is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
 import numpy as np
@@ -43,18 +44,20 @@ class EpisodeVideoRecorder:
         self._writers[env_id].append_data(np.ascontiguousarray(frame))
         self._lengths[env_id] += 1
 
-    def finish(self, env_id: int, name: str, record: dict[str, Any]) -> Optional[str]:
-        """Close env ``env_id``'s episode as ``<directory>/<name>.mp4`` and append ``record`` to episodes.json."""
+    def finish(self, env_id: int, name: str, record: dict[str, Any]) -> Optional[tuple[str, int]]:
+        """Close env ``env_id``'s episode as ``<directory>/<name>.mp4`` and append ``record`` to episodes.json;
+        returns the video's path and frame count (None: the env recorded nothing)."""
         writer = self._writers.pop(env_id, None)
         if writer is None:
             return None
         writer.close()
         path = os.path.join(self.directory, f"{name}.mp4")
         os.replace(self._tmp_paths.pop(env_id), path)
-        record = dict(record, video=os.path.basename(path), frames=self._lengths.pop(env_id))
+        frames = self._lengths.pop(env_id)
+        record = dict(record, video=os.path.basename(path), frames=frames)
         with open(os.path.join(self.directory, "episodes.json"), "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        return path
+        return path, frames
 
     def discard(self, env_id: int) -> None:
         """Drop env ``env_id``'s unfinished episode (an episode beyond the evaluation's quota)."""
@@ -69,18 +72,33 @@ class EpisodeVideoRecorder:
             self.discard(env_id)
 
 
-def gif_bytes(frames: list[np.ndarray], fps: float, max_width: int = 240) -> tuple[bytes, int, int]:
-    """An animated GIF of ``frames`` (downscaled to ``max_width`` pixels wide), for TensorBoard's image tab."""
+def gif_bytes(frames: Iterable[np.ndarray], fps: float, max_width: int = 240, every: int = 1) -> tuple[bytes, int, int]:
+    """An animated GIF of ``frames`` (downscaled to ``max_width`` pixels wide as they come, and only every
+    ``every``-th frame, each shown ``every`` frames long), for TensorBoard's image tab."""
     from PIL import Image
 
-    images = [Image.fromarray(f) for f in frames]
-    width, height = images[0].size
-    if width > max_width:
-        height = max(1, round(height * max_width / width))
-        width = max_width
-        images = [im.resize((width, height)) for im in images]
+    images = []
+    for i, frame in enumerate(frames):
+        if i % every:
+            continue
+        image = Image.fromarray(np.ascontiguousarray(frame))
+        if image.width > max_width:
+            image = image.resize((max_width, max(1, round(image.height * max_width / image.width))))
+        images.append(image)
+    if not images:
+        raise ValueError("gif_bytes: no frames")
     buffer = io.BytesIO()
-    images[0].save(
-        buffer, format="GIF", save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
-    )
-    return buffer.getvalue(), height, width
+    duration = max(1, round(1000 * every / fps))
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return buffer.getvalue(), images[0].height, images[0].width
+
+
+def read_video(path: str) -> Iterator[np.ndarray]:
+    """The frames (H, W, 3) uint8 of a video file, one at a time."""
+    import imageio
+
+    reader = imageio.get_reader(path)
+    try:
+        yield from reader
+    finally:
+        reader.close()

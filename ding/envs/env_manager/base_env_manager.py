@@ -192,18 +192,32 @@ class BaseEnvManager:
         if replay_path is None:
             self.replay_path = None
             return
+        self.set_rendering(True, what=f"enable_save_replay('{replay_path}')", off="leave env.replay_path None")
+        self.replay_path = replay_path
+
+    def set_rendering(self, on: bool, what: str = "set_rendering(True)", off: str = "") -> None:
+        """Whether :meth:`step` renders every env's RGB frame into :attr:`frames` (a manager built with
+        ``render=True`` starts on); off, stepping costs no rendering. The evaluator films only the evaluations
+        it records. ``what`` and ``off`` word the error: the call that needs frames, and how to do without them.
+
+        :raises ValueError: turning it on for a manager whose envs do not render RGB frames."""
+        if not on:
+            self.frames = None
+            return
+        if self.frames is not None:
+            return
+        instead = f"; or {off}" if off else ""
         if type(self) is not BaseEnvManager:
             raise ValueError(
-                f"enable_save_replay: {type(self).__name__} does not record videos; use the 'base' env manager for "
-                f"the evaluator, or leave env.replay_path None"
+                f"{what}: {type(self).__name__} does not record videos; use the 'base' env manager for the evaluator"
+                + instead
             )
         modes = {getattr(env, "render_mode", None) for env in self._envs}
         if modes != {"rgb_array"}:
             raise ValueError(
-                f"enable_save_replay('{replay_path}'): the envs must render RGB frames, made with "
-                f"render_mode='rgb_array' (they have {sorted(map(str, modes))}); or leave env.replay_path None"
+                f"{what}: the envs must render RGB frames, made with render_mode='rgb_array' (they have "
+                f"{sorted(map(str, modes))})" + instead
             )
-        self.replay_path = replay_path
         self.frames = [None] * len(self._envs)
         self.render_fps = self._envs[0].metadata.get("render_fps")
 
