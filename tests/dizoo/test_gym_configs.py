@@ -128,3 +128,39 @@ def test_di_engine_bipedalwalker_type_floors_a_fall_at_minus_10_in_training_only
     rng = np.random.default_rng(0)
     rewards = [unclipped.step(rng.uniform(-1, 1, 4).astype(np.float32))[1] for _ in range(60)]
     assert min(rewards) == -100
+
+
+@NEEDS_BOX2D
+@pytest.mark.parametrize("manager", ["base", "subprocess"])
+def test_bipedalwalker_collector_logs_the_raw_games_return(manager):
+    """With rew_clip the collector learns from floored rewards but logs the walker's real score, as DI-engine's
+    collector does: the training env reports the raw return at the episode's end."""
+    import numpy as np
+
+    from ding.utils.registry import ENV_MANAGER_REGISTRY
+
+    module = "dizoo.box2d.bipedalwalker.envs.bipedalwalker_env"
+    importlib.import_module(module)
+    cfg = dict(type="bipedalwalker", import_names=[module], rew_clip=True, manager=dict(shared_memory=False))
+    manager_cls = ENV_MANAGER_REGISTRY.get(manager)
+    train = manager_cls.build(cfg, 1, is_train=True)
+    evaluation = manager_cls.build(cfg, 1, is_train=False)
+    try:
+        train.reset([0])
+        evaluation.reset([0])
+        rng = np.random.default_rng(0)
+        clipped, raw = [], []
+        for _ in range(1600):  # random torques: this seed's walker falls within ~60 steps
+            action = rng.uniform(-1, 1, (1, 4)).astype(np.float32)
+            step, raw_step = train.step(action), evaluation.step(action)
+            clipped.append(float(step.reward[0]))
+            raw.append(float(raw_step.reward[0]))
+            if step.terminated[0] or step.truncated[0]:
+                break
+    finally:
+        train.close()
+        evaluation.close()
+    assert min(raw) == -100 and min(clipped) == -10  # the training env learnt from the floored fall
+    assert raw_step.episode_return[0] == pytest.approx(sum(raw))
+    assert step.episode_return[0] == pytest.approx(sum(raw)) != pytest.approx(sum(clipped))
+    assert step.episode_length[0] == len(raw)

@@ -36,5 +36,26 @@ class BipedalWalkerEnv(GymEnv):
         cfg = {**cls.config, **dict(cfg or {})}
         env = super().__new__(cls, cfg)
         if cfg["rew_clip"] and cfg.get("is_train", True):
-            env = gymnasium.wrappers.TransformReward(env, lambda reward: max(FALL_REWARD_FLOOR, reward))
+            env = FallRewardFloor(env)
         return env
+
+
+class FallRewardFloor(gymnasium.Wrapper):
+    """Rewards floored at :data:`FALL_REWARD_FLOOR`; at an episode's end ``info['episode_return']`` is the raw
+    game's return, so the collector logs the walker's real score (as DI-engine's does) while it learns from the
+    floored rewards."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        self._raw_return = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        self._raw_return = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._raw_return += float(reward)
+        if terminated or truncated:
+            info = {**info, "episode_return": self._raw_return}
+        return obs, max(FALL_REWARD_FLOOR, float(reward)), terminated, truncated, info
