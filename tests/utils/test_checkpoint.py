@@ -152,3 +152,27 @@ def test_an_array_snapshot_written_as_a_plain_folder_is_replaced(tmp_path):
     save_arrays({"reward": np.ones(2)}, str(path))
     assert load_arrays(str(path))["reward"].tolist() == [1.0, 1.0]
     assert path.is_symlink() and sorted(os.listdir(tmp_path)) == sorted(["replay_buffer", os.readlink(path)])
+
+
+def test_a_mostly_empty_array_is_snapshotted_with_holes_and_reads_back_as_written(tmp_path):
+    """A replay buffer snapshotted before it fills: its zero chunks are not written (holes), yet the .npy file is
+    byte for byte np.save's; small, full, trailing-zero and non-contiguous arrays too."""
+    from ding.utils.checkpoint import SPARSE_CHUNK
+
+    rng = np.random.default_rng(0)
+    frames = np.zeros((8 * SPARSE_CHUNK // 7056 + 3, 84, 84), dtype=np.uint8)  # 8 chunks and a bit
+    frames[:100] = rng.integers(0, 256, (100, 84, 84), dtype=np.uint8)  # the start filled ...
+    frames[-1, -1, -1] = 7  # ... and one byte at the very end (the last chunk is written)
+    trailing = np.zeros((5 * SPARSE_CHUNK // 4,), dtype=np.float32)
+    trailing[:10] = 1.5  # the file ends in a hole: truncate() must give it its full size
+    full = rng.standard_normal((4 * SPARSE_CHUNK // 8 + 5,))
+    arrays = {"frames": frames, "trailing": trailing, "full": full, "strided": frames[::2], "small": np.arange(5)}
+    path = save_arrays(dict(arrays, count=3), str(tmp_path / "replay_buffer"))
+    state = load_arrays(path, mmap=True)
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(state[name], array)
+        np.save(tmp_path / f"{name}_reference.npy", array, allow_pickle=False)
+        file = os.path.join(path, f"{name}.npy")
+        assert open(file, "rb").read() == open(tmp_path / f"{name}_reference.npy", "rb").read(), name
+    written = os.stat(os.path.join(path, "frames.npy")).st_blocks * 512
+    assert written < frames.nbytes / 2  # the zero chunks take no disk

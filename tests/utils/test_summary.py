@@ -26,7 +26,7 @@ def _evaluator(returns_per_eval):
         seeds=[0],
     )
     pending = [np.array(returns, dtype=float) for returns in returns_per_eval]
-    evaluator.run_episodes = lambda *args: pending.pop(0)
+    evaluator.run_episodes = lambda *args, **kwargs: pending.pop(0)
     return evaluator
 
 
