@@ -200,3 +200,20 @@ def test_policy_attributes():
     assert (get("n_sample"), get("batch_size"), get("nstep"), get("cuda"), get("device")) == (8, 64, 1, False, "cpu")
     assert EasyDict(policy.eval_mode.__dict__).get_attribute("priority") is False
     assert policy.learn_mode.get_attribute("optimizer") is policy._optimizer  # DI-engine's name, for lr schedulers
+
+
+def test_evaluator_eval_takes_di_engines_arguments(tmp_path, capsys):
+    """DI-engine's eval(save_ckpt_fn, train_iter, envstep, n_episode, force_render, policy_kwargs): n_episode (4th,
+    as positional as DI-engine's) sets this evaluation's episode count; policy_kwargs other than empty are refused."""
+    cfg, policy, learner, collector, evaluator, buffer, _ = dqn_components(tmp_path)
+    capsys.readouterr()
+    evaluator.eval(learner.save_checkpoint, 0, 0, 3)
+    assert "over 3 episodes" in capsys.readouterr().out
+    evaluator.eval(n_episode=2, policy_kwargs={})
+    assert "over 2 episodes" in capsys.readouterr().out
+    evaluator.eval()
+    assert f"over {cfg.env.n_evaluator_episode} episodes" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="policy_kwargs.*takes no keyword arguments"):
+        evaluator.eval(policy_kwargs={"eps": 0.1})
+    with pytest.raises(ValueError, match="n_episode=0"):
+        evaluator.eval(n_episode=0)

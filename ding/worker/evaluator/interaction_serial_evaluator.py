@@ -217,8 +217,11 @@ class InteractionSerialEvaluator:
                 f"evaluator, with envs made with render_mode='rgb_array'; or {off}"
             )
 
-    def run_episodes(self, envstep: int = 0, train_iter: int = 0, render: bool = False) -> np.ndarray:
-        """Returns of ``n_episode`` greedy episodes, in order of env index then episode.
+    def run_episodes(
+        self, envstep: int = 0, train_iter: int = 0, render: bool = False, n_episode: Optional[int] = None
+    ) -> np.ndarray:
+        """Returns of ``n_episode`` (None: the evaluator's count) greedy episodes, in order of env index then
+        episode.
 
         With a ``replay_path``, each counted episode is also written as
         ``<replay_path>/envstep<envstep>_episode<k>_return<R>.mp4`` and recorded in ``<replay_path>/episodes.json``.
@@ -239,7 +242,7 @@ class InteractionSerialEvaluator:
         directory = self._replay_path or (tempfile.mkdtemp(prefix="ding_render_") if render else None)
         try:
             recorder = self._recorder(directory) if directory else None
-            returns, films = self._play(envstep, train_iter, recorder)
+            returns, films = self._play(envstep, train_iter, recorder, n_episode or self._n_episode)
             if render:
                 self._log_films(returns, films, envstep if self._render_mode == "envstep" else train_iter, recorder.fps)
         finally:
@@ -247,12 +250,14 @@ class InteractionSerialEvaluator:
                 shutil.rmtree(directory, ignore_errors=True)
         return returns
 
-    def _play(self, envstep: int, train_iter: int, recorder: Any) -> tuple[np.ndarray, dict[int, tuple[str, int]]]:
+    def _play(
+        self, envstep: int, train_iter: int, recorder: Any, n_episode: int
+    ) -> tuple[np.ndarray, dict[int, tuple[str, int]]]:
         """The episodes of :meth:`run_episodes`: their returns, and episode -> (video file, frames) of the videos
         ``recorder`` (None: no videos) wrote."""
         env_num = self._env.env_num
-        quota = np.full(env_num, self._n_episode // env_num)
-        quota[: self._n_episode % env_num] += 1
+        quota = np.full(env_num, n_episode // env_num)
+        quota[: n_episode % env_num] += 1
         first_episode = np.cumsum(quota) - quota  # env i's j-th episode is episode first_episode[i] + j
         returns: list[list[float]] = [[] for _ in range(env_num)]
         films: dict[int, tuple[str, int]] = {}
@@ -343,28 +348,44 @@ class InteractionSerialEvaluator:
         save_ckpt_fn: Optional[Callable[[str], Any]] = None,
         train_iter: int = 0,
         envstep: int = 0,
+        n_episode: Optional[int] = None,
         force_render: bool = False,
+        policy_kwargs: Optional[dict[str, Any]] = None,
     ) -> tuple[bool, dict[str, Any]]:
         """Evaluate; save ``ckpt_best.pth.tar`` through ``save_ckpt_fn`` on a new best. Returns (stop, results).
-        ``force_render`` (DI-engine's): film this evaluation for TensorBoard whatever ``cfg.render`` says (the
-        envs must render RGB frames).
+        DI-engine's arguments: ``n_episode`` episodes this time (None: the configured count), ``force_render`` films
+        this evaluation for TensorBoard whatever ``cfg.render`` says (the envs must render RGB frames);
+        ``policy_kwargs`` must be empty (ding's evaluation forward takes none).
 
         In DI-engine's call form under a process group, rank 0 evaluates and every rank returns its outcome."""
+        if policy_kwargs:
+            raise ValueError(
+                f"InteractionSerialEvaluator.eval(policy_kwargs={policy_kwargs!r}): ding's evaluation forward takes no "
+                f"keyword arguments (the greedy policy, or eval.eps for epsilon-greedy evaluation)"
+            )
+        if n_episode is not None and (isinstance(n_episode, bool) or not isinstance(n_episode, int) or n_episode < 1):
+            raise ValueError(f"InteractionSerialEvaluator.eval(n_episode={n_episode!r}): an int >= 1, or None")
+        args = (save_ckpt_fn, train_iter, envstep, force_render, n_episode)
         if self._component and get_world_size() > 1:
-            outcome = self._evaluate(save_ckpt_fn, train_iter, envstep, force_render) if is_main_process() else None
+            outcome = self._evaluate(*args) if is_main_process() else None
             if outcome is None:
                 self.skip(train_iter)
             stop, result = broadcast_object(outcome)
             self.last_result = result
             return stop, result
-        return self._evaluate(save_ckpt_fn, train_iter, envstep, force_render)
+        return self._evaluate(*args)
 
     def _evaluate(
-        self, save_ckpt_fn: Optional[Callable[[str], Any]], train_iter: int, envstep: int, force_render: bool = False
+        self,
+        save_ckpt_fn: Optional[Callable[[str], Any]],
+        train_iter: int,
+        envstep: int,
+        force_render: bool = False,
+        n_episode: Optional[int] = None,
     ) -> tuple[bool, dict[str, Any]]:
         start = time.perf_counter()
         render = self.should_render(envstep, train_iter) or force_render
-        episode_returns = self.run_episodes(envstep, train_iter, render=render)
+        episode_returns = self.run_episodes(envstep, train_iter, render=render, n_episode=n_episode)
         result = {
             "episode_return_mean": float(episode_returns.mean()),
             "episode_return_std": float(episode_returns.std()),
