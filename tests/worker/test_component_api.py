@@ -77,7 +77,10 @@ def test_collect_push_sample_train_have_di_engines_shapes(tmp_path):
         buffer.push(collector.collect(train_iter=0), cur_collector_envstep=collector.envstep)
     batch = buffer.sample(learner.policy.get_attribute("batch_size"), learner.train_iter)
     assert isinstance(batch, list) and len(batch) == 64 and batch[0]["obs"].shape == (4,)
-    learner.train(batch, collector.envstep)
+    learner.train(batch, collector.envstep, policy_kwargs=None)  # DI-engine's keyword, empty
+    assert learner.train_iter == 1
+    with pytest.raises(ValueError, match="policy_kwargs.*learn forward takes no keyword arguments"):
+        learner.train(batch, collector.envstep, policy_kwargs={"beta": 0.4})
     assert learner.train_iter == 1
 
 

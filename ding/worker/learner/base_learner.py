@@ -128,14 +128,20 @@ class BaseLearner:
         """DI-engine's counter object: ``learner.last_iter.val`` is :attr:`train_iter`."""
         return EasyDict(val=self.train_iter)
 
-    def train(self, batch: Any, envstep: Optional[int] = None) -> dict[str, Any]:
+    def train(
+        self, batch: Any, envstep: Optional[int] = None, policy_kwargs: Optional[dict[str, Any]] = None
+    ) -> dict[str, Any]:
         """One train iteration on ``batch``; returns the policy's stats for this step (numbers or detached
         tensors: they are kept until the next log line).
 
         DI-engine's lists are taken too: a replay sample (``AdvancedReplayBuffer.sample``) is one iteration; an
         on-policy collect (``SampleSerialCollector.collect``) is as many iterations as it has minibatches, and the
-        last one's stats are returned.
+        last one's stats are returned. DI-engine's ``policy_kwargs`` must be empty (ding's learn forward takes none).
         """
+        if policy_kwargs:
+            raise ValueError(
+                f"BaseLearner.train(policy_kwargs={policy_kwargs!r}): ding's learn forward takes no keyword arguments"
+            )
         if isinstance(batch, list):
             return self._train_list(batch, envstep)
         return self._train_step(batch, envstep)
