@@ -127,3 +127,51 @@ def test_videos_are_numbered_by_episode_not_by_the_order_episodes_end(cartpole_d
         assert record.env == (0 if record.episode < 3 else 1)
         assert record.video == f"envstep0_episode{record.episode}_return{record.episode_return:g}.mp4"
     assert sorted(os.listdir("videos")) == sorted([r.video for r in records] + ["episodes.json"])
+
+
+MUJOCO_VIDEO = """
+import copy, json, os, sys
+from dizoo.mujoco.config.hopper_sac_config import main_config, create_config
+from ding.config import compile_config
+from ding.entry.run import build_env_managers, build_evaluator
+from ding.utils.log_helper import Logger
+from ding.utils.registry import POLICY_REGISTRY
+main = copy.deepcopy(main_config)
+main.env.evaluator_env_num = 1
+main.env.n_evaluator_episode = 1
+main.env.replay_path = "videos"
+main.env.max_episode_steps = 20  # software OpenGL: ~0.1 s a frame
+cfg = compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
+_, _, env, seeds = build_env_managers(cfg, seed=0, collector=False)
+policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, enable_field=["eval"])
+try:
+    returns = build_evaluator(cfg, env, policy, Logger(None, enabled=True, tensorboard=False), seeds).run_episodes()
+except ValueError as err:
+    print("refused:", err)
+    sys.exit(3)
+finally:
+    env.close()
+print("MUJOCO_GL", os.environ.get("MUJOCO_GL"))
+"""
+
+
+@pytest.mark.parametrize("backend", [None, "glfw"])
+def test_mujoco_videos_render_without_a_display(in_tmp, backend):
+    """Without a display ding renders MuJoCo through EGL (gymnasium would pick GLFW and fail at the first frame);
+    a backend that cannot render is refused before the first episode, with what to do."""
+    pytest.importorskip("mujoco")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MUJOCO_GL")}
+    env.update(PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", **({"MUJOCO_GL": backend} if backend else {}))
+    run = subprocess.run([sys.executable, "-c", MUJOCO_VIDEO], env=env, capture_output=True, text=True)
+    if backend == "glfw":  # GLFW needs a display: refused at the evaluation's start, nothing written
+        assert run.returncode == 3, run.stderr[-2000:]
+        assert "env.replay_path (evaluation videos): env 0 failed to render a frame" in run.stdout
+        assert "MUJOCO_GL=egl" in run.stdout and "leave env.replay_path None" in run.stdout
+        assert not os.path.exists("videos/episodes.json")
+        return
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "MUJOCO_GL egl" in run.stdout
+    (record,) = [json.loads(line) for line in open("videos/episodes.json")]
+    frames = decode(os.path.join("videos", record["video"]))
+    assert len(frames) == record["episode_length"] == 20
+    assert frames[0].shape == (480, 480, 3) and frames[0].std() > 1.0  # a rendered scene, not a blank frame

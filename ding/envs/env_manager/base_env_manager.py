@@ -155,9 +155,7 @@ class BaseEnvManager:
         cfg.is_train = is_train
         if render:
             cfg.render_mode = "rgb_array"
-            # pygame-based renderers (classic control) need no screen or sound card: SDL's dummy drivers, quietly
-            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+            headless_rendering_defaults()
             manager = BaseEnvManager([functools.partial(make_env, cfg)] * env_num, None)
             manager.frames = [None] * env_num
             manager.render_fps = manager._envs[0].metadata.get("render_fps")
@@ -171,6 +169,7 @@ class BaseEnvManager:
         self._cfg = merge_manager_config(self.config, cfg, type(self).__name__)
         self._closed = False
         self.frames: list | None = None  # with build(render=True): each env's RGB frame after the last step
+        self._render_probed = False  # set_rendering(True) has rendered a frame: the envs can
         self._envs = [fn() for fn in env_fns]
         self._setup_spaces(len(self._envs), self._envs[0].observation_space, self._envs[0].action_space)
         for i, env in enumerate(self._envs[1:], start=1):
@@ -204,9 +203,10 @@ class BaseEnvManager:
         if not on:
             self.frames = None
             return
-        if self.frames is not None:
-            return
         instead = f"; or {off}" if off else ""
+        if self.frames is not None:
+            self._probe_rendering(what, instead)
+            return
         if type(self) is not BaseEnvManager:
             raise ValueError(
                 f"{what}: {type(self).__name__} does not record videos; use the 'base' env manager for the evaluator"
@@ -218,8 +218,33 @@ class BaseEnvManager:
                 f"{what}: the envs must render RGB frames, made with render_mode='rgb_array' (they have "
                 f"{sorted(map(str, modes))})" + instead
             )
+        headless_rendering_defaults()
+        self._probe_rendering(what, instead)
         self.frames = [None] * len(self._envs)
         self.render_fps = self._envs[0].metadata.get("render_fps")
+
+    def _probe_rendering(self, what: str, instead: str) -> None:
+        """Render one frame of env 0 (after a reset: the evaluator resets the envs before it plays) the first time
+        rendering is asked for, so that an env that cannot render (MuJoCo without an OpenGL platform) fails now with
+        advice, not at the first filmed evaluation of a long run."""
+        if self._render_probed:
+            return
+        try:
+            self._envs[0].reset()
+            frame = self._envs[0].render()
+        except Exception as err:  # any renderer's failure (OpenGL, SDL, ...) becomes one line with what to do
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ValueError(
+                f"{what}: env 0 failed to render a frame ({type(err).__name__}: {text}); MuJoCo envs render through "
+                f"OpenGL: without a display ding sets MUJOCO_GL=egl (Debian: apt install libegl1 libegl-mesa0), or "
+                f"set MUJOCO_GL=osmesa (libosmesa6)" + instead
+            ) from None
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(
+                f"{what}: env 0 rendered {type(frame).__name__} {getattr(frame, 'shape', '')}, not an RGB frame "
+                f"(H, W, 3)" + instead
+            )
+        self._render_probed = True
 
     def launch(self, reset_param: Any = None) -> None:
         """DI-engine starts its envs here; ding's managers are ready once built (the worker resets them)."""
@@ -426,6 +451,16 @@ def create_env_manager(manager_cfg: Mapping[str, Any], env_fn: Sequence[EnvFn]) 
             f"factories; use env_manager type 'base' or 'subprocess' in a hand-written loop"
         )
     return manager_cls(env_fn, manager_cfg)
+
+
+def headless_rendering_defaults() -> None:
+    """Renderers that need no screen, unless the user chose others: SDL's dummy video and audio drivers for pygame
+    (classic control), and on a machine without a display MuJoCo's EGL backend (gymnasium would try GLFW first,
+    which fails there only at the first frame). Set before any env renders."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 @runtime_checkable
