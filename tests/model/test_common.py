@@ -115,3 +115,34 @@ def test_build_adam_bumps_the_parameters_versions():
     layer(torch.randn(3, 4)).sum().backward()
     optimizer.step()
     assert layer.weight._version > before
+
+
+def test_conv_encoder_trains_on_channels_last_images_with_the_same_results():
+    """A forward with autograd on the CPU runs the convolutions on channels-last (NHWC) images, one without on
+    NCHW ones; outputs and gradients equal the NCHW computation to float rounding, the parameters keep their layout."""
+    from ding.model.common import ConvEncoder
+
+    torch.manual_seed(0)
+    encoder = ConvEncoder([4, 84, 84])
+    obs = torch.randint(0, 256, (6, 4, 84, 84), dtype=torch.uint8)
+    seen = []
+    hook = encoder.conv[0].register_forward_pre_hook(lambda _, args: seen.append(args[0].is_contiguous()))
+    out = encoder(obs)
+    out.square().sum().backward()
+    grads = [p.grad.clone() for p in encoder.parameters()]
+    with torch.no_grad():
+        greedy = encoder(obs)
+    encoder.zero_grad()
+    ConvEncoder.channels_last_training = False
+    try:
+        reference = encoder(obs)
+        reference.square().sum().backward()
+    finally:
+        ConvEncoder.channels_last_training = True
+    hook.remove()
+    assert seen == [False, True, True]  # NHWC (not NCHW-contiguous) to train; NCHW without autograd and when off
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(greedy, reference.detach(), rtol=1e-5, atol=1e-5)
+    for grad, param in zip(grads, encoder.parameters(), strict=True):
+        torch.testing.assert_close(grad, param.grad, rtol=1e-4, atol=1e-4)
+        assert param.is_contiguous()
