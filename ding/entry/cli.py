@@ -2,6 +2,10 @@
 `ding -m eval -c cfg.py -s 0 --load-path CKPT`,
 `ding plot RUN_DIR... -o curve.png` (learning curves, see ding/entry/plot.py).
 
+DI-engine's command line works as written: `-s` repeated trains the seeds one after the other, each in
+`<--exp-name or the config file's name>_result/seed<N>/`; `--exp-name` names the experiment folder; `-e ENV -p
+POLICY` instead of `-c` takes the shipped config `dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`).
+
 Under a launcher that starts several processes (`torchrun --nproc_per_node=2 $(which ding) -m serial ...`, srun,
 mpirun) the training modes run as the ranks of one DDP job (inside DistContext), never as independent runs; a config
 without `policy.learn.multi_gpu=True` gets it turned on, with one warning line (ding.entry.run.match_world).
@@ -10,6 +14,8 @@ without `policy.learn.multi_gpu=True` gets it turned on, with one warning line (
 from __future__ import annotations
 
 import argparse
+import glob
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -34,8 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="serial: train off-policy (DQN); serial_onpolicy: train on-policy (PPO); eval: evaluate a ckpt",
     )
-    parser.add_argument("-c", "--config", required=True, help="config file defining main_config and create_config")
-    add_training_arguments(parser)  # -s, --max-env-step/--env-step, --max-train-iter/--train-iter
+    parser.add_argument(
+        "-c", "--config", default=None, help="config file defining main_config and create_config (or -e and -p)"
+    )
+    parser.add_argument("-e", "--env", default=None, help="with -p instead of -c: the shipped config of that env")
+    parser.add_argument(
+        "-p",
+        "--policy",
+        default=None,
+        help="with -e: the shipped dizoo/**/<env>_<policy>_config.py (e.g. cartpole, dqn)",
+    )
+    parser.add_argument("--exp-name", default=None, help="the experiment folder, instead of the config's exp_name")
+    add_training_arguments(parser, several_seeds=True)  # -s (repeatable), --max-env-step/--env-step, ...
     parser.add_argument("--load-path", default=None, help="checkpoint to evaluate (eval mode)")
     parser.add_argument("--replay-path", default=None, help="eval mode: write one MP4 per episode to this folder")
     parser.add_argument(
@@ -74,11 +90,88 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     return call_reporting_errors(_run, args)
 
 
+def shipped_config(env: str, policy: str) -> str:
+    """The path of the shipped config ``dizoo/**/<env>_<policy>_config.py`` (DI-engine's ``-e ENV -p POLICY``).
+
+    :raises ConfigError: none, or several, with the policies that env has."""
+    import dizoo
+    from ding.config import ConfigError
+
+    root = os.path.dirname(os.path.abspath(dizoo.__file__))
+    found = sorted(glob.glob(os.path.join(root, "**", f"{env}_{policy}_config.py"), recursive=True))
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = ", ".join(os.path.relpath(f, root) for f in found)
+        raise ConfigError(f"-e {env} -p {policy}: several shipped configs match ({names}); give one with -c")
+    policies = sorted(
+        {
+            os.path.basename(f)[len(env) + 1 : -len("_config.py")]
+            for f in glob.glob(os.path.join(root, "**", f"{env}_*_config.py"), recursive=True)
+        }
+    )
+    hint = f"shipped for '{env}': {', '.join(policies)}" if policies else f"no shipped config is for env '{env}'"
+    raise ConfigError(f"-e {env} -p {policy}: no shipped config {env}_{policy}_config.py ({hint}); or give one with -c")
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    from ding.config import ConfigError
+
+    if args.config is not None:
+        if args.env is not None or args.policy is not None:
+            raise ConfigError("give a config file with -c, or a shipped config with -e ENV -p POLICY, not both")
+        return args.config
+    if args.env is None or args.policy is None:
+        raise ConfigError(
+            "no config: give a config file with -c (ding -m serial -c cfg.py -s 0), or a shipped one with "
+            "-e ENV -p POLICY (ding -m serial -e cartpole -p dqn -s 0)"
+        )
+    return shipped_config(args.env, args.policy)
+
+
 def _run(args: argparse.Namespace) -> None:
     from ding.config import ConfigError
-    from ding.utils.dist import DistContext, detect_launcher
+    from ding.utils.dist import detect_launcher
 
     launch = detect_launcher()  # a half-set launcher environment is an error here, before anything starts
+    config = _config_path(args)
+    seeds = args.seed or [0]
+    if len(seeds) == 1:
+        _run_seed(args, config, seeds[0], launch)
+        return
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ConfigError(f"-s {repeated[0]} given twice: give each seed once")
+    if launch.world_size > 1:
+        raise ConfigError(
+            f"several seeds ({', '.join(map(str, seeds))}) under {launch.launcher}: the processes of a launch are the "
+            f"ranks of one run; launch one seed per job"
+        )
+    # DI-engine's layout for several seeds: each runs in <root>/seed<N>/, one after the other
+    root = os.path.abspath(args.exp_name or os.path.splitext(os.path.basename(config))[0] + "_result")
+    config = os.path.abspath(config)
+    start = os.getcwd()
+    for seed in seeds:
+        folder = os.path.join(root, f"seed{seed}")
+        os.makedirs(folder, exist_ok=True)
+        print(f"[ding] seed {seed} ({seeds.index(seed) + 1} of {len(seeds)}) in {folder}", flush=True)
+        os.chdir(folder)
+        try:
+            _run_seed(args, config, seed, launch)
+        finally:
+            os.chdir(start)
+
+
+def _run_seed(args: argparse.Namespace, config: str, seed: int, launch) -> None:
+    from ding.config import ConfigError
+    from ding.utils.dist import DistContext
+
+    if args.exp_name is not None:  # DI-engine's --exp-name: the experiment folder, whatever the file says
+        from ding.config.config import read_config
+
+        main_config, create_config = read_config(config)
+        main_config.exp_name = args.exp_name
+        config = (main_config, create_config)
     if args.mode == "eval":
         if launch.world_size > 1:
             raise ConfigError(
@@ -87,7 +180,7 @@ def _run(args: argparse.Namespace) -> None:
             )
         from ding.entry import eval as eval_entry
 
-        eval_entry(args.config, seed=args.seed, load_path=args.load_path, replay_path=args.replay_path)
+        eval_entry(config, seed=seed, load_path=args.load_path, replay_path=args.replay_path)
         return
     if args.load_path:
         raise ConfigError(
@@ -99,8 +192,8 @@ def _run(args: argparse.Namespace) -> None:
     pipeline = serial_pipeline if args.mode == "serial" else serial_pipeline_onpolicy
     with DistContext():  # several processes: the ranks of one job; one process: nothing to start
         pipeline(
-            args.config,
-            seed=args.seed,
+            config,
+            seed=seed,
             max_env_step=args.max_env_step,
             max_train_iter=args.max_train_iter,
             resume=args.resume,

@@ -43,9 +43,34 @@ def count(text: str) -> int:
     return value
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The seed and the budgets, with DI-engine's flag names as aliases."""
-    parser.add_argument("-s", "--seed", type=int, default=0, help="base seed (default 0)")
+class _OneSeed(argparse.Action):
+    """``-s/--seed`` of a script that trains one seed: given twice is an error (argparse would keep the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if getattr(namespace, self.dest) is not None:
+            parser.error(
+                f"{option_string} given twice: this script trains one seed (`ding -m serial -c <config> -s 0 -s 1` "
+                f"trains several, one after the other)"
+            )
+        setattr(namespace, self.dest, values)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, several_seeds: bool = False) -> argparse.ArgumentParser:
+    """The seed and the budgets, with DI-engine's flag names as aliases. ``several_seeds`` (the ``ding`` command):
+    ``-s`` may be repeated, as DI-engine's, and ``seed`` is the list given (None: none given); otherwise a second
+    ``-s`` is an error and ``seed`` is None when none is given (:func:`parse_training_args` makes it 0)."""
+    if several_seeds:
+        parser.add_argument(
+            "-s",
+            "--seed",
+            type=int,
+            action="append",
+            default=None,
+            help="seed (default 0); repeat it to train several seeds one after the other, each in "
+            "<exp-name or config name>_result/seed<N>/ (DI-engine's layout)",
+        )
+    else:
+        parser.add_argument("-s", "--seed", type=int, action=_OneSeed, default=None, help="base seed (default 0)")
     parser.add_argument(
         "--max-env-step",
         "--env-step",
@@ -75,7 +100,10 @@ def parse_training_args(description: Optional[str] = None, argv: Optional[Sequen
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return add_training_arguments(parser).parse_args(argv)
+    args = add_training_arguments(parser).parse_args(argv)
+    if args.seed is None:
+        args.seed = 0
+    return args
 
 
 def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:

@@ -45,7 +45,8 @@ def test_cli_and_entry_scripts_take_the_same_budget_flags(flags):
     cli = build_parser().parse_args(["-m", "serial", "-c", "cfg.py", *flags])
     script = parse_training_args(argv=flags)
     for args in (cli, script):
-        assert (args.max_env_step, args.max_train_iter, args.seed) == (2000, 1_000_000, 0)
+        assert (args.max_env_step, args.max_train_iter) == (2000, 1_000_000)
+    assert cli.seed is None and script.seed == 0  # the command: the seeds given (none: 0); a script: one seed
 
 
 def test_a_bad_count_on_the_command_line_exits_2_naming_the_flag(capsys):
@@ -167,3 +168,61 @@ def test_a_spawned_rank_s_error_ends_the_script_without_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "rank 0 failed: ConfigError: cannot create the experiment folder 'cartpole_dqn_ddp_seed0'" in proc.stderr
     assert os.listdir(tmp_path) == ["cartpole_dqn_ddp_seed0"]
+
+
+def test_a_script_refuses_a_second_seed_rather_than_keeping_the_last(capsys):
+    assert parse_training_args(argv=["-s", "3"]).seed == 3
+    with pytest.raises(SystemExit) as exit_info:
+        parse_training_args(argv=["-s", "0", "-s", "1"])
+    assert exit_info.value.code == 2
+    assert "-s given twice: this script trains one seed" in capsys.readouterr().err
+
+
+def summary(folder):
+    with open(os.path.join(folder, "summary.json")) as f:
+        return json.load(f)
+
+
+def test_ding_trains_several_seeds_in_dingines_layout(in_tmp, capsys):
+    """DI-engine's `ding -m serial -c cfg.py -s 0 -s 1`: one seed after the other, each in
+    <config name>_result/seed<N>/ (or <--exp-name>/seed<N>/<exp-name>/), never only the last seed."""
+    config = os.path.join(CARTPOLE, "cartpole_dqn_config.py")
+    assert cli_main(["-m", "serial", "-c", config, "-s", "0", "-s", "3", "--env-step", "64"]) == 0
+    for seed in (0, 3):
+        run = os.path.join("cartpole_dqn_config_result", f"seed{seed}", f"cartpole_dqn_seed{seed}")
+        assert summary(run)["seed"] == seed
+    assert sorted(os.listdir("cartpole_dqn_config_result")) == ["seed0", "seed3"]
+    assert "[ding] seed 3 (2 of 2) in" in capsys.readouterr().out
+    assert cli_main(["-m", "serial", "-c", config, "-s", "1", "-s", "2", "--env-step", "64", "--exp-name", "mine"]) == 0
+    assert [summary(os.path.join("mine", f"seed{s}", "mine"))["seed"] for s in (1, 2)] == [1, 2]
+
+
+def test_exp_name_flag_names_the_experiment_folder(in_tmp):
+    config = os.path.join(CARTPOLE, "cartpole_dqn_config.py")
+    assert cli_main(["-m", "serial", "-c", config, "-s", "2", "--env-step", "64", "--exp-name", "runs/first"]) == 0
+    assert summary(os.path.join("runs", "first"))["seed"] == 2
+    assert not os.path.exists("cartpole_dqn_seed2")
+
+
+def test_env_and_policy_flags_take_a_shipped_config(in_tmp, capsys):
+    """DI-engine's `ding -m serial -e cartpole -p dqn -s 0`: the shipped dizoo/**/cartpole_dqn_config.py."""
+    assert cli_main(["-m", "serial", "-e", "cartpole", "-p", "dqn", "-s", "0", "--env-step", "64"]) == 0
+    assert summary("cartpole_dqn_seed0")["seed"] == 0
+    capsys.readouterr()
+    assert cli_main(["-m", "serial", "-e", "cartpole", "-p", "sac"]) == 2
+    assert "no shipped config cartpole_sac_config.py (shipped for 'cartpole': c51, dqn" in capsys.readouterr().err
+    assert cli_main(["-m", "serial", "-e", "cartpole", "-p", "dqn", "-c", "cfg.py"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli_main(["-m", "serial", "-s", "0"]) == 2
+    assert "no config: give a config file with -c" in capsys.readouterr().err
+
+
+def test_several_seeds_are_refused_twice_given_or_under_a_launcher(monkeypatch, in_tmp, capsys):
+    config = os.path.join(CARTPOLE, "cartpole_dqn_config.py")
+    assert cli_main(["-m", "serial", "-c", config, "-s", "1", "-s", "1"]) == 2
+    assert "-s 1 given twice" in capsys.readouterr().err
+    for name, value in dict(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT="29999").items():
+        monkeypatch.setenv(name, value)
+    assert cli_main(["-m", "serial", "-c", config, "-s", "0", "-s", "1"]) == 2
+    assert "several seeds (0, 1) under torchrun" in capsys.readouterr().err
+    assert os.listdir(in_tmp) == []
