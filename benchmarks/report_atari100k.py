@@ -13,7 +13,10 @@ Method, implemented here in numpy (rliable would bring arch, statsmodels, pandas
   per game there is nothing to resample: the report says "no interval" (run more seeds).
 
 DrQ(eps) rows are reported apart by augmentation (:func:`label`): the shipped config's (shifts, then intensity) as
-"drq_eps", runs made before it scaled intensity as "drq_eps, shifts only".
+"drq_eps", runs made before it scaled intensity as "drq_eps, shifts only". Runs of games with lives (Breakout, Qbert,
+MsPacman) evaluated before the evaluation restarted the frame stack at a life loss (Dopamine's protocol; the runner's
+note then says "eval stack reset") are apart too: ", eval stack runs on". Labels other than an algorithm's own are
+listed only for the games they have runs of.
 
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
 """
@@ -38,18 +41,24 @@ GAMES = list(RANDOM)
 
 SHIFTS_ONLY = "drq_eps, shifts only"  # DrQ(eps) rows started before commit 0a4d471 (intensity)
 AUGMENTATION = re.compile(r"aug shift ([^\s;]+) intensity ([^\s;]+)")  # a note's parts end at ';'
+STACK_RESET = "eval stack reset"  # the runner's note when the evaluation restarted the frame stack at a life loss
+OLD_EVALUATION = "eval stack runs on"  # the label's part for a game with lives evaluated without it
+LIVES_GAMES = ("Breakout", "Qbert", "MsPacman")  # the games here whose evaluation sees life losses
 VARIANT = re.compile(r"variant ([\w.-]+):")  # the runner's note of a --set variant: "variant <label>: <overrides>"
 
 
 def label(row: dict) -> str:
     """The row's algorithm as reported: its ``algo``, except DrQ(eps) runs whose augmentation was shifts alone (rows
     from before the runner noted the augmentation, or noted with intensity 0), kept apart from the shipped config's;
-    a variant of the config (``--set`` / ``--label``: "variant <name>: ..." in the note) adds ", <name>"."""
+    a game with lives evaluated without the frame stack's restart at a life loss adds ", eval stack runs on"; a
+    variant of the config (``--set`` / ``--label``: "variant <name>: ..." in the note) adds ", <name>"."""
     note = row.get("note") or ""
     name = row["algo"]
     if name == "drq_eps":
         match = AUGMENTATION.search(note)
         name = "drq_eps" if match and float(match.group(2)) > 0 else SHIFTS_ONLY
+    if row.get("game") in LIVES_GAMES and STACK_RESET not in note:
+        name = f"{name}, {OLD_EVALUATION}"
     variant = VARIANT.search(note)
     return f"{name}, {variant.group(1)}" if variant else name
 
@@ -139,7 +148,8 @@ def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str
             ref = f"{name} {PUBLISHED[name][game]:g}" if name in PUBLISHED else ""
             entry = summaries[algo]["per_game"].get(game)
             if entry is None:
-                lines.append(f"| {game} | {algo} | | | not run yet | | {ref} | {published} | |")
+                if algo == base_algo(algo):  # other labels (old configs, variants): only where they have runs
+                    lines.append(f"| {game} | {algo} | | | not run yet | | {ref} | {published} | |")
                 continue
             seeds = ", ".join(map(str, entry["seeds"]))
             episodes = ", ".join(map(str, entry["episodes"]))

@@ -57,6 +57,9 @@ COLUMNS = [
     "env_s", "acting_s", "update_s", "augment_s", "eval_s", "threads", "note",
 ]  # fmt: skip
 AUG = re.compile(r"^\[atari100k\] (" + AUGMENTATION.pattern + ")")  # the child's line; the report reads the note
+STACK = re.compile(
+    r"^\[atari100k\] (eval stack (?:reset|runs on))"
+)  # at a life loss in evaluation (the protocol: reset)
 EVAL = re.compile(
     r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+) over (\d+) episodes"
 )
@@ -71,6 +74,7 @@ if {snapshot_replay}:  # checkpoints (every 10k updates and on SIGTERM) carry th
     main_config.policy.learn.setdefault("learner", {{}}).setdefault("hook", {{}})["save_replay_buffer"] = True
 learn = main_config.policy.learn
 print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
+print("[atari100k] eval stack", "reset" if main_config.env.get("stack_reset_on_life_loss") else "runs on")
 run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
 """
 
@@ -252,11 +256,13 @@ def run(game: str, algo: str, seed: int, series: Series) -> bool:
             stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         CHILDREN.running.add(child)
-    lines, evaluation, breakdown, augmentation = [], None, None, "aug unknown"
+    lines, evaluation, breakdown, augmentation, stack = [], None, None, "aug unknown", ""
     for line in child.stdout:
         lines.append(line)
         if match := AUG.match(line):
             augmentation = match.group(1)
+        if match := STACK.match(line):
+            stack = match.group(1)
         if match := EVAL.search(line):
             evaluation = match
         if "[ding] loop wall" in line:
@@ -284,7 +290,7 @@ def run(game: str, algo: str, seed: int, series: Series) -> bool:
         if any(NO_SNAPSHOT in line for line in lines) or any(p.get("no_buffer") for p in parts):
             resumed += " WITHOUT its replay buffer"
     _, envstep, mean, std, n = evaluation.groups()
-    note = (series.note, f"ding {parts[0]['commit'] if parts else started_at}", augmentation)
+    note = (series.note, f"ding {parts[0]['commit'] if parts else started_at}", augmentation, stack)
     note += (variant_note(series.variant, series.overrides), resumed)
     row = dict(
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),

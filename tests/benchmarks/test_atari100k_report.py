@@ -24,7 +24,7 @@ report = load("report_atari100k")
 runner = load("run_atari100k")
 
 
-SHIPPED_NOTE = "ding 0a4d471; aug shift 4 intensity 0.05"  # what the runner notes for the shipped DrQ(eps) config
+SHIPPED_NOTE = "ding 0a4d471; aug shift 4 intensity 0.05; eval stack reset"  # the runner's note of the shipped config
 
 
 def write_csv(path, rows, note=SHIPPED_NOTE):
@@ -161,14 +161,20 @@ def test_runner_notes_the_commit_and_the_augmentation_of_the_config_the_child_ra
 
     script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=[])
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    match = runner.AUG.match(out.stdout.strip().splitlines()[-1])
+    match = runner.AUG.match(out.stdout.strip().splitlines()[-2])
     assert match and match.group(1) == "aug shift 4 intensity 0.05"
+    match = runner.STACK.match(out.stdout.strip().splitlines()[-1])
+    assert match and match.group(1) == report.STACK_RESET  # the protocol's evaluation, noted for the report
     # a --set variant is applied in the child before the config is read (and so before the line is printed)
     variant = [("policy.learn.random_intensity_scale", 0.1), ("policy.model.init_type", "xavier")]
     script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=variant)
     script += "print(main_config.policy.model.init_type)\n"
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-2:] == ["[atari100k] aug shift 4 intensity 0.1", "xavier"]
+    assert out.stdout.strip().splitlines()[-3:] == [
+        "[atari100k] aug shift 4 intensity 0.1",
+        "[atari100k] eval stack reset",
+        "xavier",
+    ]
     if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True).returncode != 0:
         pytest.skip("not a git checkout (or git refuses it): the runner notes 'ding unknown'")
     assert runner.commit().split("+")[0].isalnum() and runner.commit() != "unknown"
@@ -253,3 +259,23 @@ def test_a_series_stopped_by_sigterm_resumes_and_its_row_adds_up_the_parts(tmp_p
     assert row["env_steps"] == "2000" and "resumed 1x at " in row["note"] and "WITHOUT" not in row["note"]
     assert float(row["wall_s"]) > parts[0]["wall"] and float(row["update_s"]) > parts[0]["breakdown"]["update_s"]
     assert "replay buffer restored" in log.read_text()
+
+
+def test_games_with_lives_evaluated_without_the_stack_restart_are_reported_apart(tmp_path):
+    """Before the evaluation restarted the frame stack at a life loss (Dopamine's protocol), Breakout, Qbert and
+    MsPacman runs were evaluated otherwise: apart, as '..., eval stack runs on'; games without lives are not."""
+    old_note = "ding b3f7fed; aug shift 4 intensity 0.05"
+    assert report.label(dict(game="Breakout", algo="drq_eps", note=old_note)) == "drq_eps, eval stack runs on"
+    assert report.label(dict(game="Qbert", algo="drq_eps", note="2 threads")) == (
+        f"{report.SHIFTS_ONLY}, eval stack runs on"
+    )
+    assert report.label(dict(game="Boxing", algo="drq_eps", note=old_note)) == "drq_eps"  # no lives: the same
+    assert report.label(dict(game="Breakout", algo="drq_eps", note=SHIPPED_NOTE)) == "drq_eps"
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Breakout", "drq_eps", 0, 14.0)], note=old_note)
+    runs = report.read_runs(str(path))
+    table = report.markdown_table(runs, ["drq_eps", "drq_eps, eval stack runs on"])
+    assert "| Breakout | drq_eps | | | not run yet |" in table  # --skip-done runs it again under the protocol
+    assert "| Breakout | drq_eps, eval stack runs on | 0 | 100 | 14.0 |" in table
+    assert "| Pong | drq_eps, eval stack runs on |" not in table  # other labels: only the games they have runs of
+    assert runner.done_runs(str(path)) == {("Breakout", "drq_eps, eval stack runs on", 0)}

@@ -43,6 +43,7 @@ def test_registered_with_defaults():
         fire_reset=True,
         repeat_action_probability=0.0,
         max_episode_frames=108_000,
+        stack_reset_on_life_loss=False,
     )
     cfg.frame_stack = 2
     assert AtariEnv.config["frame_stack"] == 4  # a deep copy
@@ -145,6 +146,35 @@ def test_native_manager_and_gymnasium_path_give_the_same_steps():
         assert min(ends.values()) > 0, ends
         env = gym._envs[0]
         assert env.observation_space == native.observation_space and env.action_space == native.action_space
+
+
+@pytest.mark.parametrize("is_train", [False, True])
+def test_stack_reset_on_life_loss_shows_evaluation_what_training_shows(is_train):
+    """Evaluation envs with stack_reset_on_life_loss: the game (and its return) goes on through a life loss, but the
+    stack restarts [0, 0, 0, frame] as a training episode after a life-loss end does: step for step the agent sees
+    what a training env shows it, on both Atari paths. Training envs (episodic life) are unchanged by the key."""
+    cfg, seeds = atari_cfg("BreakoutNoFrameskip-v4", stack_reset_on_life_loss=True), [5, 6]
+    plain = atari_cfg("BreakoutNoFrameskip-v4")
+    with (
+        AtariEnvManager.build(plain, 2, is_train=True) as reference,
+        AtariEnvManager.build(cfg, 2, is_train=is_train) as native,
+        BaseEnvManager.build(cfg, 2, is_train=is_train) as gym,
+    ):
+        obs = reference.reset(seeds)
+        np.testing.assert_array_equal(native.reset(seeds), obs)
+        np.testing.assert_array_equal(gym.reset(seeds), obs)
+        life_losses = 0
+        for action in np.random.default_rng(0).integers(0, 4, (600, 2)):
+            ref, a, b = reference.step(action), native.step(action), gym.step(action)
+            for name in EnvStep._fields:
+                if name != "episode_length":
+                    np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+            np.testing.assert_array_equal(a.obs, ref.obs)  # what the agent sees next
+            life_loss = ref.terminated & np.isnan(ref.episode_return)
+            if not is_train:  # the evaluation's game goes on through it
+                assert not (a.terminated & life_loss).any()
+            life_losses += int(life_loss.sum())
+        assert life_losses >= 4
 
 
 @pytest.mark.multiprocess

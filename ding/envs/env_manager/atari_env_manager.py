@@ -55,6 +55,7 @@ ATARI_ENV_KEYS = (
     "fire_reset",
     "repeat_action_probability",
     "max_episode_frames",
+    "stack_reset_on_life_loss",
 )
 _ENV_ID_FORMS = re.compile(r"^(?:ALE/(?P<v5>[A-Za-z0-9]+)-v5|(?P<v4>[A-Za-z0-9]+)NoFrameskip-v4)$")
 
@@ -71,6 +72,8 @@ class AtariSettings(NamedTuple):
     fire_reset: bool
     repeat_action_probability: float
     max_episode_frames: int
+    # a life lost while the episode goes on (evaluation, or training without episode_life) restarts the frame stack
+    stack_reset_on_life_loss: bool
 
 
 def _rom_ids_by_name() -> dict[str, str]:
@@ -131,6 +134,7 @@ def atari_settings(cfg: Mapping[str, Any], is_train: bool) -> AtariSettings:
             value("repeat_action_probability", (int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]")
         ),
         max_episode_frames=value("max_episode_frames", int, lambda v: 1 <= v < 2**31, "an int in [1, 2**31)"),
+        stack_reset_on_life_loss=value("stack_reset_on_life_loss", bool),
     )
 
 
@@ -382,6 +386,12 @@ class AtariEnvManager(BaseEnvManager):
             game_end = done & ~life_lost
         else:
             life_lost, game_end = None, done
+        # stack_reset_on_life_loss: a life lost within the episode (no episode_life end) restarts the stack too
+        going_on = None
+        if self.settings.stack_reset_on_life_loss and not self.settings.episode_life:
+            going_on = ~done & (lives < self._lives[ids])
+            if first is not None:
+                going_on &= ~first
         self._lives[ids] = lives
         self._frame[ids] = frame
         # ale-py's stack runs on through a life loss; the frames from before it are zeroed for frame_stack - 1 steps
@@ -397,6 +407,7 @@ class AtariEnvManager(BaseEnvManager):
         if not any_done:
             if stale is not None:
                 obs[stale] = 0
+            self._restart_stacks(obs, ids, going_on)
             return EnvStep(obs, reward.astype(np.float32), terminated, truncated, obs, episode_return, episode_length)
         final_obs = obs.copy()
         if game_end.any():
@@ -413,7 +424,21 @@ class AtariEnvManager(BaseEnvManager):
         if life_lost is not None and life_lost.any():
             obs[life_lost, :-1] = 0  # the next training episode starts from a fresh stack, like a reset
             self._stale_frames[ids[life_lost]] = max(self.settings.frame_stack - 2, 0)
+        self._restart_stacks(obs, ids, going_on, final_obs)
         return EnvStep(obs, reward.astype(np.float32), terminated, truncated, final_obs, episode_return, episode_length)
+
+    def _restart_stacks(
+        self, obs: np.ndarray, ids: np.ndarray, rows: np.ndarray | None, final_obs: np.ndarray | None = None
+    ) -> None:
+        """``stack_reset_on_life_loss``: the stacks of ``rows`` (a life lost, the episode going on) become
+        ``[0, ..., 0, frame]``, and their older frames stay zeroed for ``frame_stack - 2`` more steps, as after a
+        training life-loss end (``final_obs``, where it is another array, follows: these rows did not end)."""
+        if rows is None or not rows.any():
+            return
+        obs[rows, :-1] = 0
+        if final_obs is not None and final_obs is not obs:
+            final_obs[rows, :-1] = 0
+        self._stale_frames[ids[rows]] = max(self.settings.frame_stack - 2, 0)
 
     def _drain(self) -> None:
         """Receive and drop the results still coming (envs sent an action, or reset, and not received), so that a

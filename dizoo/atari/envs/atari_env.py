@@ -40,6 +40,10 @@ class AtariEnv(gymnasium.Wrapper):
         fire_reset=True,  # press FIRE for one frame at a game's reset, in games that have FIRE (Breakout's serve)
         repeat_action_probability=0.0,  # sticky actions: chance that a frame repeats the previous action (v5: 0.25)
         max_episode_frames=108_000,  # emulator frames of play before the episode is truncated (108,000: 30 min)
+        # a life lost while the episode goes on (the evaluator's whole games) restarts the frame stack, [0, .., 0,
+        # frame], as the training envs' episodic life does: Dopamine's agent begins a new episode at each life loss
+        # in evaluation too (its Atari 100k protocol); False: the stack runs on (DeepMind's and DI-engine's)
+        stack_reset_on_life_loss=False,
     )
     config_rules = {
         "frame_stack": at_least(1),
@@ -91,6 +95,7 @@ class AtariEnv(gymnasium.Wrapper):
                 noop_max=s.noop_max,
                 fire_reset=s.fire_reset,
                 max_episode_frames=s.max_episode_frames,
+                stack_reset_on_life_loss=s.stack_reset_on_life_loss,
             )
         )
         # one agent step is 4 emulator frames at 60 Hz: videos play at 15 agent steps per second, in real time

@@ -267,23 +267,33 @@ class ClipRewardWrapper(gymnasium.RewardWrapper):
 
 class FrameStackWrapper(gymnasium.Wrapper):
     """The last ``k`` frames, channel-first ``(k, H, W)``, oldest first; a new episode's stack is ``[0, ..., 0,
-    frame]`` (zero-padded, as ale-py's), and each step shifts it by one frame."""
+    frame]`` (zero-padded, as ale-py's), and each step shifts it by one frame. ``reset_on_life_loss``: a step that
+    loses a life without ending the episode also restarts the stack (``info['lives']`` went down)."""
 
-    def __init__(self, env: gymnasium.Env, k: int = 4) -> None:
+    def __init__(self, env: gymnasium.Env, k: int = 4, reset_on_life_loss: bool = False) -> None:
         super().__init__(env)
         shape = env.observation_space.shape
         self._stack = np.zeros((k, *shape), dtype=np.uint8)
+        self._reset_on_life_loss = reset_on_life_loss
+        self._lives = 0
         self.observation_space = StackedFrames(0, 255, (k, *shape), np.uint8)  # stored frame by frame in replay
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
         obs, info = self.env.reset(**kwargs)
         self._stack[:-1] = 0
         self._stack[-1] = obs
+        self._lives = info.get("lives", 0)
         return self._stack.copy(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._stack[:-1] = self._stack[1:]
+        lives = info.get("lives", 0)
+        restart = self._reset_on_life_loss and not (terminated or truncated) and lives < self._lives
+        self._lives = lives
+        if restart:  # the frames before the life loss go, as at a new episode's start
+            self._stack[:-1] = 0
+        else:
+            self._stack[:-1] = self._stack[1:]
         self._stack[-1] = obs
         return self._stack.copy(), reward, terminated, truncated, info
 
@@ -296,6 +306,7 @@ def wrap_deepmind(
     noop_max: int = 30,
     fire_reset: bool = True,
     max_episode_frames: int = 108_000,
+    stack_reset_on_life_loss: bool = False,
 ) -> gymnasium.Env:
     """DeepMind's preprocessing on an ale-py env with grey screens and ``frameskip=1``: obs ``(frame_stack, 84, 84)``
     uint8, 4 frames per step. ``episode_life`` and ``clip_rewards`` are for training envs (see the module doc)."""
@@ -311,4 +322,4 @@ def wrap_deepmind(
     env = WarpFrameWrapper(env, 84)
     if clip_rewards:
         env = ClipRewardWrapper(env)
-    return FrameStackWrapper(env, frame_stack)
+    return FrameStackWrapper(env, frame_stack, reset_on_life_loss=stack_reset_on_life_loss and not episode_life)

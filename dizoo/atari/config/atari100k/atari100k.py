@@ -8,6 +8,9 @@ The protocol (env and evaluator keys, the same for every algorithm; sources: Dop
     repeat_action_probability=0.0         no sticky actions
     episode_life=True                     a life loss ends the training episode (evaluation plays whole games:
                                           the evaluator's envs ignore episode_life and reward clipping)
+    stack_reset_on_life_loss=True         in evaluation a life loss restarts the frame stack, the game going on:
+                                          Dopamine's Runner calls agent.begin_episode at every life loss,
+                                          evaluation included (terminal_on_life_loss = True in both phases)
     max_episode_frames=108_000            27,000 agent steps per episode (frame skip 4)
     noop_max=30                           up to 30 no-op frames at each reset
     max_env_step=100_000                  100k agent steps (400k frames) of training, then the run ends
@@ -122,6 +125,7 @@ def atari100k_config(game: str, algo: str) -> tuple[EasyDict, EasyDict]:
             env_id=f"{game}NoFrameskip-v4",
             frame_stack=4,  # [DrQ, DER] 4 grey 84x84 frames
             episode_life=True,  # the protocol: a life loss is terminal in training only
+            stack_reset_on_life_loss=True,  # the protocol: evaluation restarts the agent's stack at a life loss
             clip_rewards=True,  # [DrQ, DER] rewards clipped to [-1, 1] in training; evaluation scores raw
             noop_max=30,  # the protocol: up to 30 no-op frames at reset
             repeat_action_probability=0.0,  # the protocol: no sticky actions
