@@ -279,3 +279,17 @@ def test_games_with_lives_evaluated_without_the_stack_restart_are_reported_apart
     assert "| Breakout | drq_eps, eval stack runs on | 0 | 100 | 14.0 |" in table
     assert "| Pong | drq_eps, eval stack runs on |" not in table  # other labels: only the games they have runs of
     assert runner.done_runs(str(path)) == {("Breakout", "drq_eps, eval stack runs on", 0)}
+
+
+def test_the_games_with_lives_are_those_whose_ale_game_has_lives():
+    gymnasium = pytest.importorskip("gymnasium")
+    ale_py = pytest.importorskip("ale_py")
+    gymnasium.register_envs(ale_py)
+    with_lives = []
+    for game in report.GAMES:
+        env = gymnasium.make(f"ALE/{game}-v5")
+        _, info = env.reset(seed=0)
+        env.close()
+        if info["lives"] > 0:
+            with_lives.append(game)
+    assert tuple(with_lives) == report.LIVES_GAMES
