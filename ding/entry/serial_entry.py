@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ding.config import ConfigError
 from ding.data import make_replay_buffer
 from ding.entry.run import (
     ConfigInput,
@@ -40,6 +41,7 @@ def serial_pipeline(
     model: Optional[torch.nn.Module] = None,
     max_train_iter: Optional[int] = None,
     max_env_step: Optional[int] = None,
+    dynamic_seed: bool = True,
     resume: bool = False,
 ):
     """Train an off-policy agent (DQN) until the evaluator reaches ``env.stop_value`` or a budget runs out.
@@ -56,12 +58,20 @@ def serial_pipeline(
     :param model: a model instance to train instead of the one built from ``policy.model``.
     :param max_train_iter: stop after this many train iterations.
     :param max_env_step: stop after this many collected env steps (all ranks together).
+    :param dynamic_seed: DI-engine's argument: True (its default) is what ding does, every collector episode starts
+        anew from its env's running generator; False (the same start for every episode) is refused by name.
     :param resume: continue the experiment ``exp_name`` from its ``ckpt/latest.pth.tar`` (same as
         ``policy.learn.resume_training=True``): counters, schedules, optimizer, RNGs and (if snapshotted) the replay
         buffer continue where they stopped; logs append.
     :return: the trained policy.
     :raises TrainingPreempted: (exit code 75) after SIGTERM/SIGUSR1, once the checkpoint is written.
     """
+    if dynamic_seed is not True:
+        raise ConfigError(
+            f"serial_pipeline(dynamic_seed={dynamic_seed!r}): ding's collector envs always start each episode from "
+            f"their own running generator (DI-engine's dynamic_seed=True); the same start for every episode is not "
+            f"supported: leave dynamic_seed out"
+        )
     # installed first, so a signal that arrives while the run starts up still ends in a checkpoint
     with PreemptionHandler() as preemption:
         return _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption)
