@@ -23,6 +23,13 @@ from typing import Optional
 from ding.entry.script import EXIT_CONFIG_ERROR, add_training_arguments, call_reporting_errors
 
 MODES = ("serial", "serial_onpolicy", "eval")
+REGISTRIES = {  # DI-engine's -q names -> ding.utils.registry's
+    "policy": "POLICY_REGISTRY",
+    "model": "MODEL_REGISTRY",
+    "env": "ENV_REGISTRY",
+    "env_manager": "ENV_MANAGER_REGISTRY",
+    "buffer": "BUFFER_REGISTRY",
+}
 __all__ = ["EXIT_CONFIG_ERROR", "MODES", "build_parser", "main"]
 
 
@@ -37,8 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         "--mode",
         choices=MODES,
-        required=True,
+        default=None,
         help="serial: train off-policy (DQN); serial_onpolicy: train on-policy (PPO); eval: evaluate a ckpt",
+    )
+    parser.add_argument(
+        "-q",
+        "--query-registry",
+        choices=sorted(REGISTRIES),
+        default=None,
+        metavar="REGISTRY",
+        help=f"list the types registered in a registry ({', '.join(sorted(REGISTRIES))}), where each is defined",
     )
     parser.add_argument(
         "-c", "--config", default=None, help="config file defining main_config and create_config (or -e and -p)"
@@ -86,8 +101,48 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         from ding.entry.plot import main as plot_main
 
         return plot_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.query_registry is not None:
+        try:
+            print(query_registry(args.query_registry), flush=True)
+        except BrokenPipeError:  # `ding -q env | head`: the reader left; no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if args.mode is None:
+        parser.error("the following arguments are required: -m/--mode (or -q REGISTRY to list a registry)")
     return call_reporting_errors(_run, args)
+
+
+def query_registry(kind: str) -> str:
+    """DI-engine's ``ding -q <registry>``: the registered names, each with the file and line that defines it (the
+    env types of every dizoo env module, imported for the listing)."""
+    import importlib
+    import inspect
+
+    import dizoo
+    from ding.utils import registry as registries
+
+    if kind == "env":  # dizoo's env types register when their module is imported (create_config's import_names)
+        root = os.path.dirname(os.path.abspath(dizoo.__file__))
+        for path in sorted(glob.glob(os.path.join(root, "**", "envs", "*_env.py"), recursive=True)):
+            module = "dizoo." + os.path.relpath(path, root)[: -len(".py")].replace(os.sep, ".")
+            try:
+                importlib.import_module(module)
+            except ImportError:  # an optional extra (Box2D, MuJoCo) not installed: its types are not listed
+                continue
+    registry = getattr(registries, REGISTRIES[kind])
+    lines = [f"Available {kind}: [{'|'.join(registry.names())}]"]
+    for name in registry.names():
+        obj = registry.get(name)
+        try:  # the file relative to the folder its top-level package is in (ding/..., dizoo/...)
+            package = importlib.import_module(obj.__module__.split(".")[0])
+            top = os.path.dirname(os.path.dirname(os.path.abspath(package.__file__)))
+            where = f"{os.path.relpath(inspect.getsourcefile(obj), top)}#{inspect.getsourcelines(obj)[1]}"
+        except (TypeError, OSError, AttributeError):
+            where = getattr(obj, "__module__", "?")
+        lines.append(f"\t{name}: registered at {where}")
+    return "\n".join(lines)
 
 
 def shipped_config(env: str, policy: str) -> str:

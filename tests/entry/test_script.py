@@ -226,3 +226,18 @@ def test_several_seeds_are_refused_twice_given_or_under_a_launcher(monkeypatch, 
     assert cli_main(["-m", "serial", "-c", config, "-s", "0", "-s", "1"]) == 2
     assert "several seeds (0, 1) under torchrun" in capsys.readouterr().err
     assert os.listdir(in_tmp) == []
+
+
+def test_query_registry_lists_the_types_and_where_they_are_defined(capsys):
+    """DI-engine's `ding -q <registry>`: names, then each with the file and line that defines it."""
+    assert cli_main(["-q", "policy"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Available policy: [") and "|dqn|" in out[0] and "|sac|" in out[0]
+    assert any(line.startswith("\tdqn: registered at ding/policy/dqn.py#") for line in out)
+    assert cli_main(["-q", "env"]) == 0  # dizoo's env types, whose modules register them when imported
+    out = capsys.readouterr().out
+    assert "\tatari: registered at dizoo/atari/envs/atari_env.py#" in out and "\tcartpole: registered at " in out
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["-s", "0"])
+    assert exit_info.value.code == 2
+    assert "required: -m/--mode (or -q REGISTRY" in capsys.readouterr().err
