@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
+import numpy as np
 from easydict import EasyDict
 
 from ding.config.rules import at_least, optional
@@ -26,12 +27,16 @@ class PendulumEnv:
     With ``act_scale`` the agent acts in [-1, 1] (``Box(-1, 1, (1,))``), mapped to the torque range [-2, 2] by
     ding's one action mapping (``ding.envs.gym_env.ScaledActions``, as for every 'gym' env); without it the agent
     acts in torque units. Either way the env clips torques outside the range.
+
+    ``continuous=False`` (DI-engine's key, for DQN-family policies): ``Discrete(11)`` actions, action ``i`` the value
+    ``2 i / 10 - 1`` in [-1, 1], then as above (DI-engine's discretisation: torques -2, -1.6, ..., 2 with act_scale).
     """
 
     config = dict(
         env_id="Pendulum-v1",  # gymnasium env id
         act_scale=True,  # the agent's actions are in [-1, 1], scaled to the torque range [-2, 2]
         max_episode_steps=None,  # episode length before the time-limit cut; None: gymnasium's (200 for Pendulum-v1)
+        continuous=True,  # DI-engine key: False gives Discrete(11) actions, evenly spaced over the torque range
     )
     config_rules = {"max_episode_steps": optional((int,), at_least(1))}
 
@@ -45,4 +50,21 @@ class PendulumEnv:
         kwargs = {} if cfg["max_episode_steps"] is None else {"max_episode_steps": int(cfg["max_episode_steps"])}
         # no env checker: it wraps every step in checks, and the env is gymnasium's own
         env = gymnasium.make(cfg["env_id"], disable_env_checker=True, render_mode=cfg.get("render_mode"), **kwargs)
-        return with_ding_conventions(env, act_scale=bool(cfg["act_scale"]))
+        env = with_ding_conventions(env, act_scale=bool(cfg["act_scale"]))
+        return env if cfg["continuous"] else DiscreteTorques(env)
+
+
+class DiscreteTorques(gymnasium.ActionWrapper):
+    """DI-engine's discretised Pendulum: ``Discrete(n)`` actions, action ``i`` the torque value ``2 i / (n - 1) - 1``
+    of the wrapped (act_scale'd) env's [-1, 1] range (DI-engine: n = 11)."""
+
+    def __init__(self, env: gymnasium.Env, n: int = 11) -> None:
+        super().__init__(env)
+        self._values = np.linspace(-1.0, 1.0, n, dtype=np.float32)[:, None]  # (n, 1): one torque per action
+        self.action_space = gymnasium.spaces.Discrete(n)
+
+    def action(self, action: Any) -> np.ndarray:
+        index = int(np.asarray(action).reshape(-1)[0])
+        if not 0 <= index < len(self._values):
+            raise ValueError(f"pendulum with continuous=False takes an action in [0, {len(self._values)}), got {index}")
+        return self._values[index].copy()
