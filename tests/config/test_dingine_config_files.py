@@ -35,7 +35,6 @@ NEEDS = {
     "pendulum_td3_data_generation_config.py": "load_path",
     "hopper_sac_data_generation_config.py": "load_path",
     "hopper_td3_data_generation_config.py": "load_path",
-    "carracing_dqn_config.py": "dizoo.box2d.carracing",  # CarRacing: an env type ding does not ship
     "cartpole_drex_dqn_config.py": "collector.type='episode'",  # D-REX: episode collection for its reward model
 }
 REWARD_MODEL = "reward_model"  # GAIL, T-REX, RND, ICM...: learned rewards, which ding does not have

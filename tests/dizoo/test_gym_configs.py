@@ -164,3 +164,34 @@ def test_bipedalwalker_collector_logs_the_raw_games_return(manager):
     assert raw_step.episode_return[0] == pytest.approx(sum(raw))
     assert step.episode_return[0] == pytest.approx(sum(raw)) != pytest.approx(sum(clipped))
     assert step.episode_length[0] == len(raw)
+
+
+@pytest.mark.slow
+@NEEDS_BOX2D
+def test_dingine_carracing_dqn_config_runs_on_the_carracing_type(in_tmp):
+    """DI-engine's carracing_dqn_config.py (env type 'carracing', 'CarRacing-v2', continuous=False): channel-first
+    uint8 frames, 5 actions, the DQN's conv encoder on them, through the pipeline (a shortened run)."""
+    import zipfile
+
+    import numpy as np
+
+    from ding.entry import serial_pipeline
+    from tests.dingine_scripts import fetch_wheel
+
+    with zipfile.ZipFile(fetch_wheel()) as wheel:
+        source = wheel.read("dizoo/box2d/carracing/config/carracing_dqn_config.py").decode()
+    namespace = {"__name__": "dingine_config"}
+    exec(compile(source, "carracing_dqn_config.py", "exec"), namespace)
+    main, create = copy.deepcopy(namespace["main_config"]), copy.deepcopy(namespace["create_config"])
+    main.env.update(collector_env_num=2, evaluator_env_num=1, n_evaluator_episode=1, max_episode_steps=40)
+    main.policy.other.replay_buffer.replay_buffer_size = 2000
+    create.env_manager.type = "base"
+    policy = serial_pipeline((main, create), seed=0, max_env_step=256)
+    assert policy is not None
+    importlib.import_module("dizoo.box2d.carracing.envs.carracing_env")
+    env = make_env(dict(type="carracing", env_id="CarRacing-v3"))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.shape == obs.shape == (3, 96, 96) and obs.dtype == np.uint8
+    assert env.action_space.n == 5
+    with pytest.raises(Exception, match="save_replay_gif"):
+        make_env(dict(type="carracing", env_id="CarRacing-v3", save_replay_gif=True))

@@ -1,0 +1,3 @@
+from .carracing_env import CarRacingEnv
+
+__all__ = ["CarRacingEnv"]
