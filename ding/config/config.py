@@ -123,6 +123,23 @@ def _unknown_key_error(path: str, key: str, siblings: Iterable[str], root: dict)
     return ConfigError(f"Unknown config key '{path}'. " + " ".join(hints))
 
 
+def _env_pool_keys(user_env: dict, user_manager: dict) -> dict:
+    """DI-engine's 'env_pool' manager (EnvPool) runs as ding's native Atari manager (ale-py's C++ vector env); its env
+    keys ``collector_batch_size`` (envs per step of the collector: fewer than ``collector_env_num`` steps them
+    asynchronously, the 'atari' manager's ``manager.batch_size``) and ``evaluator_batch_size`` (ding's evaluators
+    step all their envs together) are taken here."""
+    user_env = dict(user_env)
+    batch = user_env.pop("collector_batch_size", None)
+    user_env.pop("evaluator_batch_size", None)
+    if batch is not None:
+        envs = user_env.get("collector_env_num")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError(f"Config key 'env.collector_batch_size' must be an int >= 1, got {batch!r}")
+        if "batch_size" not in user_manager:
+            user_env["manager"] = {**user_manager, "batch_size": 0 if envs is not None and batch >= envs else batch}
+    return user_env
+
+
 def _manager_types_with_key(key: str) -> list[str]:
     """The registered env manager types whose config has ``key``."""
     from ding.utils.registry import ENV_MANAGER_REGISTRY
@@ -540,6 +557,9 @@ def compile_config(
     buffer_cls = _get(BUFFER_REGISTRY, buffer_name, "replay_buffer") if buffer_name is not None else None
     model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
 
+    if manager_type == "env_pool":
+        user["env"] = user_env = _env_pool_keys(user_env, user_manager)
+        user_manager = user_env.get("manager", {})
     # create_config.env_manager may carry manager values besides its type (DI-engine allows shared_memory etc.)
     manager_values = {k: v for k, v in create.get("env_manager", {}).items() if k not in ("type", "import_names")}
     if manager_values:

@@ -24,7 +24,6 @@ FOLDERS = ("dizoo/atari/config/serial/", "dizoo/classic_control/", "dizoo/box2d/
 
 # files of a policy type ding has that need a DI-engine feature ding has not: the file -> words of its refusal
 NEEDS = {
-    "pong_dqn_envpool_config.py": "env_pool",  # EnvPool's env manager (no wheel for this Python; ale-py's instead)
     "qbert_sqil_config.py": "alpha",  # SQIL
     "pendulum_sqil_sac_config.py": "expert_random_collect_size",  # SQIL
     # offline data generation (collect_count, save_path, a learner's load_path)

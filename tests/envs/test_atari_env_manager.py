@@ -323,3 +323,32 @@ def test_create_env_manager_builds_the_vector_env_from_get_vec_env_setting():
     mixed = [partial(env_fn, cfg=collector_cfgs[0]), partial(env_fn, cfg=evaluator_cfgs[0])]
     with pytest.raises(ValueError, match="configs differ"):
         create_env_manager(cfg.manager, mixed)
+
+
+def test_dingines_env_pool_manager_runs_as_the_native_manager():
+    """DI-engine's 'env_pool' (EnvPool, no wheel here) is ale-py's C++ vector env, as 'atari'; its env keys
+    collector_batch_size (fewer than the envs: asynchronous) and evaluator_batch_size are taken."""
+    from ding.config import compile_config
+    from ding.config.config import ConfigError
+
+    main = dict(
+        env=dict(collector_env_num=8, collector_batch_size=4, evaluator_env_num=2, evaluator_batch_size=2,
+                 n_evaluator_episode=2, env_id="PongNoFrameskip-v4"),
+        policy=dict(cuda=False, model=dict(obs_shape=[4, 84, 84], action_shape=6)),
+    )  # fmt: skip
+    create = dict(
+        env=dict(type="atari", import_names=["dizoo.atari.envs.atari_env"]),
+        env_manager=dict(type="env_pool"),
+        policy=dict(type="dqn"),
+    )
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    assert cfg.env.manager.type == "env_pool" and cfg.env.manager.batch_size == 4
+    assert "collector_batch_size" not in cfg.env and "evaluator_batch_size" not in cfg.env
+    assert ENV_MANAGER_REGISTRY.get("env_pool") is AtariEnvManager
+    with AtariEnvManager.build(cfg.env, 8, is_train=True) as collector:
+        assert collector.asynchronous and collector.batch_size == 4
+    main["env"]["collector_batch_size"] = 8  # every env at each step: synchronous
+    assert compile_config(main, create_cfg=create, save_cfg=False).env.manager.batch_size == 0
+    create["env_manager"]["type"] = "subprocess"  # the keys are EnvPool's: another manager refuses them by name
+    with pytest.raises(ConfigError, match="collector_batch_size"):
+        compile_config(main, create_cfg=create, save_cfg=False)

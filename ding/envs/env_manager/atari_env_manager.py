@@ -179,6 +179,7 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
+@ENV_MANAGER_REGISTRY.register("env_pool")  # DI-engine's EnvPool manager (no wheel here): ale-py's C++ vector env
 @ENV_MANAGER_REGISTRY.register("atari")
 class AtariEnvManager(BaseEnvManager):
     """``E`` Atari games stepped by ale-py's C++ vector env on threads, with same-step auto-reset.
