@@ -150,6 +150,8 @@ def _manager_types_with_key(key: str) -> list[str]:
             config = getattr(ENV_MANAGER_REGISTRY.get(name), "config", {})
         except Exception:  # noqa: BLE001 (a type whose module fails to import is no hint)
             continue
+        if config.get("type", name) != name:  # an alias (DI-engine's 'env_pool' is 'atari'): named once, as itself
+            continue
         if key in config and name not in owners:
             owners.append(name)
     return owners
