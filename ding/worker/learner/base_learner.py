@@ -28,6 +28,7 @@ from ding.utils.checkpoint import (
 from ding.utils.checkpoint_writer import BackgroundWriter
 from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process, mark_progress
 from ding.utils.log_helper import component_logger, format_stats
+from ding.utils.malloc import tune_malloc
 from ding.worker.transitions import TransitionList, stack_transitions
 
 
@@ -84,6 +85,7 @@ class BaseLearner:
                 "BaseLearner(dist_info=...) is not supported: ding reads rank and world size from the process group "
                 "(run inside `with DistContext():`)"
             )
+        tune_malloc()  # a step's large buffers stay in the heap between steps (ding/utils/malloc.py)
         self._cfg = cfg
         self._policy = getattr(policy, "learn_mode", policy)
         self._logger = component_logger(tb_logger, exp_name, instance_name)
