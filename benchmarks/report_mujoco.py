@@ -38,7 +38,8 @@ def cut(rows: list[dict], at: int | None) -> tuple[list[dict], str]:
     """A run's rows up to ``at`` env steps (all without it) and its status there: 'finished', 'preempted', ... from
     its last row, 'unfinished' for a run still going (or cut short without a closing row), 'at N' for a run that
     has an evaluation at N (it reached the horizon, finished or not), 'no evaluation at N' for one that went past N
-    without evaluating there (left out of the means)."""
+    without evaluating there, 'finished at M, short of N' for one that finished before N (both left out of the
+    means)."""
     if at is not None:
         reached = any(int(r["env_step"]) == at and r["status"] == "eval" for r in rows)
         beyond = any(int(r["env_step"]) > at for r in rows)
@@ -47,6 +48,8 @@ def cut(rows: list[dict], at: int | None) -> tuple[list[dict], str]:
             return [r for r in rows if r["status"] == "eval"], f"at {at}"
         if beyond:  # evaluated on another grid (PPO: every 20,480 steps): not read at this horizon
             return [r for r in rows if r["status"] == "eval"], f"no evaluation at {at}"
+        if rows and rows[-1]["status"] == "finished":  # a shorter run (300k, read at 1M): no figure at this horizon
+            return rows, f"finished at {int(rows[-1]['env_step']):,}, short of {at:,}"
     if not rows:
         return rows, "unfinished"
     return rows, rows[-1]["status"] if rows[-1]["status"] != "eval" else "unfinished"

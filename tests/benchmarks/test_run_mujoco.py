@@ -64,6 +64,9 @@ def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
     assert report.cut(long_run, None) == (long_run, "preempted")
     assert report.cut(long_run[:2], None)[1] == "unfinished"
     assert report.cut(long_run, 12)[1] == "no evaluation at 12"  # past 12, evaluated at 10 and 15 only
+    short_run = [row(5, 1.0), row(10, 4.0), row(10, 4.0, "finished")]  # a 300k run read at 1M has no 1M figure
+    assert report.cut(short_run, 20) == (short_run, "finished at 10, short of 20")
+    assert report.cut(short_run, 10)[1] == "at 10" and report.cut(short_run, None)[1] == "finished"
 
 
 def test_the_reports_markdown_rows():
