@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout, uninstalled
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
+from common import time_rounds  # noqa: E402
 
 from ding.model.common import ConvEncoder  # noqa: E402  (importing ding.model registers the models)
 from ding.utils.registry import MODEL_REGISTRY  # noqa: E402
@@ -34,21 +34,6 @@ MODELS = {  # name: (registry type, keyword arguments, train batch)
     "dqn nature 'same'": ("dqn", dict(encoder_padding="same"), 32),
     "ppo vac nature": ("vac", dict(), 256),
 }  # fmt: skip
-
-
-def time_rounds(fn_by_side: dict, rounds: int, calls: int) -> dict[str, float]:
-    """Median ms per call of each side, timed in alternating rounds after a warm-up."""
-    for fn in fn_by_side.values():
-        fn()
-        fn()
-    times: dict[str, list[float]] = {side: [] for side in fn_by_side}
-    for _ in range(rounds):
-        for side, fn in fn_by_side.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times[side].append((time.perf_counter() - start) / calls * 1000)
-    return {side: statistics.median(values) for side, values in times.items()}
 
 
 def with_format(fn, channels_last: bool):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import statistics
+import time
 
 import numpy as np
 import torch
@@ -80,3 +82,18 @@ def raw_atari_vector_env(manager):
         max_num_frames_per_episode=s.max_episode_frames,
         repeat_action_probability=s.repeat_action_probability,
     )
+
+
+def time_rounds(fn_by_side: dict, rounds: int, calls: int) -> dict[str, float]:
+    """Median ms per call of each side, timed in alternating rounds after a warm-up."""
+    for fn in fn_by_side.values():
+        fn()
+        fn()
+    times: dict[str, list[float]] = {side: [] for side in fn_by_side}
+    for _ in range(rounds):
+        for side, fn in fn_by_side.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[side].append((time.perf_counter() - start) / calls * 1000)
+    return {side: statistics.median(values) for side, values in times.items()}

@@ -3,10 +3,12 @@ random intensity (Schwarzer et al. 2021), the two that Dopamine's DrQ(eps) appli
 
 Each image of the batch is padded by ``pad`` pixels on every side, the border pixels replicated, and cropped back to
 its size at an offset ``(dy, dx)`` drawn uniformly from ``{0, ..., 2 pad}`` per sample (every channel of a sample,
-i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. Padding and cropping are one gather
-(output pixel ``(y, x)`` of sample b is input pixel ``(clamp(y + dy_b - pad), clamp(x + dx_b - pad))``), two
-kernels for the batch; :func:`slice_shift` (pad once, one slice copy per sample) gives the same bytes and is kept
-for a side-by-side timing.
+i.e. every frame of a stack, shifts alike). uint8 stacks stay uint8. Two ways give the same bytes:
+:func:`slice_shift` (the CPU's: the batch padded once, then the crops stacked into the output, one
+strided slice per sample) and :func:`gather_shift` (a GPU's: output pixel ``(y, x)`` of sample b is input pixel
+``(clamp(y + dy_b - pad), clamp(x + dx_b - pad))``, two gathers for the batch, offsets never read by the host).
+On the CPU the gathers cost an element-wise index read per byte: 1.28 ms for a 32x4x84x84 uint8 batch against the
+slices' 0.22 ms (``benchmarks/bench_augment.py``).
 
 :func:`random_intensity` multiplies each image (every frame of a stack alike) by ``1 + scale * clip(n_b, -2, 2)``,
 ``n_b`` standard normal per sample; uint8 pixels become floats in [0, 1] first, as the image encoders read them
@@ -16,6 +18,7 @@ for a side-by-side timing.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def random_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
@@ -26,21 +29,21 @@ def random_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch
         return images
     if images.dim() != 4:
         raise ValueError(f"random_shift takes image batches (B, C, H, W), got shape {tuple(images.shape)}")
-    # the gathers everywhere: the CPU's slice copies (slice_shift) took 613 s of a Pong 100k run against the gathers'
-    # 274 s in stop 14 (different threads and neighbours, not a side-by-side timing; kept for such a measurement)
+    if images.device.type == "cpu":
+        return slice_shift(images, offsets, pad)
     return gather_shift(images, offsets, pad)
 
 
 def slice_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:
-    """:func:`random_shift` on the CPU: the batch padded once, then one slice copy per sample."""
-    batch, _, height, width = images.shape
-    rows = torch.arange(-pad, height + pad, device=images.device).clamp_(0, height - 1)
-    cols = torch.arange(-pad, width + pad, device=images.device).clamp_(0, width - 1)
-    padded = images.index_select(2, rows).index_select(3, cols)  # (B, C, H + 2 pad, W + 2 pad)
-    out = torch.empty_like(images)
-    for b, (dy, dx) in enumerate(offsets.tolist()):
-        out[b] = padded[b, :, dy : dy + height, dx : dx + width]
-    return out
+    """:func:`random_shift` on the CPU: the batch padded once (torch's replication pad), then each sample's crop, a
+    strided slice of its padded images, copied into the output by one stack (the offsets are read by the host)."""
+    height, width = images.shape[-2:]
+    if len(images) == 0:
+        return images.clone()
+    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    return torch.stack(
+        [padded[b, :, dy : dy + height, dx : dx + width] for b, (dy, dx) in enumerate(offsets.tolist())]
+    )
 
 
 def gather_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:

@@ -62,6 +62,13 @@ def test_every_output_is_a_crop_of_the_padded_input_at_the_given_offset(dtype, s
     # every frame of a stack shifts alike: the channels share the offset (checked per sample above)
 
 
+@pytest.mark.parametrize("shift", [random_shift, slice_shift, gather_shift])
+def test_an_empty_batch_shifts_to_an_empty_batch(shift):
+    images = torch.zeros((0, 4, 84, 84), dtype=torch.uint8)
+    out = shift(images, torch.zeros((0, 2), dtype=torch.long), PAD)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+
+
 def image_policy(policy_type: str = "dqn", **learn):
     """A DQN-family policy on 4x84x84 stacks with DER's small encoder (cheap) and random shifts of pad 4."""
     from dizoo.atari.config.serial.atari_dqn import atari_dqn_config
