@@ -4,7 +4,11 @@
 
 DI-engine's command line works as written: `-s` repeated trains the seeds one after the other, each in
 `<--exp-name or the config file's name>_result/seed<N>/`; `--exp-name` names the experiment folder; `-e ENV -p
-POLICY` instead of `-c` takes the shipped config `dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`).
+POLICY` instead of `-c` takes the shipped config `dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`);
+`--profile DIR` profiles the command with cProfile into DIR (DI-engine's three files). DI-engine's modes that ding has
+not (its parallel/dist pipelines, the imitation and reward-model ones) are refused by name, with what to run instead;
+the options only those modes read (``--platform``, ``--enable-total-log``, the hosts and ports, ...) are accepted and
+ignored with a note, as DI-engine's serial modes ignore them.
 
 Under a launcher that starts several processes (`torchrun --nproc_per_node=2 $(which ding) -m serial ...`, srun,
 mpirun) the training modes run as the ranks of one DDP job (inside DistContext), never as independent runs; a config
@@ -23,6 +27,33 @@ from typing import Optional
 from ding.entry.script import EXIT_CONFIG_ERROR, add_training_arguments, call_reporting_errors
 
 MODES = ("serial", "serial_onpolicy", "eval")
+_OURS = "{ours}"  # filled in when the refusal is made (the registry's policy types): see _ding_modes
+_SCALE = (
+    "ding scales one learner over GPUs and nodes instead: set policy.learn.multi_gpu=True and start `ding -m serial` "
+    "under torchrun, srun or mpirun (docs/multi_gpu.md)"
+)
+DINGINE_MODES = {  # DI-engine 0.5.3's -m choices that ding has not -> what they run, and what to do instead
+    "parallel": f"its parallel pipeline (coordinator, collector and learner processes); {_SCALE}",
+    "dist": f"its distributed pipeline (coordinator, collectors and learners as services); {_SCALE}",
+    "serial_sqil": f"SQIL from an expert's demonstrations, a pipeline ding has not; {_OURS}",
+    "serial_dqfd": f"DQfD from an expert's demonstrations, a pipeline ding has not; {_OURS}",
+    "serial_gail": f"GAIL (a learned reward from an expert's data), a pipeline ding has not; {_OURS}",
+    "serial_trex": f"T-REX (a reward learned from ranked demonstrations), a pipeline ding has not; {_OURS}",
+    "serial_trex_onpolicy": f"T-REX with an on-policy agent, a pipeline ding has not; {_OURS}",
+    "serial_reward_model": f"an agent on a learned reward model (RND, ICM, ...), a pipeline ding has not; {_OURS}",
+    "serial_offline": f"offline RL from a saved dataset (CQL, BCQ, ...), a pipeline ding has not; {_OURS}",
+    "serial_ngu": f"NGU (recurrent, with episodic novelty), a pipeline ding has not; {_OURS}",
+}
+# DI-engine 0.5.3's options that only its parallel/dist modes read (its serial modes ignore them): accepted and
+# ignored with a note, so a DI-engine command line that trains serially runs here as written
+DIST_ONLY_OPTIONS = (
+    ("--enable-total-log",), ("--disable-flask-log",), ("-P", "--platform"), ("-M", "--module"), ("--module-name",),
+    ("-cdh", "--coordinator-host"), ("-cdp", "--coordinator-port"), ("-lh", "--learner-host"),
+    ("-lp", "--learner-port"), ("-clh", "--collector-host"), ("-clp", "--collector-port"),
+    ("-agh", "--aggregator-host"), ("-agp", "--aggregator-port"), ("--add",), ("--delete",), ("--restart",),
+    ("--kubeconfig",), ("-cdn", "--coordinator-name"), ("-ns", "--namespace"), ("-rs", "--replicas"),
+    ("-rpn", "--restart-pod-name"), ("--cpus",), ("--gpus",), ("--memory",),
+)  # fmt: skip
 REGISTRIES = {  # DI-engine's -q names -> ding.utils.registry's
     "policy": "POLICY_REGISTRY",
     "model": "MODEL_REGISTRY",
@@ -30,7 +61,7 @@ REGISTRIES = {  # DI-engine's -q names -> ding.utils.registry's
     "env_manager": "ENV_MANAGER_REGISTRY",
     "buffer": "BUFFER_REGISTRY",
 }
-__all__ = ["EXIT_CONFIG_ERROR", "MODES", "build_parser", "main"]
+__all__ = ["DINGINE_MODES", "EXIT_CONFIG_ERROR", "MODES", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ding",
         description="ding: train and evaluate RL agents (DI-engine-compatible configs and command line).",
         epilog="ding plot RUN_DIR... -o curve.png: learning curves of runs (mean and band over seeds) as a PNG and "
-        "a CSV; see ding plot --help.",
+        "a CSV; see ding plot --help. DI-engine's options of its parallel/dist modes (--platform, "
+        "--enable-total-log, --disable-flask-log, the hosts and ports, ...) are accepted and ignored, with a note.",
     )
     parser.add_argument(
         "-m",
         "--mode",
-        choices=MODES,
         default=None,
-        help="serial: train off-policy (DQN); serial_onpolicy: train on-policy (PPO); eval: evaluate a ckpt",
+        metavar="{" + ",".join(MODES) + "}",
+        help="serial: train off-policy (DQN, SAC, ...); serial_onpolicy: train on-policy (PPO); eval: evaluate a ckpt",
     )
     parser.add_argument(
         "-q",
@@ -74,8 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the experiment exp_name from its ckpt/latest.pth.tar (same as policy.learn.resume_training)",
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="DIR",
+        help="profile the command with cProfile; when it ends write profile_tottime.txt, profile_cumtime.txt and "
+        "profile.prof (pstats, snakeviz) into DIR (DI-engine's --profile; under a launcher, rank 0's)",
+    )
     parser.add_argument("-v", "--version", action="version", version=f"%(prog)s {_version()}")
+    for flags in DIST_ONLY_OPTIONS:
+        parser.add_argument(*flags, dest=_dist_dest(flags), default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def _dist_dest(flags: tuple[str, ...]) -> str:
+    return "dist_only_" + flags[-1].lstrip("-").replace("-", "_")
 
 
 def _version() -> str:
@@ -111,7 +156,69 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if args.mode is None:
         parser.error("the following arguments are required: -m/--mode (or -q REGISTRY to list a registry)")
-    return call_reporting_errors(_run, args)
+    if args.mode not in MODES:
+        if args.mode in DINGINE_MODES:
+            what = DINGINE_MODES[args.mode].replace(_OURS, _ding_modes())
+            parser.error(f"-m {args.mode}: DI-engine's mode runs {what}")
+        parser.error(f"argument -m/--mode: invalid choice: {args.mode!r} (choose from {', '.join(MODES)})")
+    for flags in DIST_ONLY_OPTIONS:
+        value = getattr(args, _dist_dest(flags))
+        if value is not None:
+            print(
+                f"[ding] note: {flags[-1]} {value} ignored: DI-engine reads it in its parallel/dist modes only "
+                f"(its -m {args.mode} ignores it too)",
+                file=sys.stderr,
+                flush=True,
+            )
+    if args.profile is None:
+        return call_reporting_errors(_run, args)
+    return _profiled(args)
+
+
+def _ding_modes() -> str:
+    """ding's modes, each with the registered policy types it trains."""
+    from ding.utils.registry import POLICY_REGISTRY
+
+    kinds: dict[bool, list[str]] = {False: [], True: []}
+    for name in POLICY_REGISTRY.names():
+        kinds[bool(POLICY_REGISTRY.get(name).default_config().get("on_policy"))].append(name)
+    return (
+        f"ding's modes: serial (off-policy: {', '.join(kinds[False])}), serial_onpolicy ({', '.join(kinds[True])}), "
+        f"eval"
+    )
+
+
+def _profiled(args: argparse.Namespace) -> int:
+    """DI-engine's ``--profile DIR``: the command under cProfile; its statistics written into DIR when it ends (also
+    after an error or a preemption) as profile_tottime.txt and profile_cumtime.txt (pstats listings sorted by
+    own and cumulative time) and profile.prof (the raw statistics). Under a launcher only rank 0 profiles."""
+    import cProfile
+    import pstats
+
+    from ding.utils.dist import detect_launcher
+
+    folder = os.path.abspath(args.profile)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        print(f"ding: error: --profile {args.profile}: exists and is not a folder", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_ERROR
+    try:
+        rank = detect_launcher().rank
+    except Exception:  # a half-set launcher environment: _run reports it
+        rank = 0
+    if rank != 0:
+        return call_reporting_errors(_run, args)
+    os.makedirs(folder, exist_ok=True)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return call_reporting_errors(_run, args)
+    finally:
+        profiler.disable()
+        for key, name in (("tottime", "profile_tottime.txt"), ("cumtime", "profile_cumtime.txt")):
+            with open(os.path.join(folder, name), "w") as stream:
+                pstats.Stats(profiler, stream=stream).sort_stats(key).print_stats()
+        profiler.dump_stats(os.path.join(folder, "profile.prof"))
+        print(f"[ding] profile written to {folder}", file=sys.stderr, flush=True)
 
 
 def query_registry(kind: str) -> str:

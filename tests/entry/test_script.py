@@ -241,3 +241,72 @@ def test_query_registry_lists_the_types_and_where_they_are_defined(capsys):
         cli_main(["-s", "0"])
     assert exit_info.value.code == 2
     assert "required: -m/--mode (or -q REGISTRY" in capsys.readouterr().err
+
+
+def dingine_cli_source() -> str:
+    import zipfile
+
+    from tests.dingine_scripts import fetch_wheel
+
+    with zipfile.ZipFile(fetch_wheel()) as wheel:
+        return wheel.read("ding/entry/cli.py").decode("utf-8")
+
+
+def dingine_cli_options(source: str) -> dict[str, list]:
+    """{first flag of each of DI-engine's click options: its flags} and its -m choices, read from its cli.py."""
+    options, modes = {}, []
+    for call in ast.walk(ast.parse(source)):
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "option":
+            flags = [a.value for a in call.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")]
+            options[flags[0]] = flags
+            if "--mode" in flags:
+                choice = next(k.value for k in call.keywords if k.arg == "type")
+                modes = [e.value for e in choice.args[0].elts]
+    return {"options": options, "modes": modes}
+
+
+def test_every_dingine_command_line_flag_parses_and_every_mode_is_ours_or_refused_by_name(capsys):
+    """DI-engine 0.5.3's `ding` options (read from its own cli.py): each is one of ding's, and each of its -m modes is
+    ding's or refused naming the mode, with what to run instead (never argparse's bare 'invalid choice')."""
+    from ding.entry.cli import DINGINE_MODES, MODES
+
+    dingine = dingine_cli_options(dingine_cli_source())
+    assert len(dingine["options"]) > 30 and "serial_ngu" in dingine["modes"]  # the file was read
+    ours = build_parser()._option_string_actions
+    for flags in dingine["options"].values():
+        assert all(flag in ours for flag in flags), f"DI-engine's {flags} is not an option of ding's"
+    assert sorted(dingine["modes"]) == sorted([*MODES, *DINGINE_MODES])
+    for mode in DINGINE_MODES:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["-m", mode, "-c", "cfg.py"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err.startswith(f"ding: error: -m {mode}: DI-engine's mode runs ")
+        assert "serial_onpolicy (ppo)" in err or "policy.learn.multi_gpu=True" in err, err
+    with pytest.raises(SystemExit):
+        cli_main(["-m", "serial_offpolicy", "-c", "cfg.py"])
+    assert "invalid choice: 'serial_offpolicy' (choose from serial, serial_onpolicy, eval)" in capsys.readouterr().err
+
+
+def test_dingine_parallel_mode_options_are_ignored_with_a_note_and_profile_writes_its_files(in_tmp, capsys):
+    """A DI-engine command line with options only its parallel/dist modes read trains as written, saying what it
+    ignored; --profile DIR leaves DI-engine's three files (pstats listings by own and cumulative time, raw stats)."""
+    import pstats
+
+    config = os.path.join(CARTPOLE, "cartpole_dqn_config.py")
+    argv = ["-m", "serial", "-c", config, "-s", "0", "--env-step", "64", "-P", "local", "--enable-total-log", "True",
+            "--disable-flask-log", "True", "-cdh", "0.0.0.0", "--profile", "prof"]  # fmt: skip
+    assert cli_main(argv) == 0
+    err = capsys.readouterr().err
+    for flag, value in (("--platform", "local"), ("--enable-total-log", "True"), ("--coordinator-host", "0.0.0.0")):
+        assert f"[ding] note: {flag} {value} ignored: DI-engine reads it in its parallel/dist modes only" in err
+    assert summary("cartpole_dqn_seed0")["seed"] == 0
+    assert sorted(os.listdir("prof")) == ["profile.prof", "profile_cumtime.txt", "profile_tottime.txt"]
+    stats = pstats.Stats(os.path.join("prof", "profile.prof"))
+    assert any(name == "serial_pipeline" for (_, _, name) in stats.stats)  # the training ran under the profiler
+    with open(os.path.join("prof", "profile_cumtime.txt")) as f:
+        assert "Ordered by: cumulative time" in f.read()
+    with open("afile", "w") as f:
+        f.write("x")
+    assert cli_main(["-m", "serial", "-c", config, "--profile", "afile"]) == 2
+    assert "--profile afile: exists and is not a folder" in capsys.readouterr().err
