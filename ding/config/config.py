@@ -263,11 +263,25 @@ def _required_model_keys(model_cls: type) -> list[str]:
     ]
 
 
+def _policy_type_name(name: Optional[str]) -> Optional[str]:
+    """DI-engine's command-mode name of a policy type ding has ('dqn_command': its serial pipeline and scripts add
+    the suffix before compiling) as the type itself: ding's policies hold their own schedules, there is no
+    commander. Other names as they are."""
+    suffix = "_command"
+    if isinstance(name, str) and name.endswith(suffix) and name not in POLICY_REGISTRY:
+        base = name[: -len(suffix)]
+        if base in POLICY_REGISTRY:
+            return base
+    return name
+
+
 def _resolve_type(section: str, create: dict, main_value: Optional[dict], registry_names: str) -> tuple[Any, list]:
     """The type named for a section in create_config, falling back to the compiled main config's own ``type``."""
     create_section = create.get(section, {}) or {}
     type_name = create_section.get("type")
     main_type = (main_value or {}).get("type")
+    if section == "policy":
+        type_name, main_type = _policy_type_name(type_name), _policy_type_name(main_type)
     if type_name is not None and main_type is not None and type_name != main_type:
         raise ConfigError(
             f"create_config.{section}.type='{type_name}' but the main config names type '{main_type}'; keep one of them"
@@ -648,7 +662,7 @@ def _add_component_types(create: dict, env_manager, policy, learner, collector, 
                 f"compile_config({section}={getattr(cls, '__name__', cls)!r}): not a registered {registry.kind} type; "
                 f"register it with @{registry.kind.upper()}_REGISTRY.register('<name>')"
             )
-        if _set_create_type(create, section, name):
+        if _set_create_type(create, section, name, registry):
             from_classes.add(section)
     if buffer is not None:
         name = getattr(buffer, "config", {}).get("type")
@@ -657,7 +671,7 @@ def _add_component_types(create: dict, env_manager, policy, learner, collector, 
                 f"compile_config(buffer={getattr(buffer, '__name__', buffer)!r}): not a replay buffer ding knows; use "
                 f"ding.worker.AdvancedReplayBuffer or NaiveReplayBuffer"
             )
-        if _set_create_type(create, "replay_buffer", name):
+        if _set_create_type(create, "replay_buffer", name, BUFFER_REGISTRY):
             from_classes.add("replay_buffer")
     for section, cls in (("learner", learner), ("collector", collector), ("evaluator", evaluator)):
         if cls is None:
@@ -671,10 +685,14 @@ def _add_component_types(create: dict, env_manager, policy, learner, collector, 
     return from_classes
 
 
-def _set_create_type(create: dict, section: str, name: str) -> bool:
-    """Name ``section``'s type in ``create``; returns whether only the class named it."""
+def _set_create_type(create: dict, section: str, name: str, registry) -> bool:
+    """Name ``section``'s type in ``create``; returns whether only the class named it. A type create_config names
+    that is another name of the class's registered type (DI-engine's 'deque' and 'advanced' buffers, which are one
+    buffer here) stays as the config names it."""
     named = create.get(section, {}).get("type")
     if named is not None and named != name:
+        if named in registry and registry.get(named) is registry.get(name):
+            return False
         raise ConfigError(
             f"compile_config got a {section} class of type '{name}' but create_config.{section}.type='{named}'; "
             f"keep one of them"

@@ -16,6 +16,11 @@ _CLASSES = {
     "SACPolicy": "ding.policy.sac",
     "DDPGPolicy": "ding.policy.ddpg",
     "TD3Policy": "ding.policy.ddpg",
+    "C51Policy": "ding.policy.c51",
+    "QRDQNPolicy": "ding.policy.qrdqn",
+    "IQNPolicy": "ding.policy.iqn",
+    "RainbowPolicy": "ding.policy.rainbow",
+    "RainbowDQNPolicy": "ding.policy.rainbow",  # DI-engine's name of the Rainbow policy
 }
 __all__ = ["Policy", "create_policy", "get_policy_cls", *_CLASSES]
 

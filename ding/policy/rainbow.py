@@ -46,3 +46,6 @@ class RainbowPolicy(C51Policy):
                 "is a policy type of its own: create_config.policy.type='iqn' (model.noise=True, model.dueling=True "
                 "give it Rainbow's head)"
             )
+
+
+RainbowDQNPolicy = RainbowPolicy  # DI-engine's name (ding.policy.RainbowDQNPolicy)

@@ -41,9 +41,7 @@ def slice_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.
     if len(images) == 0:
         return images.clone()
     padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
-    return torch.stack(
-        [padded[b, :, dy : dy + height, dx : dx + width] for b, (dy, dx) in enumerate(offsets.tolist())]
-    )
+    return torch.stack([padded[b, :, dy : dy + height, dx : dx + width] for b, (dy, dx) in enumerate(offsets.tolist())])
 
 
 def gather_shift(images: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tensor:

@@ -44,6 +44,32 @@ def test_on_policy_ignores_a_buffer_class_but_not_buffer_values():
         compile_config(main, BaseEnvManager, PPOPolicy, buffer=NaiveReplayBuffer, save_cfg=False)
 
 
+def test_dingine_aliases_of_one_type_do_not_conflict(in_tmp):
+    """DI-engine's pendulum_dqn_eval.py passes AdvancedReplayBuffer with a create_config naming the 'deque' buffer
+    (one buffer here), then compiles again with policy type 'dqn_command' (DI-engine's command-mode name, as its
+    serial pipeline makes it): each is the same type, not a conflict."""
+    from ding.worker import AdvancedReplayBuffer
+    from dizoo.classic_control.pendulum.config.pendulum_dqn_config import create_config as pendulum_create
+    from dizoo.classic_control.pendulum.config.pendulum_dqn_config import main_config as pendulum_main
+
+    create = copy.deepcopy(pendulum_create)
+    assert create.replay_buffer.type == "deque"
+    cfg = compile_config(
+        copy.deepcopy(pendulum_main), BaseEnvManager, DQNPolicy, buffer=AdvancedReplayBuffer, create_cfg=create,
+        save_cfg=False,
+    )  # fmt: skip
+    assert cfg.policy.type == "dqn" and cfg.policy.other.replay_buffer.type == "deque"
+    create.policy.type = create.policy.type + "_command"
+    cfg = compile_config(cfg, seed=0, env=None, auto=True, create_cfg=create, save_cfg=False)
+    assert cfg.policy.type == "dqn" and cfg.env.type == "pendulum" and cfg.env.continuous is False
+    create.policy.type = "sac_command"  # another policy's command name: a conflict as before
+    with pytest.raises(ConfigError, match="create_config.policy.type='sac' but the main config names type 'dqn'"):
+        compile_config(cfg, seed=0, env=None, auto=True, create_cfg=create, save_cfg=False)
+    create.policy.type = "dqn_commando"
+    with pytest.raises(ConfigError, match="keep one of them"):
+        compile_config(cfg, seed=0, env=None, auto=True, create_cfg=create, save_cfg=False)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

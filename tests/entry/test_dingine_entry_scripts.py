@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.dingine_scripts import dingine_script, run_script
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,25 @@ def test_cartpole_dqn_main_learns_then_eval_script_loads_its_best_checkpoint(tmp
     # DI-engine's eval script: policy.load_path of the config is the best checkpoint the training wrote, evaluated
     # on the envs of the same seed (dynamic_seed=False): the training's best evaluation again
     result = run_script(dingine_script(f"{CARTPOLE}/cartpole_dqn_eval.py", tmp_path), tmp_path)
+    assert evaluations(result.stdout) == [pytest.approx(max(training))]
+
+
+def test_cartpole_c51_main_learns(tmp_path):
+    """DI-engine's C51 script: C51Policy and C51DQN by DI-engine's names, on ding's cartpole_c51_config."""
+    result = run_script(dingine_script(f"{CARTPOLE}/cartpole_c51_main.py", tmp_path), tmp_path)
+    assert "-> stop value reached" in result.stdout and max(evaluations(result.stdout)) >= 195
+    assert (tmp_path / "cartpole_c51_seed0" / "ckpt" / "ckpt_best.pth.tar").is_file()
+
+
+def test_pendulum_dqn_eval_script_loads_the_best_checkpoint_of_the_shipped_config(tmp_path):
+    """ding's pendulum_dqn_config.py (DI-engine's values, 11 discrete torques) reaches its stop value, then DI-engine's
+    pendulum_dqn_eval.py (AdvancedReplayBuffer beside a 'deque' create_config, a 'dqn_command' policy type) evaluates
+    the best checkpoint on the envs of the same seed: the training's best evaluation again."""
+    config = os.path.join(REPO_ROOT, "dizoo", "classic_control", "pendulum", "config", "pendulum_dqn_config.py")
+    result = run_script(config, tmp_path)
+    training = evaluations(result.stdout)
+    assert "-> stop value reached" in result.stdout and max(training) >= -250
+    result = run_script(dingine_script("dizoo/classic_control/pendulum/entry/pendulum_dqn_eval.py", tmp_path), tmp_path)
     assert evaluations(result.stdout) == [pytest.approx(max(training))]
 
 
