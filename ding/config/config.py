@@ -263,6 +263,14 @@ def _required_model_keys(model_cls: type) -> list[str]:
     ]
 
 
+def _undeclared_dingine_env(env_cls: Any) -> bool:
+    """An env class written against DI-engine's ``BaseEnv`` without a ``config`` of its own (DI-engine's envs need
+    none: they read their keys from the cfg they get)."""
+    from ding.envs.base_env import BaseEnv
+
+    return isinstance(env_cls, type) and issubclass(env_cls, BaseEnv) and env_cls.config is BaseEnv.config
+
+
 def _policy_type_name(name: Optional[str]) -> Optional[str]:
     """DI-engine's command-mode name of a policy type ding has ('dqn_command': its serial pipeline and scripts add
     the suffix before compiling) as the type itself: ding's policies hold their own schedules, there is no
@@ -585,7 +593,9 @@ def compile_config(
 
     multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
-    if env_cls is None:  # envs the user builds: their keys are the user's own business, passed through as given
+    if env_cls is None or _undeclared_dingine_env(env_cls):
+        # envs the user builds, or a DI-engine env that declares no config: their keys are the user's own business,
+        # passed through as given (DI-engine checks none)
         for key in set(user_env) - set(defaults.env):
             defaults.env[key] = None
     rules = config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)

@@ -21,6 +21,8 @@ __all__ = [
     "EnvWorkerError",
     "EnvWorkerTimeout",
     "DingEnvWrapper",
+    "BaseEnv",
+    "BaseEnvTimestep",
 ]
 
 
@@ -36,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from ding.envs import env_manager
 
         return getattr(env_manager, name)
+    if name in ("BaseEnv", "BaseEnvTimestep"):  # DI-engine's env interface (ding.envs.base_env)
+        from ding.envs import base_env
+
+        return getattr(base_env, name)
     if name == "DingEnvWrapper":  # gymnasium is imported with it
         from ding.envs.gym_env import DingEnvWrapper
 

@@ -59,7 +59,20 @@ def make_env(cfg: Mapping[str, Any]) -> gymnasium.Env:
     the subprocess one included (the worker imports ``import_names`` itself).
     """
     import_modules(cfg.get("import_names", None) or [], where="env.import_names")
-    return ENV_REGISTRY.build(cfg["type"], cfg)
+    return as_gymnasium_env(ENV_REGISTRY.build(cfg["type"], cfg))
+
+
+def as_gymnasium_env(env: Any) -> gymnasium.Env:
+    """``env`` as the gymnasium env the managers step: a gymnasium env as it is; one of DI-engine's API
+    (:class:`ding.envs.BaseEnv`: ``reset() -> obs``, ``step -> BaseEnvTimestep``, ``seed(seed, dynamic_seed)``) or
+    of the old gym API through :class:`ding.envs.gym_env.LegacyEnvAdapter`."""
+    import gymnasium
+
+    if isinstance(env, gymnasium.Env):
+        return env
+    from ding.envs.gym_env import LegacyEnvAdapter
+
+    return LegacyEnvAdapter(env)
 
 
 def get_vec_env_setting(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import inspect
 import re
 import warnings
 from collections.abc import Mapping
@@ -179,26 +180,33 @@ class DingEnvWrapper:
 
 
 class LegacyEnvAdapter(gymnasium.Env):
-    """An env of the old gym API (gym < 0.26) as a gymnasium env: ``reset(seed=s)`` calls ``env.seed(s)`` (where
-    the env has it) then ``env.reset()``; a step's ``(obs, reward, done, info)`` becomes ``(obs, reward,
-    terminated, truncated, info)``, truncated where ``info['TimeLimit.truncated']`` says so. Envs already of the
-    new API (a 2-tuple reset, a 5-tuple step) pass through. Spaces of the old ``gym`` package become gymnasium's.
+    """An env of the old gym API (gym < 0.26) or of DI-engine's (:class:`ding.envs.BaseEnv`) as a gymnasium env:
+    ``reset(seed=s)`` calls ``env.seed(s)`` (``env.seed(s, dynamic_seed=True)`` where the env takes it: DI-engine's
+    collector seeding, a new start at each reset) then ``env.reset()``; a step's ``(obs, reward, done, info)`` (a
+    ``BaseEnvTimestep``) becomes ``(obs, reward, terminated, truncated, info)``, truncated where
+    ``info['TimeLimit.truncated']`` says so, a reward of shape (1,) (DI-engine's) a number. Envs already of the new
+    API (a 2-tuple reset, a 5-tuple step) pass through. Spaces of the old ``gym`` package become gymnasium's.
     """
 
     def __init__(self, env: Any) -> None:
         for name in ("reset", "step", "observation_space", "action_space"):
             if not hasattr(env, name):
-                raise TypeError(f"DingEnvWrapper takes a gym or gymnasium env; {type(env).__name__} has no '{name}'")
+                raise TypeError(
+                    f"an env must be a gymnasium env or have the reset, step, observation_space and action_space of "
+                    f"DI-engine's BaseEnv (or the old gym API); {type(env).__name__} has no '{name}'"
+                )
         self.env = env
         self.observation_space = as_gymnasium_space(env.observation_space)
         self.action_space = as_gymnasium_space(env.action_space)
         self.metadata = dict(getattr(env, "metadata", None) or {})
         self.render_mode = getattr(env, "render_mode", None)
+        seed = getattr(env, "seed", None)
+        self._seed_kwargs = {"dynamic_seed": True} if callable(seed) and _takes(seed, "dynamic_seed") else {}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             if callable(getattr(self.env, "seed", None)):
-                self.env.seed(seed)
+                self.env.seed(seed, **self._seed_kwargs)
                 out = self.env.reset()
             else:
                 out = self.env.reset(seed=seed)
@@ -214,7 +222,7 @@ class LegacyEnvAdapter(gymnasium.Env):
             return out
         obs, reward, done, info = out
         truncated = bool(info.get("TimeLimit.truncated", False)) if isinstance(info, dict) else False
-        return obs, reward, bool(done) and not truncated, truncated, info
+        return obs, _one_number(reward, self.env), bool(done) and not truncated, truncated, info
 
     def render(self):
         return self.env.render()
@@ -222,6 +230,23 @@ class LegacyEnvAdapter(gymnasium.Env):
     def close(self) -> None:
         if callable(getattr(self.env, "close", None)):
             self.env.close()
+
+
+def _takes(fn: Any, keyword: str) -> bool:
+    try:
+        return keyword in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+
+
+def _one_number(reward: Any, env: Any) -> Any:
+    """A step's reward as one number: DI-engine's envs return arrays of shape (1,); numbers pass as they are."""
+    if isinstance(reward, (int, float)):
+        return reward
+    values = np.asarray(reward).reshape(-1)
+    if values.size != 1:
+        raise ValueError(f"{env!r} returned a reward of {values.size} values; ding's envs give one number per step")
+    return values[0].item()
 
 
 def as_gymnasium_space(space: Any) -> gymnasium.spaces.Space:

@@ -37,3 +37,45 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """A tensor's values as a numpy array (a view on the CPU, a copy from a GPU); detached."""
     tensor = tensor.detach()
     return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()
+
+
+def to_ndarray(item, dtype=None):
+    """DI-engine's ``to_ndarray``: tensors, numbers and lists of numbers as numpy arrays (of ``dtype`` if given),
+    recursively through dicts, lists and tuples (a namedtuple keeps its type); arrays pass (cast to ``dtype``);
+    bools, strings and None as they are. An empty list or tuple gives None, as DI-engine's does."""
+    if isinstance(item, Mapping):
+        return {key: to_ndarray(value, dtype) for key, value in item.items()}
+    if isinstance(item, (list, tuple)):
+        if len(item) == 0:
+            return None
+        if isinstance(item[0], (int, float, np.number)) and not isinstance(item[0], bool):
+            return np.array(item, dtype=dtype)
+        if hasattr(item, "_fields"):
+            return type(item)(*[to_ndarray(value, dtype) for value in item])
+        return [to_ndarray(value, dtype) for value in item]
+    if isinstance(item, torch.Tensor):
+        array = to_numpy(item)
+        return array if dtype is None else array.astype(dtype)
+    if isinstance(item, np.ndarray):
+        return item if dtype is None else item.astype(dtype)
+    if item is None or isinstance(item, (bool, str)):
+        return item
+    if np.isscalar(item):
+        return np.array(item, dtype=dtype)
+    raise TypeError(f"to_ndarray: {type(item).__name__} is not a tensor, array, number, dict, list or tuple")
+
+
+def to_list(item):
+    """DI-engine's ``to_list``: tensors and arrays as (nested) lists, recursively through dicts, lists and tuples
+    (tuples become lists); numbers, strings and None as they are."""
+    if item is None:
+        return None
+    if isinstance(item, (torch.Tensor, np.ndarray)):
+        return item.tolist()
+    if isinstance(item, (list, tuple)):
+        return [to_list(value) for value in item]
+    if isinstance(item, Mapping):
+        return {key: to_list(value) for key, value in item.items()}
+    if np.isscalar(item):
+        return item
+    raise TypeError(f"to_list: {type(item).__name__} is not a tensor, array, number, dict, list or tuple")

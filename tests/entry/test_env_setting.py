@@ -18,7 +18,7 @@ def test_ding_env_wrapper_applies_the_conventions():
     raw = DingEnvWrapper(gymnasium.make("Pendulum-v1"), dict(act_scale=False))
     assert raw.action_space.high[0] == 2.0
     assert DingEnvWrapper(cfg=dict(env_id="CartPole-v1")).spec.id == "CartPole-v1"
-    with pytest.raises(TypeError, match="gym or gymnasium env"):  # old-API envs are taken (tests/envs)
+    with pytest.raises(TypeError, match="a gymnasium env or have the reset, step"):  # old-API envs: tests/envs
         DingEnvWrapper(object())
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from easydict import EasyDict
 
-from ding.envs.env import EnvStep, EnvValueError, space_shape_dtype
+from ding.envs.env import EnvStep, EnvValueError, as_gymnasium_env, space_shape_dtype
 from ding.utils.registry import ENV_MANAGER_REGISTRY
 
 EnvFn = Callable[[], Any]  # () -> gymnasium.Env
@@ -170,7 +170,7 @@ class BaseEnvManager:
         self._closed = False
         self.frames: list | None = None  # with build(render=True): each env's RGB frame after the last step
         self._render_probed = False  # set_rendering(True) has rendered a frame: the envs can
-        self._envs = [fn() for fn in env_fns]
+        self._envs = [as_gymnasium_env(fn()) for fn in env_fns]  # DI-engine's BaseEnv envs adapted
         self._setup_spaces(len(self._envs), self._envs[0].observation_space, self._envs[0].action_space)
         for i, env in enumerate(self._envs[1:], start=1):
             self._check_spaces(i, env.observation_space, env.action_space)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ding.envs.env import EnvValueError
+from ding.envs.env import EnvValueError, as_gymnasium_env
 from ding.envs.env_manager.base_env_manager import conform_obs
 from ding.envs.env_manager.shared_obs import attach_rows, close_blocks
 from ding.utils.registry import ENV_REGISTRY
@@ -139,7 +139,7 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
         try:
             if isinstance(env_fn, bytes):
                 env_fn = pickle.loads(env_fn)
-            env = env_fn()
+            env = as_gymnasium_env(env_fn())
             _limit_torch_threads()
             conn.send(("ok", (env.observation_space, env.action_space)))
         except Exception:
