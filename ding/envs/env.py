@@ -70,8 +70,10 @@ def as_gymnasium_env(env: Any) -> gymnasium.Env:
 
     if isinstance(env, gymnasium.Env):
         return env
-    from ding.envs.gym_env import LegacyEnvAdapter
+    from ding.envs.gym_env import DingEnv, LegacyEnvAdapter
 
+    if isinstance(env, DingEnv):  # DingEnvWrapper's: the gymnasium env it wraps, as it is
+        return env.env
     return LegacyEnvAdapter(env)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from easydict import EasyDict
 
 from ding.config.config import ConfigError
+from ding.envs.base_env import BaseEnv, BaseEnvTimestep
 from ding.utils.registry import ENV_REGISTRY
 
 # gymnasium ids whose envs need an extra, and the pip command that installs it
@@ -152,16 +153,17 @@ def with_ding_conventions(env: gymnasium.Env, act_scale: bool = True) -> gymnasi
 
 
 class DingEnvWrapper:
-    """DI-engine's ``DingEnvWrapper(env, cfg)``: an env you built, with ding's conventions (float32 observations,
-    Box actions in [-1, 1] unless ``cfg.act_scale`` is False); or, without ``env``, the env of ``cfg.env_id`` as
-    type 'gym' makes it. ``env`` may be a gymnasium env or one of the old gym API (``reset()`` returning the obs
-    alone, ``step`` returning ``(obs, reward, done, info)``, ``seed(seed)``): see :class:`LegacyEnvAdapter`.
-    ``cfg.env_wrapper`` may be DI-engine's ``'default'`` (or ``'mujoco_default'``): the env as it is. DI-engine's
-    other arguments (``seed_api``, ``caller``, ``is_gymnasium``) change nothing here: envs are seeded at reset.
+    """DI-engine's ``DingEnvWrapper(env, cfg)``: an env you built (gymnasium's, or one of the old gym API: see
+    :class:`LegacyEnvAdapter`) or, without ``env``, the env of ``cfg.env_id`` as type 'gym' makes it, with ding's
+    conventions (float32 observations, Box actions in [-1, 1] unless ``cfg.act_scale`` is False) and DI-engine's
+    interface (:class:`DingEnv`: ``reset() -> obs``, ``step(action) -> BaseEnvTimestep``, ``seed(seed,
+    dynamic_seed)``), so a DI-engine deploy loop (``obs = env.reset()``; ``obs, rew, done, info = env.step(a)``)
+    runs as written. ``cfg.env_wrapper`` may be DI-engine's ``'default'`` (or ``'mujoco_default'``): the env as it
+    is. DI-engine's other arguments (``seed_api``, ``caller``, ``is_gymnasium``) change nothing here.
 
-    For a run on envs you build, pass a factory through ``env_setting`` of the serial pipelines:
-    ``serial_pipeline(cfg, env_setting=[lambda cfg: DingEnvWrapper(gymnasium.make(...)), [{}] * 8, [{}] * 5])``,
-    or build the env managers yourself in a hand-written loop (docs/component_api.md).
+    ding's env managers step the gymnasium env inside (``.env``), so a factory returning a ``DingEnvWrapper`` serves
+    ``env_setting`` of the serial pipelines (``serial_pipeline(cfg, env_setting=[lambda cfg:
+    DingEnvWrapper(gymnasium.make(...)), [{}] * 8, [{}] * 5])``) and hand-written managers (docs/component_api.md).
     """
 
     def __new__(cls, env: Any = None, cfg: Mapping[str, Any] | None = None, **_di_engine: Any):
@@ -173,10 +175,80 @@ class DingEnvWrapper:
                 f"for Atari, ding's 'atari' env type applies the DeepMind wrappers)"
             )
         if env is None:
-            return GymEnv(cfg)
+            return DingEnv(GymEnv(cfg))
         if not isinstance(env, gymnasium.Env):
             env = LegacyEnvAdapter(env)
-        return with_ding_conventions(env, act_scale=cfg.get("act_scale", True))
+        return DingEnv(with_ding_conventions(env, act_scale=cfg.get("act_scale", True)))
+
+
+class DingEnv(BaseEnv):
+    """A gymnasium env (``.env``) behind DI-engine's env interface, what :class:`DingEnvWrapper` returns.
+
+    ``seed(seed, dynamic_seed=True)`` seeds the next ``reset()``; with ``dynamic_seed`` the episodes after it go on
+    from that seed's stream (new starts), without it every ``reset()`` starts from ``seed`` again (DI-engine's
+    evaluator seeding). ``reset()`` returns the first obs; ``step(action)`` a ``BaseEnvTimestep(obs, reward, done,
+    info)``: the reward an array of shape (1,) float32, ``done`` where the episode terminated or was cut,
+    ``info['TimeLimit.truncated']`` where a time limit cut it, ``info['eval_episode_return']`` (the episode's
+    return) when it ends. A discrete action may come as an array of shape (1,) (DI-engine's). Other attributes
+    (``spec``, ``render_mode``, ``unwrapped`` ...) are the gymnasium env's."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        self.env = env
+        self._seed: int | None = None
+        self._dynamic_seed = True
+        self._reseed = False
+        self._episode_return = 0.0
+
+    def seed(self, seed: int, dynamic_seed: bool = True) -> None:
+        self._seed, self._dynamic_seed, self._reseed = int(seed), bool(dynamic_seed), True
+
+    def reset(self) -> Any:
+        seed = self._seed if self._reseed else None
+        self._reseed = not self._dynamic_seed  # DI-engine's evaluator envs: the same start at every reset
+        self._episode_return = 0.0
+        return self.env.reset(seed=seed)[0]
+
+    def step(self, action: Any) -> BaseEnvTimestep:
+        if isinstance(self.env.action_space, gymnasium.spaces.Discrete) and np.shape(action) == (1,):
+            action = np.asarray(action).reshape(())
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._episode_return += float(reward)
+        info = dict(info)
+        if truncated:
+            info["TimeLimit.truncated"] = True
+        if terminated or truncated:
+            info["eval_episode_return"] = self._episode_return
+        return BaseEnvTimestep(obs, np.array([reward], np.float32), bool(terminated or truncated), info)
+
+    def close(self) -> None:
+        self.env.close()
+
+    def render(self) -> Any:
+        return self.env.render()
+
+    def random_action(self) -> Any:
+        return self.env.action_space.sample()
+
+    @property
+    def observation_space(self) -> gymnasium.spaces.Space:
+        return self.env.observation_space
+
+    @property
+    def action_space(self) -> gymnasium.spaces.Space:
+        return self.env.action_space
+
+    @property
+    def reward_space(self) -> gymnasium.spaces.Space:
+        low, high = (float(v) for v in getattr(self.env, "reward_range", (-np.inf, np.inf)))
+        return gymnasium.spaces.Box(low, high, (1,), np.float32)
+
+    def __getattr__(self, name: str) -> Any:  # spec, render_mode, metadata, unwrapped, a wrapper's methods
+        if name == "env":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def __repr__(self) -> str:
+        return f"DingEnvWrapper({self.env})"
 
 
 class LegacyEnvAdapter(gymnasium.Env):

@@ -21,6 +21,7 @@ _CLASSES = {
     "IQNPolicy": "ding.policy.iqn",
     "RainbowPolicy": "ding.policy.rainbow",
     "RainbowDQNPolicy": "ding.policy.rainbow",  # DI-engine's name of the Rainbow policy
+    "single_env_forward_wrapper": "ding.policy.common_utils",  # DI-engine's deploy helper
 }
 __all__ = ["Policy", "create_policy", "get_policy_cls", *_CLASSES]
 

@@ -37,11 +37,17 @@ def test_cartpole_dqn_main_learns_then_eval_script_loads_its_best_checkpoint(tmp
     assert evaluations(result.stdout) == [pytest.approx(max(training))]
 
 
-def test_cartpole_c51_main_learns(tmp_path):
-    """DI-engine's C51 script: C51Policy and C51DQN by DI-engine's names, on ding's cartpole_c51_config."""
+def test_cartpole_c51_main_learns_and_its_deploy_script_plays_the_best_checkpoint(tmp_path):
+    """DI-engine's C51 script: C51Policy and C51DQN by DI-engine's names, on ding's cartpole_c51_config; then its
+    deploy script."""
     result = run_script(dingine_script(f"{CARTPOLE}/cartpole_c51_main.py", tmp_path), tmp_path)
     assert "-> stop value reached" in result.stdout and max(evaluations(result.stdout)) >= 195
     assert (tmp_path / "cartpole_c51_seed0" / "ckpt" / "ckpt_best.pth.tar").is_file()
+    # DI-engine's deploy script: the best checkpoint's model in a C51Policy's eval mode, single_env_forward_wrapper,
+    # one episode on a DingEnvWrapper env through DI-engine's interface (reset -> obs, a 4-tuple step)
+    result = run_script(dingine_script(f"{CARTPOLE}/cartpole_c51_deploy.py", tmp_path), tmp_path)
+    assert re.search(r"final epsiode return is: \[(\d+)\.\]", result.stdout)
+    assert float(re.search(r"final epsiode return is: \[(\d+)\.\]", result.stdout).group(1)) >= 195
 
 
 def test_pendulum_dqn_eval_script_loads_the_best_checkpoint_of_the_shipped_config(tmp_path):

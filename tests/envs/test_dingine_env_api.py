@@ -52,15 +52,37 @@ class OldApiEnv:
         return np.array([self.seeded or 0, self.t], np.float64), 1.0, cut, {"TimeLimit.truncated": cut}
 
 
-def test_old_api_env_steps_as_gymnasium():
+def test_old_api_env_behind_dingine_interface_and_as_the_managers_step_it():
+    from ding.envs.env import as_gymnasium_env
+
     env = DingEnvWrapper(OldApiEnv(), EasyDict(env_wrapper="default"))
     assert isinstance(env.action_space, gymnasium.spaces.Discrete) and env.observation_space.dtype == np.float32
-    obs, info = env.reset(seed=7)
-    assert obs.tolist() == [7.0, 0.0] and obs.dtype == np.float32 and info == {}
+    env.seed(7, dynamic_seed=False)
+    obs = env.reset()
+    assert obs.tolist() == [7.0, 0.0] and obs.dtype == np.float32
     for _ in range(2):
-        assert env.step(0)[2:4] == (False, False)
-    obs, reward, terminated, truncated, _ = env.step(1)
-    assert (reward, terminated, truncated) == (1.0, False, True)  # a time-limit cut, not a termination
+        assert env.step(0).done is False
+    obs, reward, done, info = env.step(np.array([1]))  # DI-engine's (1,)-shaped discrete action
+    assert done and info["TimeLimit.truncated"] and info["eval_episode_return"] == 3.0
+    assert reward.dtype == np.float32 and reward.tolist() == [1.0]
+    inner = as_gymnasium_env(env)  # what a manager steps: the gymnasium side, a cut and not a termination
+    assert inner is env.env and inner.reset(seed=7)[0].tolist() == [7.0, 0.0]
+    for _ in range(2):
+        assert inner.step(0)[2:4] == (False, False)
+    obs, reward, terminated, truncated, _ = inner.step(1)
+    assert (reward, terminated, truncated) == (1.0, False, True)
+
+
+def test_ding_env_wrapper_seeds_as_dingine_does():
+    """seed(s, dynamic_seed=True): the next reset starts from s, the ones after go on (new starts); False: every
+    reset starts from s again (DI-engine's evaluator envs)."""
+    env = DingEnvWrapper(gymnasium.make("CartPole-v1"))
+    env.seed(3)
+    first = [env.reset() for _ in range(3)]
+    env.seed(3)
+    assert np.array_equal(env.reset(), first[0]) and not np.array_equal(first[1], first[0])
+    env.seed(3, dynamic_seed=False)
+    assert all(np.array_equal(env.reset(), first[0]) for _ in range(3))
 
 
 def test_old_api_envs_run_in_a_manager_built_with_di_engines_keywords():
@@ -74,7 +96,8 @@ def test_old_api_envs_run_in_a_manager_built_with_di_engines_keywords():
 
 def test_gymnasium_env_and_an_unsupported_wrapper():
     env = DingEnvWrapper(gymnasium.make("CartPole-v1"), EasyDict(env_wrapper="default"))
-    assert env.reset(seed=0)[0].shape == (4,)
+    env.seed(0)
+    assert env.reset().shape == (4,)
     with pytest.raises(ConfigError, match="env_wrapper='atari_default' is not supported"):
         DingEnvWrapper(gymnasium.make("CartPole-v1"), EasyDict(env_wrapper="atari_default"))
 
@@ -172,3 +195,24 @@ def test_dingine_base_env_trains_through_the_pipeline_and_keeps_its_own_keys(in_
     with open(os.path.join("dingine_env", "summary.json")) as f:
         summary = json.load(f)
     assert summary["stop_reason"] == "stop value reached" and summary["best_eval"]["episode_return_mean"] >= 195
+
+
+def test_single_env_forward_wrapper_acts_on_one_obs():
+    """DI-engine's deploy helper over ding's batched eval forward: one obs (array, tensor or list) in, one action
+    out, without the batch axis."""
+    import torch
+
+    from ding.config import compile_config
+    from ding.policy import DQNPolicy, single_env_forward_wrapper
+    from dizoo.classic_control.cartpole.config.cartpole_dqn_config import create_config, main_config
+
+    cfg = compile_config(copy.deepcopy(main_config), create_cfg=copy.deepcopy(create_config), auto=True, save_cfg=False)
+    policy = DQNPolicy(cfg.policy).eval_mode
+    forward = single_env_forward_wrapper(policy.forward)
+    obs = np.array([0.01, -0.02, 0.03, 0.04], np.float32)
+    action = forward(obs)
+    assert action.shape == () and action.dtype.kind == "i" and action == policy.forward(obs[None])[0]
+    assert forward(torch.from_numpy(obs)) == action and forward(obs.tolist()) == action
+    env = DingEnvWrapper(gymnasium.make("CartPole-v1"))
+    env.seed(0)
+    assert env.step(forward(env.reset())).obs.shape == (4,)
