@@ -6,8 +6,10 @@ run to a step cap (DING_MAX_ENV_STEP) on ding's Atari config modules of DI-engin
 the launchers in test_dingine_atari_ddp.py."""
 
 import glob
+import importlib.util
 import os
 import re
+import sys
 
 import pytest
 
@@ -59,6 +61,18 @@ def test_pendulum_dqn_eval_script_loads_the_best_checkpoint_of_the_shipped_confi
     training = evaluations(result.stdout)
     assert "-> stop value reached" in result.stdout and max(training) >= -250
     result = run_script(dingine_script("dizoo/classic_control/pendulum/entry/pendulum_dqn_eval.py", tmp_path), tmp_path)
+    assert evaluations(result.stdout) == [pytest.approx(max(training))]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("Box2D") is None, reason="LunarLander needs Box2D (.[box2d])")
+def test_lunarlander_dqn_eval_script_loads_the_best_checkpoint_of_a_short_run(tmp_path):
+    """ding's lunarlander_dqn_config.py for 3,000 env steps (`ding -m serial`), then DI-engine's
+    lunarlander_dqn_eval.py (policy.load_path of the config): the run's best evaluation again."""
+    config = os.path.join(REPO_ROOT, "dizoo", "box2d", "lunarlander", "config", "lunarlander_dqn_config.py")
+    ding = os.path.join(os.path.dirname(sys.executable), "ding")
+    result = run_script(ding, tmp_path, args=("-m", "serial", "-c", config, "-s", "0", "--max-env-step", "3000"))
+    training = evaluations(result.stdout)
+    result = run_script(dingine_script("dizoo/box2d/lunarlander/entry/lunarlander_dqn_eval.py", tmp_path), tmp_path)
     assert evaluations(result.stdout) == [pytest.approx(max(training))]
 
 

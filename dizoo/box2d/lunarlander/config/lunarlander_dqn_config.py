@@ -21,6 +21,7 @@ lunarlander_dqn_config = dict(
     ),
     policy=dict(
         cuda=False,
+        load_path="lunarlander_dqn_seed0/ckpt/ckpt_best.pth.tar",  # what `ding -m eval` (and DI-engine's eval script) loads
         model=dict(
             obs_shape=8,
             action_shape=4,
