@@ -76,6 +76,19 @@ def test_lunarlander_dqn_eval_script_loads_the_best_checkpoint_of_a_short_run(tm
     assert evaluations(result.stdout) == [pytest.approx(max(training))]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mujoco") is None, reason="Ant needs MuJoCo (.[mujoco])")
+def test_mujoco_ddpg_eval_script_loads_the_best_checkpoint_of_a_short_run(tmp_path):
+    """ding's ant_ddpg_config.py cut at its random collection (`ding -m serial --max-env-step 1`), then DI-engine's
+    mujoco_ddpg_eval.py (MujocoEnv and ContinuousQAC passed to compile_config, policy.load_path of the config):
+    the run's best evaluation again."""
+    config = os.path.join(REPO_ROOT, "dizoo", "mujoco", "config", "ant_ddpg_config.py")
+    ding = os.path.join(os.path.dirname(sys.executable), "ding")
+    result = run_script(ding, tmp_path, args=("-m", "serial", "-c", config, "-s", "0", "--max-env-step", "1"))
+    training = evaluations(result.stdout)
+    result = run_script(dingine_script("dizoo/mujoco/entry/mujoco_ddpg_eval.py", tmp_path), tmp_path)
+    assert evaluations(result.stdout) == [pytest.approx(max(training))]
+
+
 def test_cartpole_ppo_main_learns(tmp_path):
     result = run_script(dingine_script(f"{CARTPOLE}/cartpole_ppo_main.py", tmp_path), tmp_path)
     assert "-> stop value reached" in result.stdout and max(evaluations(result.stdout)) >= 195

@@ -58,6 +58,7 @@ def mujoco_offpolicy_config(task: str, algo: str) -> tuple[EasyDict, EasyDict]:
         ),
         policy=dict(
             cuda=True,  # falls back to the CPU (with a warning) when there is no GPU
+            load_path=f"{task}_{algo}_seed0/ckpt/ckpt_best.pth.tar",  # what `ding -m eval` and DI-engine's eval script load
             random_collect_size=random_collect_size,
             model=model,
             learn=dict(
