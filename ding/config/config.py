@@ -129,8 +129,7 @@ def _env_pool_keys(user_env: dict, user_manager: dict) -> dict:
     asynchronously, the 'atari' manager's ``manager.batch_size``) and ``evaluator_batch_size`` (ding's evaluators
     step all their envs together) are taken here."""
     user_env = dict(user_env)
-    batch = user_env.pop("collector_batch_size", None)
-    user_env.pop("evaluator_batch_size", None)
+    batch = user_env.get("collector_batch_size")  # both stay in the compiled env config (DI-engine's scripts read them)
     if batch is not None:
         envs = user_env.get("collector_env_num")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -593,6 +592,8 @@ def compile_config(
 
     multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
+    if manager_type == "env_pool":  # EnvPool's keys, kept as given (the manager's batch_size was set from them)
+        defaults.env.update(collector_batch_size=None, evaluator_batch_size=None)
     if env_cls is None or _undeclared_dingine_env(env_cls):
         # envs the user builds, or a DI-engine env that declares no config: their keys are the user's own business,
         # passed through as given (DI-engine checks none)

@@ -96,7 +96,7 @@ ENV_MANAGER_REGISTRY = Registry(
         "base": "ding.envs.env_manager.base_env_manager",
         "subprocess": "ding.envs.env_manager.subprocess_env_manager",
         "atari": "ding.envs.env_manager.atari_env_manager",
-        "env_pool": "ding.envs.env_manager.atari_env_manager",  # DI-engine's EnvPool manager: ale-py's, as 'atari'
+        "env_pool": "ding.envs.env_manager.envpool_env_manager",  # DI-engine's EnvPool manager: ale-py's, as 'atari'
     },
 )
 POLICY_REGISTRY = Registry(

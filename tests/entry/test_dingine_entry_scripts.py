@@ -173,6 +173,18 @@ def test_atari_dqn_main_runs_pong_on_the_subprocess_manager_it_picks(tmp_path):
     assert (exp / "ckpt" / "ckpt_best.pth.tar").is_file()
 
 
+def test_pong_dqn_envpool_main_runs_on_the_pool_env_manager_it_builds(tmp_path):
+    # the script builds PoolEnvManager(cfg) from EnvPool's keys (ale-py's vector env here), reads
+    # cfg.env.collector_batch_size after compile_config and imports its config from dizoo.atari.config.serial
+    pytest.importorskip("ale_py")
+    script = dingine_script("dizoo/atari/entry/pong_dqn_envpool_main.py", tmp_path)
+    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
+    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    returns = evaluations(result.stdout)
+    assert len(returns) == 2 and all(-21 <= r <= 21 for r in returns)
+    assert "'type': 'env_pool'" in (tmp_path / "atari_dqn_envpool" / "total_config.py").read_text()
+
+
 def test_spaceinvaders_dqn_main_multi_gpu_dp_runs_on_the_cpu(tmp_path):
     # DataParallel without GPUs runs the model as is; policy.cuda=True falls back to the CPU with a warning; the
     # config's 'atari' manager (ale-py's vector env) is built by create_env_manager from get_vec_env_setting's factories

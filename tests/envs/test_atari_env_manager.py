@@ -327,9 +327,11 @@ def test_create_env_manager_builds_the_vector_env_from_get_vec_env_setting():
 
 def test_dingines_env_pool_manager_runs_as_the_native_manager():
     """DI-engine's 'env_pool' (EnvPool, no wheel here) is ale-py's C++ vector env, as 'atari'; its env keys
-    collector_batch_size (fewer than the envs: asynchronous) and evaluator_batch_size are taken."""
+    collector_batch_size (fewer than the envs: asynchronous) and evaluator_batch_size are taken, and kept in the
+    compiled env config (DI-engine's scripts read them)."""
     from ding.config import compile_config
     from ding.config.config import ConfigError
+    from ding.envs.env_manager.envpool_env_manager import PoolEnvManager
 
     main = dict(
         env=dict(collector_env_num=8, collector_batch_size=4, evaluator_env_num=2, evaluator_batch_size=2,
@@ -343,12 +345,37 @@ def test_dingines_env_pool_manager_runs_as_the_native_manager():
     )
     cfg = compile_config(main, create_cfg=create, save_cfg=False)
     assert cfg.env.manager.type == "env_pool" and cfg.env.manager.batch_size == 4
-    assert "collector_batch_size" not in cfg.env and "evaluator_batch_size" not in cfg.env
-    assert ENV_MANAGER_REGISTRY.get("env_pool") is AtariEnvManager
-    with AtariEnvManager.build(cfg.env, 8, is_train=True) as collector:
-        assert collector.asynchronous and collector.batch_size == 4
+    assert cfg.env.collector_batch_size == 4 and cfg.env.evaluator_batch_size == 2
+    assert ENV_MANAGER_REGISTRY.get("env_pool") is PoolEnvManager
+    with PoolEnvManager.build(cfg.env, 8, is_train=True) as collector:  # the pipelines' way: the 'atari' manager
+        assert type(collector) is AtariEnvManager and collector.asynchronous and collector.batch_size == 4
     main["env"]["collector_batch_size"] = 8  # every env at each step: synchronous
     assert compile_config(main, create_cfg=create, save_cfg=False).env.manager.batch_size == 0
     create["env_manager"]["type"] = "subprocess"  # the keys are EnvPool's: another manager refuses them by name
     with pytest.raises(ConfigError, match="collector_batch_size"):
         compile_config(main, create_cfg=create, save_cfg=False)
+
+
+def test_dingines_pool_env_manager_takes_envpools_keys():
+    """DI-engine's PoolEnvManager(cfg), built by its scripts with EnvPool's keys, on ale-py's vector env: EnvPool's
+    task id or ding's, episodic_life / reward_clip as given, stack_num, batch_size (fewer: asynchronous); values
+    ding's preprocessing has not are refused by name."""
+    from ding.envs.env_manager.envpool_env_manager import PoolEnvManager
+
+    keys = dict(env_id="Pong-v5", env_num=2, batch_size=2, episodic_life=False, reward_clip=False, gray_scale=True,
+                stack_num=4, frame_skip=4)  # fmt: skip
+    manager = PoolEnvManager(keys)
+    try:
+        manager.launch()  # DI-engine's collector starts the pool: nothing to do
+        manager.seed(0)
+        assert manager.settings.game_name == "Pong" and not manager.settings.episode_life
+        assert not manager.settings.clip_rewards and not manager.asynchronous
+        assert manager.reset(0).shape == (2, 4, 84, 84)
+    finally:
+        manager.close()
+    with PoolEnvManager(dict(keys, env_id="BreakoutNoFrameskip-v4", env_num=4, episodic_life=True)) as collector:
+        assert collector.settings.game_name == "Breakout" and collector.settings.episode_life
+        assert collector.asynchronous and collector.batch_size == 2
+    for key, value in (("gray_scale", False), ("frame_skip", 2)):
+        with pytest.raises(ValueError, match=f"PoolEnvManager: {key}={value!r} is not supported"):
+            PoolEnvManager(dict(keys, **{key: value}))

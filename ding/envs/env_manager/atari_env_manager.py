@@ -160,7 +160,9 @@ def native_atari_settings(env_cfg: Mapping[str, Any], is_train: bool) -> AtariSe
     from ding.config.config import ENV_COMMON_CONFIG  # keys of every env config (collector_env_num ...)
 
     # the run's keys (common to every env, the manager's section, is_train) need nothing from the vector env
-    foreign = sorted(set(cfg) - set(ATARI_ENV_KEYS) - set(ENV_COMMON_CONFIG) - {"manager", "is_train"})
+    # (and DI-engine's EnvPool keys of an 'env_pool' config, which set the manager's batch_size)
+    run_keys = {"manager", "is_train", "collector_batch_size", "evaluator_batch_size"}
+    foreign = sorted(set(cfg) - set(ATARI_ENV_KEYS) - set(ENV_COMMON_CONFIG) - run_keys)
     if foreign:
         raise ValueError(
             f"env manager 'atari' (ale-py's AtariVectorEnv) cannot honour env key(s) {foreign}; it reads "
@@ -179,8 +181,7 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@ENV_MANAGER_REGISTRY.register("env_pool")  # DI-engine's EnvPool manager (no wheel here): ale-py's C++ vector env
-@ENV_MANAGER_REGISTRY.register("atari")
+@ENV_MANAGER_REGISTRY.register("atari")  # and DI-engine's 'env_pool' (ding.envs.env_manager.envpool_env_manager)
 class AtariEnvManager(BaseEnvManager):
     """``E`` Atari games stepped by ale-py's C++ vector env on threads, with same-step auto-reset.
 
