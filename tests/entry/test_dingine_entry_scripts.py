@@ -64,16 +64,24 @@ def test_pendulum_dqn_eval_script_loads_the_best_checkpoint_of_the_shipped_confi
     assert evaluations(result.stdout) == [pytest.approx(max(training))]
 
 
+def short_run_then_eval_script(config: str, env_steps: str, script: str, tmp_path) -> tuple[list, list]:
+    """``ding -m serial -c config --max-env-step env_steps``, then DI-engine's eval ``script`` (it loads the config's
+    policy.load_path): the evaluation returns of each."""
+    ding = os.path.join(os.path.dirname(sys.executable), "ding")
+    result = run_script(ding, tmp_path, args=("-m", "serial", "-c", config, "-s", "0", "--max-env-step", env_steps))
+    training = evaluations(result.stdout)
+    return training, evaluations(run_script(dingine_script(script, tmp_path), tmp_path).stdout)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("Box2D") is None, reason="LunarLander needs Box2D (.[box2d])")
 def test_lunarlander_dqn_eval_script_loads_the_best_checkpoint_of_a_short_run(tmp_path):
     """ding's lunarlander_dqn_config.py for 3,000 env steps (`ding -m serial`), then DI-engine's
     lunarlander_dqn_eval.py (policy.load_path of the config): the run's best evaluation again."""
     config = os.path.join(REPO_ROOT, "dizoo", "box2d", "lunarlander", "config", "lunarlander_dqn_config.py")
-    ding = os.path.join(os.path.dirname(sys.executable), "ding")
-    result = run_script(ding, tmp_path, args=("-m", "serial", "-c", config, "-s", "0", "--max-env-step", "3000"))
-    training = evaluations(result.stdout)
-    result = run_script(dingine_script("dizoo/box2d/lunarlander/entry/lunarlander_dqn_eval.py", tmp_path), tmp_path)
-    assert evaluations(result.stdout) == [pytest.approx(max(training))]
+    training, evaluated = short_run_then_eval_script(
+        config, "3000", "dizoo/box2d/lunarlander/entry/lunarlander_dqn_eval.py", tmp_path
+    )
+    assert evaluated == [pytest.approx(max(training))]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco") is None, reason="Ant needs MuJoCo (.[mujoco])")
@@ -82,11 +90,8 @@ def test_mujoco_ddpg_eval_script_loads_the_best_checkpoint_of_a_short_run(tmp_pa
     mujoco_ddpg_eval.py (MujocoEnv and ContinuousQAC passed to compile_config, policy.load_path of the config):
     the run's best evaluation again."""
     config = os.path.join(REPO_ROOT, "dizoo", "mujoco", "config", "ant_ddpg_config.py")
-    ding = os.path.join(os.path.dirname(sys.executable), "ding")
-    result = run_script(ding, tmp_path, args=("-m", "serial", "-c", config, "-s", "0", "--max-env-step", "1"))
-    training = evaluations(result.stdout)
-    result = run_script(dingine_script("dizoo/mujoco/entry/mujoco_ddpg_eval.py", tmp_path), tmp_path)
-    assert evaluations(result.stdout) == [pytest.approx(max(training))]
+    training, evaluated = short_run_then_eval_script(config, "1", "dizoo/mujoco/entry/mujoco_ddpg_eval.py", tmp_path)
+    assert evaluated == [pytest.approx(max(training))]
 
 
 def test_cartpole_ppo_main_learns(tmp_path):
@@ -158,13 +163,19 @@ def test_pendulum_mains_run_di_engine_s_own_config_files(tmp_path, algo):
     assert f"'max_use': {max_use}" in config
 
 
+def run_atari_script_to_its_cap(path: str, tmp_path):
+    """DI-engine's Atari script ``path`` run to DING_MAX_ENV_STEP=400 (4 collects of 8 envs x 13 steps): the cap
+    reached at train iteration 40; returns the run."""
+    pytest.importorskip("ale_py")
+    result = run_script(dingine_script(path, tmp_path), tmp_path, env={"DING_MAX_ENV_STEP": "400"})
+    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    return result
+
+
 def test_atari_dqn_main_runs_pong_on_the_subprocess_manager_it_picks(tmp_path):
     # the script compiles ding's pong_dqn_config with SyncSubprocessEnvManager and builds AtariEnv (the gymnasium
     # path) in its workers from AtariEnv.create_collector_env_cfg / create_evaluator_env_cfg
-    pytest.importorskip("ale_py")
-    script = dingine_script("dizoo/atari/entry/atari_dqn_main.py", tmp_path)
-    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
-    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    result = run_atari_script_to_its_cap("dizoo/atari/entry/atari_dqn_main.py", tmp_path)
     returns = evaluations(result.stdout)
     assert len(returns) == 2 and all(-21 <= r <= 21 for r in returns)  # at iteration 0 and at the cap
     exp = tmp_path / "pong_dqn_seed0"
@@ -176,10 +187,7 @@ def test_atari_dqn_main_runs_pong_on_the_subprocess_manager_it_picks(tmp_path):
 def test_pong_dqn_envpool_main_runs_on_the_pool_env_manager_it_builds(tmp_path):
     # the script builds PoolEnvManager(cfg) from EnvPool's keys (ale-py's vector env here), reads
     # cfg.env.collector_batch_size after compile_config and imports its config from dizoo.atari.config.serial
-    pytest.importorskip("ale_py")
-    script = dingine_script("dizoo/atari/entry/pong_dqn_envpool_main.py", tmp_path)
-    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
-    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
+    result = run_atari_script_to_its_cap("dizoo/atari/entry/pong_dqn_envpool_main.py", tmp_path)
     returns = evaluations(result.stdout)
     assert len(returns) == 2 and all(-21 <= r <= 21 for r in returns)
     assert "'type': 'env_pool'" in (tmp_path / "atari_dqn_envpool" / "total_config.py").read_text()
@@ -188,11 +196,8 @@ def test_pong_dqn_envpool_main_runs_on_the_pool_env_manager_it_builds(tmp_path):
 def test_spaceinvaders_dqn_main_multi_gpu_dp_runs_on_the_cpu(tmp_path):
     # DataParallel without GPUs runs the model as is; policy.cuda=True falls back to the CPU with a warning; the
     # config's 'atari' manager (ale-py's vector env) is built by create_env_manager from get_vec_env_setting's factories
-    pytest.importorskip("ale_py")
-    script = dingine_script("dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_dp.py", tmp_path)
-    result = run_script(script, tmp_path, env={"DING_MAX_ENV_STEP": "400"})  # 4 collects of 8 envs x 13 steps
+    result = run_atari_script_to_its_cap("dizoo/atari/entry/spaceinvaders_dqn_main_multi_gpu_dp.py", tmp_path)
     assert "no CUDA device is visible; running on the CPU" in result.stderr
-    assert "train_iter=40 envstep=416" in result.stdout and "DING_MAX_ENV_STEP=400 reached" in result.stdout
     assert len(evaluations(result.stdout)) == 2
     exp = tmp_path / "spaceinvaders_dqn_multi_gpu_dp_seed0"
     assert "'type': 'atari'" in (exp / "total_config.py").read_text()
