@@ -7,7 +7,14 @@ one. A run whose last row is not 'finished' was cut short: it is listed as unfin
 evaluation at N as the final; a run that has reached N counts in the means (a 1M run gives its 300k figures too:
 nothing in SAC's or TD3's training depends on the total length).
 
+``--tianshou DIR`` sets our seeds beside Tianshou's own, read from its per-seed curves
+(``DIR/<Task>-v3/<algo>/test_rew_10seeds.csv``, the layout of examples/mujoco/benchmark in the Tianshou repository)
+at the same horizon (``--at``, else 1M): the mean, lowest and highest of its seeds' bests, and its published figure,
+which is the highest point of the curve of the mean over its seeds (12,139 for HalfCheetah SAC: the mean of its 10
+seeds at 990k), with the same figure computed on ours.
+
 Run: python benchmarks/report_mujoco.py [--csv docs/benchmarks/mujoco_runs.csv] [--at 300000] [--markdown sac td3]
+    [--tianshou path/to/tianshou/examples/mujoco/benchmark]
 """
 
 from __future__ import annotations
@@ -24,6 +31,57 @@ TIANSHOU_1M = {
     ("hopper", "sac"): 3542, ("halfcheetah", "sac"): 12139, ("walker2d", "sac"): 5007, ("ant", "sac"): 5850,
     ("hopper", "td3"): 3472, ("halfcheetah", "td3"): 10201, ("walker2d", "td3"): 3982, ("ant", "td3"): 5116,
 }  # fmt: skip
+
+
+TIANSHOU_TASKS = {"hopper": "Hopper-v3", "halfcheetah": "HalfCheetah-v3", "walker2d": "Walker2d-v3", "ant": "Ant-v3"}
+TIANSHOU_ALGOS = {"onppo": "ppo", "sac": "sac", "td3": "td3", "ddpg": "ddpg"}
+
+
+def tianshou_curves(path: str, horizon: int) -> tuple[dict[str, dict[int, float]], tuple[float, int]]:
+    """Tianshou's per-seed evaluation curves from one ``test_rew_10seeds.csv`` up to ``horizon`` env steps
+    ({seed column: {env step: mean return}}) and its published figure there: the highest value of the seed-mean
+    column ``rew`` and its env step."""
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(float(r["env_step"])) <= horizon]
+    if not rows:
+        raise ValueError(f"{path}: no evaluation at or before {horizon:,} env steps")
+    seeds = [c for c in rows[0] if c not in ("env_step", "rew", "rew:shaded")]
+    curves = {seed: {int(float(r["env_step"])): float(r[seed]) for r in rows if r[seed]} for seed in seeds}
+    top = max(rows, key=lambda r: float(r["rew"]))
+    return curves, (float(top["rew"]), int(float(top["env_step"])))
+
+
+def mean_curve_top(curves: list[dict[int, float]]) -> tuple[float, int] | None:
+    """Tianshou's published metric on any set of seeds: the highest mean over the seeds at an env step where every
+    seed evaluated, and that step (None when they share no step)."""
+    common = set.intersection(*(set(curve) for curve in curves)) if curves else set()
+    if not common:
+        return None
+    return max((sum(curve[step] for curve in curves) / len(curves), step) for step in common)
+
+
+def tianshou_lines(tianshou_dir: str, ours: dict[tuple[str, str], list[dict[int, float]]], horizon: int) -> list[str]:
+    """One line per (task, algo) of ours with a Tianshou curve file: its seeds' bests up to ``horizon`` (mean, low,
+    high), its published figure, and ours by both measures, with how many of its seeds each of ours beats."""
+    lines = []
+    for (task, algo), curves in sorted(ours.items()):
+        name = TIANSHOU_ALGOS.get(algo)  # variants (onppo_zoo) are left out: the file is the algorithm's own
+        path = os.path.join(tianshou_dir, TIANSHOU_TASKS.get(task, "?"), name or "?", "test_rew_10seeds.csv")
+        if name is None or not os.path.exists(path):
+            continue
+        theirs, (published, at) = tianshou_curves(path, horizon)
+        their_bests = sorted(max(curve.values()) for curve in theirs.values())
+        our_bests = [max(curve.values()) for curve in curves]
+        beaten = " / ".join(f"{sum(b > t for t in their_bests)}" for b in our_bests)
+        ours_top = mean_curve_top(curves)
+        ours_top_text = "no common evaluation step" if ours_top is None else f"{ours_top[0]:,.0f} at {ours_top[1]:,}"
+        lines.append(
+            f"{task:12s} {algo:6s} Tianshou {len(their_bests)} seeds: best mean {sum(their_bests) / len(their_bests):,.0f}"
+            f" (lowest {their_bests[0]:,.0f}, highest {their_bests[-1]:,.0f}), seed-mean curve top {published:,.0f}"
+            f" at {at:,} | ours {len(our_bests)} seeds: best mean {sum(our_bests) / len(our_bests):,.0f},"
+            f" seed-mean curve top {ours_top_text}; each of ours beats {beaten} of their seeds' bests"
+        )
+    return lines
 
 
 def runs(path: str) -> dict[tuple[str, str, int], list[dict]]:
@@ -90,7 +148,14 @@ def main() -> None:
     parser.add_argument(
         "--markdown", nargs="+", default=None, metavar="ALGO", help="also print the docs' table rows for these algos"
     )
+    parser.add_argument(
+        "--tianshou",
+        default=None,
+        metavar="DIR",
+        help="Tianshou's examples/mujoco/benchmark folder: set our seeds beside its own at the same horizon",
+    )
     args = parser.parse_args()
+    curves: dict[tuple[str, str], list[dict[int, float]]] = defaultdict(list)
     finished: dict[tuple[str, str], list[tuple[int, float, int, float]]] = defaultdict(list)
     print("task         algo   seed  env steps  best (at env step)   final     wall s  status")
     for (task, algo, seed), rows in sorted(runs(args.csv).items()):
@@ -108,6 +173,7 @@ def main() -> None:
             finished[(task, algo)].append(
                 (seed, float(best["return_mean"]), int(best["env_step"]), float(last["return_mean"]))
             )
+            curves[(task, algo)].append({int(r["env_step"]): float(r["return_mean"]) for r in evals})
     horizon = f" at {args.at:,} env steps" if args.at else ""
     print(f"\nmean over finished seeds{horizon} (best / final), published reference")
     for (task, algo), results in sorted(finished.items()):
@@ -119,6 +185,10 @@ def main() -> None:
         print("\n| task | algo | seeds | env steps | best mean return per seed (at) | final per seed | Tianshou 1M |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(markdown_rows(finished, args.markdown, args.at)))
+    if args.tianshou:
+        horizon = args.at or 1_000_000
+        print(f"\nbeside Tianshou's own seeds, each read up to {horizon:,} env steps (best = best mean evaluation)")
+        print("\n".join(tianshou_lines(args.tianshou, curves, horizon)) or "no Tianshou curve file for these runs")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ Run: python benchmarks/run_mujoco.py --task hopper --algo sac --seeds 0 1 --env-
          (it checkpoints, replay buffer included, and exits 75: status 'preempted'), then the same command with
          --resume (and the same --workdir) continues it in a later session; its rows continue the wall time
 Columns: task, algo, seed, env_step, train_iter, return_mean, return_std, wall_s, status (eval | finished | preempted |
-failed), note (the commit the run, or its resumed part, started from, the child's OMP_NUM_THREADS, and a variant's
---set, e.g. "ding 07a6557; threads 1; set env.norm_reward.use_norm=True"; empty in rows from before stop 16)
+failed), note (the commit the run, or its resumed part, started from, the child's OMP_NUM_THREADS, the mujoco and
+gymnasium versions (since stop 19) and a variant's --set, e.g. "ding 07a6557; threads 1; mujoco 4.0.1, gymnasium
+1.4.0; set env.norm_reward.use_norm=True"; empty in rows from before stop 16)
 
 Threads: the child takes the pipeline's choice (two torch threads for SAC/TD3's 256x256 nets: 1.4x faster on an idle
 2-core machine) unless OMP_NUM_THREADS is set. Beside another busy process set OMP_NUM_THREADS=1: a two-thread
@@ -63,9 +64,23 @@ def append(path: str, row: list) -> None:
         writer.writerow(row)
 
 
+def simulator_versions() -> str:
+    """The env's own versions ("mujoco 4.0.1, gymnasium 1.4.0"): requirements leave them free, and a new MuJoCo
+    release may move the physics and so the returns."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"mujoco {of('mujoco')}, gymnasium {of('gymnasium')}"
+
+
 def run_note(overrides: list[tuple[str, object]], threads: str) -> str:
-    """The rows' note: the commit the run started from, its threads and its variant."""
-    parts = [f"ding {commit()}", f"threads {threads}"]
+    """The rows' note: the commit the run started from, its threads, the simulator's versions and its variant."""
+    parts = [f"ding {commit()}", f"threads {threads}", simulator_versions()]
     return "; ".join(parts + ([f"set {describe(overrides)}"] if overrides else []))
 
 

@@ -36,9 +36,10 @@ def test_the_childs_script_resumes_and_snapshots_the_replay_buffer_when_asked():
 
 def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_refused(tmp_path):
     note = runner.run_note([("env.norm_reward.use_norm", True)], "1")
-    commit, threads, variant = note.split("; ")
+    commit, threads, versions, variant = note.split("; ")
     assert commit.startswith("ding ") and threads == "threads 1" and variant == "set env.norm_reward.use_norm=True"
-    assert runner.run_note([], "pipeline's choice").split("; ")[1:] == ["threads pipeline's choice"]
+    assert versions.startswith("mujoco ") and ", gymnasium " in versions and "not installed" not in versions
+    assert runner.run_note([], "pipeline's choice").split("; ")[1:] == ["threads pipeline's choice", versions]
     path = tmp_path / "runs.csv"
     runner.append(str(path), ["hopper", "sac", 0, 10000, 0, 73.4, 1.4, 3.8, "eval", note])
     assert runner.header_problem(str(path), runner.COLUMNS) is None
@@ -81,3 +82,31 @@ def test_the_reports_markdown_rows():
         "| Hopper-v5 | sac | 0, 1 | 300k | 3,300 (at 295k) / 3,333 (at 280k): mean 3,317 | 3,278 / 1,876 | 3,542 |"
     )
     assert rows[1] == "| HalfCheetah-v5 | sac | none yet | 300k | | | 12,139 |"
+
+
+def test_the_report_sets_our_seeds_beside_tianshous_own_curves(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
+    )
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    folder = tmp_path / "HalfCheetah-v3" / "sac"
+    folder.mkdir(parents=True)
+    # Tianshou's layout: the seed mean, its std, then one column per seed (here 3 seeds, rows every 5 steps)
+    (folder / "test_rew_10seeds.csv").write_text(
+        "env_step,rew,rew:shaded,rew:seed_0/test_rew.csv,rew:seed_1/test_rew.csv,rew:seed_2/test_rew.csv\r\n"
+        "5,2.0,0.8,1.0,2.0,3.0\r\n"
+        "10,6.0,3.3,10.0,6.0,2.0\r\n"  # the seed mean peaks here, though no seed's best is here but seed 0's
+        "15,5.0,2.9,1.0,7.0,7.0\r\n"
+        "20,9.0,0.0,9.0,9.0,9.0\r\n"  # past the horizon below
+    )
+    curves, published = report.tianshou_curves(str(folder / "test_rew_10seeds.csv"), 15)
+    assert published == (6.0, 10)
+    assert [max(c.values()) for c in curves.values()] == [10.0, 7.0, 7.0]
+    assert report.mean_curve_top([{5: 1.0, 10: 3.0}, {5: 5.0, 10: 2.0, 15: 99.0}]) == (3.0, 5)  # 15 not shared
+    assert report.mean_curve_top([{5: 1.0}, {10: 1.0}]) is None
+    ours = {("halfcheetah", "sac"): [{5: 8.0, 10: 4.0}, {5: 0.0, 10: 6.5}], ("hopper", "sac"): [{5: 1.0}]}
+    (line,) = report.tianshou_lines(str(tmp_path), ours, 15)  # no Hopper file: no Hopper line
+    assert "Tianshou 3 seeds: best mean 8 (lowest 7, highest 10), seed-mean curve top 6 at 10" in line
+    assert "ours 2 seeds: best mean 7, seed-mean curve top 5 at 10" in line  # (4 + 6.5) / 2 beats (8 + 0) / 2
+    assert line.endswith("each of ours beats 2 / 0 of their seeds' bests")
