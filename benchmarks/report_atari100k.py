@@ -18,13 +18,23 @@ MsPacman) evaluated before the evaluation restarted the frame stack at a life lo
 note then says "eval stack reset") are apart too: ", eval stack runs on". Labels other than an algorithm's own are
 listed only for the games they have runs of.
 
+``--published-runs DIR`` sets our runs beside a published algorithm's own runs, read from the rliable run files
+(``DIR/<name>.json``: {game: [final score of each run]}, e.g. ``DrQ(eps).json`` and ``SPR.json`` as mirrored in
+eloialonso/iris's results/data, 100 runs per game): per game, the share of its runs below each of ours and its
+median (a per-game mean of 100 runs can sit far from most runs: Breakout's few runs above 100 lift DrQ(eps)'s mean
+to 19.8 over a median of 16.2), and how often the mean of as many of its own runs as ours (and of 3), drawn at
+random, falls below its published mean; over the games ours ran, its IQM computed as ours, and how often its IQM, taken on
+as many of its runs per game as ours has (drawn without replacement), reaches ours.
+
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
+    [--published-runs path/to/iris/results/data]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import sys
@@ -172,6 +182,75 @@ def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str
     return "\n".join(lines)
 
 
+def load_published_runs(folder: str) -> dict[str, dict[str, np.ndarray]]:
+    """``{published name: {game: final score of each run}}`` from the rliable run files ``folder/<name>.json`` of the
+    names in PUBLISHED that the folder has (DER's runs are not among the rliable files)."""
+    found = {}
+    for name in PUBLISHED:
+        path = os.path.join(folder, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                data = json.load(f)
+            found[name] = {game: np.asarray(data[game], dtype=float) for game in GAMES if game in data}
+    return found
+
+
+def beside_published_runs(
+    runs: dict[tuple[str, str], dict[int, dict]],
+    algo: str,
+    name: str,
+    published: dict[str, np.ndarray],
+    draws: int = 5000,
+    seed: int = 0,
+) -> list[str]:
+    """Lines setting ``algo``'s runs beside the published algorithm ``name``'s own (``published``: {game: runs}):
+    per game the share of its runs below each of ours, its median and mean, and how often the mean of as many of its
+    runs as ours (and of 3) falls below its own mean; over the games both have, its IQM
+    (with a stratified-bootstrap interval) against ours, and the share of ``draws`` random draws of as many of its
+    runs per game as ours has (without replacement) whose IQM reaches ours. No lines when no game is shared."""
+    ours = {}
+    for game in GAMES:
+        rows = runs.get((game, algo))
+        if rows and game in published:
+            ours[game] = np.array([float(row["return_mean"]) for row in rows.values()])
+    if not ours:
+        return []
+    lines = []
+    rng = np.random.default_rng(seed)
+    for game, scores in ours.items():
+        theirs = published[game]
+        below = ", ".join(f"{x:g} ({np.mean(theirs < x):.0%})" for x in scores)
+        # how often the published algorithm itself, with k runs, lands below its own published mean
+        sizes = sorted({min(len(scores), len(theirs)), min(3, len(theirs))})
+        shortfall = ", ".join(
+            f"{np.mean([rng.choice(theirs, k, replace=False).mean() < theirs.mean() for _ in range(draws)]):.0%} "
+            f"with {k}"
+            for k in sizes
+        )
+        lines.append(
+            f"  {game}: share of its {len(theirs)} runs below each of ours: {below}; its median "
+            f"{np.median(theirs):.1f}, mean {theirs.mean():.1f}; the mean of its own runs drawn at random falls "
+            f"below that: {shortfall}"
+        )
+    games = list(ours)
+    their_normalized = [human_normalized(published[game], game) for game in games]
+    our_iqm = iqm(np.concatenate([human_normalized(ours[game], game) for game in games]))
+    low, high = stratified_bootstrap_ci(their_normalized)
+    counts = [min(len(ours[game]), len(published[game])) for game in games]
+    reached = sum(
+        iqm(np.concatenate([rng.choice(x, k, replace=False) for x, k in zip(their_normalized, counts, strict=True)]))
+        >= our_iqm
+        for _ in range(draws)
+    )
+    head = (
+        f"{algo} beside {name}'s own runs on the {len(games)} game(s) ours ran: its IQM "
+        f"{iqm(np.concatenate(their_normalized)):.3f} (95% CI {low:.3f} to {high:.3f}), ours {our_iqm:.3f}; drawn "
+        f"{'/'.join(map(str, counts))} run(s) per game as ours, its IQM reaches ours in {reached / draws:.0%} of "
+        f"{draws} draws"
+    )
+    return [head, *lines]
+
+
 def bar_chart(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], path: str) -> None:
     """Human-normalised per-game means: the published DER, DrQ(eps), SPR and ours (one bar per algo run)."""
     import matplotlib
@@ -203,10 +282,21 @@ def main() -> None:
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "atari100k_runs.csv"))
     parser.add_argument("--algos", nargs="+", default=None, help="default: drq_eps, der and any other in the CSV")
     parser.add_argument("--png", default=None, help="write the bar chart here")
+    parser.add_argument(
+        "--published-runs", default=None, metavar="DIR", help="the rliable run files (<name>.json): ours beside them"
+    )
     args = parser.parse_args()
     runs = read_runs(args.csv) if os.path.exists(args.csv) else {}
     algos = args.algos or ["drq_eps", "der"] + sorted({algo for _, algo in runs} - {"drq_eps", "der"})
     print(markdown_table(runs, algos))
+    if args.published_runs:
+        published = load_published_runs(args.published_runs)
+        if not published:
+            sys.exit(f"--published-runs {args.published_runs}: none of {[f'{n}.json' for n in PUBLISHED]} is there")
+        for algo in algos:
+            name = PUBLISHED_NAME.get(base_algo(algo))
+            if name in published:
+                print("\n" + "\n".join(beside_published_runs(runs, algo, name, published[name]) or [f"{algo}: no run"]))
     if args.png:
         bar_chart(runs, algos, args.png)
         print(f"bar chart: {args.png}")

@@ -293,3 +293,34 @@ def test_the_games_with_lives_are_those_whose_ale_game_has_lives():
         if info["lives"] > 0:
             with_lives.append(game)
     assert tuple(with_lives) == report.LIVES_GAMES
+
+
+def test_ours_beside_a_published_algorithms_own_runs(tmp_path):
+    import json
+    import re
+
+    folder = tmp_path / "published"
+    folder.mkdir()
+    (folder / "DrQ(eps).json").write_text(json.dumps({"Pong": [-20.0, -10.0, 0.0, 10.0], "Alien": [1.0, 2.0]}))
+    published = report.load_published_runs(str(folder))
+    assert list(published) == ["DrQ(eps)"]  # no SPR.json or DER.json there
+    assert list(published["DrQ(eps)"]) == ["Pong"]  # Alien is not one of the report's games
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -5.0), ("Pong", "drq_eps", 1, 6.0), ("Boxing", "drq_eps", 0, 3.0)])
+    runs = report.read_runs(str(path))
+    head, pong = report.beside_published_runs(runs, "drq_eps", "DrQ(eps)", published["DrQ(eps)"], draws=2000)
+    assert pong.startswith(
+        "  Pong: share of its 4 runs below each of ours: -5 (50%), 6 (75%); its median -5.0, mean -5.0; the mean of "
+        "its own runs drawn at random falls below that: "
+    )
+    # 2 of its 4 runs: 2 of the 6 pairs have a mean below -5 ((-20, -10), (-20, 0)); 3 runs: 2 of 4 triples
+    with_2, with_3 = (int(x) for x in re.findall(r"(\d+)% with [23]", pong))
+    assert 28 <= with_2 <= 39 and 44 <= with_3 <= 56, pong
+    # its IQM over 4 runs is the mean of the middle two (-10, 0); ours, of 2 runs, their mean (0.5), normalised
+    their_iqm = (np.mean([-10.0, 0.0]) + 20.7) / 35.3
+    our_iqm = (0.5 + 20.7) / 35.3
+    assert f"on the 1 game(s) ours ran: its IQM {their_iqm:.3f}" in head and f"ours {our_iqm:.3f}" in head
+    # of the 6 pairs of its runs only (0, 10) has a mean of at least 0.5: 1/6 of random draws of 2 reach ours
+    share = int(re.search(r"its IQM reaches ours in (\d+)% of 2000 draws", head).group(1))
+    assert "drawn 2 run(s) per game as ours" in head and 13 <= share <= 21
+    assert report.beside_published_runs(runs, "der", "DrQ(eps)", published["DrQ(eps)"]) == []  # no der runs
