@@ -23,8 +23,8 @@ listed only for the games they have runs of.
 eloialonso/iris's results/data, 100 runs per game): per game, the share of its runs below each of ours and its
 median (a per-game mean of 100 runs can sit far from most runs: Breakout's few runs above 100 lift DrQ(eps)'s mean
 to 19.8 over a median of 16.2), and how often the mean of as many of its own runs as ours (and of 3), drawn at
-random, falls below its published mean; over the games ours ran, its IQM computed as ours, and how often its IQM, taken on
-as many of its runs per game as ours has (drawn without replacement), reaches ours.
+random, falls below its published mean; over the games ours ran, its IQM computed as ours, and how often its IQM,
+taken on as many of its runs per game as ours has (drawn without replacement), reaches ours.
 
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
     [--published-runs path/to/iris/results/data]
@@ -218,18 +218,17 @@ def beside_published_runs(
     lines = []
     rng = np.random.default_rng(seed)
     for game, scores in ours.items():
-        theirs = published[game]
+        theirs, their_mean = published[game], float(published[game].mean())
         below = ", ".join(f"{x:g} ({np.mean(theirs < x):.0%})" for x in scores)
         # how often the published algorithm itself, with k runs, lands below its own published mean
         sizes = sorted({min(len(scores), len(theirs)), min(3, len(theirs))})
         shortfall = ", ".join(
-            f"{np.mean([rng.choice(theirs, k, replace=False).mean() < theirs.mean() for _ in range(draws)]):.0%} "
-            f"with {k}"
+            f"{np.mean([rng.choice(theirs, k, replace=False).mean() < their_mean for _ in range(draws)]):.0%} with {k}"
             for k in sizes
         )
         lines.append(
             f"  {game}: share of its {len(theirs)} runs below each of ours: {below}; its median "
-            f"{np.median(theirs):.1f}, mean {theirs.mean():.1f}; the mean of its own runs drawn at random falls "
+            f"{np.median(theirs):.1f}, mean {their_mean:.1f}; the mean of its own runs drawn at random falls "
             f"below that: {shortfall}"
         )
     games = list(ours)

@@ -8,6 +8,11 @@ from tests.conftest import REPO_ROOT
 spec = importlib.util.spec_from_file_location("run_mujoco", os.path.join(REPO_ROOT, "benchmarks", "run_mujoco.py"))
 runner = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(runner)
+report_spec = importlib.util.spec_from_file_location(
+    "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
+)
+report = importlib.util.module_from_spec(report_spec)
+report_spec.loader.exec_module(report)
 
 
 def test_a_resumed_run_continues_the_wall_time_of_its_own_last_row(tmp_path):
@@ -49,11 +54,6 @@ def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_
 
 
 def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
-    spec = importlib.util.spec_from_file_location(
-        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
-    )
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
 
     def row(step, mean, status="eval"):
         return dict(env_step=str(step), return_mean=str(mean), status=status)
@@ -71,11 +71,6 @@ def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
 
 
 def test_the_reports_markdown_rows():
-    spec = importlib.util.spec_from_file_location(
-        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
-    )
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
     finished = {("hopper", "sac"): [(0, 3300.5, 295000, 3277.7), (1, 3333.4, 280000, 1876.1)]}
     rows = report.markdown_rows(finished, ["sac"], 300000)
     assert rows[0] == (
@@ -85,11 +80,6 @@ def test_the_reports_markdown_rows():
 
 
 def test_the_report_sets_our_seeds_beside_tianshous_own_curves(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "report_mujoco", os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
-    )
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
     folder = tmp_path / "HalfCheetah-v3" / "sac"
     folder.mkdir(parents=True)
     # Tianshou's layout: the seed mean, its std, then one column per seed (here 3 seeds, rows every 5 steps)
