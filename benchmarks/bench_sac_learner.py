@@ -1,12 +1,15 @@
 """SAC learner step: ding's SAC update vs the same update written directly in torch, and the arithmetic floor.
 
-Hopper-v5 sizes (obs 11, action 3), actor and twin critics of 256x256, batch 256, Adam (the same fused Adam on both
-sides), automatic temperature. The bare side is a CleanRL-style update with two separate critic MLPs; ding's is
-``BaseLearner.train`` on a replay batch of numpy arrays (conversion, stats, hooks included). Sides alternate in
-rounds so machine noise hits both alike. The floor is the update's matrix-product FLOPs (counted by torch's
+Hopper-v5 sizes (obs 11, action 3), actor and twin critics of 256x256, batch 256, Adam (torch's fused kernel on both
+sides: torch.optim.Adam on the bare side, ding's FlatAdam with one flat buffer per optimizer), automatic
+temperature. The bare side is a CleanRL-style update with two separate critic MLPs; ding's is ``BaseLearner.train``
+on a replay batch of numpy arrays (conversion, stats, hooks included). Both run with denormals flushed (the learner
+sets it for the process). Sides alternate in rounds so machine noise hits both alike. The floor is the update's matrix-product FLOPs (counted by torch's
 FlopCounterMode on the bare step) over the rate of a 256-cube matmul on this machine at the same thread count.
 
-Run: python benchmarks/bench_sac_learner.py [--threads 1] [--iters 300] [--rounds 5]
+With ``--sizes pendulum``: the shipped Pendulum SAC config's sizes (obs 3, action 1, 128x128, batch 128).
+
+Run: python benchmarks/bench_sac_learner.py [--threads 1] [--iters 300] [--rounds 5] [--sizes hopper|pendulum]
 Target (issue 16): ding / bare <= 1.0; print the distance to the floor.
 """
 
@@ -26,7 +29,9 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-OBS, ACT, HIDDEN, BATCH = 11, 3, 256, 256
+# (obs, action, hidden, batch): Hopper-v5 with issue 16's sizes, and the shipped pendulum_sac_config's
+SIZES = {"hopper": (11, 3, 256, 256), "pendulum": (3, 1, 128, 128)}
+OBS, ACT, HIDDEN, BATCH = SIZES["hopper"]
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -40,7 +45,9 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 def bare_sac_step(lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005):
     """SAC as a hand-written script does it (CleanRL's sac_continuous_action, twin critics as two MLPs)."""
-    from ding.torch_utils import build_adam
+
+    def build_adam(params, lr):  # torch's fused Adam, as a script would use it (ding's keeps one flat buffer)
+        return torch.optim.Adam(list(params), lr=lr, fused=True)
 
     actor = mlp([OBS, HIDDEN, HIDDEN, 2 * ACT])
     q1, q2 = mlp([OBS + ACT, HIDDEN, HIDDEN, 1]), mlp([OBS + ACT, HIDDEN, HIDDEN, 1])
@@ -156,7 +163,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sizes", choices=sorted(SIZES), default="hopper")
     args = parser.parse_args()
+    global OBS, ACT, HIDDEN, BATCH
+    OBS, ACT, HIDDEN, BATCH = SIZES[args.sizes]
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     data = batches(16)
@@ -172,7 +182,7 @@ def main() -> None:
     bare_t, ding_t = statistics.median(sides["bare"]), statistics.median(sides["ding"])
     gflop, rate, floor = floor_seconds(bare_sac_step(), data)
     print(
-        f"SAC update, Hopper sizes (obs {OBS}, act {ACT}), 256x256, twin critics, batch {BATCH}, {args.threads} thread(s)"
+        f"SAC update, {args.sizes} sizes (obs {OBS}, act {ACT}), {HIDDEN}x{HIDDEN}, twin critics, batch {BATCH}, {args.threads} thread(s)"
     )
     print(f"  bare torch update : {bare_t * 1e3:7.2f} ms median")
     print(f"  ding learner      : {ding_t * 1e3:7.2f} ms median")

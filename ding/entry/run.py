@@ -34,6 +34,7 @@ from ding.config import ConfigError, compile_config, read_config
 from ding.config.config import config_to_source, make_exp_dir, save_config_file
 from ding.config.ddp import match_world
 from ding.policy.contract import DataSpec
+from ding.torch_utils.denormals import flush_denormals
 from ding.torch_utils.threads import limit_cpu_threads
 from ding.utils.checkpoint import LATEST, SNAPSHOT_META, CheckpointError, buffer_snapshot_name, load_checkpoint
 from ding.utils.dist import (
@@ -366,6 +367,7 @@ def setup_run(
     ``timed_envs``), the logger and the policy; on the way out, restore torch's thread count and close the logger
     and the envs, whatever happened in between."""
     start = time.perf_counter()
+    flush_denormals()  # before any model is built: torch's threads, started later, inherit it
     rank, main_process = get_rank(), is_main_process()
     cfg, resume_path, resume_note = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
     if max_env_step is None:  # the config's budget (a protocol such as Atari 100k states it) when none is given

@@ -15,6 +15,7 @@ from ding.config.config import ConfigError
 from ding.config.rules import at_least, positive
 from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
 from ding.torch_utils.data import to_numpy
+from ding.torch_utils.optimizer import finite_gradients
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -210,8 +211,7 @@ class Policy:
         loss.backward()
         if grad_sync is not None:
             grad_sync.sync()
-        grads = [p.grad for p in params if p.grad is not None]
-        finite = torch.stack(torch._foreach_norm(grads)).isfinite().all() if grads else torch.tensor(True)
+        finite = finite_gradients(optimizer, params)
         if grad_sync is None:
             finite = finite & torch.isfinite(loss.detach())
         if not bool(finite):

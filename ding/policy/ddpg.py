@@ -25,7 +25,7 @@ from ding.config.config import ConfigError
 from ding.policy import qac_common
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
-from ding.rl_utils import soft_update
+from ding.rl_utils import SoftUpdate
 from ding.rl_utils.qac import critic_loss, q_target, smoothed_target_action
 from ding.torch_utils import build_adam, to_tensors
 from ding.torch_utils.shared_noise import rank_randn, restore_generator, shared_generator
@@ -116,6 +116,8 @@ class DDPGPolicy(Policy):
         self._actor_optimizer = build_adam(qac.actor_parameters(), lr=learn.learning_rate_actor)
         self._critic_optimizer = build_adam(qac.critic.parameters(), lr=learn.learning_rate_critic)
         self._target_model = copy.deepcopy(self._model).requires_grad_(False)
+        self._critic_params = list(qac.critic.parameters())
+        self._soft_update = SoftUpdate(self._target_model, self._model)
         self._noise_rng = shared_generator(self._device, all_ranks=self.multi_gpu)
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._learn_iter = 0
@@ -143,11 +145,10 @@ class DDPGPolicy(Policy):
         stats = {"critic_loss": q_loss.detach(), "q_value": q.detach().mean(), "target_q_value": target.mean()}
         self._learn_iter += 1
         if self._learn_iter % learn.actor_update_freq == 0:  # the same iterations on every rank
-            self._qac.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients
-            policy_loss = -qac_common.critic(model, obs, qac_common.actor(model, obs)["action"])[:, 0].mean()
-            self._optimize(policy_loss, self._actor_optimizer)
-            self._qac.critic.requires_grad_(True)
-            soft_update(self._target_model, model, learn.target_theta)
+            with qac_common.frozen(self._critic_params):  # the actor's step needs no critic weight gradients
+                policy_loss = -qac_common.critic(model, obs, qac_common.actor(model, obs)["action"])[:, 0].mean()
+                self._optimize(policy_loss, self._actor_optimizer)
+            self._soft_update(learn.target_theta)
             stats["policy_loss"] = policy_loss.detach()
         return self._off_policy_stats(stats, td_error)
 

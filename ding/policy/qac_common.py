@@ -3,7 +3,9 @@ for, the checks of DI-engine keys they accept but do not vary, and acting throug
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -82,6 +84,20 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The QAC inside a DataParallel wrapper (its submodules and parameter groups); the model itself otherwise.
     Batched computations still go through ``model(...)``, so DataParallel splits them over the GPUs."""
     return model.module if isinstance(model, torch.nn.DataParallel) else model
+
+
+@contextlib.contextmanager
+def frozen(params: Sequence[torch.Tensor]) -> Iterator[None]:
+    """``params`` (a list taken once: a module walk per iteration costs more than a small net's arithmetic) do
+    not require grad inside the block: the actor's step back-propagates through the critic without computing
+    the critic's weight gradients."""
+    for param in params:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param in params:
+            param.requires_grad_(True)
 
 
 def actor(model: torch.nn.Module, obs: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from ding.config.config import ConfigError
 from ding.policy import qac_common
 from ding.policy.base_policy import Policy
 from ding.policy.contract import BatchField, DataSpec
-from ding.rl_utils import soft_update
+from ding.rl_utils import SoftUpdate
 from ding.rl_utils.qac import (
     alpha_loss,
     critic_loss,
@@ -124,6 +124,8 @@ class SACPolicy(Policy):
         self._critic_optimizer = build_adam(qac.critic.parameters(), lr=learn.learning_rate_q)
         self._actor_optimizer = build_adam(qac.actor_parameters(), lr=learn.learning_rate_policy)
         self._target_critic = copy.deepcopy(qac.critic).requires_grad_(False)
+        self._critic_params = list(qac.critic.parameters())
+        self._soft_update = SoftUpdate(self._target_critic, qac.critic)
         dtype = qac.actor_mu.weight.dtype
         self._log_alpha = torch.tensor(math.log(learn.alpha), dtype=dtype, device=self._device, requires_grad=True)
         self._auto_alpha = learn.auto_alpha
@@ -156,12 +158,11 @@ class SACPolicy(Policy):
         q_loss, td_error = critic_loss(q, target, data["weight"] if self._use_is_weight else None)
         self._optimize(q_loss, self._critic_optimizer)
 
-        qac.critic.requires_grad_(False)  # the actor's step needs no critic weight gradients: skip their products
-        out = qac_common.actor(model, obs)
-        action, log_prob = tanh_gaussian_rsample(out["mu"], out["log_sigma"], self._noise(size))
-        policy_loss = (alpha * log_prob - min_q(qac_common.critic(model, obs, action))).mean()
-        self._optimize(policy_loss, self._actor_optimizer)
-        qac.critic.requires_grad_(True)
+        with qac_common.frozen(self._critic_params):  # the actor's step needs no critic weight gradients
+            out = qac_common.actor(model, obs)
+            action, log_prob = tanh_gaussian_rsample(out["mu"], out["log_sigma"], self._noise(size))
+            policy_loss = (alpha * log_prob - min_q(qac_common.critic(model, obs, action))).mean()
+            self._optimize(policy_loss, self._actor_optimizer)
         stats = {
             "critic_loss": q_loss.detach(),
             "policy_loss": policy_loss.detach(),
@@ -174,7 +175,7 @@ class SACPolicy(Policy):
             temperature_loss = alpha_loss(self._log_alpha, log_prob, self._target_entropy)
             self._optimize(temperature_loss, self._alpha_optimizer)
             stats["alpha_loss"] = temperature_loss.detach()
-        soft_update(self._target_critic, qac.critic, learn.target_theta)
+        self._soft_update(learn.target_theta)
         self._learn_iter += 1
         return self._off_policy_stats(stats, td_error)
 

@@ -4,7 +4,7 @@ from .distributional import c51_projection, dist_nstep_td_error, qrdqn_nstep_td_
 from .exploration import epsilon_schedule, get_epsilon_greedy_fn
 from .gae import gae_advantages, gae_discounts
 from .ppo import explained_variance, ppo_policy_loss, ppo_value_loss
-from .td import hard_update, q_nstep_td_error, soft_update
+from .td import SoftUpdate, hard_update, q_nstep_td_error, soft_update
 from .value_norm import RunningMeanStd, global_moments, normalize_advantage
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "qrdqn_nstep_td_error",
     "quantile_huber_loss",
     "soft_update",
+    "SoftUpdate",
 ]

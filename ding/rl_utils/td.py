@@ -54,10 +54,25 @@ def hard_update(target: torch.nn.Module, online: torch.nn.Module) -> None:
     target.load_state_dict(online.state_dict())
 
 
-@torch.no_grad()
+class SoftUpdate:
+    """:func:`soft_update` of one target network towards its online network, with both networks' parameter and
+    buffer lists taken once: a policy that averages every iteration calls this (walking the modules on each call
+    costs more than the arithmetic of a small network). The lists hold the Parameter objects, which stay valid
+    through ``module.to(...)`` and ``load_state_dict``."""
+
+    def __init__(self, target: torch.nn.Module, online: torch.nn.Module) -> None:
+        self._target, self._online = list(target.parameters()), list(online.parameters())
+        if len(self._target) != len(self._online):
+            raise ValueError(f"target has {len(self._target)} parameters, online {len(self._online)}: not a copy")
+        self._buffers = list(zip(target.buffers(), online.buffers(), strict=True))
+
+    @torch.no_grad()
+    def __call__(self, theta: float) -> None:
+        torch._foreach_lerp_(self._target, self._online, theta)
+        for target_buffer, online_buffer in self._buffers:
+            target_buffer.copy_(online_buffer)
+
+
 def soft_update(target: torch.nn.Module, online: torch.nn.Module, theta: float) -> None:
     """Polyak averaging: target <- (1 - theta) * target + theta * online, for parameters; buffers are copied."""
-    target_params = list(target.parameters())
-    torch._foreach_lerp_(target_params, list(online.parameters()), theta)
-    for target_buffer, online_buffer in zip(target.buffers(), online.buffers(), strict=True):
-        target_buffer.copy_(online_buffer)
+    SoftUpdate(target, online)(theta)

@@ -21,6 +21,22 @@ import torch
 from ding.utils.dist import broadcast, get_world_size
 
 
+def _consecutive_grads(params: list[torch.nn.Parameter]) -> torch.Tensor | None:
+    """The flat stretch of one buffer that holds ``params``' gradients back to back, in this order, if they do."""
+    grads = [p.grad for p in params]
+    if any(g is None or g._base is None or not g.is_contiguous() for g in grads):
+        return None
+    base = grads[0]._base
+    start = offset = grads[0].storage_offset()
+    for grad in grads:
+        if grad._base is not base or grad.storage_offset() != offset:
+            return None
+        offset += grad.numel()
+    if base.dim() != 1 or base.storage_offset() != 0 or not base.is_contiguous():
+        return None
+    return base[start:offset]
+
+
 class _Bucket:
     def __init__(self, params: list[torch.nn.Parameter]) -> None:
         self.params = params
@@ -29,7 +45,9 @@ class _Bucket:
         for n in self.numels[:-1]:
             self.offsets.append(self.offsets[-1] + n)
         first = params[0]
-        self.flat = torch.zeros(sum(self.numels), dtype=first.dtype, device=first.device)
+        shared = _consecutive_grads(params)
+        # gradients already laid out flat (a FlatAdam's, in this same order) are reduced where they are, without copies
+        self.flat = shared if shared is not None else first.new_zeros(sum(self.numels))
         self.ready = 0
         self.work = None
 

@@ -14,6 +14,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config.rules import at_least
+from ding.torch_utils.denormals import flush_denormals
 from ding.utils.checkpoint import (
     SNAPSHOT_META,
     CheckpointError,
@@ -86,6 +87,7 @@ class BaseLearner:
                 "(run inside `with DistContext():`)"
             )
         tune_malloc()  # a step's large buffers stay in the heap between steps (ding/utils/malloc.py)
+        flush_denormals()  # Adam's decaying moments slow every op ~100x in the denormal range (torch_utils/denormals.py)
         self._cfg = cfg
         self._policy = getattr(policy, "learn_mode", policy)
         self._logger = component_logger(tb_logger, exp_name, instance_name)
