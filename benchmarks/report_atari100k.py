@@ -191,7 +191,15 @@ def load_published_runs(folder: str) -> dict[str, dict[str, np.ndarray]]:
         if os.path.exists(path):
             with open(path) as f:
                 data = json.load(f)
-            found[name] = {game: np.asarray(data[game], dtype=float) for game in GAMES if game in data}
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError(f"a {type(data).__name__}")
+                found[name] = {game: np.asarray(data[game], dtype=float) for game in GAMES if game in data}
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"{path}: not an rliable run file ({err}); expected a JSON object of game name -> list of "
+                    f"final scores, one per run"
+                ) from None
     return found
 
 
@@ -289,7 +297,10 @@ def main() -> None:
     algos = args.algos or ["drq_eps", "der"] + sorted({algo for _, algo in runs} - {"drq_eps", "der"})
     print(markdown_table(runs, algos))
     if args.published_runs:
-        published = load_published_runs(args.published_runs)
+        try:
+            published = load_published_runs(args.published_runs)
+        except ValueError as err:
+            sys.exit(f"--published-runs: {err}")
         if not published:
             sys.exit(f"--published-runs {args.published_runs}: none of {[f'{n}.json' for n in PUBLISHED]} is there")
         for algo in algos:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 from collections import defaultdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +43,14 @@ def tianshou_curves(path: str, horizon: int) -> tuple[dict[str, dict[int, float]
     ({seed column: {env step: mean return}}) and its published figure there: the highest value of the seed-mean
     column ``rew`` and its env step."""
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(float(r["env_step"])) <= horizon]
+        reader = csv.DictReader(f)
+        missing = {"env_step", "rew"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(
+                f"{path}: no column {', '.join(sorted(missing))}; expected Tianshou's test_rew_10seeds.csv "
+                f"(env_step, rew, rew:shaded and one column per seed)"
+            )
+        rows = [r for r in reader if int(float(r["env_step"])) <= horizon]
     if not rows:
         raise ValueError(f"{path}: no evaluation at or before {horizon:,} env steps")
     seeds = [c for c in rows[0] if c not in ("env_step", "rew", "rew:shaded")]
@@ -188,7 +196,11 @@ def main() -> None:
     if args.tianshou:
         horizon = args.at or 1_000_000
         print(f"\nbeside Tianshou's own seeds, each read up to {horizon:,} env steps (best = best mean evaluation)")
-        print("\n".join(tianshou_lines(args.tianshou, curves, horizon)) or "no Tianshou curve file for these runs")
+        try:
+            lines = tianshou_lines(args.tianshou, curves, horizon)
+        except (ValueError, KeyError) as err:  # a file of another shape: say which, no traceback
+            sys.exit(f"--tianshou {args.tianshou}: {err}")
+        print("\n".join(lines) or "no Tianshou curve file for these runs")
 
 
 if __name__ == "__main__":

@@ -216,19 +216,20 @@ class Policy:
             finite = finite & torch.isfinite(loss.detach())
         if not bool(finite):
             self.nonfinite_steps += 1
-            optimizer.zero_grad(set_to_none=grad_sync is None)
             if not self._cfg.learn.get("skip_nonfinite_step", False):
                 names = {id(p): name for name, p in self._named_trained_parameters()}
-                bad = [
+                bad = [  # read before the gradients are zeroed
                     names.get(id(p), f"parameter {i} of the optimizer")
                     for i, p in enumerate(params)
                     if p.grad is not None and not bool(torch.isfinite(p.grad).all())
                 ]
+                optimizer.zero_grad(set_to_none=grad_sync is None)
                 raise NonFiniteError(
                     f"non-finite training step: loss={float(loss.detach())}, non-finite gradients in "
                     f"{bad or 'no parameter (the loss itself)'}. The parameters were not updated and no checkpoint "
                     f"holds this step. Set policy.learn.skip_nonfinite_step=True to skip such steps and count them."
                 )
+            optimizer.zero_grad(set_to_none=grad_sync is None)
             return False
         if grad_clip_type is not None:
             from ding.torch_utils.grad_clip import clip_grad

@@ -324,3 +324,10 @@ def test_ours_beside_a_published_algorithms_own_runs(tmp_path):
     share = int(re.search(r"its IQM reaches ours in (\d+)% of 2000 draws", head).group(1))
     assert "drawn 2 run(s) per game as ours" in head and 13 <= share <= 21
     assert report.beside_published_runs(runs, "der", "DrQ(eps)", published["DrQ(eps)"]) == []  # no der runs
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", '{"Pong": ["a", "b"]}', '{"Pong": [[1, 2], [3]]}'])
+def test_a_published_run_file_of_another_shape_is_named_not_a_traceback(tmp_path, content):
+    (tmp_path / "DrQ(eps).json").write_text(content)
+    with pytest.raises(ValueError, match=r"DrQ\(eps\)\.json: not an rliable run file .*game name -> list"):
+        report.load_published_runs(str(tmp_path))

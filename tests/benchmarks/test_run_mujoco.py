@@ -100,3 +100,12 @@ def test_the_report_sets_our_seeds_beside_tianshous_own_curves(tmp_path):
     assert "Tianshou 3 seeds: best mean 8 (lowest 7, highest 10), seed-mean curve top 6 at 10" in line
     assert "ours 2 seeds: best mean 7, seed-mean curve top 5 at 10" in line  # (4 + 6.5) / 2 beats (8 + 0) / 2
     assert line.endswith("each of ours beats 2 / 0 of their seeds' bests")
+
+
+def test_a_tianshou_file_of_another_shape_is_named_not_a_traceback(tmp_path):
+    import pytest
+
+    path = tmp_path / "test_rew_10seeds.csv"
+    path.write_text("step,reward\r\n5,1.0\r\n")
+    with pytest.raises(ValueError, match=r"test_rew_10seeds.csv: no column env_step, rew; expected Tianshou's"):
+        report.tianshou_curves(str(path), 10)

@@ -112,8 +112,10 @@ def test_non_finite_loss_never_reaches_the_parameters(cartpole_dqn, skip):
         stats = policy.learn_mode.forward(nan_batch())
         assert stats["nonfinite_steps"] == 1.0 and policy.nonfinite_steps == 1
     else:
-        with pytest.raises(NonFiniteError, match="skip_nonfinite_step"):
+        with pytest.raises(NonFiniteError, match="skip_nonfinite_step") as raised:
             policy.learn_mode.forward(nan_batch())
+        first = next(name for name, _ in policy.model.named_parameters())
+        assert f"non-finite gradients in [{first!r}" in str(raised.value)  # named, read before they were zeroed
     assert all(torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True))
     assert all(torch.isfinite(p).all() for p in policy.model.parameters())
 
