@@ -162,12 +162,9 @@ class _FlatGroup:
                     self._view(self.grad, param).copy_(param.grad)
         self.grads = [self._view(self.grad, p) for p in params]
         self.pointers = [p.data_ptr() for p in params]
-        for param in params:
-            param.grad = self.grads[self._index(param)]
+        for param, grad in zip(params, self.grads, strict=True):
+            param.grad = grad
         self.adopt_state(optimizer.state, group)
-
-    def _index(self, param: torch.Tensor) -> int:
-        return next(i for i, p in enumerate(self.params) if p is param)
 
     def _view(self, flat: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
         return flat[self.slices[id(param)]].view_as(param)
