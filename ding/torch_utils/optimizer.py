@@ -68,9 +68,12 @@ class EagerAdam(torch.optim.Adam):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self._step_groups()
+        return loss
+
+    def _step_groups(self) -> None:
         for group in self.param_groups:
             self._step_group(group)
-        return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
         """torch.optim.Adam's step for one parameter group: the parameters that have a gradient."""
@@ -258,14 +261,8 @@ class FlatAdam(EagerAdam):
                 flats[i] = None
         return flats
 
-    @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
-        """One Adam step of every parameter that has a gradient: one kernel call per flat group."""
-        self._accelerator_graph_capture_health_check()
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def _step_groups(self) -> None:
+        """One kernel call per flat group (inside :meth:`step`)."""
         for group, flat in zip(self.param_groups, self._flat_groups(), strict=True):
             if flat is None or not flat.uniform or not flat.grads_in_place():
                 self._step_group(group)
@@ -278,7 +275,6 @@ class FlatAdam(EagerAdam):
             if len(steps) > 1:  # every parameter keeps its own step count in the state dict, as torch's
                 torch._foreach_copy_(steps[1:], [steps[0]] * (len(steps) - 1))
             torch.autograd.graph.increment_version(flat.params)  # each has a version counter of its own
-        return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients; a flat group's in place, as views of its buffer again (see the class docstring)."""
