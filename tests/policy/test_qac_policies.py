@@ -201,3 +201,15 @@ def test_optimizers_by_di_engine_s_attribute_names(algo, names):
     eval_only = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, enable_field=["eval"])
     with pytest.raises(RuntimeError, match="without its 'learn' mode"):
         eval_only.get_attribute(next(iter(names)))
+
+
+def test_frozen_parameters_require_grad_again_after_the_block_even_on_an_error():
+    from ding.policy.qac_common import frozen
+
+    layer = torch.nn.Linear(2, 2)
+    params = list(layer.parameters())
+    with pytest.raises(RuntimeError, match="inside"):
+        with frozen(params):
+            assert not any(p.requires_grad for p in params)
+            raise RuntimeError("inside")
+    assert all(p.requires_grad for p in params)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ding.rl_utils import epsilon_schedule, hard_update, q_nstep_td_error, soft_update
+from ding.rl_utils import SoftUpdate, epsilon_schedule, hard_update, q_nstep_td_error, soft_update
 
 
 def test_double_dqn_target_hand_computed():
@@ -45,6 +45,21 @@ def test_target_updates():
     assert torch.allclose(target.weight, 0.75 * before + 0.25 * online.weight)
     hard_update(target, online)
     assert torch.equal(target.weight, online.weight)
+
+
+def test_soft_update_kept_for_a_pair_follows_their_later_values_and_buffers():
+    online = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    target = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    update = SoftUpdate(target, online)  # lists taken once, here
+    with torch.no_grad():
+        online[0].weight.add_(1.0)  # changed after: the update sees the new values, in place
+    online[1].running_mean.fill_(2.0)
+    before = target[0].weight.detach().clone()
+    update(0.5)
+    assert torch.allclose(target[0].weight, 0.5 * before + 0.5 * online[0].weight)
+    assert torch.equal(target[1].running_mean, torch.full((3,), 2.0))  # buffers copied
+    with pytest.raises(ValueError, match="target has 2 parameters, online 4: not a copy"):
+        SoftUpdate(torch.nn.Linear(2, 3), online)
 
 
 def test_epsilon_schedules():
