@@ -219,8 +219,9 @@ def test_flat_adam_leaves_groups_it_cannot_lay_out_flat_per_tensor():
     mixed = FlatAdam([torch.zeros(3, requires_grad=True), torch.zeros(3, dtype=torch.float64, requires_grad=True)])
     conv = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
     channels_last = FlatAdam(conv.parameters(), lr=0.01)
+    large = FlatAdam(torch.nn.Linear(512, 512).parameters(), lr=0.01)  # ~131k elements a tensor: per-tensor is cheaper
     assert first._flat[0] is not None
-    assert shared._flat == mixed._flat == channels_last._flat == [None]
+    assert shared._flat == mixed._flat == channels_last._flat == large._flat == [None]
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # its layout is left as it was
 
 
