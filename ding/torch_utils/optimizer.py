@@ -317,17 +317,21 @@ class FlatAdam(EagerAdam):
     def grads_finite(self) -> torch.Tensor:
         """Whether every gradient is finite, as a 0-dim bool tensor (no host sync): one sum per flat group (a sum
         is finite exactly when its terms are, short of overflowing past 3e38 in float32)."""
-        sums = []
+        parts = []
         for group, flat in zip(self.param_groups, self._flat_groups(), strict=True):
             if flat is not None and flat.grads_in_place():
-                sums.append(flat.grad.sum())
+                parts.append(flat.grad.sum().reshape(1))
             else:
-                grads = [p.grad for p in group["params"] if p.grad is not None]
-                if grads:
-                    sums.append(torch.stack(torch._foreach_norm(grads)).sum())
-        if not sums:
-            return torch.tensor(True)
-        return (sums[0] if len(sums) == 1 else torch.stack(sums)).isfinite().all()
+                parts.append(_grad_norms(group["params"]))
+        return torch.cat(parts).isfinite().all()
+
+
+def _grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
+    """The norms (n,) of the gradients ``params`` have (n may be 0)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(0, device=params[0].device if params else None)
+    return torch.stack(torch._foreach_norm(grads))
 
 
 def finite_gradients(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) -> torch.Tensor:
@@ -335,8 +339,7 @@ def finite_gradients(optimizer: torch.optim.Optimizer, params: list[torch.Tensor
     host sync; one reduction per flat buffer for a :class:`FlatAdam`."""
     if isinstance(optimizer, FlatAdam):
         return optimizer.grads_finite()
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.stack(torch._foreach_norm(grads)).isfinite().all() if grads else torch.tensor(True)
+    return _grad_norms(params).isfinite().all()
 
 
 def build_adam(
