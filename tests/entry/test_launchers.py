@@ -22,7 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 def run(cmd: list[str], cwd, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(extra_env or {}))
     env.pop("PYTEST_CURRENT_TEST", None)
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as err:  # show what the ranks said (pytest's repr of it cuts the traceback)
+        out, errout = (
+            b.decode(errors="replace") if isinstance(b, bytes) else b or "" for b in (err.stdout, err.stderr)
+        )
+        pytest.fail(f"{cmd[:3]} still running after 300 s\n{out[-3000:]}\n{errout[-6000:]}")
     assert proc.returncode == 0, f"{cmd[:3]} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 

@@ -1,4 +1,10 @@
-"""Launcher detection and the collectives' single-process behaviour (no processes started here)."""
+"""Launcher detection and the collectives' single-process behaviour (no ranks started here)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -51,7 +57,7 @@ def test_openmpi_single_node_and_multi_node():
     )
     info = detect_launcher(env)
     assert (info.launcher, info.rank, info.world_size, info.local_rank) == ("mpirun", 1, 2, 1)
-    assert info.master_addr == "127.0.0.1" and 20000 <= info.master_port < 40000
+    assert info.master_addr == "127.0.0.1" and 20000 <= info.master_port < 32000
     assert detect_launcher(dict(env, OMPI_COMM_WORLD_RANK="0")).master_port == info.master_port  # ranks agree
     with pytest.raises(DistConfigError, match="MASTER_ADDR"):
         detect_launcher(dict(env, OMPI_COMM_WORLD_SIZE="4"))  # 2 local of 4: several nodes
@@ -107,3 +113,38 @@ def test_nodelist_expansion():
 def test_explicit_rank_needs_world_size():
     with pytest.raises(DistConfigError, match="both rank and world_size"):
         DistContext(rank=0).__enter__()
+
+
+def test_derived_ports_stay_below_the_ephemeral_range():
+    # srun, mpirun and gloo listen on ephemeral ports (Linux: from 32768): a derived port there could be the job's own
+    ports = {
+        detect_launcher(
+            dict(SLURM_PROCID="0", SLURM_NTASKS="2", SLURM_STEP_ID="0", SLURM_JOB_ID=str(job), SLURM_JOB_NODELIST="n1")
+        ).master_port
+        for job in range(3000)
+    }
+    assert min(ports) >= 20000 and max(ports) < 32000 and len(ports) > 2000  # spread over the range
+
+
+def test_a_taken_rendezvous_port_is_named_at_once(tmp_path):
+    """Rank 0 cannot serve the store on a port another process listens on: it says so now, not after a timeout."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = (
+            "from ding.utils.dist import DistContext\n"
+            f"with DistContext(rank=0, world_size=2, master_addr='127.0.0.1', master_port={port}, init_timeout_s=60):\n"
+            "    pass\n"
+        )
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
+    assert proc.returncode != 0 and time.monotonic() - start < 50  # not the 60 s init timeout
+    assert f"could not serve the rendezvous on port {port}" in proc.stderr and "MASTER_PORT" in proc.stderr

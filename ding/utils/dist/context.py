@@ -115,6 +115,13 @@ class DistContext:
                 timeout=datetime.timedelta(seconds=self._timeout_s),
             )
         except Exception as err:
+            if "EADDRINUSE" in str(err):
+                # the other ranks cannot learn of it: they wait for rank 0's store until their init timeout
+                raise DistConfigError(
+                    f"{info.launcher}: rank 0 could not serve the rendezvous on port {info.master_port}: another "
+                    f"process on {info.master_addr} listens there. Set MASTER_PORT to a free port for every rank "
+                    f"(e.g. MASTER_PORT=29533 srun ...; mpirun -x MASTER_PORT=29533 ...)."
+                ) from err
             raise DistConfigError(
                 f"{info.launcher}: rank {info.rank}/{info.world_size} could not join the process group at "
                 f"{info.master_addr}:{info.master_port} within {self._init_timeout_s:.0f} s "

@@ -74,8 +74,13 @@ def _require(env: dict, names: tuple[str, ...], launcher: str, hint: str) -> Non
 
 
 def _derived_port(key: str) -> int:
-    """A port in [20000, 40000) every rank of one job derives alike from a job identifier."""
-    return 20000 + zlib.crc32(key.encode()) % 20000
+    """A port in [20000, 32000) every rank of one job derives alike from a job identifier.
+
+    Below Linux's ephemeral range (32768-60999 by default), where the launcher's own listening sockets live (srun
+    listens on four ephemeral ports per step, mpirun and gloo on others): a derived port there could be taken by
+    the very job it is meant for, and rank 0 would fail to bind while the others waited for it.
+    """
+    return 20000 + zlib.crc32(key.encode()) % 12000
 
 
 def detect_launcher(env: Optional[dict] = None) -> LaunchInfo:
