@@ -23,6 +23,16 @@ class NonFiniteError(FloatingPointError):
     """A training step produced a NaN/inf loss or gradient (and skipping such steps is off)."""
 
 
+NONFINITE_CHECKS = ("auto", "step", "deferred")
+
+
+def skips_on_device(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step()`` can skip itself on the device: torch's fused Adam/AdamW kernels (and ding's
+    FlatAdam, which calls them) read ``optimizer.found_inf`` and leave parameters, moments and step counts alone
+    when it is 1 (what torch.amp.GradScaler uses)."""
+    return isinstance(optimizer, torch.optim.Adam) and all(group.get("fused") for group in optimizer.param_groups)
+
+
 class Policy:
     """An algorithm: its defaults, how it trains (learn), explores (collect) and acts greedily (eval).
 
@@ -49,6 +59,9 @@ class Policy:
             grad_bucket_mb=25.0,  # multi_gpu: size of the flat gradient buckets (one all-reduce per bucket), MB
             grad_sync_overlap=False,  # multi_gpu: start each bucket's all-reduce during backward (autograd hooks)
             skip_nonfinite_step=False,  # True: skip (and count) steps with a NaN/inf loss or gradient; False: stop
+            # 'step': a host sync per optimizer step, stops at the bad step naming its parameters; 'deferred': the
+            # fused Adam kernel skips a bad step on the device, counted (or raised) every 256 steps and at checkpoints
+            nonfinite_check="auto",  # when the NaN/inf guard reads its verdict: 'auto' (deferred on CUDA), 'step', 'deferred'
             resume_training=False,  # DI-engine key: continue exp_name from its ckpt/latest.pth.tar (CLI: --resume)
             batch_size=64,  # transitions per gradient step
         ),
@@ -86,6 +99,12 @@ class Policy:
     def check_config(cls, cfg: EasyDict) -> None:
         """Raise ``ConfigError`` for values this policy cannot run; called by compile_config (a subclass checks
         its own keys and calls this)."""
+        check = cfg.learn.get("nonfinite_check", "auto")
+        if check not in NONFINITE_CHECKS:
+            raise ConfigError(
+                f"Config key 'policy.learn.nonfinite_check'={check!r} is not supported; use one of "
+                f"{list(NONFINITE_CHECKS)}"
+            )
         if cfg.collect.unroll_len != 1:
             raise ConfigError(
                 f"Config key 'policy.collect.unroll_len'={cfg.collect.unroll_len!r} is not supported by "
@@ -123,6 +142,9 @@ class Policy:
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
         self._grad_syncs: dict[int, Any] = {}  # multi_gpu: one GradientSynchronizer per optimizer (by id)
         self.nonfinite_steps = 0  # training steps skipped because the loss or a gradient was NaN/inf
+        # the deferred guard (policy.learn.nonfinite_check): skipped steps counted on the device since the last check
+        self._pending_nonfinite: Optional[torch.Tensor] = None
+        self._pending_steps = 0
         learn = "learn" in self._enable_field
         if learn and self.multi_gpu:
             self._check_backend()
@@ -191,8 +213,11 @@ class Policy:
         loss: each optimizer's parameters get their own gradient buckets, synced after that loss's backward.
         A step whose loss or gradients are not finite is skipped and counted
         (``policy.learn.skip_nonfinite_step=True``) or stops training with :class:`NonFiniteError`; either way the
-        parameters are not touched. Under DDP the decision uses the averaged gradients, so all ranks agree.
-        Returns whether the optimizer stepped. ``grad_clip_type`` ('clip_norm' or 'clip_value', with
+        parameters are not touched. Under DDP the decision uses the averaged gradients, so all ranks agree. Reading
+        the verdict is a host sync per step; ``policy.learn.nonfinite_check`` ('auto': on CUDA with fused Adam)
+        defers it: the kernel skips a bad step on the device and :meth:`check_nonfinite` counts (or raises for)
+        the skipped steps every :attr:`NONFINITE_CHECK_EVERY` steps and before a checkpoint.
+        Returns whether the optimizer stepped (deferred: True, the step was queued). ``grad_clip_type`` ('clip_norm' or 'clip_value', with
         ``grad_clip_value``; see ding.torch_utils.grad_clip) clips the averaged gradients, so every rank clips alike.
         """
         params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -214,6 +239,8 @@ class Policy:
         finite = finite_gradients(optimizer, params)
         if grad_sync is None:
             finite = finite & torch.isfinite(loss.detach())
+        if self._defers_finite_check(optimizer, finite.device):
+            return self._step_unless_flagged(optimizer, params, finite, grad_clip_type, grad_clip_value)
         if not bool(finite):
             self.nonfinite_steps += 1
             if not self._cfg.learn.get("skip_nonfinite_step", False):
@@ -237,6 +264,79 @@ class Policy:
             clip_grad(params, grad_clip_type, grad_clip_value)
         optimizer.step()
         return True
+
+    # the deferred guard reads its count (one host sync) after this many optimizer steps, and before checkpoints
+    NONFINITE_CHECK_EVERY = 256
+
+    def _defers_finite_check(self, optimizer: torch.optim.Optimizer, device: torch.device) -> bool:
+        mode = self._cfg.learn.get("nonfinite_check", "auto")
+        if mode == "step":
+            return False
+        if mode == "auto":
+            return device.type == "cuda" and skips_on_device(optimizer)
+        if not skips_on_device(optimizer):
+            raise ConfigError(
+                f"policy.learn.nonfinite_check='deferred' needs an optimizer that can skip a step on the device "
+                f"(fused Adam or AdamW); this one is {type(optimizer).__name__} with fused="
+                f"{[group.get('fused') for group in optimizer.param_groups]}: use 'step' or 'auto'"
+            )
+        return True
+
+    def _step_unless_flagged(
+        self,
+        optimizer: torch.optim.Optimizer,
+        params: list[torch.Tensor],
+        finite: torch.Tensor,
+        grad_clip_type: Optional[str],
+        grad_clip_value: Optional[float],
+    ) -> bool:
+        """The deferred guard: the fused kernel skips a non-finite step on the device (``found_inf``), and the
+        count of skipped steps is read every :attr:`NONFINITE_CHECK_EVERY` steps by :meth:`check_nonfinite`
+        (the same step on every rank: the verdict comes from the averaged gradients)."""
+        found_inf = (~finite).to(torch.float32)  # 0-dim, like the step counts the kernel corrects with it
+        if self._pending_nonfinite is None or self._pending_nonfinite.device != found_inf.device:
+            self.check_nonfinite()
+            self._pending_nonfinite = torch.zeros((), dtype=torch.float32, device=found_inf.device)
+        self._pending_nonfinite.add_(found_inf)
+        self._pending_steps += 1
+        if grad_clip_type is not None:  # a NaN norm makes every gradient NaN: the step is skipped all the same
+            from ding.torch_utils.grad_clip import clip_grad
+
+            clip_grad(params, grad_clip_type, grad_clip_value)
+        optimizer.found_inf = found_inf
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.found_inf
+        if self._pending_steps >= self.NONFINITE_CHECK_EVERY:
+            self.check_nonfinite()
+        return True
+
+    def check_nonfinite(self) -> None:
+        """Read the deferred guard's count (one host sync): add the steps it skipped to :attr:`nonfinite_steps`,
+        and, unless ``policy.learn.skip_nonfinite_step``, raise :class:`NonFiniteError` for them. Called every
+        :attr:`NONFINITE_CHECK_EVERY` optimizer steps and by the learn mode's ``state_dict`` (so a checkpoint
+        counts every step before it); a no-op for the per-step guard."""
+        if not self._pending_steps:
+            return
+        bad, steps = int(self._pending_nonfinite.item()), self._pending_steps
+        self._pending_nonfinite.zero_()
+        self._pending_steps = 0
+        if not bad:
+            return
+        self.nonfinite_steps += bad
+        if not self._cfg.learn.get("skip_nonfinite_step", False):
+            raise NonFiniteError(
+                f"non-finite training steps: {bad} of the last {steps} optimizer steps had a NaN/inf loss or "
+                f"gradient. The device skipped them (policy.learn.nonfinite_check deferred the check), so the "
+                f"parameters hold no NaN/inf; the gradients are gone by now. policy.learn.nonfinite_check='step' "
+                f"stops at the first such step and names its parameters. Set policy.learn.skip_nonfinite_step=True "
+                f"to skip such steps and count them."
+            )
+
+    def _learn_state_dict(self) -> dict[str, Any]:
+        self.check_nonfinite()  # the checkpoint's count is exact, and a step that should stop the run stops it first
+        return self._state_dict_learn()
 
     def _off_policy_stats(self, stats: dict[str, Any], td_error: torch.Tensor) -> dict[str, Any]:
         """A replay learner's step stats, completed: the skipped-step count once there is one, and with prioritised
@@ -279,7 +379,7 @@ class Policy:
         self._check_enabled("learn")
         return LearnMode(
             forward=self._forward_learn,
-            state_dict=self._state_dict_learn,
+            state_dict=self._learn_state_dict,
             load_state_dict=self._load_state_dict_learn,
             data_spec=self._data_spec,
             minibatches=getattr(self, "_minibatches", None),
