@@ -69,11 +69,19 @@ CASES = {
         "dizoo.classic_control.pendulum.config.pendulum_sac_config",
         {"learn.auto_alpha": False, "priority": True, "priority_IS_weight": True},
     ),
+    # the NaN/inf verdict handed to the fused kernel (found_inf) instead of read on the host: what CUDA runs do
+    "sac_deferred_guard": Case(
+        "dizoo.classic_control.pendulum.config.pendulum_sac_config", {"learn.nonfinite_check": "deferred"}
+    ),
     "td3": Case("dizoo.classic_control.pendulum.config.pendulum_td3_config", {"learn.grad_sync_overlap": True}),
     "ddpg": Case("dizoo.classic_control.pendulum.config.pendulum_ddpg_config", {}),
     # a step proportional to the gradient: a sum taken for the mean shows in the weights by its full factor
     "sgd": Case("dizoo.classic_control.cartpole.config.cartpole_dqn_config", {}, "dqn_sgd"),
     "ppo_discrete": Case("dizoo.classic_control.cartpole.config.cartpole_ppo_config", {}),
+    "ppo_deferred_guard_clipped": Case(
+        "dizoo.classic_control.cartpole.config.cartpole_ppo_config",
+        {"learn.nonfinite_check": "deferred", "learn.grad_clip_type": "clip_norm", "learn.grad_clip_value": 0.5},
+    ),
     "ppo_continuous": Case("dizoo.classic_control.pendulum.config.pendulum_ppo_config", {"learn.entropy_weight": 0.01}),
     # noisy layers draw the same noise on every rank (one draw per forward): C51 with Rainbow's head, PER weights
     "c51_noisy_dueling": Case(
