@@ -217,8 +217,9 @@ class Policy:
         the verdict is a host sync per step; ``policy.learn.nonfinite_check`` ('auto': on CUDA with fused Adam)
         defers it: the kernel skips a bad step on the device and :meth:`check_nonfinite` counts (or raises for)
         the skipped steps every :attr:`NONFINITE_CHECK_EVERY` steps and before a checkpoint.
-        Returns whether the optimizer stepped (deferred: True, the step was queued). ``grad_clip_type`` ('clip_norm' or 'clip_value', with
-        ``grad_clip_value``; see ding.torch_utils.grad_clip) clips the averaged gradients, so every rank clips alike.
+        Returns whether the optimizer stepped (deferred: True, the step was queued). ``grad_clip_type``
+        ('clip_norm' or 'clip_value', with ``grad_clip_value``; see ding.torch_utils.grad_clip) clips the averaged
+        gradients, so every rank clips alike.
         """
         params = [p for group in optimizer.param_groups for p in group["params"]]
         grad_sync = self._grad_syncs.get(id(optimizer))
