@@ -9,7 +9,12 @@ FlopCounterMode on the bare step) over the rate of a 256-cube matmul on this mac
 
 With ``--sizes pendulum``: the shipped Pendulum SAC config's sizes (obs 3, action 1, 128x128, batch 128).
 
+With ``--device cuda``: both sides on the GPU (each round times ``--iters`` updates between two synchronisations;
+no floor). ``--nonfinite-check step|deferred|auto`` sets ding's ``policy.learn.nonfinite_check``; ``--ab-guard``
+times ding against itself, 'step' (a host sync per optimizer step) against 'deferred' (none), instead of bare.
+
 Run: python benchmarks/bench_sac_learner.py [--threads 1] [--iters 300] [--rounds 5] [--sizes hopper|pendulum]
+     python benchmarks/bench_sac_learner.py --device cuda [--ab-guard]
 Target (issue 16): ding / bare <= 1.0; print the distance to the floor.
 """
 
@@ -32,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 # (obs, action, hidden, batch): Hopper-v5 with issue 16's sizes, and the shipped pendulum_sac_config's
 SIZES = {"hopper": (11, 3, 256, 256), "pendulum": (3, 1, 128, 128)}
 OBS, ACT, HIDDEN, BATCH = SIZES["hopper"]
+DEVICE = torch.device("cpu")
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -49,12 +55,12 @@ def bare_sac_step(lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005):
     def build_adam(params, lr):  # torch's fused Adam, as a script would use it (ding's keeps one flat buffer)
         return torch.optim.Adam(list(params), lr=lr, fused=True)
 
-    actor = mlp([OBS, HIDDEN, HIDDEN, 2 * ACT])
-    q1, q2 = mlp([OBS + ACT, HIDDEN, HIDDEN, 1]), mlp([OBS + ACT, HIDDEN, HIDDEN, 1])
+    actor = mlp([OBS, HIDDEN, HIDDEN, 2 * ACT]).to(DEVICE)
+    q1, q2 = mlp([OBS + ACT, HIDDEN, HIDDEN, 1]).to(DEVICE), mlp([OBS + ACT, HIDDEN, HIDDEN, 1]).to(DEVICE)
     q1_target, q2_target = copy.deepcopy(q1), copy.deepcopy(q2)
     q_optimizer = build_adam(list(q1.parameters()) + list(q2.parameters()), lr=lr)
     actor_optimizer = build_adam(actor.parameters(), lr=lr)
-    log_alpha = torch.zeros(1, requires_grad=True)
+    log_alpha = torch.zeros(1, device=DEVICE, requires_grad=True)
     alpha_optimizer = build_adam([log_alpha], lr=lr)
     target_entropy = -float(ACT)
 
@@ -68,7 +74,7 @@ def bare_sac_step(lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005):
         return action, log_prob
 
     def step(batch):
-        batch = {key: torch.from_numpy(value) for key, value in batch.items()}
+        batch = {key: torch.from_numpy(value).to(DEVICE) for key, value in batch.items()}
         obs, action, next_obs = batch["obs"], batch["action"], batch["next_obs"]
         alpha = log_alpha.exp().detach()
         with torch.no_grad():
@@ -98,7 +104,7 @@ def bare_sac_step(lr: float = 3e-4, gamma: float = 0.99, tau: float = 0.005):
     return step
 
 
-def ding_learner():
+def ding_learner(nonfinite_check: str = "auto"):
     from ding.config import compile_config
     from ding.utils.log_helper import Logger
     from ding.utils.registry import POLICY_REGISTRY
@@ -111,6 +117,8 @@ def ding_learner():
     main.policy.learn.update(batch_size=BATCH, learning_rate_q=3e-4, learning_rate_policy=3e-4)
     main.policy.learn.learning_rate_alpha = 3e-4
     main.policy.learn.learner = dict(hook=dict(log_show_after_iter=1000, save_ckpt_after_iter=0))
+    main.policy.learn.nonfinite_check = nonfinite_check
+    main.policy.cuda = DEVICE.type == "cuda"
     cfg = compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
     policy = POLICY_REGISTRY.build("sac", cfg.policy)
     return BaseLearner(cfg.policy.learn.learner, policy, Logger(None, enabled=False), tempfile.mkdtemp()).train
@@ -133,6 +141,13 @@ def batches(n: int) -> list[dict[str, np.ndarray]]:
 
 
 def median_step(fn, data, iters: int) -> float:
+    if DEVICE.type == "cuda":  # the GPU runs behind the host: time the whole block, synchronised at both ends
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for i in range(iters):
+            fn(data[i % len(data)])
+        torch.cuda.synchronize()
+        return (time.perf_counter() - start) / iters
     times = []
     for i in range(iters):
         start = time.perf_counter()
@@ -164,31 +179,49 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", choices=sorted(SIZES), default="hopper")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--nonfinite-check", choices=["auto", "step", "deferred"], default="auto")
+    parser.add_argument("--ab-guard", action="store_true", help="ding 'step' against ding 'deferred' (no bare side)")
     args = parser.parse_args()
-    global OBS, ACT, HIDDEN, BATCH
+    global OBS, ACT, HIDDEN, BATCH, DEVICE
     OBS, ACT, HIDDEN, BATCH = SIZES[args.sizes]
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device is visible")
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     data = batches(16)
-    bare, ding = bare_sac_step(), ding_learner()
+    if args.ab_guard:
+        names, fns = ("ding, step guard", "ding, deferred guard"), (ding_learner("step"), ding_learner("deferred"))
+    else:
+        names, fns = ("bare", "ding"), (bare_sac_step(), ding_learner(args.nonfinite_check))
     for _ in range(20):  # warm-up: allocator, first-call imports
-        bare(data[0])
-        ding(data[0])
-    sides = {"bare": [], "ding": []}
+        for fn in fns:
+            fn(data[0])
+    sides = {name: [] for name in names}
     for round_ in range(args.rounds):
-        order = ("bare", "ding") if round_ % 2 == 0 else ("ding", "bare")
-        for name in order:
-            sides[name].append(median_step(bare if name == "bare" else ding, data, args.iters))
-    bare_t, ding_t = statistics.median(sides["bare"]), statistics.median(sides["ding"])
+        order = (0, 1) if round_ % 2 == 0 else (1, 0)
+        for i in order:
+            sides[names[i]].append(median_step(fns[i], data, args.iters))
+    a_t, b_t = (statistics.median(sides[name]) for name in names)
+    stat = "mean of each round's block, median over rounds" if DEVICE.type == "cuda" else "median"
+    print(
+        f"SAC update, {args.sizes} sizes (obs {OBS}, act {ACT}), {HIDDEN}x{HIDDEN}, twin critics, batch {BATCH}, "
+        f"{args.device}, {args.threads} thread(s)"
+    )
+    print(f"  {names[0]:<22}: {a_t * 1e3:7.3f} ms ({stat})")
+    print(f"  {names[1]:<22}: {b_t * 1e3:7.3f} ms")
+    if args.ab_guard:
+        print(f"  ratio deferred/step   : {b_t / a_t:7.3f}")
+        return
+    print(f"  ratio ding/bare       : {b_t / a_t:7.3f}   (target <= 1.0)")
+    if DEVICE.type == "cuda":
+        return
     gflop, rate, floor = floor_seconds(bare_sac_step(), data)
     print(
-        f"SAC update, {args.sizes} sizes (obs {OBS}, act {ACT}), {HIDDEN}x{HIDDEN}, twin critics, batch {BATCH}, {args.threads} thread(s)"
+        f"  floor                 : {floor * 1e3:7.2f} ms ({gflop:.3f} GFLOP of matrix products at {rate:.0f} GFLOP/s)"
     )
-    print(f"  bare torch update : {bare_t * 1e3:7.2f} ms median")
-    print(f"  ding learner      : {ding_t * 1e3:7.2f} ms median")
-    print(f"  ratio ding/bare   : {ding_t / bare_t:7.3f}   (target <= 1.0)")
-    print(f"  floor             : {floor * 1e3:7.2f} ms ({gflop:.3f} GFLOP of matrix products at {rate:.0f} GFLOP/s)")
-    print(f"  ding / floor      : {ding_t / floor:7.2f}")
+    print(f"  ding / floor          : {b_t / floor:7.2f}")
 
 
 if __name__ == "__main__":
