@@ -15,6 +15,7 @@ from ding.config.config import ConfigError
 from ding.config.rules import at_least, positive
 from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, LearnMode
 from ding.torch_utils.data import to_numpy
+from ding.torch_utils.grad_clip import clip_grad
 from ding.torch_utils.optimizer import finite_gradients
 from ding.utils.registry import MODEL_REGISTRY
 
@@ -259,10 +260,7 @@ class Policy:
                 )
             optimizer.zero_grad(set_to_none=grad_sync is None)
             return False
-        if grad_clip_type is not None:
-            from ding.torch_utils.grad_clip import clip_grad
-
-            clip_grad(params, grad_clip_type, grad_clip_value)
+        clip_grad(params, grad_clip_type, grad_clip_value)
         optimizer.step()
         return True
 
@@ -300,10 +298,7 @@ class Policy:
             self._pending_nonfinite = torch.zeros((), dtype=torch.float32, device=found_inf.device)
         self._pending_nonfinite.add_(found_inf)
         self._pending_steps += 1
-        if grad_clip_type is not None:  # a NaN norm makes every gradient NaN: the step is skipped all the same
-            from ding.torch_utils.grad_clip import clip_grad
-
-            clip_grad(params, grad_clip_type, grad_clip_value)
+        clip_grad(params, grad_clip_type, grad_clip_value)  # a NaN norm makes every gradient NaN: skipped all the same
         optimizer.found_inf = found_inf
         try:
             optimizer.step()
