@@ -54,12 +54,17 @@ AUGMENTATION = re.compile(r"aug shift ([^\s;]+) intensity ([^\s;]+)")  # a note'
 STACK_RESET = "eval stack reset"  # the runner's note when the evaluation restarted the frame stack at a life loss
 OLD_EVALUATION = "eval stack runs on"  # the label's part for a game with lives evaluated without it
 LIVES_GAMES = ("Breakout", "Qbert", "MsPacman")  # the games here whose evaluation sees life losses
+FLAT_ENCODER = "encoder flat"  # the runner's note when the conv maps went straight into the head (DER's layout)
+# DER rows from before stop 22: a shared linear 576 -> 256 layer (and ReLU) after the convolutions, before each
+# stream's noisy 256 layer (one layer more than DER's network), and training epsilon 1 -> 0.01 over 2,000 steps
+DER_SHARED_LAYER = "der, shared 256 layer"
 VARIANT = re.compile(r"variant ([\w.-]+):")  # the runner's note of a --set variant: "variant <label>: <overrides>"
 
 
 def label(row: dict) -> str:
     """The row's algorithm as reported: its ``algo``, except DrQ(eps) runs whose augmentation was shifts alone (rows
-    from before the runner noted the augmentation, or noted with intensity 0), kept apart from the shipped config's;
+    from before the runner noted the augmentation, or noted with intensity 0), and DER runs whose encoder ended in a
+    shared linear layer (rows without "encoder flat"), each kept apart from the shipped config's;
     a game with lives evaluated without the frame stack's restart at a life loss adds ", eval stack runs on"; a
     variant of the config (``--set`` / ``--label``: "variant <name>: ..." in the note) adds ", <name>"."""
     note = row.get("note") or ""
@@ -67,6 +72,8 @@ def label(row: dict) -> str:
     if name == "drq_eps":
         match = AUGMENTATION.search(note)
         name = "drq_eps" if match and float(match.group(2)) > 0 else SHIFTS_ONLY
+    if name == "der" and FLAT_ENCODER not in note:
+        name = DER_SHARED_LAYER
     if row.get("game") in LIVES_GAMES and STACK_RESET not in note:
         name = f"{name}, {OLD_EVALUATION}"
     variant = VARIANT.search(note)

@@ -21,7 +21,9 @@ Run: python benchmarks/run_atari100k.py --games Pong Breakout --algos drq_eps --
 Columns: game, algo, seed, env_steps, eval_episodes, return_mean, return_std, wall_s, env_s, acting_s, update_s,
 augment_s, eval_s, threads (the child's OMP_NUM_THREADS), note (--note: e.g. what else ran on the machine, which
 makes wall_s an upper bound; then, written by the runner, the commit the run started from and the augmentation its
-config applied, e.g. "ding 0a4d471; aug shift 4 intensity 0.05": a config changed while a series runs shows)
+config applied, e.g. "ding 0a4d471; aug shift 4 intensity 0.05", the evaluation's frame stack at a life loss
+("eval stack reset") and the image encoder's end ("encoder linear"; "encoder flat": the conv maps straight into the
+head, DER's layout since stop 22): a config changed while a series runs shows)
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ AUG = re.compile(r"^\[atari100k\] (" + AUGMENTATION.pattern + ")")  # the child'
 STACK = re.compile(
     r"^\[atari100k\] (eval stack (?:reset|runs on))"
 )  # at a life loss in evaluation (the protocol: reset)
+ENCODER = re.compile(r"^\[atari100k\] (encoder (?:linear|flat))")  # the image encoder's end: a linear layer or not
 EVAL = re.compile(
     r"\[evaluator\] train_iter=(\d+) envstep=(\d+) episode_return_mean=(-?[\d.]+) std=([\d.]+) over (\d+) episodes"
 )
@@ -75,6 +78,7 @@ if {snapshot_replay}:  # checkpoints (every 10k updates and on SIGTERM) carry th
 learn = main_config.policy.learn
 print("[atari100k] aug shift", learn.get("random_shift_pad", 0), "intensity", learn.get("random_intensity_scale", 0.0))
 print("[atari100k] eval stack", "reset" if main_config.env.get("stack_reset_on_life_loss") else "runs on")
+print("[atari100k] encoder", "linear" if main_config.policy.model.get("encoder_linear", True) else "flat")
 run_main(serial_pipeline, (main_config, create_config), seed={seed}, max_env_step={env_step}, resume={resume})
 """
 
@@ -256,13 +260,15 @@ def run(game: str, algo: str, seed: int, series: Series) -> bool:
             stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         CHILDREN.running.add(child)
-    lines, evaluation, breakdown, augmentation, stack = [], None, None, "aug unknown", ""
+    lines, evaluation, breakdown, augmentation, stack, encoder = [], None, None, "aug unknown", "", ""
     for line in child.stdout:
         lines.append(line)
         if match := AUG.match(line):
             augmentation = match.group(1)
         if match := STACK.match(line):
             stack = match.group(1)
+        if match := ENCODER.match(line):
+            encoder = match.group(1)
         if match := EVAL.search(line):
             evaluation = match
         if "[ding] loop wall" in line:
@@ -290,7 +296,7 @@ def run(game: str, algo: str, seed: int, series: Series) -> bool:
         if any(NO_SNAPSHOT in line for line in lines) or any(p.get("no_buffer") for p in parts):
             resumed += " WITHOUT its replay buffer"
     _, envstep, mean, std, n = evaluation.groups()
-    note = (series.note, f"ding {parts[0]['commit'] if parts else started_at}", augmentation, stack)
+    note = (series.note, f"ding {parts[0]['commit'] if parts else started_at}", augmentation, stack, encoder)
     note += (variant_note(series.variant, series.overrides), resumed)
     row = dict(
         game=game, algo=algo, seed=seed, env_steps=int(envstep), eval_episodes=int(n), return_mean=float(mean),

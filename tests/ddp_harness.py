@@ -102,6 +102,8 @@ CASES = {
     # DrQ(eps)'s augmentation: one crop and one intensity factor per image, drawn on every rank for the union batch
     # (DER's small encoder: cheap)
     "drq_eps_random_shift": Case("dizoo.atari.config.atari100k.pong_drq_eps_config", DRQ_SMALL),
+    # DER as shipped: the flat conv maps into each stream's noisy layer, 20-step C51, PER weights
+    "der": Case("dizoo.atari.config.atari100k.pong_der_config", {"learn.target_update_freq": 3}),
     # Dopamine's network options: 'SAME' pads (DER's 5x5/5 kernels: an explicit pad layer, 84 -> 17 -> 4) and Xavier init
     "drq_eps_same_padding_xavier": Case(
         "dizoo.atari.config.atari100k.pong_drq_eps_config",

@@ -298,8 +298,10 @@ class ConvEncoder(nn.Module):
 
     One conv layer per entry of ``kernel_size`` / ``stride`` (default: kernels 8, 4, 3, strides 4, 2, 1) with the
     first ``len(kernel_size)`` entries of ``hidden_size_list`` as channels, then a linear layer to
-    ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN; DER's
-    data-efficient encoder is ``[32, 64, 256]`` with kernels 5, 5 and strides 5, 5: 84x84 -> 16x16 -> 3x3 -> 256).
+    ``hidden_size_list[-1]`` features (DI-engine's layout: ``[32, 64, 64, 512]`` is the Nature CNN). With
+    ``linear=False`` the encoder ends at the flattened maps (``hidden_size_list`` the conv channels alone), as DER's
+    data-efficient encoder: ``[32, 64]`` with kernels 5, 5 and strides 5, 5, 84x84 -> 16x16 -> 3x3, 576 features
+    that each head stream's first (noisy) layer takes.
     ``padding='same'`` pads each layer as TensorFlow's and flax's 'SAME' (Dopamine's networks): the Nature CNN then
     maps 84x84 to 21x21, 11x11, 11x11, 7,744 features into the 512 layer instead of 3,136 (~1.7x the multiply-adds).
     uint8 observations are scaled to [0, 1] here, on the model's device, so they travel as bytes until then.
@@ -318,6 +320,7 @@ class ConvEncoder(nn.Module):
         kernel_size: Optional[Sequence[int]] = None,
         stride: Optional[Sequence[int]] = None,
         padding: str = "valid",
+        linear: bool = True,
     ) -> None:
         super().__init__()
         if len(obs_shape) != 3:
@@ -334,6 +337,12 @@ class ConvEncoder(nn.Module):
             raise ValueError(
                 f"model.encoder_kernel_size={kernel_size} and model.encoder_stride={stride}: one kernel size and one "
                 f"stride per conv layer"
+            )
+        if not linear and len(hidden_size_list) != n_conv:
+            raise ValueError(
+                f"model.encoder_hidden_size_list={list(hidden_size_list)} with model.encoder_linear=False: the "
+                f"encoder ends at the flattened conv maps, so the list holds the {n_conv} conv channel sizes alone, "
+                f"e.g. [32, 64] (DER's encoder; model.head_hidden_size sets the head's width)"
             )
         if len(hidden_size_list) not in (n_conv, n_conv + 1):
             raise ValueError(
@@ -363,11 +372,18 @@ class ConvEncoder(nn.Module):
                     f"model.obs_shape={list(obs_shape)} is too small for conv kernels {kernel_size} with strides "
                     f"{stride}: {err}"
                 ) from None
-        self.fc = nn.Sequential(ActingLinear(flat, hidden_size_list[-1]), make_activation(activation))
-        self.output_size = hidden_size_list[-1]
+        if linear:
+            self.fc = nn.Sequential(ActingLinear(flat, hidden_size_list[-1]), make_activation(activation))
+            self.output_size = hidden_size_list[-1]
+        else:  # the flattened maps are the features (the head's first layers take them)
+            self.fc = nn.Identity()
+            self.output_size = flat
+        # an index, not the module: a module held in an attribute would be registered (and saved) twice
+        self._first_conv = next(i for i, m in enumerate(self.conv) if isinstance(m, nn.Conv2d))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        dtype = self.fc[0].weight.dtype  # float32 unless the model was cast (e.g. .double() in equivalence tests)
+        # float32 unless the model was cast (e.g. .double() in equivalence tests)
+        dtype = self.conv[self._first_conv].weight.dtype
         if self.channels_last_training and obs.device.type == "cpu" and obs.dim() == 4 and torch.is_grad_enabled():
             # a forward to train on takes channels-last images (cast as bytes): oneDNN's NHWC convolutions compute
             # the backward faster (a DrQ(eps) update ~0.9 of its NCHW time on 1 thread, 0.75-0.9 on 2; a PPO batch

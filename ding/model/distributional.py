@@ -24,7 +24,8 @@ from ding.utils.registry import MODEL_REGISTRY
 class DistributionalHead(nn.Module):
     """``n_out`` numbers per action (C51: atom logits, QR-DQN: quantiles) from features: (B, hidden) -> (B, A, n_out).
 
-    ``head_layer_num`` hidden layers, then a linear output layer, in each stream. Dueling (Wang et al. 2016, per atom
+    ``head_layer_num`` hidden layers (the first takes ``in_size`` features, default ``hidden_size``), then a linear
+    output layer, in each stream. Dueling (Wang et al. 2016, per atom
     as in Rainbow): out = V + A - mean_a(A), with V of shape (B, 1, n_out). With ``noise`` every linear layer of the
     head is a :class:`~ding.model.common.NoisyLinear` (as in Rainbow; the encoder stays deterministic).
     """
@@ -40,14 +41,16 @@ class DistributionalHead(nn.Module):
         dueling: bool,
         noise: bool,
         noise_sigma0: float,
+        in_size: Optional[int] = None,
     ) -> None:
         super().__init__()
         layer = functools.partial(NoisyLinear, sigma0=noise_sigma0) if noise else nn.Linear
         self.action_size, self.n_out = action_size, n_out
+        in_size = in_size or hidden_size
 
         def stream(outputs: int) -> nn.Sequential:
-            body = mlp(hidden_size, [hidden_size] * layer_num, activation, norm_type, layer=layer)
-            return nn.Sequential(*body, layer(hidden_size, outputs))
+            body = mlp(in_size, [hidden_size] * layer_num, activation, norm_type, layer=layer)
+            return nn.Sequential(*body, layer(hidden_size if layer_num else in_size, outputs))
 
         self.advantage = stream(action_size * n_out)
         self.value = stream(n_out) if dueling else None
@@ -79,16 +82,18 @@ class _DistributionalQ(nn.Module):
         encoder_kernel_size: Optional[Sequence[int]] = None,
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
+        encoder_linear: bool = True,
     ) -> None:
         super().__init__()
-        self.encoder, head_size, self._image = build_encoder(
+        self.encoder, feature_size, head_size, self._image = build_encoder(
             obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, None, model_name,
-            encoder_kernel_size, encoder_stride, encoder_padding,
+            encoder_kernel_size, encoder_stride, encoder_padding, encoder_linear,
         )  # fmt: skip
         action_size = n_actions(action_shape, model_name)
         self.head = DistributionalHead(
-            head_size, action_size, n_out, head_layer_num, activation, norm_type, dueling, noise, noise_sigma0
-        )
+            head_size, action_size, n_out, head_layer_num, activation, norm_type, dueling, noise, noise_sigma0,
+            feature_size,
+        )  # fmt: skip
 
     def _head_out(self, obs: torch.Tensor) -> torch.Tensor:
         if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)
@@ -124,6 +129,10 @@ class C51DQN(_DistributionalQ):
         Dopamine's networks).
     :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
         zero biases; noisy layers keep NoisyNet's initialisation).
+    :param encoder_linear: images: True ends the encoder with a linear layer to the last entry of
+        ``encoder_hidden_size_list`` (DI-engine's layout); False ends it at the flattened conv maps (the list holds
+        the conv channels alone) and each head stream's first layer takes them (DER: [32, 64], 576 features into
+        noisy layers of ``head_hidden_size`` 256).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'distribution': p (B, A, n_atom),
     'log_distribution': log p (B, A, n_atom)}``.
@@ -148,13 +157,14 @@ class C51DQN(_DistributionalQ):
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
         init_type: Optional[str] = None,
+        encoder_linear: bool = True,
     ) -> None:
         if not v_min < v_max or n_atom < 2:
             raise ValueError(f"model.v_min={v_min}, v_max={v_max}, n_atom={n_atom}: need v_min < v_max, n_atom >= 2")
         super().__init__(
             type(self).__name__, n_atom, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
             head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
-            encoder_padding,
+            encoder_padding, encoder_linear,
         )  # fmt: skip
         init_weights(self, init_type)
         self.v_min, self.v_max, self.n_atom = float(v_min), float(v_max), int(n_atom)
@@ -194,11 +204,12 @@ class RainbowDQN(C51DQN):
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
         init_type: Optional[str] = None,
+        encoder_linear: bool = True,
     ) -> None:
         super().__init__(
             obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num, activation,
             norm_type, v_min, v_max, n_atom, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
-            encoder_padding, init_type,
+            encoder_padding, init_type, encoder_linear,
         )  # fmt: skip
 
 
@@ -228,6 +239,10 @@ class QRDQN(_DistributionalQ):
         Dopamine's networks).
     :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
         zero biases; noisy layers keep NoisyNet's initialisation).
+    :param encoder_linear: images: True ends the encoder with a linear layer to the last entry of
+        ``encoder_hidden_size_list`` (DI-engine's layout); False ends it at the flattened conv maps (the list holds
+        the conv channels alone) and each head stream's first layer takes them (DER: [32, 64], 576 features into
+        noisy layers of ``head_hidden_size`` 256).
 
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'quantiles': (B, A, num_quantiles)}``.
     """
@@ -249,13 +264,14 @@ class QRDQN(_DistributionalQ):
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
         init_type: Optional[str] = None,
+        encoder_linear: bool = True,
     ) -> None:
         if num_quantiles < 1:
             raise ValueError(f"model.num_quantiles={num_quantiles}: need at least 1")
         super().__init__(
             "QRDQN", num_quantiles, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
             head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
-            encoder_padding,
+            encoder_padding, encoder_linear,
         )  # fmt: skip
         init_weights(self, init_type)
         self.num_quantiles = int(num_quantiles)
@@ -297,6 +313,10 @@ class IQN(_DistributionalQ):
         Dopamine's networks).
     :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform conv and linear weights,
         zero biases; noisy layers keep NoisyNet's initialisation).
+    :param encoder_linear: images: True ends the encoder with a linear layer to the last entry of
+        ``encoder_hidden_size_list`` (DI-engine's layout); False ends it at the flattened conv maps (the list holds
+        the conv channels alone) and each head stream's first layer takes them (DER: [32, 64], 576 features into
+        noisy layers of ``head_hidden_size`` 256).
 
     ``forward(obs, tau=None)`` takes obs (B, *obs_shape) and fractions tau (B, N) in (0, 1) (None: the midpoints)
     and returns ``{'logit': q (B, A), 'quantiles': (B, A, N), 'tau': (B, N)}``.
@@ -320,6 +340,7 @@ class IQN(_DistributionalQ):
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
         init_type: Optional[str] = None,
+        encoder_linear: bool = True,
     ) -> None:
         if num_quantiles < 1 or quantile_embedding_size < 1:
             raise ValueError(
@@ -329,6 +350,7 @@ class IQN(_DistributionalQ):
         super().__init__(
             "IQN", 1, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size, head_layer_num,
             activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride, encoder_padding,
+            encoder_linear,
         )  # fmt: skip
         self.num_quantiles, self.quantile_embedding_size = int(num_quantiles), int(quantile_embedding_size)
         hidden = self.head.advantage[0].in_features

@@ -13,12 +13,16 @@ from ding.utils.registry import MODEL_REGISTRY
 
 
 class QHead(nn.Module):
-    """Q values from features: ``head_layer_num`` hidden layers, then one linear output per action."""
+    """Q values from features: ``head_layer_num`` hidden layers, then one linear output per action. The first layer
+    takes ``in_size`` features (default: ``hidden_size``)."""
 
-    def __init__(self, hidden_size: int, action_size: int, layer_num: int, activation, norm_type, dropout) -> None:
+    def __init__(
+        self, hidden_size: int, action_size: int, layer_num: int, activation, norm_type, dropout, in_size=None
+    ) -> None:
         super().__init__()
-        self.body = mlp(hidden_size, [hidden_size] * layer_num, activation, norm_type, dropout)
-        self.out = nn.Linear(hidden_size, action_size)
+        in_size = in_size or hidden_size
+        self.body = mlp(in_size, [hidden_size] * layer_num, activation, norm_type, dropout)
+        self.out = nn.Linear(hidden_size if layer_num else in_size, action_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.body(x))
@@ -27,10 +31,12 @@ class QHead(nn.Module):
 class DuelingHead(nn.Module):
     """Q = V + A - mean(A) (Wang et al. 2016): a value stream and an advantage stream on the same features."""
 
-    def __init__(self, hidden_size: int, action_size: int, layer_num: int, activation, norm_type, dropout) -> None:
+    def __init__(
+        self, hidden_size: int, action_size: int, layer_num: int, activation, norm_type, dropout, in_size=None
+    ) -> None:
         super().__init__()
-        self.advantage = QHead(hidden_size, action_size, layer_num, activation, norm_type, dropout)
-        self.value = QHead(hidden_size, 1, layer_num, activation, norm_type, dropout)
+        self.advantage = QHead(hidden_size, action_size, layer_num, activation, norm_type, dropout, in_size)
+        self.value = QHead(hidden_size, 1, layer_num, activation, norm_type, dropout, in_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         advantage = self.advantage(x)
@@ -59,12 +65,14 @@ def build_encoder(
     kernel_size: Optional[Sequence[int]] = None,
     stride: Optional[Sequence[int]] = None,
     padding: str = "valid",
-) -> tuple[nn.Module, int, bool]:
+    linear: bool = True,
+) -> tuple[nn.Module, int, int, bool]:
     """The encoder of the Q networks: an MLP for vectors, a CNN for image stacks (uint8 scaled inside; the Nature
     CNN unless ``kernel_size`` / ``stride`` / ``padding`` say otherwise), then a linear layer to
-    ``head_hidden_size`` when that differs from the feature size.
+    ``head_hidden_size`` when that differs from the feature size. ``linear=False`` (images only): the CNN ends at
+    its flattened maps and the head's first layers take them, ``head_hidden_size`` wide (DER's layout).
 
-    :return: (encoder, the size of its output features, whether it takes images).
+    :return: (encoder, the size of its output features, the head's width, whether it takes images).
     """
     shape = [obs_shape] if isinstance(obs_shape, int) else list(obs_shape)
     if len(shape) not in (1, 3):
@@ -73,16 +81,18 @@ def build_encoder(
             f"image stacks (channels, height, width)"
         )
     image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
-    if not image and (kernel_size is not None or stride is not None or padding != "valid"):
+    if not image and (kernel_size is not None or stride is not None or padding != "valid" or not linear):
         raise ValueError(
-            f"model.encoder_kernel_size / encoder_stride / encoder_padding are for image observations; "
-            f"obs_shape={shape} is a vector"
+            f"model.encoder_kernel_size / encoder_stride / encoder_padding / encoder_linear are for image "
+            f"observations; obs_shape={shape} is a vector"
         )
     if image:
         encoder = ConvEncoder(
-            shape, encoder_hidden_size_list or (32, 64, 64, 512), activation, kernel_size, stride, padding
+            shape, encoder_hidden_size_list or (32, 64, 64, 512), activation, kernel_size, stride, padding, linear
         )
         feature_size = encoder.output_size
+        if not linear:  # no adapter layer: the head's first layers map the flat maps to its width
+            return encoder, feature_size, head_hidden_size or feature_size, image
     else:
         hidden = list(encoder_hidden_size_list or (128, 128, 64))
         if not hidden:
@@ -92,7 +102,7 @@ def build_encoder(
     head_size = head_hidden_size or feature_size
     if head_size != feature_size:
         encoder = nn.Sequential(encoder, nn.Linear(feature_size, head_size), make_activation(activation))
-    return encoder, head_size, image
+    return encoder, head_size, head_size, image
 
 
 @MODEL_REGISTRY.register("dqn")
@@ -112,6 +122,9 @@ class DQN(nn.Module):
         Dopamine's networks: 84x84 -> 21, 11, 11; 7,744 features).
     :param init_type: None (torch's default initialisation) or 'xavier' (Xavier-uniform weights and zero biases
         in every conv and linear layer, as Dopamine's networks).
+    :param encoder_linear: images: True (DI-engine's layout) ends the encoder with a linear layer to the last
+        entry of encoder_hidden_size_list; False ends it at the flattened conv maps (the list then holds the conv
+        channels alone) and each head stream's first layer takes them, head_hidden_size wide (DER's layout).
     :param head_hidden_size: width of the head's hidden layers (default: the feature size).
     :param head_layer_num: hidden layers in each head stream.
     :param activation: 'relu', 'tanh', ..., a torch.nn activation's name, module or module class.
@@ -136,15 +149,16 @@ class DQN(nn.Module):
         encoder_stride: Optional[Sequence[int]] = None,
         encoder_padding: str = "valid",
         init_type: Optional[str] = None,
+        encoder_linear: bool = True,
     ) -> None:
         super().__init__()
-        self.encoder, head_size, self._image = build_encoder(
+        self.encoder, feature_size, head_size, self._image = build_encoder(
             obs_shape, encoder_hidden_size_list, head_hidden_size, activation, norm_type, dropout, "DQN",
-            encoder_kernel_size, encoder_stride, encoder_padding,
+            encoder_kernel_size, encoder_stride, encoder_padding, encoder_linear,
         )  # fmt: skip
         action_shape = n_actions(action_shape, "DQN")
         head_cls = DuelingHead if dueling else QHead
-        self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout)
+        self.head = head_cls(head_size, int(action_shape), head_layer_num, activation, norm_type, dropout, feature_size)
         init_weights(self, init_type)
 
     def forward(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -95,7 +95,7 @@ def test_drq_eps_runs_with_shifts_only_are_reported_apart(tmp_path):
         dict(algo="drq_eps", note=SHIPPED_NOTE),
         dict(algo="drq_eps", note="1 thread; ding fb122c7; aug shift 4 intensity 0.0"),
         dict(algo="drq_eps", note="2 threads"),  # before the runner noted the augmentation: the config shifted only
-        dict(algo="der", note="2 threads"),
+        dict(algo="der", note="2 threads; encoder flat"),
     ]
     assert [report.label(row) for row in rows] == ["drq_eps", report.SHIFTS_ONLY, report.SHIFTS_ONLY, "der"]
     path = tmp_path / "runs.csv"
@@ -161,18 +161,25 @@ def test_runner_notes_the_commit_and_the_augmentation_of_the_config_the_child_ra
 
     script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=[])
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    match = runner.AUG.match(out.stdout.strip().splitlines()[-2])
+    match = runner.AUG.match(out.stdout.strip().splitlines()[-3])
     assert match and match.group(1) == "aug shift 4 intensity 0.05"
-    match = runner.STACK.match(out.stdout.strip().splitlines()[-1])
+    match = runner.STACK.match(out.stdout.strip().splitlines()[-2])
     assert match and match.group(1) == report.STACK_RESET  # the protocol's evaluation, noted for the report
+    match = runner.ENCODER.match(out.stdout.strip().splitlines()[-1])
+    assert match and match.group(1) == "encoder linear"  # DrQ(eps): the Nature CNN's 512 layer
+    der = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=[]).replace("drq_eps", "der")
+    out = subprocess.run([sys.executable, "-c", der], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    match = runner.ENCODER.match(out.stdout.strip().splitlines()[-1])
+    assert match and match.group(1) == report.FLAT_ENCODER  # DER's network: the conv maps into the streams
     # a --set variant is applied in the child before the config is read (and so before the line is printed)
     variant = [("policy.learn.random_intensity_scale", 0.1), ("policy.model.init_type", "xavier")]
     script = runner.SCRIPT.split("run_main(")[0].format(**CHILD, overrides=variant)
     script += "print(main_config.policy.model.init_type)\n"
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-3:] == [
+    assert out.stdout.strip().splitlines()[-4:] == [
         "[atari100k] aug shift 4 intensity 0.1",
         "[atari100k] eval stack reset",
+        "[atari100k] encoder linear",
         "xavier",
     ]
     if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True).returncode != 0:
@@ -189,13 +196,27 @@ def test_a_variant_is_reported_and_skipped_under_its_own_label(tmp_path):
     assert runner.variant_note("", []) == ""
     row_note = f"1 thread; {SHIPPED_NOTE}; {note}"
     assert report.label(dict(algo="drq_eps", note=row_note)) == "drq_eps, dopamine_net"
-    assert report.label(dict(algo="der", note=f"ding 1234567; {note}")) == "der, dopamine_net"
+    assert report.label(dict(algo="der", note=f"ding 1234567; encoder flat; {note}")) == "der, dopamine_net"
+
     assert report.base_algo("drq_eps, dopamine_net") == "drq_eps"  # compared with the published DrQ(eps)
     path = tmp_path / "runs.csv"
     write_csv(path, [("Pong", "drq_eps", 0, -12.0)], note=row_note)
     assert runner.done_runs(str(path)) == {("Pong", "drq_eps, dopamine_net", 0)}  # the shipped drq_eps still runs
     table = report.markdown_table(report.read_runs(str(path)), ["drq_eps", "drq_eps, dopamine_net"])
     assert "| Pong | drq_eps, dopamine_net | 0 | 100 | -12.0 |" in table
+
+
+def test_der_runs_with_a_shared_feature_layer_are_reported_apart(tmp_path):
+    """DER rows from before its network lost the shared 576 -> 256 layer (no "encoder flat" in the note) are
+    "der, shared 256 layer", compared with the published DER all the same; --skip-done runs the shipped DER again."""
+    old = "stop 21; ding abbcdb7; aug shift 0 intensity 0.0; eval stack reset"
+    assert report.label(dict(algo="der", game="Qbert", note=old)) == report.DER_SHARED_LAYER
+    assert report.base_algo(report.DER_SHARED_LAYER) == "der"
+    new = "ding 1234567; aug shift 0 intensity 0.0; eval stack reset; encoder flat"
+    assert report.label(dict(algo="der", game="Qbert", note=new)) == "der"
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Qbert", "der", 0, 619.0)], note=old)
+    assert runner.done_runs(str(path)) == {("Qbert", report.DER_SHARED_LAYER, 0)}
 
 
 def test_overrides_parse_literals_and_refuse_what_is_not_one():

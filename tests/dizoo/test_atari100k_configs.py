@@ -56,18 +56,49 @@ def test_der_settings():
     assert policy.type == "rainbow" and policy.model.dueling and policy.model.noise and policy.nstep == 20
     assert policy.model.noise_sigma0 == 0.1 and policy.model.n_atom == 51
     assert (policy.model.encoder_kernel_size, policy.model.encoder_stride) == ([5, 5], [5, 5])
-    assert policy.model.encoder_hidden_size_list == [32, 64, 256] and policy.learn.target_update_freq == 2000
+    assert policy.model.encoder_hidden_size_list == [32, 64] and not policy.model.encoder_linear
+    assert policy.model.head_hidden_size == 256 and policy.model.head_layer_num == 1
+    assert policy.learn.target_update_freq == 2000
     assert policy.priority and policy.priority_IS_weight and policy.learn.random_shift_pad == 0
     assert policy.other.replay_buffer.alpha == 0.5 and policy.other.replay_buffer.beta == 0.4
 
 
-@pytest.mark.parametrize("algo, decay", [("drq_eps", 5000), ("der", 2000)])
-def test_training_epsilon_decays_to_001_after_the_random_phase(algo, decay):
+def test_der_network_is_the_papers():
+    """DER's network (van Hasselt et al. 2019 on Rainbow's): conv 32 5x5/5, conv 64 5x5/5, the 576 flattened
+    features into each dueling stream's noisy 256 layer, then a noisy layer to the atoms; nothing shared after the
+    convolutions."""
+    cfg = compiled("Boxing", "der")
+    cfg.policy.cuda = False
+    model = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, enable_field=["learn"])._model
+    linears = [(name, type(m).__name__, m.in_features, m.out_features) for name, m in model.named_modules()
+               if hasattr(m, "in_features")]  # fmt: skip
+    assert linears == [
+        ("head.advantage.0", "NoisyLinear", 576, 256),
+        ("head.advantage.2", "NoisyLinear", 256, 18 * 51),
+        ("head.value.0", "NoisyLinear", 576, 256),
+        ("head.value.2", "NoisyLinear", 256, 51),
+    ]
+    noisy = [m for m in model.modules() if type(m).__name__ == "NoisyLinear"]
+    assert all(float(m.weight_sigma[0, 0]) == pytest.approx(0.1 / m.in_features**0.5) for m in noisy)  # sigma0 0.1
+
+
+def training_eps(algo: str, steps) -> list:
     cfg = compiled("Breakout", algo)
     cfg.policy.cuda = False
     policy = POLICY_REGISTRY.get(cfg.policy.type)(cfg.policy, enable_field=["collect"])
-    eps = [policy.collect_mode.info(step)["eps"] for step in (0, 1600, 1600 + decay // 2, 1600 + decay, 100_000)]
+    return [policy.collect_mode.info(step)["eps"] for step in steps]
+
+
+def test_drq_eps_training_epsilon_decays_to_001_after_the_random_phase():
+    eps = training_eps("drq_eps", (0, 1600, 1600 + 2500, 1600 + 5000, 100_000))
     assert eps == pytest.approx([1.0, 1.0, 0.505, 0.01, 0.01])
+
+
+def test_der_training_epsilon_is_001_throughout():
+    """Dopamine's full Rainbow agent with noisy layers acts at epsilon_train (0.01) from the start (identity_epsilon);
+    the first 1600 steps are uniformly random through random_collect_size."""
+    assert training_eps("der", (0, 1600, 2600, 3600, 100_000)) == pytest.approx([0.01] * 5)
+    assert compiled("Breakout", "der").policy.random_collect_size == 1600
 
 
 def test_factory_refuses_unknown_games_and_algorithms():

@@ -172,3 +172,47 @@ def test_padding_and_init_errors_are_clear():
         DQN(4, 2, encoder_padding="same")
     with pytest.raises(ValueError, match="init_type='orthogonal'.*'xavier'"):
         DQN(4, 2, init_type="orthogonal")
+
+
+@pytest.mark.parametrize("model_name", ["dqn", "c51dqn", "qrdqn", "rainbowdqn", "iqn"])
+def test_encoder_without_linear_feeds_the_flat_maps_to_each_stream(model_name):
+    """encoder_linear=False: the encoder ends at the flattened conv maps (DER's 576) and each head stream's first
+    layer maps them to head_hidden_size; no layer is shared after the convolutions."""
+    from ding.utils.registry import MODEL_REGISTRY
+
+    model = MODEL_REGISTRY.build(
+        model_name, obs_shape=[4, 84, 84], action_shape=6, encoder_hidden_size_list=[32, 64],
+        encoder_kernel_size=[5, 5], encoder_stride=[5, 5], encoder_linear=False, head_hidden_size=256, dueling=True,
+    )  # fmt: skip
+    obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    assert isinstance(model.encoder.fc, torch.nn.Identity) and model.encoder.output_size == 576
+    torch.testing.assert_close(model.encoder(obs), model.encoder.conv(obs.float() / 255))
+    streams = (model.head.advantage, model.head.value)
+    firsts = [s.body[0] if model_name == "dqn" else s[0] for s in streams]  # DQN's QHead: body, then out
+    assert [(m.in_features, m.out_features) for m in firsts] == [(576, 256), (576, 256)]
+    assert not any(".fc." in name for name in model.state_dict())
+    assert model(obs)["logit"].shape == (3, 6)
+
+
+def test_encoder_without_linear_and_no_hidden_layer():
+    """head_layer_num=0: the output layer takes the flat maps; a gradient reaches the first conv."""
+    model = DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64], encoder_kernel_size=[5, 5], encoder_stride=[5, 5],
+                encoder_linear=False, head_layer_num=0, dueling=False)  # fmt: skip
+    assert (model.head.out.in_features, model.head.out.out_features) == (576, 6)
+    model(torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8))["logit"].sum().backward()
+    assert model.encoder.conv[0].weight.grad.abs().sum() > 0
+
+
+def test_encoder_without_linear_errors_are_clear():
+    with pytest.raises(ValueError, match="conv channel sizes alone"):
+        DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64, 256], encoder_kernel_size=[5, 5], encoder_stride=[5, 5],
+            encoder_linear=False)  # fmt: skip
+    with pytest.raises(ValueError, match="encoder_linear are for image observations"):
+        DQN(4, 2, encoder_linear=False)
+
+
+def test_encoder_without_linear_in_double_precision():
+    """A model cast to float64 (the DDP equivalence runs) scales its images in the conv's dtype."""
+    model = DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64], encoder_kernel_size=[5, 5], encoder_stride=[5, 5],
+                encoder_linear=False).double()  # fmt: skip
+    assert model(torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8))["logit"].dtype == torch.float64

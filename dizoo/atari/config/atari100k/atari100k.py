@@ -66,10 +66,12 @@ ALGO_KEYS = {
     "der": dict(
         type="rainbow",
         model=dict(
-            encoder_hidden_size_list=[32, 64, 256],  # [DER] conv 32 and 64 channels, 256 hidden units
+            encoder_hidden_size_list=[32, 64],  # [DER] conv 32 and 64 channels
             encoder_kernel_size=[5, 5],  # [DER] 5x5 filters
-            encoder_stride=[5, 5],  # [DER] stride 5
-            head_layer_num=1,  # [Rainbow] a noisy hidden layer in each dueling stream (DER: of 256 units)
+            encoder_stride=[5, 5],  # [DER] stride 5: 84x84 -> 16x16 -> 3x3, 576 features
+            encoder_linear=False,  # [Rainbow] the flattened conv maps go straight to the dueling streams
+            head_hidden_size=256,  # [DER] 256 hidden units (Rainbow's 512)
+            head_layer_num=1,  # [Rainbow] one noisy hidden layer in each stream: 576 -> 256 -> atoms
             noise_sigma0=0.1,  # [DER] noisy nets parameter 0.1
             v_min=-10,  # [Rainbow] support [-10, 10] of 51 atoms
             v_max=10,
@@ -90,8 +92,10 @@ ALGO_KEYS = {
             beta=0.4,  # [DER] priority correction 0.4 -> 1, annealed over training
             anneal_step=TRAIN_ENV_STEPS - MIN_REPLAY,  # one sample per update: beta reaches 1 at the last update
         ),
-        # [DER.gin] epsilon on top of the noise: 1 for the first 1600 steps, then linearly to 0.01 over 2000
-        eps=dict(type="linear", start=1.0, end=0.01, decay=2000, warmup=MIN_REPLAY),
+        # [DER.gin] epsilon 0.01 on top of the noise throughout: with noisy layers Dopamine's full Rainbow agent
+        # replaces the linear schedule by identity_epsilon (epsilon_train), so DER.gin's decay period of 2000 has
+        # no effect. The first 1600 steps are uniformly random all the same (random_collect_size).
+        eps=dict(type="linear", start=0.01, end=0.01, decay=1),
     ),
 }
 
