@@ -22,11 +22,11 @@ from ding.utils.registry import MODEL_REGISTRY
 
 
 class DistributionalHead(nn.Module):
-    """``n_out`` numbers per action (C51: atom logits, QR-DQN: quantiles) from features: (B, hidden) -> (B, A, n_out).
+    """``n_out`` numbers per action (C51: atom logits, QR-DQN: quantiles) from features: (B, in_size) -> (B, A, n_out).
 
-    ``head_layer_num`` hidden layers (the first takes ``in_size`` features, default ``hidden_size``), then a linear
-    output layer, in each stream. Dueling (Wang et al. 2016, per atom
-    as in Rainbow): out = V + A - mean_a(A), with V of shape (B, 1, n_out). With ``noise`` every linear layer of the
+    ``head_layer_num`` hidden layers of ``hidden_size`` (the first takes the ``in_size`` features; default
+    ``hidden_size``), then a linear output layer, in each stream. Dueling (Wang et al. 2016, per atom as in Rainbow):
+    out = V + A - mean_a(A), with V of shape (B, 1, n_out). With ``noise`` every linear layer of the
     head is a :class:`~ding.model.common.NoisyLinear` (as in Rainbow; the encoder stays deterministic).
     """
 
