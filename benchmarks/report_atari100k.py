@@ -15,8 +15,9 @@ Method, implemented here in numpy (rliable would bring arch, statsmodels, pandas
 DrQ(eps) rows are reported apart by augmentation (:func:`label`): the shipped config's (shifts, then intensity) as
 "drq_eps", runs made before it scaled intensity as "drq_eps, shifts only". Runs of games with lives (Breakout, Qbert,
 MsPacman) evaluated before the evaluation restarted the frame stack at a life loss (Dopamine's protocol; the runner's
-note then says "eval stack reset") are apart too: ", eval stack runs on". Labels other than an algorithm's own are
-listed only for the games they have runs of.
+note then says "eval stack reset") are apart too: ", eval stack runs on". DER rows from before its network was DER's
+(a shared 576 -> 256 layer after the convolutions; the runner's note lacks "encoder flat") are "der, shared 256
+layer". Labels other than an algorithm's own are listed only for the games they have runs of.
 
 ``--published-runs DIR`` sets our runs beside a published algorithm's own runs, read from the rliable run files
 (``DIR/<name>.json``: {game: [final score of each run]}, e.g. ``DrQ(eps).json`` and ``SPR.json`` as mirrored in
@@ -26,8 +27,11 @@ to 19.8 over a median of 16.2), and how often the mean of as many of its own run
 random, falls below its published mean; over the games ours ran, its IQM computed as ours, and how often its IQM,
 taken on as many of its runs per game as ours has (drawn without replacement), reaches ours.
 
+``--doc FILE`` also writes the table and the IQM lines into FILE, in place of what stands between its two marker
+lines (:data:`DOC_START`, :data:`DOC_END`; docs/benchmarks/atari100k.md has them), the rest of FILE untouched.
+
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
-    [--published-runs path/to/iris/results/data]
+    [--published-runs path/to/iris/results/data] [--doc docs/benchmarks/atari100k.md]
 """
 
 from __future__ import annotations
@@ -291,6 +295,19 @@ def bar_chart(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], pa
     plt.close(fig)
 
 
+DOC_START = "<!-- report_atari100k.py --doc: the table and IQM lines below are written by the report -->"
+DOC_END = "<!-- end of the report's table -->"
+
+
+def replace_report_block(text: str, block: str) -> str:
+    """``text`` with what stands between its :data:`DOC_START` and :data:`DOC_END` lines replaced by ``block``."""
+    start, end = text.find(DOC_START), text.find(DOC_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the file needs the lines {DOC_START!r} and then {DOC_END!r} around the report's table")
+    head = text[: start + len(DOC_START)]
+    return f"{head}\n\n{block.strip()}\n\n{text[end:]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "atari100k_runs.csv"))
@@ -299,10 +316,22 @@ def main() -> None:
     parser.add_argument(
         "--published-runs", default=None, metavar="DIR", help="the rliable run files (<name>.json): ours beside them"
     )
+    parser.add_argument("--doc", default=None, metavar="FILE", help="write the table into FILE between its markers")
     args = parser.parse_args()
     runs = read_runs(args.csv) if os.path.exists(args.csv) else {}
     algos = args.algos or ["drq_eps", "der"] + sorted({algo for _, algo in runs} - {"drq_eps", "der"})
-    print(markdown_table(runs, algos))
+    table = markdown_table(runs, algos)
+    print(table)
+    if args.doc:
+        with open(args.doc) as f:
+            text = f.read()
+        try:
+            text = replace_report_block(text, table)
+        except ValueError as err:
+            sys.exit(f"--doc {args.doc}: {err}")
+        with open(args.doc, "w") as f:
+            f.write(text)
+        print(f"table written into {args.doc}")
     if args.published_runs:
         try:
             published = load_published_runs(args.published_runs)

@@ -352,3 +352,32 @@ def test_a_published_run_file_of_another_shape_is_named_not_a_traceback(tmp_path
     (tmp_path / "DrQ(eps).json").write_text(content)
     with pytest.raises(ValueError, match=r"DrQ\(eps\)\.json: not an rliable run file .*game name -> list"):
         report.load_published_runs(str(tmp_path))
+
+
+def test_doc_gets_the_table_between_its_markers_and_nothing_else_changes(tmp_path):
+    doc = f"# title\n\nintro\n\n{report.DOC_START}\n\n| old | table |\n\nold IQM line\n\n{report.DOC_END}\n\n## after\n"
+    new = report.replace_report_block(doc, "| new | table |\n\nIQM 0.5\n")
+    assert (
+        new == f"# title\n\nintro\n\n{report.DOC_START}\n\n| new | table |\n\nIQM 0.5\n\n{report.DOC_END}\n\n## after\n"
+    )
+    assert report.replace_report_block(new, "| new | table |\n\nIQM 0.5") == new  # the same table: the same file
+    with pytest.raises(ValueError, match="needs the lines"):
+        report.replace_report_block("# no markers\n", "| t |")
+    with pytest.raises(ValueError, match="needs the lines"):
+        report.replace_report_block(f"{report.DOC_END}\n{report.DOC_START}\n", "| t |")  # in the wrong order
+
+
+def test_the_shipped_doc_holds_the_markers_and_the_report_fills_them(tmp_path):
+    """docs/benchmarks/atari100k.md as shipped: its block between the markers is what the report prints for the
+    shipped CSV (the doc was regenerated after the last row was added)."""
+    import subprocess
+    import sys
+
+    doc = tmp_path / "atari100k.md"
+    doc.write_text(open(os.path.join(REPO_ROOT, "docs", "benchmarks", "atari100k.md")).read())
+    script = os.path.join(REPO_ROOT, "benchmarks", "report_atari100k.py")
+    subprocess.run([sys.executable, script, "--doc", str(doc)], cwd=REPO_ROOT, capture_output=True, check=True)
+    assert doc.read_text() == open(os.path.join(REPO_ROOT, "docs", "benchmarks", "atari100k.md")).read(), (
+        "docs/benchmarks/atari100k.md's table is not the CSV's: python benchmarks/report_atari100k.py --png "
+        "docs/benchmarks/atari100k.png --doc docs/benchmarks/atari100k.md"
+    )
