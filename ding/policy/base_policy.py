@@ -138,7 +138,12 @@ class Policy:
         self._cfg = cfg
         self._device = self._pick_device(cfg.cuda)
         if model is None:
-            model = MODEL_REGISTRY.build(self.default_model, **cfg.model)
+            try:
+                model = MODEL_REGISTRY.build(self.default_model, **cfg.model)
+            except ConfigError:
+                raise
+            except ValueError as err:  # the model refused a value of policy.model: the user's to fix, no traceback
+                raise ConfigError(f"policy.model ({cfg.model.get('type', self.default_model)}): {err}") from err
         self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
         self._grad_syncs: dict[int, Any] = {}  # multi_gpu: one GradientSynchronizer per optimizer (by id)

@@ -216,3 +216,22 @@ def test_encoder_without_linear_in_double_precision():
     model = DQN([4, 84, 84], 6, encoder_hidden_size_list=[32, 64], encoder_kernel_size=[5, 5], encoder_stride=[5, 5],
                 encoder_linear=False).double()  # fmt: skip
     assert model(torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8))["logit"].dtype == torch.float64
+
+
+def test_a_model_value_refused_from_the_config_is_a_config_error(tmp_path):
+    """``ding -m serial`` with encoder_linear=False on CartPole's vectors: one 'ding: error:' line, no traceback."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "cfg.py"
+    cfg.write_text(
+        "from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config, create_config\n"
+        "main_config.policy.model.encoder_linear = False\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "ding.entry.cli", "-m", "serial", "-c", str(cfg), "-s", "0"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "ding: error: policy.model (dqn): model.encoder_kernel_size" in out.stderr
+    assert "encoder_linear are for image observations" in out.stderr
