@@ -93,6 +93,28 @@ def last_wall(csv_path: str, task: str, label: str, seed: int) -> float:
     return float(rows[-1]["wall_s"]) if rows else 0.0
 
 
+def clash(csv_path: str, task: str, label: str, seed: int, resume: bool) -> str | None:
+    """Why the run cannot start against the CSV's rows, or None. The report reads a run as every row of its (task,
+    algo column, seed), so a second run of a seed already there would be read as one with the first; --resume
+    continues a run that was checkpointed and stopped, not one that finished."""
+    if not os.path.exists(csv_path):
+        return None
+    with open(csv_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if (r["task"], r["algo"], r["seed"]) == (task, label, str(seed))]
+    if not rows:
+        return None
+    last = f"its last row: {rows[-1]['status']} at {int(rows[-1]['env_step']):,} env steps"
+    if not resume:
+        return (
+            f"{csv_path} already holds a run of {task} {label} seed {seed} ({last}), and a second run of the same "
+            f"seed would be read as one with it: choose another seed or a --label for the variant, or --resume to "
+            f"continue that run if it was stopped"
+        )
+    if rows[-1]["status"] == "finished":
+        return f"{task} {label} seed {seed} has finished ({last}): there is nothing to --resume"
+    return None
+
+
 def run(
     task: str,
     algo: str,
@@ -176,6 +198,10 @@ def main() -> None:
         overrides = parse_overrides(args.set)
     except ValueError as err:
         parser.error(str(err))
+    for seed in args.seeds:  # before any training: a clash found at the second seed would come hours late
+        problem = clash(args.csv, args.task, args.label or args.algo, seed, args.resume)
+        if problem:
+            parser.error(problem)
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     workdir = args.workdir or tempfile.mkdtemp(prefix="ding_mujoco_")
     os.makedirs(workdir, exist_ok=True)

@@ -2,6 +2,8 @@
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 from tests.conftest import REPO_ROOT
 
@@ -51,6 +53,30 @@ def test_rows_note_the_commit_threads_and_variant_and_a_csv_of_other_columns_is_
     old = tmp_path / "old.csv"  # the 9 columns from before the note
     old.write_text("task,algo,seed,env_step,train_iter,return_mean,return_std,wall_s,status\n")
     assert "not this runner's" in runner.header_problem(str(old), runner.COLUMNS)
+
+
+def test_a_second_run_of_a_seed_in_the_csv_is_refused_before_training(tmp_path):
+    path = str(tmp_path / "runs.csv")
+    assert runner.clash(path, "halfcheetah", "sac", 0, resume=False) is None  # no CSV yet
+    runner.append(path, ["halfcheetah", "sac", 0, 300000, 290000, 10919.0, 60.0, 2805.0, "finished", ""])
+    runner.append(path, ["halfcheetah", "sac", 1, 305000, 295000, 7864.0, 50.0, 3000.0, "preempted", ""])
+    problem = runner.clash(path, "halfcheetah", "sac", 0, resume=False)
+    assert "already holds a run of halfcheetah sac seed 0 (its last row: finished at 300,000 env steps)" in problem
+    assert "nothing to --resume" in runner.clash(path, "halfcheetah", "sac", 0, resume=True)
+    assert runner.clash(path, "halfcheetah", "sac", 1, resume=True) is None  # stopped: --resume continues it
+    assert runner.clash(path, "halfcheetah", "sac", 1, resume=False) is not None
+    assert runner.clash(path, "halfcheetah", "sac", 2, resume=False) is None  # a new seed
+    assert runner.clash(path, "halfcheetah", "sac_tuned", 0, resume=False) is None  # a variant under its label
+    assert runner.clash(path, "hopper", "sac", 0, resume=False) is None
+    before = open(path).read()
+    cli = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "benchmarks", "run_mujoco.py"), "--task", "halfcheetah", "--algo",
+         "sac", "--seeds", "2", "0", "--csv", path, "--workdir", str(tmp_path / "w")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 2 and "already holds a run of halfcheetah sac seed 0" in cli.stderr
+    assert "Traceback" not in cli.stderr and not (tmp_path / "w").exists()  # seed 2 did not start either
+    assert open(path).read() == before
 
 
 def test_the_report_reads_a_longer_run_at_a_shorter_horizon():
