@@ -13,8 +13,12 @@ at the same horizon (``--at``, else 1M): the mean, lowest and highest of its see
 which is the highest point of the curve of the mean over its seeds (12,139 for HalfCheetah SAC: the mean of its 10
 seeds at 990k), with the same figure computed on ours.
 
+``--doc FILE`` writes tables into FILE: each stands between a line that says which one, as the options above do,
+e.g. ``<!-- report_mujoco.py --doc: --markdown sac td3 --at 300000 --tasks hopper halfcheetah -->``, and the line
+``<!-- end of report_mujoco.py's table -->``; the rest of FILE is left as it is (docs/benchmarks/mujoco.md has two).
+
 Run: python benchmarks/report_mujoco.py [--csv docs/benchmarks/mujoco_runs.csv] [--at 300000] [--markdown sac td3]
-    [--tianshou path/to/tianshou/examples/mujoco/benchmark]
+    [--tianshou path/to/tianshou/examples/mujoco/benchmark] [--doc docs/benchmarks/mujoco.md]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -125,12 +130,15 @@ TASK_NAMES = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d"
 
 
 def markdown_rows(
-    finished: dict[tuple[str, str], list[tuple[int, float, int, float]]], algos: list[str], at: int | None
+    finished: dict[tuple[str, str], list[tuple[int, float, int, float]]],
+    algos: list[str],
+    at: int | None,
+    tasks: list[str] | None = None,
 ) -> list[str]:
-    """One markdown table row per (task, algo) of ``algos``: seeds, per-seed best (at env step) and final, the mean
-    of the bests, Tianshou's 1M figure; a pair without a finished seed says so."""
+    """One markdown table row per (task, algo) of ``tasks`` (default: all four) and ``algos``: seeds, per-seed best
+    (at env step) and final, the mean of the bests, Tianshou's 1M figure; a pair without a finished seed says so."""
     lines = []
-    for task in TASK_NAMES:
+    for task in tasks or TASK_NAMES:
         for algo in algos:
             results = finished.get((task, algo), [])
             ref = TIANSHOU_1M.get((task, algo.split("_")[0]))
@@ -149,6 +157,83 @@ def markdown_rows(
     return lines
 
 
+Finished = dict[tuple[str, str], list[tuple[int, float, int, float]]]
+
+
+def results(
+    by_run: dict[tuple[str, str, int], list[dict]], at: int | None
+) -> tuple[list[str], Finished, dict[tuple[str, str], list[dict[int, float]]]]:
+    """Every run read at ``at`` env steps (all of it without): a printed line per run; the runs that count, per
+    (task, algo), as (seed, best, its env step, final); and their evaluation curves ({env step: mean return})."""
+    lines: list[str] = []
+    finished: Finished = defaultdict(list)
+    curves: dict[tuple[str, str], list[dict[int, float]]] = defaultdict(list)
+    for (task, algo, seed), rows in sorted(by_run.items()):
+        rows, status = cut(rows, at)
+        if not rows:
+            continue
+        evals = [r for r in rows if r["status"] == "eval"] or rows
+        best = max(evals, key=lambda r: float(r["return_mean"]))
+        last = rows[-1]
+        lines.append(
+            f"{task:12s} {algo:6s} {seed:4d} {int(last['env_step']):10,d}  {float(best['return_mean']):8.1f} "
+            f"({int(best['env_step']):>9,d})  {float(last['return_mean']):8.1f}  {float(last['wall_s']):8.0f}  {status}"
+        )
+        if status in ("finished", f"at {at}"):
+            finished[(task, algo)].append(
+                (seed, float(best["return_mean"]), int(best["env_step"]), float(last["return_mean"]))
+            )
+            curves[(task, algo)].append({int(r["env_step"]): float(r["return_mean"]) for r in evals})
+    return lines, finished, curves
+
+
+TABLE_HEAD = [
+    "| task | algo | seeds | env steps | best mean return per seed (at) | final per seed | Tianshou 1M |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+]
+# --doc: a table in a markdown file stands between a start line naming what it shows and the end line
+DOC_START = re.compile(r"<!-- report_mujoco\.py --doc: (?P<args>[^>]*?) -->")
+DOC_END = "<!-- end of report_mujoco.py's table -->"
+
+
+def doc_table_args(text: str) -> argparse.Namespace:
+    """The table a start line asks for, e.g. "--markdown sac td3 --at 300000 --tasks hopper halfcheetah"."""
+    parser = argparse.ArgumentParser(prog="report_mujoco.py --doc table", add_help=False, exit_on_error=False)
+    parser.add_argument("--markdown", nargs="+", default=None, metavar="ALGO")
+    parser.add_argument("--at", type=int, default=None)
+    parser.add_argument("--tasks", nargs="+", default=None, choices=list(TASK_NAMES))
+    try:
+        args, unknown = parser.parse_known_args(text.split())
+    except argparse.ArgumentError as err:
+        raise ValueError(f"the table line {text!r}: {err}") from None
+    if unknown:
+        raise ValueError(f"the table line {text!r}: {' '.join(unknown)} is not one of --markdown, --at, --tasks")
+    if not args.markdown:
+        raise ValueError(f"the table line {text!r} names no algorithm: --markdown ALGO [ALGO ...]")
+    return args
+
+
+def fill_doc(text: str, by_run: dict[tuple[str, str, int], list[dict]]) -> str:
+    """``text`` with each table between a :data:`DOC_START` line and the next :data:`DOC_END` line made again from
+    ``by_run`` as its start line asks; the rest untouched. A file without such a table, or with a start line not
+    closed, is refused (ValueError)."""
+    out, pos = [], 0
+    for match in DOC_START.finditer(text):
+        if match.start() < pos:
+            raise ValueError(f"the table line {match.group(0)!r} stands inside the table before it: close that first")
+        end = text.find(DOC_END, match.end())
+        if end < 0:
+            raise ValueError(f"the table line {match.group(0)!r} has no {DOC_END!r} after it")
+        args = doc_table_args(match.group("args"))
+        _, finished, _ = results(by_run, args.at)
+        table = "\n".join(TABLE_HEAD + markdown_rows(finished, args.markdown, args.at, args.tasks))
+        out += [text[pos : match.end()], f"\n\n{table}\n\n"]
+        pos = end
+    if not out:
+        raise ValueError(f"no table line ({DOC_START.pattern!r}) in the file")
+    return "".join(out) + text[pos:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--csv", default=os.path.join(REPO, "docs", "benchmarks", "mujoco_runs.csv"))
@@ -162,37 +247,36 @@ def main() -> None:
         metavar="DIR",
         help="Tianshou's examples/mujoco/benchmark folder: set our seeds beside its own at the same horizon",
     )
+    parser.add_argument(
+        "--doc",
+        default=None,
+        metavar="FILE",
+        help="write the tables into FILE between its report_mujoco.py --doc lines (each says which table)",
+    )
     args = parser.parse_args()
-    curves: dict[tuple[str, str], list[dict[int, float]]] = defaultdict(list)
-    finished: dict[tuple[str, str], list[tuple[int, float, int, float]]] = defaultdict(list)
+    by_run = runs(args.csv)
+    lines, finished, curves = results(by_run, args.at)
     print("task         algo   seed  env steps  best (at env step)   final     wall s  status")
-    for (task, algo, seed), rows in sorted(runs(args.csv).items()):
-        rows, status = cut(rows, args.at)
-        if not rows:
-            continue
-        evals = [r for r in rows if r["status"] == "eval"] or rows
-        best = max(evals, key=lambda r: float(r["return_mean"]))
-        last = rows[-1]
-        print(
-            f"{task:12s} {algo:6s} {seed:4d} {int(last['env_step']):10,d}  {float(best['return_mean']):8.1f} "
-            f"({int(best['env_step']):>9,d})  {float(last['return_mean']):8.1f}  {float(last['wall_s']):8.0f}  {status}"
-        )
-        if status in ("finished", f"at {args.at}"):
-            finished[(task, algo)].append(
-                (seed, float(best["return_mean"]), int(best["env_step"]), float(last["return_mean"]))
-            )
-            curves[(task, algo)].append({int(r["env_step"]): float(r["return_mean"]) for r in evals})
+    print("\n".join(lines))
     horizon = f" at {args.at:,} env steps" if args.at else ""
     print(f"\nmean over finished seeds{horizon} (best / final), published reference")
-    for (task, algo), results in sorted(finished.items()):
-        best = sum(b for _, b, _, _ in results) / len(results)
-        final = sum(f for *_, f in results) / len(results)
+    for (task, algo), per_seed in sorted(finished.items()):
+        best = sum(b for _, b, _, _ in per_seed) / len(per_seed)
+        final = sum(f for *_, f in per_seed) / len(per_seed)
         ref = TIANSHOU_1M.get((task, algo.split("_")[0]))  # a variant (onppo_rewnorm) against its algorithm
-        print(f"{task:12s} {algo:6s} seeds={len(results)}  best {best:8.1f}  final {final:8.1f}  Tianshou 1M {ref}")
+        print(f"{task:12s} {algo:6s} seeds={len(per_seed)}  best {best:8.1f}  final {final:8.1f}  Tianshou 1M {ref}")
     if args.markdown:
-        print("\n| task | algo | seeds | env steps | best mean return per seed (at) | final per seed | Tianshou 1M |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        print("\n".join(markdown_rows(finished, args.markdown, args.at)))
+        print("\n" + "\n".join(TABLE_HEAD + markdown_rows(finished, args.markdown, args.at)))
+    if args.doc:
+        with open(args.doc) as f:
+            text = f.read()
+        try:
+            text = fill_doc(text, by_run)
+        except ValueError as err:
+            sys.exit(f"--doc {args.doc}: {err}")
+        with open(args.doc, "w") as f:
+            f.write(text)
+        print(f"\ntables written into {args.doc}")
     if args.tianshou:
         horizon = args.at or 1_000_000
         print(f"\nbeside Tianshou's own seeds, each read up to {horizon:,} env steps (best = best mean evaluation)")

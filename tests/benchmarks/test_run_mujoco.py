@@ -2,8 +2,11 @@
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -135,3 +138,61 @@ def test_a_tianshou_file_of_another_shape_is_named_not_a_traceback(tmp_path):
     path.write_text("step,reward\r\n5,1.0\r\n")
     with pytest.raises(ValueError, match=r"test_rew_10seeds.csv: no column env_step, rew; expected Tianshou's"):
         report.tianshou_curves(str(path), 10)
+
+
+def report_rows(task, algo, seed, evals, status="finished"):
+    """A run's CSV rows: one per (env step, mean) of ``evals``, then its closing row."""
+    rows = [dict(env_step=str(s), return_mean=str(m), wall_s="1", status="eval") for s, m in evals]
+    return {(task, algo, seed): rows + [dict(rows[-1], status=status)]}
+
+
+def test_doc_tables_are_made_again_between_their_lines_and_nothing_else_changes():
+    by_run = {
+        **report_rows("hopper", "sac", 0, [(100_000, 10.0), (200_000, 30.0), (300_000, 20.0)]),
+        **report_rows("halfcheetah", "sac", 1, [(100_000, 5.0), (200_000, 7.0)], status="eval"),  # running
+    }
+    start = report.DOC_START.pattern.replace("\\", "").split("(?P")[0]  # "<!-- report_mujoco.py --doc: "
+    doc = (
+        f"# title\n\n{start}--markdown sac --at 200000 --tasks hopper halfcheetah -->\n\n| old |\n\n{report.DOC_END}\n\n"
+        f"prose\n\n{start}--markdown sac td3 --tasks hopper -->\n{report.DOC_END}\n## after\n"
+    )
+    new = report.fill_doc(doc, by_run)
+    first, second = new.split("prose")
+    assert first.startswith("# title\n\n") and "| old |" not in first and first.endswith(f"{report.DOC_END}\n\n")
+    assert "| Hopper-v5 | sac | 0 | 200k | 30 (at 200k): mean 30 | 30 | 3,542 |" in first  # read at 200k
+    assert "| HalfCheetah-v5 | sac | 1 | 200k | 7 (at 200k): mean 7 | 7 | 12,139 |" in first  # reached 200k
+    assert "Walker2d" not in new and "td3" not in first
+    assert "| Hopper-v5 | sac | 0 | to the end | 30 (at 200k): mean 30 | 20 | 3,542 |" in second  # all of it
+    assert "| Hopper-v5 | td3 | none yet | to the end | | | 3,472 |" in second
+    assert second.endswith(f"{report.DOC_END}\n## after\n") and "HalfCheetah" not in second  # unfinished: out
+    assert report.fill_doc(new, by_run) == new  # the same CSV: the same file
+
+
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ("# no table\n", "no table line"),
+        ("<!-- report_mujoco.py --doc: --markdown sac -->\n| t |\n", "has no"),
+        ("<!-- report_mujoco.py --doc: --at 300 -->\n<!-- end of report_mujoco.py's table -->", "names no algorithm"),
+        ("<!-- report_mujoco.py --doc: --markdown sac --tasks walker -->\n<!-- end of report_mujoco.py's table -->",
+         "invalid choice: 'walker'"),
+        ("<!-- report_mujoco.py --doc: --markdown sac --seeds 1 -->\n<!-- end of report_mujoco.py's table -->",
+         "--seeds 1 is not one of"),
+    ],
+)  # fmt: skip
+def test_a_doc_without_a_well_formed_table_line_is_refused_by_name(doc, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        report.fill_doc(doc, {})
+
+
+def test_the_shipped_doc_holds_the_tables_the_report_makes_of_the_shipped_csv(tmp_path):
+    shipped = os.path.join(REPO_ROOT, "docs", "benchmarks", "mujoco.md")
+    doc = tmp_path / "mujoco.md"
+    doc.write_text(open(shipped).read())
+    script = os.path.join(REPO_ROOT, "benchmarks", "report_mujoco.py")
+    subprocess.run([sys.executable, script, "--doc", str(doc)], capture_output=True, check=True, timeout=60)
+    assert doc.read_text().count("<!-- report_mujoco.py --doc: ") == 2
+    assert doc.read_text() == open(shipped).read(), (
+        "docs/benchmarks/mujoco.md's tables are not the CSV's: python benchmarks/report_mujoco.py --doc "
+        "docs/benchmarks/mujoco.md"
+    )
