@@ -329,7 +329,7 @@ def test_ours_beside_a_published_algorithms_own_runs(tmp_path):
     path = tmp_path / "runs.csv"
     write_csv(path, [("Pong", "drq_eps", 0, -5.0), ("Pong", "drq_eps", 1, 6.0), ("Boxing", "drq_eps", 0, 3.0)])
     runs = report.read_runs(str(path))
-    head, pong = report.beside_published_runs(runs, "drq_eps", "DrQ(eps)", published["DrQ(eps)"], draws=2000)
+    head, pong, _ = report.beside_published_runs(runs, "drq_eps", "DrQ(eps)", published["DrQ(eps)"], draws=2000)
     assert pong.startswith(
         "  Pong: share of its 4 runs below each of ours: -5 (50%), 6 (75%); its median -5.0, mean -5.0; the mean of "
         "its own runs drawn at random falls below that: "
@@ -345,6 +345,25 @@ def test_ours_beside_a_published_algorithms_own_runs(tmp_path):
     share = int(re.search(r"its IQM reaches ours in (\d+)% of 2000 draws", head).group(1))
     assert "drawn 2 run(s) per game as ours" in head and 13 <= share <= 21
     assert report.beside_published_runs(runs, "der", "DrQ(eps)", published["DrQ(eps)"]) == []  # no der runs
+
+
+def test_how_often_the_published_algorithm_itself_is_above_its_mean_on_every_game(tmp_path):
+    import re
+
+    published = {"Pong": np.array([-20.0, -10.0, 0.0, 10.0]), "Breakout": np.array([0.0, 0.0, 0.0, 4.0])}
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -5.0), ("Pong", "drq_eps", 1, 6.0), ("Breakout", "drq_eps", 0, 3.0)])
+    *_, every = report.beside_published_runs(report.read_runs(str(path)), "drq_eps", "DrQ(eps)", published, draws=4000)
+    # Pong, 2 of 4 runs: 2 of the 6 pairs have a mean above -5 ((-10, 10), (0, 10); (-20, 10) is -5, not above);
+    # Breakout, 1 run: above its mean 1 only when it is the 4 (1 in 4); both at once: 1/3 x 1/4 = 8.3%
+    assert (
+        "drawn 2/1 run(s) per game as ours, DrQ(eps)'s own runs have a mean above its published mean on all 2" in every
+    )
+    share = int(re.search(r"on all 2 game\(s\) in (\d+)% of 4000 draws", every).group(1))
+    assert 6 <= share <= 11, every
+    flat = {"Pong": np.array([1.0, 1.0, 1.0]), "Breakout": published["Breakout"]}  # never above its own mean
+    *_, never = report.beside_published_runs(report.read_runs(str(path)), "drq_eps", "DrQ(eps)", flat, draws=500)
+    assert never.endswith("in 0% of 500 draws")
 
 
 @pytest.mark.parametrize("content", ["[1, 2, 3]", '{"Pong": ["a", "b"]}', '{"Pong": [[1, 2], [3]]}'])
