@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atari100k_scores import HUMAN, PUBLISHED, PUBLISHED_NAME, RANDOM  # noqa: E402
+from run_helpers import rewrite_doc  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAMES = list(RANDOM)
@@ -338,14 +339,7 @@ def main() -> None:
     table = markdown_table(runs, algos)
     print(table)
     if args.doc:
-        with open(args.doc) as f:
-            text = f.read()
-        try:
-            text = replace_report_block(text, table)
-        except ValueError as err:
-            sys.exit(f"--doc {args.doc}: {err}")
-        with open(args.doc, "w") as f:
-            f.write(text)
+        rewrite_doc(args.doc, lambda text: replace_report_block(text, table))
         print(f"table written into {args.doc}")
     if args.published_runs:
         try:

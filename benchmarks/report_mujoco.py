@@ -30,6 +30,9 @@ import re
 import sys
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_helpers import rewrite_doc  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tianshou's published 1M-step MuJoCo results (mean over seeds of the best evaluation return)
 TIANSHOU_1M = {
@@ -230,7 +233,10 @@ def fill_doc(text: str, by_run: dict[tuple[str, str, int], list[dict]]) -> str:
         out += [text[pos : match.end()], f"\n\n{table}\n\n"]
         pos = end
     if not out:
-        raise ValueError(f"no table line ({DOC_START.pattern!r}) in the file")
+        raise ValueError(
+            "no table line in the file: a table goes between a line such as '<!-- report_mujoco.py --doc: --markdown "
+            f"sac td3 --at 300000 --tasks hopper halfcheetah -->' and the line '{DOC_END}'"
+        )
     return "".join(out) + text[pos:]
 
 
@@ -268,14 +274,7 @@ def main() -> None:
     if args.markdown:
         print("\n" + "\n".join(TABLE_HEAD + markdown_rows(finished, args.markdown, args.at)))
     if args.doc:
-        with open(args.doc) as f:
-            text = f.read()
-        try:
-            text = fill_doc(text, by_run)
-        except ValueError as err:
-            sys.exit(f"--doc {args.doc}: {err}")
-        with open(args.doc, "w") as f:
-            f.write(text)
+        rewrite_doc(args.doc, lambda text: fill_doc(text, by_run))
         print(f"\ntables written into {args.doc}")
     if args.tianshou:
         horizon = args.at or 1_000_000

@@ -1,6 +1,7 @@
 """What the run scripts (run_atari100k.py, run_mujoco.py) share: variants of a shipped config (``--set KEY=VALUE``
 items, parsed here and applied to the config in the training child process: ``from benchmarks.run_helpers import
-apply_overrides``), the commit a run started from (for its rows' notes) and the check of a results CSV's header."""
+apply_overrides``), the commit a run started from (for its rows' notes) and the check of a results CSV's header; and
+what the report scripts share: writing their tables into a doc (``--doc``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import ast
 import csv
 import os
 import subprocess
+import sys
+from collections.abc import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,3 +78,17 @@ def header_problem(path: str, columns: list[str]) -> str | None:
     if header != columns:
         return f"{path} has the columns {header}, not this runner's {columns}: give another --csv, or convert the file"
     return None
+
+
+def rewrite_doc(path: str, fill: Callable[[str], str]) -> None:
+    """``path``'s text replaced by ``fill(text)`` (a report's tables written into a doc); a ValueError from ``fill``
+    (the doc lacks the lines that mark where a table goes) ends the script with ``--doc <path>: <why>``, the file
+    left as it was."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        text = fill(text)
+    except ValueError as err:
+        sys.exit(f"--doc {path}: {err}")
+    with open(path, "w") as f:
+        f.write(text)
