@@ -132,8 +132,12 @@ def cut(rows: list[dict], at: int | None) -> tuple[list[dict], str]:
 TASK_NAMES = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "Walker2d-v5", "ant": "Ant-v5"}
 
 
+# the runs that count, per (task, algo): (seed, best mean return, its env step, final mean return)
+Finished = dict[tuple[str, str], list[tuple[int, float, int, float]]]
+
+
 def markdown_rows(
-    finished: dict[tuple[str, str], list[tuple[int, float, int, float]]],
+    finished: Finished,
     algos: list[str],
     at: int | None,
     tasks: list[str] | None = None,
@@ -158,9 +162,6 @@ def markdown_rows(
                 f"| {TASK_NAMES[task]} | {algo} | {seeds} | {steps} | {bests}: mean {mean:,.0f} | {finals} | {ref} |"
             )
     return lines
-
-
-Finished = dict[tuple[str, str], list[tuple[int, float, int, float]]]
 
 
 def results(

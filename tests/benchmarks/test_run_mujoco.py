@@ -178,6 +178,8 @@ def test_doc_tables_are_made_again_between_their_lines_and_nothing_else_changes(
          "invalid choice: 'walker'"),
         ("<!-- report_mujoco.py --doc: --markdown sac --seeds 1 -->\n<!-- end of report_mujoco.py's table -->",
          "--seeds 1 is not one of"),
+        ("<!-- report_mujoco.py --doc: --markdown sac -->\n<!-- report_mujoco.py --doc: --markdown td3 -->\n"
+         "<!-- end of report_mujoco.py's table -->", "stands inside the table before it"),
     ],
 )  # fmt: skip
 def test_a_doc_without_a_well_formed_table_line_is_refused_by_name(doc, words):
