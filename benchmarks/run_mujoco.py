@@ -84,12 +84,17 @@ def run_note(overrides: list[tuple[str, object]], threads: str) -> str:
     return "; ".join(parts + ([f"set {describe(overrides)}"] if overrides else []))
 
 
+def run_rows(csv_path: str, task: str, label: str, seed: int) -> list[dict]:
+    """The CSV's rows of one run, (task, algo column, seed), in order; none without a CSV."""
+    if not os.path.exists(csv_path):
+        return []
+    with open(csv_path, newline="") as f:
+        return [r for r in csv.DictReader(f) if (r["task"], r["algo"], r["seed"]) == (task, label, str(seed))]
+
+
 def last_wall(csv_path: str, task: str, label: str, seed: int) -> float:
     """The wall time of the run's last row in the CSV (0 when it has none): where a resumed run's clock starts."""
-    if not os.path.exists(csv_path):
-        return 0.0
-    with open(csv_path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if (r["task"], r["algo"], r["seed"]) == (task, label, str(seed))]
+    rows = run_rows(csv_path, task, label, seed)
     return float(rows[-1]["wall_s"]) if rows else 0.0
 
 
@@ -97,10 +102,7 @@ def clash(csv_path: str, task: str, label: str, seed: int, resume: bool) -> str 
     """Why the run cannot start against the CSV's rows, or None. The report reads a run as every row of its (task,
     algo column, seed), so a second run of a seed already there would be read as one with the first; --resume
     continues a run that was checkpointed and stopped, not one that finished."""
-    if not os.path.exists(csv_path):
-        return None
-    with open(csv_path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if (r["task"], r["algo"], r["seed"]) == (task, label, str(seed))]
+    rows = run_rows(csv_path, task, label, seed)
     if not rows:
         return None
     last = f"its last row: {rows[-1]['status']} at {int(rows[-1]['env_step']):,} env steps"
