@@ -258,6 +258,9 @@ class ReplayBuffer:
     def _nstep_return(self, index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(return, discount, bootstrap_index)`` (B,) each: the n-step window of each flat index, see
         :func:`nstep_window_return`; ``bootstrap_index`` is the flat index of the window's last step."""
+        if self.nstep == 1:  # the window is the step itself: the same figures without the window's gathers
+            discount = np.where(self._terminated_flat[index], np.float32(0.0), np.float32(self.discount_factor))
+            return self._reward_flat[index], discount, index
         rows, envs = self.capacity_rows, self.n_envs
         # written slots are the prefix [0, size) of flat indices; when full the oldest row is the cursor's
         oldest_row = self._rows_written % rows if self._rows_written >= rows else 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ding.data.replay_buffer import ReplayBuffer
+from ding.rl_utils.nstep import nstep_window_return
 from ding.utils.registry import BUFFER_REGISTRY
 
 # Observations encode (global step t, env e) so every returned field can be traced to what was added:
@@ -116,9 +117,33 @@ def test_nstep_one():
     assert items[(1, 1)]["reward"] == 4.0 and items[(1, 1)]["next_obs"].tolist() == [1.5, 1]
 
 
-def test_matches_a_reference_on_random_episodes():
+def test_nstep_one_equals_the_window_return_bit_for_bit():
+    # nstep=1 skips the window arithmetic; its figures must be the general path's exactly
+    rng = np.random.default_rng(2)
+    buffer = _buffer(12, 3, nstep=1, gamma=0.97)
+    for t in range(9):  # wraps the 4-row ring
+        done = rng.random(3)
+        _add(buffer, t, rng.normal(size=3), terminated=done < 0.3, truncated=(done >= 0.3) & (done < 0.5))
+    index = np.arange(len(buffer), dtype=np.int64)
+    window = index[:, None]
+    expected = nstep_window_return(
+        buffer._reward_flat[window],
+        buffer._terminated_flat[window],
+        buffer._truncated_flat[window],
+        np.ones_like(window, dtype=bool),
+        0.97,
+    )
+    ret, discount, bootstrap = buffer._nstep_return(index, len(buffer))
+    assert ret.dtype == discount.dtype == np.float32 and bootstrap.dtype == np.int64
+    assert np.array_equal(ret, expected[0]) and np.array_equal(discount, expected[1])
+    assert np.array_equal(bootstrap, index + expected[2])
+    assert buffer._terminated_flat.any() and buffer._truncated_flat.any()
+
+
+@pytest.mark.parametrize("nstep", [1, 4])
+def test_matches_a_reference_on_random_episodes(nstep):
     rng = np.random.default_rng(1)
-    n_envs, nstep, gamma, rows = 3, 4, 0.9, 7
+    n_envs, gamma, rows = 3, 0.9, 7
     buffer = _buffer(rows * n_envs, n_envs, nstep=nstep, gamma=gamma)
     history = []  # (reward, terminated, truncated) per step, (n_envs,) each
     for t in range(25):
