@@ -60,6 +60,12 @@ ENV_COMMON_CONFIG = dict(
         clip=10.0,  # scaled rewards are clipped to [-clip, clip]
     ),
 )
+# Env keys of DI-engine's 'env_pool' manager (EnvPool), taken by compile_config when the manager type is 'env_pool'
+# (ding runs it as the 'atari' manager) and kept in the compiled env config as given (DI-engine's scripts read them).
+ENV_POOL_ENV_CONFIG = dict(
+    collector_batch_size=None,  # the 'atari' manager's batch_size: envs per collector step; < collector_env_num: async
+    evaluator_batch_size=None,  # DI-engine's evaluator batch; no effect: ding's evaluators step all their envs together
+)
 # What their values may be (ding/config/rules.py; undeclared numbers follow their default's implicit rule).
 ENV_COMMON_RULES = dict(
     collector_env_num=at_least(1),
@@ -593,7 +599,7 @@ def compile_config(
     multi_gpu = _resolve_multi_gpu(user_policy)
     defaults = default_config_tree(policy_cls, env_cls, manager_cls, buffer_cls, model_cls)
     if manager_type == "env_pool":  # EnvPool's keys, kept as given (the manager's batch_size was set from them)
-        defaults.env.update(collector_batch_size=None, evaluator_batch_size=None)
+        defaults.env.update(copy.deepcopy(ENV_POOL_ENV_CONFIG))
     if env_cls is None or _undeclared_dingine_env(env_cls):
         # envs the user builds, or a DI-engine env that declares no config: their keys are the user's own business,
         # passed through as given (DI-engine checks none)
@@ -626,9 +632,13 @@ def compile_config(
     missing = [f"policy.model.{k}" for k in _required_model_keys(model_cls) if compiled.policy.model.get(k) is None]
     if missing:
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
+    check_component(model_cls, compiled.policy.model, "policy.model")
+    check_component(manager_cls, compiled.env.manager, "env.manager")
     _check_common(compiled)
     _evaluator_keys_from_env(compiled, user_policy)
     policy_cls.check_config(compiled.policy)
+    if buffer_cls is not None:
+        check_buffer_holds_batch(compiled)
     if compiled.exp_name is None:
         compiled.exp_name = f"{env_type}_{policy_type}_seed{seed}" if env_type else "default_experiment"
     compiled.exp_name = exp_name_for_seed(compiled.exp_name, seed)
@@ -641,6 +651,56 @@ def compile_config(
         match_world(compiled)
         policy_cls.split_over_ranks(compiled.policy, get_world_size())
     return compiled
+
+
+def check_component(component: type, section_cfg: dict, section: str) -> None:
+    """Run a component's own ``check_config(section_cfg)``, if it has one, on its compiled section (``section``:
+    'policy.model', 'env.manager'): the values its ``config_rules`` cannot say (a choice of names, a list of widths,
+    two keys together), checked before anything is built. The component raises ValueError naming its keys as it
+    knows them (``model.sigma_type``, ``manager.context``); the ConfigError here names them in full
+    (``'policy.model.sigma_type'``)."""
+    check = getattr(component, "check_config", None)
+    if check is None:
+        return
+    try:
+        check(section_cfg)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(full_key_message(str(err), section)) from None
+
+
+def full_key_message(message: str, section: str) -> str:
+    """A component's message with its keys named in full: 'model.v_min=10 ...' -> "Config key
+    'policy.model.v_min'=10 ..." for ``section`` 'policy.model'."""
+    short = re.escape(section.rpartition(".")[2])
+    text, count = re.subn(rf"(?<![\w.']){short}\.(\w+)", lambda m: f"'{section}.{m.group(1)}'", message)
+    if text.startswith("'"):
+        return f"Config key{'s' if count > 1 else ''} {text}"
+    return f"Config key(s) of {section}: {text}"
+
+
+def check_buffer_holds_batch(cfg: EasyDict) -> None:
+    """The serial pipeline samples a batch only once the replay buffer holds ``policy.learn.batch_size``
+    transitions; a buffer that can never hold that many (its ``replay_buffer_size`` rounded up to whole steps of the
+    ``env.collector_env_num`` envs, see ding.data.ReplayBuffer) never trains. Random collection and PER change
+    nothing here: they fill or sample the same ring. With ``policy.global_batch`` the batch is this rank's share."""
+    size, envs = cfg.policy.other.replay_buffer.replay_buffer_size, cfg.env.collector_env_num
+    batch, per_rank = cfg.policy.learn.batch_size, ""
+    if cfg.policy.get("global_batch", False):
+        from ding.utils.dist import get_world_size
+
+        world_size = get_world_size()
+        if world_size > 1:
+            batch, per_rank = batch // world_size, f" ({cfg.policy.learn.batch_size} over {world_size} ranks)"
+    capacity = -(-size // envs) * envs
+    if capacity < batch:
+        raise ConfigError(
+            f"Config keys 'policy.other.replay_buffer.replay_buffer_size'={size} and 'policy.learn.batch_size'="
+            f"{batch}{per_rank}: the replay buffer keeps at most {capacity} transitions (replay_buffer_size rounded "
+            f"up to whole steps of env.collector_env_num={envs} envs), fewer than one batch, so training would never "
+            f"start; make replay_buffer_size >= {batch} or batch_size <= {capacity}"
+        )
 
 
 _DING_WORKERS = {

@@ -7,13 +7,20 @@ docstring. Regenerate the document with::
 
     python -m ding.config.reference > docs/config_reference.md
 
-tests/docs/test_config_reference.py checks that the document equals :func:`generate_reference` and that every key
-of the compiled default tree is documented with a meaning.
+The page has a section per registered type of every registry (policy, model, env, env manager, buffer; names that
+one class is registered under share its section), besides the keys every env and every policy has and the workers'.
+A type whose class extends another registered type's (td3 over ddpg, acrobot over gym) lists only the keys its own
+``config`` declares and the defaults it changes, with the other type's default beside them.
+
+tests/docs/test_config_reference.py checks that the document equals :func:`generate_reference`, that every registered
+type has a section and that every key of the compiled default trees is documented with a meaning.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import inspect
 import io
 import re
@@ -26,6 +33,7 @@ from typing import Any, Optional
 from ding.config import config as config_module
 from ding.config.config import (
     ENV_COMMON_CONFIG,
+    ENV_POOL_ENV_CONFIG,
     _required_model_keys,
     config_rules,
     default_config_tree,
@@ -39,22 +47,34 @@ from ding.utils.registry import (
     ENV_REGISTRY,
     MODEL_REGISTRY,
     POLICY_REGISTRY,
+    Registry,
     import_modules,
 )
 
 COMMAND = "python -m ding.config.reference > docs/config_reference.md"
-# The env types documented here, with the module that registers each (ding never imports dizoo at import time:
-# they are imported, as a user config's import_names would be, when the reference is built).
-DOCUMENTED_ENVS = {
+# dizoo's env types, with the module that registers each: ding never imports dizoo at import time, so they are
+# imported here, as a user config's import_names would be, when the reference is built
+DIZOO_ENVS = {
     "cartpole": "dizoo.classic_control.cartpole.envs.cartpole_env",
     "pendulum": "dizoo.classic_control.pendulum.envs.pendulum_env",
+    "acrobot": "dizoo.classic_control.acrobot.envs.acrobot_env",
+    "lunarlander": "dizoo.box2d.lunarlander.envs.lunarlander_env",
+    "bipedalwalker": "dizoo.box2d.bipedalwalker.envs.bipedalwalker_env",
+    "carracing": "dizoo.box2d.carracing.envs.carracing_env",
+    "atari": "dizoo.atari.envs.atari_env",
 }
-DOCUMENTED_POLICY = "dqn"
-# the on-policy policy (no replay buffer) documented with its model, and the env its default tree is built with
-DOCUMENTED_ON_POLICY = "ppo"
-DOCUMENTED_ON_POLICY_ENV = "pendulum"
-DOCUMENTED_BUFFER = "replay"
-DOCUMENTED_MANAGERS = ("base", "subprocess")
+# reading order of the registered types; a registered type not listed follows those listed, in name order
+POLICY_ORDER = ("dqn", "c51", "rainbow", "qrdqn", "iqn", "ppo", "sac", "ddpg", "td3")
+ENV_ORDER = ("gym", "gymnasium", "mujoco", "cartpole", "pendulum", "acrobot", "lunarlander", "bipedalwalker")
+ENV_ORDER += ("carracing", "atari")
+MANAGER_ORDER = ("base", "subprocess", "atari", "env_pool")
+BUFFER_ORDER = ("replay", "naive", "deque", "advanced")
+# the types a section of another component is built with (the env, manager, policy of its default tree)
+BASE_POLICY, BASE_ENV, BASE_MANAGER, ON_POLICY = "dqn", "cartpole", "base", "ppo"
+# env keys that a manager type brings besides its own (compile_config adds them when the config names that manager)
+MANAGER_ENV_KEYS = {"env_pool": ("ENV_POOL_ENV_CONFIG", ENV_POOL_ENV_CONFIG)}
+# the keys that name a section's own type: no "(other type: its name)" beside them
+TYPE_KEYS = ("policy.type", "env.manager.type", "policy.other.replay_buffer.type")
 
 
 @dataclass
@@ -70,6 +90,9 @@ class Section:
     note: str  # one line: which component declares these keys, and where
     prefix: str  # dotted prefix of the section's keys ('' for the top level)
     rows: list[Row] = field(default_factory=list)
+    kind: str = ""  # the registry whose types the section documents ('policy', 'model', 'env', ...); '' for none
+    types: tuple[str, ...] = ()  # the registered names it documents (one class may be registered under several)
+    rules: dict[str, Rule] = field(default_factory=dict, repr=False)  # full key -> the rule its components declare
 
 
 # ---- meanings from source --------------------------------------------------------------------------------------
@@ -196,6 +219,26 @@ def docstring_params(obj: Any) -> dict[str, str]:
     return params
 
 
+def model_meanings(model_cls: type) -> dict[str, str]:
+    """Argument -> meaning for a model: the ``:param:`` lines of its docstring and its bases' (a model that only
+    changes defaults, as RainbowDQN, documents its arguments in its base's docstring)."""
+    params: dict[str, str] = {}
+    for klass in reversed(model_cls.__mro__):
+        if klass.__module__.startswith("ding.") and vars(klass).get("__doc__"):
+            params.update(docstring_params(klass))
+    required = set(_required_model_keys(model_cls))
+    return {k: text.rstrip(".") + ("; required, no default" if k in required else "") for k, text in params.items()}
+
+
+def _declared_keys(cls: type) -> set[str]:
+    """Dotted keys that the ``config`` literal of ``cls`` itself names (none when it only inherits one)."""
+    if "config" not in vars(cls):
+        return set()
+    tree, comments = _parse(cls)
+    literal = _assigned_literal(tree.body[0].body, "config")
+    return set(_literal_comments(literal, comments)) if literal is not None else set()
+
+
 # ---- the sections ----------------------------------------------------------------------------------------------
 def _leaves(tree: dict, prefix: str = "") -> list[str]:
     """Dotted paths of the non-dict values (a non-empty dict is a section, not a key)."""
@@ -214,204 +257,374 @@ def _lookup(tree: dict, path: str) -> Any:
     return tree
 
 
-def default_trees() -> dict[str, dict]:
-    """Env manager type -> the full default tree for the documented env, policy, buffer and model; and
-    ``DOCUMENTED_ON_POLICY`` -> the on-policy policy's tree (its model, no buffer, ``DOCUMENTED_ON_POLICY_ENV``)."""
-    import_modules(DOCUMENTED_ENVS.values(), where="ding.config.reference.DOCUMENTED_ENVS")
-    policy_cls = POLICY_REGISTRY.get(DOCUMENTED_POLICY)
-    env_cls = ENV_REGISTRY.get(next(iter(DOCUMENTED_ENVS)))
-    buffer_cls = BUFFER_REGISTRY.get(DOCUMENTED_BUFFER)
-    model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
-    trees = {
-        name: default_config_tree(policy_cls, env_cls, ENV_MANAGER_REGISTRY.get(name), buffer_cls, model_cls)
-        for name in DOCUMENTED_MANAGERS
-    }
-    on_policy_cls = POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
-    trees[DOCUMENTED_ON_POLICY] = default_config_tree(
-        on_policy_cls,
-        ENV_REGISTRY.get(DOCUMENTED_ON_POLICY_ENV),
-        ENV_MANAGER_REGISTRY.get(DOCUMENTED_MANAGERS[0]),
-        None,
-        MODEL_REGISTRY.get(on_policy_cls.default_model),
+def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted ``prefix + path`` -> value of every leaf of ``tree``."""
+    return {prefix + path: _lookup(tree, path) for path in _leaves(tree)}
+
+
+def _prefixed(mapping: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {prefix + key: value for key, value in mapping.items()}
+
+
+def import_dizoo_envs() -> None:
+    """Register dizoo's env types (as a config's ``env.import_names`` would)."""
+    import_modules(DIZOO_ENVS.values(), where="ding.config.reference.DIZOO_ENVS")
+
+
+def _ordered_groups(registry: Registry, order: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """(names, object) for each object of ``registry`` that ding or dizoo defines (not a user's or a test's), in
+    reading order; names of one object together."""
+    names = [name for name in order if name in registry] + sorted(set(registry.names()) - set(order))
+    groups: dict[int, tuple[list[str], Any]] = {}
+    for name in names:
+        obj = registry.get(name)
+        if not getattr(obj, "__module__", "").startswith(("ding.", "dizoo.")):
+            continue
+        groups.setdefault(id(obj), ([], obj))[0].append(name)
+    return [(tuple(group), obj) for group, obj in groups.values()]
+
+
+def _registered_base(cls: type, registry: Registry) -> Optional[tuple[str, type]]:
+    """(name, class) of the nearest base class of ``cls`` that ``registry`` holds, if any."""
+    for klass in cls.__mro__[1:]:
+        name = registry.name_of(klass)
+        if name is not None:
+            return name, klass
+    return None
+
+
+@dataclass(frozen=True)
+class Combo:
+    """One choice of components: the default tree compile_config merges under for it, and its declared rules."""
+
+    policy_cls: type
+    env_cls: Any
+    manager_name: str
+    buffer_cls: Optional[type]
+    model_cls: type
+
+    @functools.cached_property
+    def tree(self) -> dict:
+        manager_cls = ENV_MANAGER_REGISTRY.get(self.manager_name)
+        tree = default_config_tree(self.policy_cls, self.env_cls, manager_cls, self.buffer_cls, self.model_cls)
+        if self.manager_name in MANAGER_ENV_KEYS:  # as compile_config adds them for that manager
+            tree.env.update(copy.deepcopy(MANAGER_ENV_KEYS[self.manager_name][1]))
+        return tree
+
+    @functools.cached_property
+    def values(self) -> dict[str, Any]:
+        return _flat(self.tree)
+
+    @functools.cached_property
+    def rules(self) -> dict[str, Rule]:
+        manager_cls = ENV_MANAGER_REGISTRY.get(self.manager_name)
+        return config_rules(self.policy_cls, self.env_cls, manager_cls, self.buffer_cls, self.model_cls)
+
+
+def _combo(
+    policy_cls: Optional[type] = None,
+    env: Optional[str] = BASE_ENV,
+    manager: str = BASE_MANAGER,
+    buffer: Optional[str] = None,
+    model_cls: Optional[type] = None,
+) -> Combo:
+    """The combination of the base types with the given ones (``policy_cls=Policy`` with a model: the keys every
+    policy has, over the default replay buffer)."""
+    policy_cls = policy_cls or POLICY_REGISTRY.get(BASE_POLICY)
+    model_cls = model_cls or MODEL_REGISTRY.get(policy_cls.default_model)
+    buffer = buffer or policy_cls.default_buffer
+    buffer_cls = BUFFER_REGISTRY.get(buffer) if buffer is not None else None
+    env_cls = ENV_REGISTRY.get(env) if env is not None else None
+    return Combo(policy_cls, env_cls, manager, buffer_cls, model_cls)
+
+
+def _every_policy_combo() -> Combo:
+    return _combo(Policy, model_cls=MODEL_REGISTRY.get(POLICY_REGISTRY.get(BASE_POLICY).default_model))
+
+
+def _section(
+    title: str,
+    note: str,
+    prefix: str,
+    keys: list[str],
+    combo: Combo,
+    meanings: dict[str, str],
+    values: Optional[dict[str, Any]] = None,
+    reference: Optional[dict[str, tuple[str, Any]]] = None,
+    kind: str = "",
+    types: tuple[str, ...] = (),
+) -> Section:
+    """A section of the full ``keys``: default from ``values`` (default: the combination's tree), meaning from
+    ``meanings`` (full key -> text); ``reference`` (full key -> (label, default)) adds "(label: default)" where the
+    default differs; the rule ``combo`` declares for a key is added by :func:`reference_sections`."""
+    values = combo.values if values is None else values
+    rows = []
+    for key in keys:
+        meaning = meanings.get(key, "")
+        if reference and key in reference and key not in TYPE_KEYS and reference[key][1] != values[key]:
+            label, default = reference[key]
+            meaning = f"{meaning} ({label}: {default!r})"
+        rows.append(Row(key, values[key], meaning))
+    return Section(title, note, prefix, rows, kind, types, combo.rules)
+
+
+def _title(section: str, names: tuple[str, ...], what: str = "type") -> str:
+    also = f" (also {', '.join(repr(name) for name in names[1:])})" if len(names) > 1 else ""
+    return f"{section}: {what} '{names[0]}'{also}"
+
+
+def _where(obj: Any, attribute: str = "") -> str:
+    return f"`{obj.__module__}.{obj.__qualname__}{attribute}`"
+
+
+def _changed_keys(keys: list[str], values: dict, declared: set[str], base: dict[str, tuple[str, Any]]) -> list[str]:
+    """The keys a type declares itself, adds, or whose default differs from ``base`` (full key -> (label, value))."""
+    return [key for key in keys if key in declared or key not in base or base[key][1] != values[key]]
+
+
+def _labelled(values: dict[str, Any], label: str) -> dict[str, tuple[str, Any]]:
+    return {key: (label, value) for key, value in values.items()}
+
+
+def _env_sections() -> list[Section]:
+    sections = []
+    for names, env_cls in _ordered_groups(ENV_REGISTRY, ENV_ORDER):
+        combo = _combo(env=names[0])
+        values = _flat(getattr(env_cls, "config", {}), "env.")
+        keys, reference = list(values), None
+        note = f"Declared by {_where(env_cls, '.config')}, besides the keys of every env."
+        base = _registered_base(env_cls, ENV_REGISTRY)
+        if base is not None and set(_flat(base[1].config, "env.")) <= set(values):
+            base_name, base_cls = base
+            reference = _labelled(_flat(base_cls.config, "env."), f"type '{base_name}'")
+            keys = _changed_keys(keys, values, {f"env.{k}" for k in _declared_keys(env_cls)}, reference)
+            note = (
+                f"Declared by {_where(env_cls, '.config')} over type '{base_name}': the keys of type '{base_name}', "
+                f"with these added or with these defaults (the default of type '{base_name}' in brackets), and "
+                f"those of every env."
+            )
+        meanings = _prefixed(class_config_comments(env_cls), "env.")
+        sections.append(
+            _section(_title("env", names), note, "env.", keys, combo, meanings, values, reference, "env", names)
+        )
+    return sections
+
+
+def _manager_sections() -> list[Section]:
+    sections = []
+    for names, manager_cls in _ordered_groups(ENV_MANAGER_REGISTRY, MANAGER_ORDER):
+        combo = _combo(manager=names[0])
+        values = _flat(manager_cls.config, "env.manager.")
+        keys, reference = list(values), None
+        note = f"Declared by {_where(manager_cls, '.config')}; the type is chosen in `create_config.env_manager.type`."
+        base = _registered_base(manager_cls, ENV_MANAGER_REGISTRY)
+        if base is not None and set(_flat(base[1].config, "env.manager.")) <= set(values):
+            base_name, base_cls = base
+            reference = _labelled(_flat(base_cls.config, "env.manager."), f"type '{base_name}'")
+            declared = {f"env.manager.{k}" for k in _declared_keys(manager_cls)}
+            keys = _changed_keys(keys, values, declared, reference)
+            own = "with these added or with these defaults" if keys else "declaring none of its own"
+            note = f"{_where(manager_cls)} has the keys of type '{base_name}' (env.manager.*), {own}."
+        meanings = _prefixed(class_config_comments(manager_cls), "env.manager.")
+        extra = [MANAGER_ENV_KEYS[name] for name in names if name in MANAGER_ENV_KEYS]
+        for const, config in extra:  # env keys the manager brings (compile_config adds them)
+            keys += _leaves(config, "env.")
+            meanings.update(_prefixed(module_dict_comments(config_module, const), "env."))
+            note += f" A config naming it takes these env keys too (`{config_module.__name__}.{const}`)."
+        sections.append(
+            _section(
+                _title("env.manager", names),
+                note,
+                "env.manager.",
+                keys,
+                combo,
+                meanings,
+                None,
+                reference,
+                "env_manager",
+                names,
+            )  # fmt: skip
+        )
+    return sections
+
+
+def _policy_section(names: tuple[str, ...], policy_cls: type) -> Section:
+    combo = _combo(policy_cls)
+    base = _registered_base(policy_cls, POLICY_REGISTRY)
+    if base is not None:
+        base_combo, label = _combo(base[1]), f"type '{base[0]}'"
+        note = (
+            f"Declared by {_where(policy_cls, '.config')} over type '{base[0]}' ({_where(base[1])}): the keys of "
+            f"type '{base[0]}', with these added or with these defaults (the default of type '{base[0]}' in "
+            f"brackets)."
+        )
+    else:
+        base_combo, label = _every_policy_combo(), "every policy"
+        note = (
+            f"Declared by {_where(policy_cls, '.config')}: its keys besides those of every policy, and the defaults "
+            f"it gives keys of every policy, its model and its buffer (theirs in brackets)."
+        )
+    reference = _labelled(base_combo.values, label)
+    # the defaults it gives its model's and buffer's keys, against the model's and buffer's own where they differ
+    if base is None or base_combo.model_cls is not combo.model_cls:
+        model_label = f"model '{policy_cls.default_model}'"
+        reference.update(_labelled(_flat(model_default_config(combo.model_cls), "policy.model."), model_label))
+    if combo.buffer_cls is not None and (base is None or base_combo.buffer_cls is not combo.buffer_cls):
+        buffer_label = f"buffer '{policy_cls.default_buffer}'"
+        reference.update(_labelled(_flat(combo.buffer_cls.config, "policy.other.replay_buffer."), buffer_label))
+    keys = [f"policy.{key}" for key in _leaves(policy_cls.default_config())]
+    keys = _changed_keys(keys, combo.values, {f"policy.{k}" for k in _declared_keys(policy_cls)}, reference)
+    meanings = _prefixed(class_config_comments(policy_cls), "policy.")
+    meanings.update(_prefixed(model_meanings(combo.model_cls), "policy.model."))
+    if combo.buffer_cls is not None:
+        meanings.update(_prefixed(class_config_comments(combo.buffer_cls), "policy.other.replay_buffer."))
+        uses = f"Model '{policy_cls.default_model}', replay buffer '{policy_cls.default_buffer}'."
+    else:
+        uses = f"Model '{policy_cls.default_model}'; on-policy (`ding -m serial_onpolicy`), no replay buffer."
+    return _section(
+        _title("policy", names), f"{note} {uses}", "policy.", keys, combo, meanings, None, reference, "policy", names
     )
-    return trees
 
 
-def _section(title: str, note: str, prefix: str, keys: list[str], tree: dict, meanings: dict[str, str]) -> Section:
-    rows = [Row(prefix + key, _lookup(tree, prefix + key), meanings.get(key, "")) for key in keys]
-    return Section(title, note, prefix, rows)
+def _model_section(names: tuple[str, ...], model_cls: type) -> Section:
+    users = [n for n, p in _ordered_groups(POLICY_REGISTRY, POLICY_ORDER) if p.default_model in names]
+    user_names = [name for group in users for name in group]
+    user = POLICY_REGISTRY.get(user_names[0]) if user_names else Policy
+    combo = _combo(user, model_cls=model_cls)
+    values = _flat(model_default_config(model_cls), "policy.model.")
+    keys, reference = list(values), None
+    used = f"the model of policy type {', '.join(repr(n) for n in user_names)}" if user_names else "no policy's model"
+    note = f"The constructor arguments of {_where(model_cls)} ({used}), meanings from its docstring."
+    base = _registered_base(model_cls, MODEL_REGISTRY)
+    if base is not None and set(model_default_config(base[1])) <= set(model_default_config(model_cls)):
+        reference = _labelled(_flat(model_default_config(base[1]), "policy.model."), f"model '{base[0]}'")
+        keys = _changed_keys(keys, values, set(), reference)
+        note = (
+            f"The constructor arguments of {_where(model_cls)} ({used}): those of model '{base[0]}', with these "
+            f"defaults (the default of model '{base[0]}' in brackets)."
+        )
+    meanings = _prefixed(model_meanings(model_cls), "policy.model.")
+    return _section(
+        _title("policy.model", names, "model"), note, "policy.model.", keys, combo, meanings, values, reference,
+        "model", names,
+    )  # fmt: skip
+
+
+def _buffer_sections() -> list[Section]:
+    from ding.data.frame_stack_buffer import FrameStackReplayBuffer
+
+    sections = []
+    for names, buffer_cls in _ordered_groups(BUFFER_REGISTRY, BUFFER_ORDER):
+        combo = _combo(buffer=names[0])
+        note = f"Declared by {_where(buffer_cls, '.config')}; the type is chosen in `create_config.replay_buffer.type`."
+        if issubclass(FrameStackReplayBuffer, buffer_cls) and "config" not in vars(FrameStackReplayBuffer):
+            note += (
+                f" For an env whose observations are frame stacks (`ding.envs.spaces.StackedFrames`: the Atari envs) "
+                f"the pipeline builds {_where(FrameStackReplayBuffer)} instead (each frame stored once), same keys."
+            )
+        prefix = "policy.other.replay_buffer."
+        keys = _leaves(buffer_cls.config, prefix)
+        meanings = _prefixed(class_config_comments(buffer_cls), prefix)
+        sections.append(
+            _section(_title("policy.other.replay_buffer", names), note, prefix, keys, combo, meanings,
+                     kind="buffer", types=names)
+        )  # fmt: skip
+    return sections
+
+
+def default_trees() -> dict[str, dict]:
+    """The full default tree of every combination the sections are built from, by a name such as 'policy sac'."""
+    import_dizoo_envs()
+    combos = {"every policy": _every_policy_combo()}
+    combos.update({f"policy {names[0]}": _combo(cls) for names, cls in _ordered_groups(POLICY_REGISTRY, ())})
+    combos.update({f"env {names[0]}": _combo(env=names[0]) for names, _ in _ordered_groups(ENV_REGISTRY, ())})
+    managers = _ordered_groups(ENV_MANAGER_REGISTRY, ())
+    combos.update({f"env_manager {names[0]}": _combo(manager=names[0]) for names, _ in managers})
+    combos.update({f"buffer {names[0]}": _combo(buffer=names[0]) for names, _ in _ordered_groups(BUFFER_REGISTRY, ())})
+    return {name: combo.tree for name, combo in combos.items()}
 
 
 def reference_sections() -> list[Section]:
     """Every documented key, grouped by the component that declares it, with its default and meaning."""
-    trees = default_trees()
-    base_tree = trees[DOCUMENTED_MANAGERS[0]]
-    policy_cls = POLICY_REGISTRY.get(DOCUMENTED_POLICY)
-    buffer_cls = BUFFER_REGISTRY.get(DOCUMENTED_BUFFER)
-    model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
+    import_dizoo_envs()
     from ding.worker import BaseLearner, InteractionSerialEvaluator, RolloutCollector, SampleSerialCollector
 
-    def where(obj: Any, attribute: str = "") -> str:
-        return f"`{obj.__module__}.{obj.__qualname__}{attribute}`"
-
+    base = _combo()
+    every_env = _combo(env=None)  # the rules of every env, without an env type's
+    every_policy = _every_policy_combo()
     sections = [
         _section(
             "Top level",
-            f"Set by {where(default_config_tree)}; `seed` is set from `compile_config(seed=...)` (`ding -s`).",
+            f"Set by {_where(default_config_tree)}; `seed` is set from `compile_config(seed=...)` (`ding -s`).",
             "",
             [],
-            base_tree,
+            base,
             {},
         ),
         _section(
             "env: every env",
             f"Declared by `{config_module.__name__}.ENV_COMMON_CONFIG`; the env type adds its own keys.",
             "env.",
-            _leaves(ENV_COMMON_CONFIG),
-            base_tree,
-            module_dict_comments(config_module, "ENV_COMMON_CONFIG"),
+            _leaves(ENV_COMMON_CONFIG, "env."),
+            every_env,
+            _prefixed(module_dict_comments(config_module, "ENV_COMMON_CONFIG"), "env."),
+        ),
+        *_manager_sections(),
+        *_env_sections(),
+        _section(
+            "policy: every policy",
+            f"Declared by {_where(Policy, '.config')}; a policy type adds its own keys and may change these defaults "
+            f"(its section says which).",
+            "policy.",
+            _leaves(Policy.default_config(), "policy."),
+            every_policy,
+            _prefixed(class_config_comments(Policy), "policy."),
         ),
     ]
-    for name in DOCUMENTED_MANAGERS:
-        tree = trees[name]
-        manager_cls = ENV_MANAGER_REGISTRY.get(name)
-        sections.append(
-            _section(
-                f"env.manager: type '{name}'",
-                f"Declared by {where(manager_cls, '.config')}; the type is chosen in `create_config.env_manager.type`.",
-                "env.manager.",
-                _leaves(manager_cls.config),
-                tree,
-                class_config_comments(manager_cls),
-            )
-        )
-    for name in DOCUMENTED_ENVS:
-        env_cls = ENV_REGISTRY.get(name)
-        sections.append(
-            _section(
-                f"env: type '{name}'",
-                f"Declared by {where(env_cls, '.config')}, besides the keys of every env.",
-                "env.",
-                _leaves(env_cls.config),
-                trees[DOCUMENTED_ON_POLICY] if name == DOCUMENTED_ON_POLICY_ENV else base_tree,
-                class_config_comments(env_cls),
-            )
-        )
-    sections.append(
-        _section(
-            f"policy: type '{DOCUMENTED_POLICY}'",
-            f"Declared by {where(policy_cls, '.config')} over the keys every policy has ({where(Policy, '.config')}).",
-            "policy.",
-            _leaves(policy_cls.default_config()),
-            base_tree,
-            class_config_comments(policy_cls),
-        )
-    )
-    required = set(_required_model_keys(model_cls))
-    model_meanings = {
-        key: text.rstrip(".") + ("; required, no default" if key in required else "")
-        for key, text in docstring_params(model_cls).items()
-    }
-    sections.append(
-        _section(
-            f"policy.model: model '{policy_cls.default_model}'",
-            f"The constructor arguments of {where(model_cls)}, meanings from its docstring.",
-            "policy.model.",
-            _leaves(model_default_config(model_cls)),
-            base_tree,
-            model_meanings,
-        )
-    )
-    on_policy_cls = POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
-    on_policy_model = MODEL_REGISTRY.get(on_policy_cls.default_model)
-    on_policy_tree = trees[DOCUMENTED_ON_POLICY]
-    sections.append(
-        _section(
-            f"policy: type '{DOCUMENTED_ON_POLICY}'",
-            f"Declared by {where(on_policy_cls, '.config')} over {where(Policy, '.config')}; on-policy (`ding -m serial_onpolicy`), no replay buffer.",
-            "policy.",
-            _leaves(on_policy_cls.default_config()),
-            on_policy_tree,
-            class_config_comments(on_policy_cls),
-        )
-    )
-    required = set(_required_model_keys(on_policy_model))
-    sections.append(
-        _section(
-            f"policy.model: model '{on_policy_cls.default_model}'",
-            f"The constructor arguments of {where(on_policy_model)}, meanings from its docstring.",
-            "policy.model.",
-            _leaves(model_default_config(on_policy_model)),
-            on_policy_tree,
-            {
-                key: text.rstrip(".") + ("; required, no default" if key in required else "")
-                for key, text in docstring_params(on_policy_model).items()
-            },
-        )
-    )
-    for path, worker, tree in (
-        ("policy.learn.learner", BaseLearner, base_tree),
-        ("policy.collect.collector", SampleSerialCollector, base_tree),
-        ("policy.collect.collector", RolloutCollector, on_policy_tree),
-        ("policy.eval.evaluator", InteractionSerialEvaluator, base_tree),
+    models = dict(((names, id(cls)), cls) for names, cls in _ordered_groups(MODEL_REGISTRY, ()))
+    for names, policy_cls in _ordered_groups(POLICY_REGISTRY, POLICY_ORDER):
+        sections.append(_policy_section(names, policy_cls))
+        for model_names, model_cls in list(models.items()):
+            if policy_cls.default_model in model_names[0]:
+                sections.append(_model_section(model_names[0], model_cls))
+                del models[model_names]
+    sections += [_model_section(names, cls) for (names, _), cls in models.items()]  # models no policy uses
+    on_policy = _combo(POLICY_REGISTRY.get(ON_POLICY))
+    for path, worker, combo in (
+        ("policy.learn.learner", BaseLearner, base),
+        ("policy.collect.collector", SampleSerialCollector, base),
+        ("policy.collect.collector", RolloutCollector, on_policy),
+        ("policy.eval.evaluator", InteractionSerialEvaluator, base),
     ):
-        on_policy = " (on-policy policies)" if worker is RolloutCollector else ""
+        suffix = " (on-policy policies)" if worker is RolloutCollector else ""
         sections.append(
             _section(
-                path + on_policy,
-                f"Declared by {where(worker, '.config')}.",
+                path + suffix,
+                f"Declared by {_where(worker, '.config')}.",
                 path + ".",
-                _leaves(worker.config),
-                tree,
-                class_config_comments(worker),
+                _leaves(worker.config, path + "."),
+                combo,
+                _prefixed(class_config_comments(worker), path + "."),
             )
         )
-    sections.append(
-        _section(
-            f"policy.other.replay_buffer: type '{DOCUMENTED_BUFFER}'",
-            f"Declared by {where(buffer_cls, '.config')}; the type is chosen in `create_config.replay_buffer.type`.",
-            "policy.other.replay_buffer.",
-            _leaves(buffer_cls.config),
-            base_tree,
-            class_config_comments(buffer_cls),
-        )
-    )
+    sections += _buffer_sections()
 
     # keys the assembler adds itself go to the section with the longest matching key prefix
     documented = {row.key for section in sections for row in section.rows}
     added = assembler_comments()
-    for tree in trees.values():
+    for tree in default_trees().values():
         for path in _leaves(tree):
             if path in documented:
                 continue
             home = max((s for s in sections if path.startswith(s.prefix)), key=lambda s: len(s.prefix))
             home.rows.append(Row(path, _lookup(tree, path), added.get(path, "")))
             documented.add(path)
-    rules = documented_rules()
     for section in sections:
         for row in section.rows:
-            if row.key in rules:  # a declared rule; the implicit ones are said once, in the intro
-                rule = rules[row.key]
+            rule = section.rules.get(row.key)
+            if rule is not None:  # a declared rule; the implicit ones are said once, in the intro
                 row.meaning = f"{row.meaning} (must be {rule.describe(rule.kind(row.default))})"
     return sections
-
-
-def documented_rules() -> dict[str, Rule]:
-    """The declared value rules of every documented component, by dotted key (one rule per key: the components
-    documented together never declare different rules for one key)."""
-    dqn, ppo = POLICY_REGISTRY.get(DOCUMENTED_POLICY), POLICY_REGISTRY.get(DOCUMENTED_ON_POLICY)
-    combinations = [
-        (dqn, ENV_REGISTRY.get(env), ENV_MANAGER_REGISTRY.get(manager), BUFFER_REGISTRY.get(DOCUMENTED_BUFFER))
-        for env in DOCUMENTED_ENVS
-        for manager in DOCUMENTED_MANAGERS
-    ] + [(ppo, ENV_REGISTRY.get(DOCUMENTED_ON_POLICY_ENV), ENV_MANAGER_REGISTRY.get(DOCUMENTED_MANAGERS[0]), None)]
-    rules: dict[str, Rule] = {}
-    for policy_cls, env_cls, manager_cls, buffer_cls in combinations:
-        model_cls = MODEL_REGISTRY.get(policy_cls.default_model)
-        for key, rule in config_rules(policy_cls, env_cls, manager_cls, buffer_cls, model_cls).items():
-            if rules.setdefault(key, rule) != rule:
-                raise ValueError(f"two documented components declare different rules for '{key}'")
-    return rules
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
@@ -437,6 +650,14 @@ and so is a negative value where the default is not negative. A component declar
 defaults (`config_rules`, see `ding/config/rules.py`): they are given below after the meaning, as "(must be ...)",
 and for a key whose default is None they say what it takes besides None (`env.stop_value`: a number).
 
+Each registered type has a section (names registered for one class, as `gym` and `gymnasium`, share it): the top
+level; the keys of every env, then each env manager type's and each env type's; the keys of every policy, then each
+policy type's, followed by its model's; the learner's, collectors' and evaluator's; the replay buffer's. A policy
+type lists its own keys and the defaults it changes of the keys every policy has, of its model's and of its
+buffer's, the default it replaces given in brackets, as "(buffer 'replay': 10000)". A type whose class extends
+another registered type's (`td3` over `ddpg`, `rainbow` over `c51`, `acrobot` over `gym`, model `rainbowdqn` over
+`c51dqn`) lists only the keys it declares or adds and the defaults it changes, the other type's in brackets.
+
 This file is generated from the defaults declared in the code (each component's `config` dict; the comment after
 a key is its meaning), and tests/docs/test_config_reference.py fails when the two disagree. After changing a
 default, regenerate it:
@@ -451,10 +672,33 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _anchor(title: str) -> str:
+    """The link anchor GitHub gives a heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def _contents(sections: list[Section]) -> str:
+    """One line per component kind ('env.manager: type 'base', ...'), each entry a link to its section."""
+    groups: dict[str, list[str]] = {}
+    titled = set()  # groups of titles 'group: rest' (the others are one section each)
+    for section in sections:
+        group, _, rest = section.title.partition(": ")
+        if rest:
+            titled.add(group)
+        groups.setdefault(group if rest else section.title, []).append(
+            f"[{rest or section.title}](#{_anchor(section.title)})"
+        )
+    lines = [
+        f"- {group}: {', '.join(links)}" if group in titled else f"- {links[0]}" for group, links in groups.items()
+    ]
+    return "\n## Sections\n\n" + "\n".join(lines) + "\n"
+
+
 def generate_reference() -> str:
-    """The markdown of docs/config_reference.md: the intro, then one table per section."""
-    parts = [INTRO]
-    for section in reference_sections():
+    """The markdown of docs/config_reference.md: the intro, the list of sections, then one table per section."""
+    sections = reference_sections()
+    parts = [INTRO, _contents(sections)]
+    for section in sections:
         parts.append(f"\n## {section.title}\n\n{section.note}\n\n| key | default | meaning |\n| --- | --- | --- |\n")
         for row in section.rows:
             parts.append(f"| `{row.key}` | `{_cell(repr(row.default))}` | {_cell(row.meaning)} |\n")

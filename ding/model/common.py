@@ -6,6 +6,7 @@ import ast
 import copy
 import difflib
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, Union
 
@@ -253,6 +254,27 @@ class ActingLinear(nn.Linear):
     def __getstate__(self) -> dict:
         """Copies (``copy.deepcopy``, pickling) start without the transposed weight."""
         return {**super().__getstate__(), "_weight_t": None, "_weight_t_key": None, "_seen_key": None}
+
+
+def check_layer_sizes(key: str, sizes: Any) -> None:
+    """``model.<key>``, layer widths: None (the model's default layers) or a non-empty list of ints >= 1. An empty
+    list is refused rather than read as the default (DI-engine's encoders index its first entry)."""
+    if sizes is None:
+        return
+    ints = isinstance(sizes, (list, tuple)) and all(
+        isinstance(size, numbers.Integral) and not isinstance(size, bool) and size >= 1 for size in sizes
+    )
+    if not ints or not sizes:
+        raise ValueError(
+            f"model.{key} must be a non-empty list of ints >= 1 (one width per layer) or None (the model's "
+            f"default), got {sizes!r}"
+        )
+
+
+def check_choice(key: str, value: Any, choices: Sequence[Any]) -> None:
+    """``model.<key>`` must be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"model.{key} must be one of {list(choices)}, got {value!r}")
 
 
 def flat_size(shape: int | Sequence[int]) -> int:

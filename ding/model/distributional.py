@@ -16,8 +16,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import Activation, NoisyLinear, init_weights, mlp
-from ding.model.dqn import build_encoder, n_actions
+from ding.config.rules import any_sign, at_least
+from ding.model.common import Activation, NoisyLinear, check_layer_sizes, init_weights, mlp
+from ding.model.dqn import Q_NETWORK_RULES, build_encoder, n_actions
 from ding.utils.registry import MODEL_REGISTRY
 
 
@@ -65,6 +66,14 @@ class DistributionalHead(nn.Module):
 class _DistributionalQ(nn.Module):
     """Encoder + :class:`DistributionalHead`; the subclasses turn the head's outputs into Q values."""
 
+    config_rules = Q_NETWORK_RULES
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        """Raise ValueError (naming ``model.<key>``) for a value of the compiled ``policy.model`` the model cannot be
+        built with, before it is built (compile_config calls it)."""
+        check_layer_sizes("encoder_hidden_size_list", cfg.get("encoder_hidden_size_list"))
+
     def __init__(
         self,
         model_name: str,
@@ -99,6 +108,15 @@ class _DistributionalQ(nn.Module):
         if not self._image:  # float observations in the parameters' dtype (float32 unless the model was cast)
             obs = obs.to(next(self.head.parameters()).dtype)
         return self.head(self.encoder(obs))
+
+
+def check_support(v_min: float, v_max: float) -> None:
+    """C51's support [v_min, v_max]: two finite numbers of any sign with v_min < v_max."""
+    if not (math.isfinite(v_min) and math.isfinite(v_max) and v_min < v_max):
+        raise ValueError(
+            f"model.v_min={v_min} and model.v_max={v_max}: the support of the returns needs finite v_min < v_max "
+            f"(the lowest and the highest atom); set v_min below v_max"
+        )
 
 
 @MODEL_REGISTRY.register("c51dqn")
@@ -138,6 +156,14 @@ class C51DQN(_DistributionalQ):
     'log_distribution': log p (B, A, n_atom)}``.
     """
 
+    # the support may lie anywhere (all returns negative: v_min=-20, v_max=-1), as long as v_min < v_max
+    config_rules = {"v_min": any_sign(), "v_max": any_sign(), "n_atom": at_least(2)}
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        super().check_config(cfg)
+        check_support(cfg.get("v_min", -10.0), cfg.get("v_max", 10.0))
+
     def __init__(
         self,
         obs_shape: int | Sequence[int],
@@ -159,8 +185,9 @@ class C51DQN(_DistributionalQ):
         init_type: Optional[str] = None,
         encoder_linear: bool = True,
     ) -> None:
-        if not v_min < v_max or n_atom < 2:
-            raise ValueError(f"model.v_min={v_min}, v_max={v_max}, n_atom={n_atom}: need v_min < v_max, n_atom >= 2")
+        check_support(v_min, v_max)
+        if n_atom < 2:
+            raise ValueError(f"model.n_atom must be an int >= 2 (the support's ends are two atoms), got {n_atom}")
         super().__init__(
             type(self).__name__, n_atom, obs_shape, action_shape, encoder_hidden_size_list, head_hidden_size,
             head_layer_num, activation, norm_type, dueling, noise, noise_sigma0, encoder_kernel_size, encoder_stride,
@@ -247,6 +274,8 @@ class QRDQN(_DistributionalQ):
     ``forward(obs)`` takes obs (B, *obs_shape) and returns ``{'logit': q (B, A), 'quantiles': (B, A, num_quantiles)}``.
     """
 
+    config_rules = {"num_quantiles": at_least(1)}
+
     def __init__(
         self,
         obs_shape: int | Sequence[int],
@@ -321,6 +350,8 @@ class IQN(_DistributionalQ):
     ``forward(obs, tau=None)`` takes obs (B, *obs_shape) and fractions tau (B, N) in (0, 1) (None: the midpoints)
     and returns ``{'logit': q (B, A), 'quantiles': (B, A, N), 'tau': (B, N)}``.
     """
+
+    config_rules = {"num_quantiles": at_least(1), "quantile_embedding_size": at_least(1)}
 
     def __init__(
         self,

@@ -8,8 +8,20 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ding.model.common import Activation, ConvEncoder, flat_size, init_weights, make_activation, mlp
+from ding.config.rules import at_least, optional
+from ding.model.common import (
+    Activation,
+    ConvEncoder,
+    check_layer_sizes,
+    flat_size,
+    init_weights,
+    make_activation,
+    mlp,
+)
 from ding.utils.registry import MODEL_REGISTRY
+
+# the value rules of the Q networks' widths (ding/config/rules.py; layer counts keep their implicit >= 0)
+Q_NETWORK_RULES = {"head_hidden_size": optional((int,), at_least(1))}
 
 
 class QHead(nn.Module):
@@ -80,6 +92,7 @@ def build_encoder(
             f"model.obs_shape={shape}: {model_name} takes vector observations (an int or a one-element list) or "
             f"image stacks (channels, height, width)"
         )
+    check_layer_sizes("encoder_hidden_size_list", encoder_hidden_size_list)
     image = len(shape) == 3  # uint8 stacks go to the conv encoder as they are (it scales them)
     if not image and (kernel_size is not None or stride is not None or padding != "valid" or not linear):
         raise ValueError(
@@ -95,8 +108,6 @@ def build_encoder(
             return encoder, feature_size, head_hidden_size or feature_size, image
     else:
         hidden = list(encoder_hidden_size_list or (128, 128, 64))
-        if not hidden:
-            raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
         encoder = mlp(flat_size(shape), hidden, activation, norm_type, dropout)
         feature_size = hidden[-1]
     head_size = head_hidden_size or feature_size
@@ -133,6 +144,14 @@ class DQN(nn.Module):
 
     ``forward(obs)`` takes obs of shape (B, *obs_shape) and returns ``{'logit': q}`` with q of shape (B, action_shape).
     """
+
+    config_rules = Q_NETWORK_RULES
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        """Raise ValueError (naming ``model.<key>``) for a value of the compiled ``policy.model`` the model cannot be
+        built with, before it is built (compile_config calls it)."""
+        check_layer_sizes("encoder_hidden_size_list", cfg.get("encoder_hidden_size_list"))
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ding.config.rules import at_least
 from ding.model.common import flat_size, make_activation
 from ding.torch_utils.numpy_forward import NumpyTwin, numpy_twin
 from ding.utils.registry import MODEL_REGISTRY
@@ -75,6 +76,9 @@ class QAC(nn.Module):
     :param critic_head_layer_num: hidden layers of each critic after the first.
     :param activation: activation after each hidden layer ('relu', 'tanh', ... or a module).
     """
+
+    # widths >= 1; the layer counts keep their implicit rule (>= 0: one hidden layer, the first, always exists)
+    config_rules = {"actor_head_hidden_size": at_least(1), "critic_head_hidden_size": at_least(1)}
 
     def __init__(
         self,

@@ -9,11 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ding.model.common import Activation, ConvEncoder, flat_size, make_activation, mlp
+from ding.config.rules import at_least, optional
+from ding.model.common import Activation, ConvEncoder, check_choice, check_layer_sizes, flat_size, make_activation, mlp
 from ding.torch_utils.numpy_forward import NumpyTwin, numpy_twin
 from ding.utils.registry import MODEL_REGISTRY
 
 SIGMA_TYPES = ("independent", "conditioned", "fixed")
+BOUND_TYPES = (None, "tanh")
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -20.0, 2.0  # range of a state-dependent log sigma
 
 
@@ -23,8 +25,6 @@ def _encoder(shape: list[int], hidden: Optional[Sequence[int]], activation, norm
         encoder = ConvEncoder(shape, hidden or (32, 64, 64, 512), activation)
         return encoder, encoder.output_size
     sizes = list(hidden or (128, 128, 64))
-    if not sizes:
-        raise ValueError("model.encoder_hidden_size_list must name at least one layer size")
     return mlp(flat_size(shape), sizes, activation, norm_type), sizes[-1]
 
 
@@ -56,10 +56,8 @@ class GaussianHead(nn.Module):
         log_sigma_init: Optional[float] = None,
     ) -> None:
         super().__init__()
-        if sigma_type not in SIGMA_TYPES:
-            raise ValueError(f"model.sigma_type='{sigma_type}' is not supported; use one of {list(SIGMA_TYPES)}")
-        if bound_type not in (None, "tanh"):
-            raise ValueError(f"model.bound_type='{bound_type}' is not supported; use None or 'tanh'")
+        check_choice("sigma_type", sigma_type, SIGMA_TYPES)
+        check_choice("bound_type", bound_type, BOUND_TYPES)
         if log_sigma_init is not None and sigma_type != "independent":
             raise ValueError(
                 f"model.log_sigma_init={log_sigma_init} sets the start of a learned state-independent log sigma: it "
@@ -141,6 +139,21 @@ class VAC(nn.Module):
     'compute_actor_critic' (default) returns both.
     """
 
+    config_rules = {
+        "actor_head_hidden_size": at_least(1),
+        "critic_head_hidden_size": at_least(1),
+        "log_sigma_init": optional((int, float)),
+    }
+
+    @classmethod
+    def check_config(cls, cfg: dict) -> None:
+        """Raise ValueError (naming ``model.<key>``) for a value of the compiled ``policy.model`` the model cannot be
+        built with, before it is built (compile_config calls it). The Gaussian's keys are checked for a discrete
+        model too: a value no model takes is a mistake either way."""
+        check_layer_sizes("encoder_hidden_size_list", cfg.get("encoder_hidden_size_list"))
+        check_choice("sigma_type", cfg.get("sigma_type", "independent"), SIGMA_TYPES)
+        check_choice("bound_type", cfg.get("bound_type"), BOUND_TYPES)
+
     def __init__(
         self,
         obs_shape: int | Sequence[int],
@@ -177,6 +190,7 @@ class VAC(nn.Module):
                 f"model.log_sigma_init={log_sigma_init} starts a Gaussian's log sigma: it needs "
                 f"action_space='continuous' (this model is discrete); remove it"
             )
+        check_layer_sizes("encoder_hidden_size_list", encoder_hidden_size_list)
         self.action_space = action_space
         self.share_encoder = share_encoder
         encoder, feature_size = _encoder(shape, encoder_hidden_size_list, activation, norm_type)

@@ -17,7 +17,7 @@ from ding.policy.contract import BatchField, CollectMode, DataSpec, EvalMode, Le
 from ding.torch_utils.data import to_numpy
 from ding.torch_utils.grad_clip import clip_grad
 from ding.torch_utils.optimizer import finite_gradients
-from ding.utils.registry import MODEL_REGISTRY
+from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 
 
 class NonFiniteError(FloatingPointError):
@@ -84,6 +84,9 @@ class Policy:
     }
     default_model: str = ""
     default_buffer: Optional[str] = "replay"  # None: on-policy, no replay buffer
+    # the gymnasium action spaces the policy acts in ('Discrete', 'Box'), each with the setting that selects it
+    # ('': none needed); checked against the env's by check_model. Empty: the policy does not say.
+    action_space_types: dict[str, str] = {}
     # (section, key) counts that policy.global_batch divides over the ranks (totals in the config, per rank in runs)
     per_rank_keys: tuple[tuple[str, str], ...] = (("learn", "batch_size"), ("collect", "n_sample"))
 
@@ -114,6 +117,12 @@ class Policy:
         for section, key in cls.per_rank_keys:
             if cfg[section][key] < 1:
                 raise ConfigError(f"Config key 'policy.{section}.{key}' must be >= 1, got {cfg[section][key]}")
+        if cfg.priority_IS_weight and not cfg.priority and not cfg.on_policy:  # DI-engine's files carry it so
+            warnings.warn(
+                "policy.priority_IS_weight=True has no effect without policy.priority=True (the importance-sampling "
+                "weights correct prioritised replay's sampling; uniform sampling needs none)",
+                stacklevel=3,
+            )
 
     @classmethod
     def split_over_ranks(cls, cfg: EasyDict, world_size: int) -> None:
@@ -454,6 +463,7 @@ class Policy:
         or a config whose shapes do not match the env fails here with the shapes named, not at the first evaluation.
         The evaluation's random draws (``eval.eps``) are put back: the run's evaluations draw as if it had not run.
         """
+        self._check_action_space_type(action_space)
         rng_state = self._eval_rng_state()
         try:
             with torch.no_grad():
@@ -480,6 +490,36 @@ class Policy:
                 f"the model does not fit the env: it scores {width} actions, the env has {int(action_space.n)} "
                 f"({action_space}). Build the model with action_shape={int(action_space.n)}"
             )
+
+    def _action_space_type(self) -> Optional[str]:
+        """The action space this policy, as configured, acts in ('Discrete' or 'Box'); None: it does not say. A
+        policy that takes either (PPO) picks by its config."""
+        types = list(self.action_space_types)
+        return types[0] if len(types) == 1 else None
+
+    def _check_action_space_type(self, action_space: Any) -> None:
+        """A ConfigError when the env's action space is of another kind than the policy acts in (no model shape can
+        fix that): it names the policy types that take the env's actions."""
+        needed, env_type = self._action_space_type(), _space_type(action_space)
+        if needed is None or needed == env_type:
+            return
+        fits = []
+        for name in POLICY_REGISTRY.names():
+            setting = getattr(POLICY_REGISTRY.get(name), "action_space_types", {}).get(env_type)
+            if setting is not None:
+                fits.append(f"{name} (with {setting})" if setting else name)
+        name = self._cfg.get("type") or type(self).__name__
+        chosen = self.action_space_types.get(needed)
+        how = f" with {chosen}" if chosen else ""
+        other = (
+            f"Policy types for {env_type} actions: {', '.join(fits)} (create_config.policy.type)"
+            if fits
+            else f"No policy type here takes {env_type} actions"
+        )
+        raise ConfigError(
+            f"policy type '{name}'{how} acts in {needed} action spaces, but the env's action space is "
+            f"{action_space}. {other}"
+        )
 
     def _action_width(self, obs: np.ndarray) -> Optional[int]:
         """Discrete actions: how many actions the model scores for ``obs`` (the width of its logits or Q-values);
@@ -534,6 +574,16 @@ class Policy:
         """Switch dropout / batch norm between training and inference, only when the model has such layers."""
         if self._model.training != mode:
             self._model.train(mode)
+
+
+def _space_type(space: Any) -> str:
+    """'Discrete' or 'Box' for gymnasium's spaces of those kinds (subclasses too), else the space's class name."""
+    import gymnasium
+
+    for kind in (gymnasium.spaces.Discrete, gymnasium.spaces.Box):
+        if isinstance(space, kind):
+            return kind.__name__
+    return type(space).__name__
 
 
 def _describe_obs(obs: np.ndarray) -> str:

@@ -35,6 +35,7 @@ from ding.utils.registry import POLICY_REGISTRY
 @POLICY_REGISTRY.register("ddpg")
 class DDPGPolicy(Policy):
     default_model = "qac"
+    action_space_types = {"Box": ""}
     optimizer_attributes = {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}
     # DDPG's own keys and the shared defaults it changes (DI-engine 0.5's names and defaults)
     config = dict(

@@ -47,6 +47,7 @@ def _stochastic_in_training(model: torch.nn.Module) -> bool:
 @POLICY_REGISTRY.register("dqn")
 class DQNPolicy(Policy):
     default_model = "dqn"
+    action_space_types = {"Discrete": ""}
     optimizer_attributes = {"optimizer": "_optimizer"}
     # DQN's own keys; the keys every policy has (cuda, multi_gpu, priority, learn.batch_size, ...) are
     # Policy.config's

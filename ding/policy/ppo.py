@@ -58,6 +58,7 @@ class PPOPolicy(Policy):
     default_model = "vac"
     optimizer_attributes = {"optimizer": "_optimizer"}
     default_buffer = None  # on-policy: no replay buffer
+    action_space_types = {"Discrete": "policy.action_space='discrete'", "Box": "policy.action_space='continuous'"}
     # PPO's own keys and the shared defaults it changes; the keys every policy has are Policy.config's
     config = dict(
         type="ppo",
@@ -84,7 +85,7 @@ class PPOPolicy(Policy):
             ignore_done=False,  # True: a termination is treated as a time-limit cut (the critic bootstraps through)
         ),
         collect=dict(
-            n_sample=128,  # transitions per collect on each rank: n_sample / env.collector_env_num steps of every env
+            n_sample=128,  # transitions per collect on each rank, whole steps of every env (else rounded up, warned)
             discount_factor=0.99,  # gamma, per env step
             gae_lambda=0.95,  # GAE lambda: 0 = one-step TD advantage, 1 = Monte-Carlo return minus value
         ),
@@ -441,6 +442,9 @@ class PPOPolicy(Policy):
             super().check_model(obs, action_space)
         finally:
             self.timing.update(timing)
+
+    def _action_space_type(self) -> Optional[str]:
+        return "Box" if self._continuous else "Discrete"
 
     def _action_width(self, obs: np.ndarray) -> Optional[int]:
         return None if self._continuous else int(self._act(obs, "compute_actor")["logit"].shape[-1])

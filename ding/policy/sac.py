@@ -43,6 +43,7 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 @POLICY_REGISTRY.register("sac")
 class SACPolicy(Policy):
     default_model = "qac"
+    action_space_types = {"Box": ""}
     optimizer_attributes = {
         "optimizer_q": "_critic_optimizer",
         "optimizer_policy": "_actor_optimizer",
@@ -66,7 +67,7 @@ class SACPolicy(Policy):
             alpha=0.2,  # entropy temperature (its initial value with auto_alpha)
             auto_alpha=True,  # learn alpha so that the policy's entropy tracks target_entropy
             log_space=True,  # DI-engine key: alpha is learned as log alpha (must stay True)
-            target_entropy=None,  # the entropy auto_alpha aims at; None: -action size
+            target_entropy=None,  # the entropy auto_alpha aims at: a number, or None / 'auto' (SB3's word): -action size
             ignore_done=False,  # True: terminations bootstrap too (DI-engine key; time-limit cuts always bootstrap)
             init_w=3e-3,  # the actor's output layers start uniform in +-init_w (weights and biases)
             reparameterization=True,  # DI-engine key: the actor loss is reparameterised (must stay True)
@@ -97,6 +98,13 @@ class SACPolicy(Policy):
         for key in ("learning_rate_q", "learning_rate_policy", "learning_rate_alpha", "alpha"):
             if not learn[key] > 0:
                 raise ConfigError(f"Config key 'policy.learn.{key}' must be > 0, got {learn[key]}")
+        target = learn.target_entropy
+        number = isinstance(target, (int, float)) and not isinstance(target, bool) and math.isfinite(target)
+        if not (target is None or target == "auto" or number):
+            raise ConfigError(
+                f"Config key 'policy.learn.target_entropy' must be a number, None or 'auto' (None and 'auto': minus "
+                f"the action size), got {target!r}"
+            )
 
     @classmethod
     def learn_batch_fields(cls, cfg) -> dict[str, BatchField]:
@@ -133,7 +141,8 @@ class SACPolicy(Policy):
             build_adam([self._log_alpha], lr=learn.learning_rate_alpha) if self._auto_alpha else None
         )
         action_size = qac.action_size
-        self._target_entropy = -float(action_size) if learn.target_entropy is None else float(learn.target_entropy)
+        target = learn.target_entropy
+        self._target_entropy = -float(action_size) if target in (None, "auto") else float(target)
         self._noise_rng = shared_generator(self._device, all_ranks=self.multi_gpu)
         self._use_is_weight = self._cfg.priority and self._cfg.priority_IS_weight
         self._learn_iter = 0

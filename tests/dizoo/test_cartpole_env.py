@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import gymnasium
@@ -70,3 +71,25 @@ def test_seeding_is_reproducible():
     a, b = CartPoleEnv(), CartPoleEnv()
     np.testing.assert_array_equal(a.reset(seed=3)[0], b.reset(seed=3)[0])
     assert not np.array_equal(a.reset(seed=3)[0], a.reset(seed=4)[0])
+
+
+@pytest.mark.parametrize("env_id, closest", [("CartPole-v9", "'CartPole-v1'"), ("CartPol-v1", "'CartPole-v1'")])
+def test_an_unknown_id_is_a_config_error_naming_the_closest_ids(env_id, closest):
+    from ding.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        CartPoleEnv({"env_id": env_id})
+    assert str(err.value).startswith(f"env.env_id='{env_id}' is not a registered gymnasium id. Did you mean ")
+    assert closest in str(err.value)
+
+
+def test_the_cli_reports_an_unknown_id_as_one_error_line_and_writes_nothing(in_tmp, capsys):
+    from ding.entry.cli import main as cli_main
+    from tests.conftest import REPO_ROOT
+
+    source = open(f"{REPO_ROOT}/dizoo/classic_control/cartpole/config/cartpole_dqn_config.py").read()
+    (in_tmp / "cfg.py").write_text(source + "\nmain_config.env.env_id = 'CartPole-v9'\n")
+    assert cli_main(["-m", "serial", "-c", "cfg.py", "-s", "0", "--max-train-iter", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ding: error: env.env_id='CartPole-v9' is not a registered gymnasium id") and "\n" not in err
+    assert sorted(os.listdir(in_tmp)) == ["cfg.py"]

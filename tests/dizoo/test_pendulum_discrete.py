@@ -38,3 +38,12 @@ def test_dingines_pendulum_dqn_config_trains_on_it(in_tmp):
     assert main.env.continuous is False and main.policy.model.action_shape == 11
     policy = serial_pipeline((main, create), seed=0, max_env_step=400)
     assert policy is not None
+
+
+def test_an_unknown_id_is_a_config_error_naming_the_closest_ids():
+    from ding.config import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"^env.env_id='Pendulm-v1' is not a registered gymnasium id. Did you mean 'Pendulum-v1'"
+    ):
+        make_env(dict(type="pendulum", env_id="Pendulm-v1"))

@@ -46,3 +46,25 @@ def test_the_video_file_names_in_the_docs_are_the_evaluators():
     assert 'f"envstep{envstep}_episode{episode_index}_return{episode_return:g}"' in source
     (quickstart,) = [p for f, p in paragraphs_mentioning("envstep<N>_episode<k>_return<R>.mp4") if "quickstart" in f]
     assert "numbered by env, not by the order they end in" in quickstart
+
+
+def test_the_docs_say_an_on_policy_n_sample_is_rounded_up_to_whole_env_steps_as_the_pipeline_does():
+    """docs/ppo.md: an n_sample that is not a multiple of env.collector_env_num is rounded up with a warning, not
+    refused (ding.entry.serial_entry_onpolicy.apply_world_size_onpolicy)."""
+    import copy
+
+    import pytest
+
+    from ding.config import compile_config
+    from ding.entry.serial_entry_onpolicy import apply_world_size_onpolicy
+    from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
+
+    main = copy.deepcopy(main_config)
+    main.policy.collect.n_sample = 4  # 8 collector envs: one step of each
+    cfg = compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
+    with pytest.warns(UserWarning, match="is not a multiple of env.collector_env_num=8.*collects 8 transitions"):
+        apply_world_size_onpolicy(cfg, 1)
+    assert cfg.policy.collect.n_sample == 8
+    page = " ".join(open(os.path.join(REPO_ROOT, "docs", "ppo.md"), encoding="utf-8").read().split())
+    assert "must be a multiple" not in page
+    assert "rounded up to the next multiple, with one warning (`n_sample=4` with 8 envs collects 8" in page

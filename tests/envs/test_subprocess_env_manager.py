@@ -177,6 +177,15 @@ def test_registry_and_config():
         SubprocessEnvManager([lambda: gymnasium.make("CartPole-v1")])
 
 
+def test_the_start_method_is_checked_before_any_worker_starts():
+    for context in SubprocessEnvManager.CONTEXTS:
+        SubprocessEnvManager.check_config({"context": context})
+    with pytest.raises(
+        ValueError, match=r"^manager.context must be one of \['spawn', 'fork', 'forkserver'\].*got 'thread'$"
+    ):
+        SubprocessEnvManager.check_config({"context": "thread"})
+
+
 def test_subprocess_manager_is_synchronous():
     with SubprocessEnvManager(count_fns({}, {}), {"context": "fork"}) as manager:
         assert manager.asynchronous is False and not isinstance(manager, AsyncEnvManager)

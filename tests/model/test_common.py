@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from ding.model.common import ActingLinear
+from ding.model.common import ActingLinear, check_choice, check_layer_sizes
 
 
 def _pair(in_features=96, out_features=48):
@@ -146,3 +146,22 @@ def test_conv_encoder_trains_on_channels_last_images_with_the_same_results():
     for grad, param in zip(grads, encoder.parameters(), strict=True):
         torch.testing.assert_close(grad, param.grad, rtol=1e-4, atol=1e-4)
         assert param.is_contiguous()
+
+
+@pytest.mark.parametrize("sizes", [None, [1], (64, 64), [128, 128, 64]])
+def test_layer_sizes_none_or_ints_of_at_least_one_pass(sizes):
+    assert check_layer_sizes("encoder_hidden_size_list", sizes) is None  # accepted: no ValueError
+
+
+@pytest.mark.parametrize("sizes", [[], [128, -1], [128.5, 64], [64.0], [True, 8], [0], 64, "64"])
+def test_layer_sizes_refused_name_the_key_and_the_rule(sizes):
+    with pytest.raises(ValueError) as err:
+        check_layer_sizes("encoder_hidden_size_list", sizes)
+    assert str(err.value).startswith("model.encoder_hidden_size_list must be a non-empty list of ints >= 1")
+    assert str(err.value).endswith(f"got {sizes!r}")
+
+
+def test_a_choice_outside_its_values_names_them():
+    check_choice("bound_type", None, (None, "tanh"))
+    with pytest.raises(ValueError, match=r"^model.bound_type must be one of \[None, 'tanh'\], got 'sigmoid'$"):
+        check_choice("bound_type", "sigmoid", (None, "tanh"))

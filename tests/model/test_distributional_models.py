@@ -130,3 +130,14 @@ def test_iqn_on_image_stacks_with_a_dueling_noisy_head():
     assert len(noisy_layers(model)) == 4 and model.head.value is not None
     with pytest.raises(ValueError, match="num_quantiles=0"):
         IQN(4, 2, num_quantiles=0)
+
+
+def test_a_support_of_negative_returns_builds_its_atoms():
+    model = C51DQN(4, 2, v_min=-20, v_max=-1, n_atom=20)
+    assert model.support[0] == -20 and model.support[-1] == -1 and torch.allclose(model.support.diff(), torch.ones(19))
+    C51DQN.check_config(dict(v_min=-20.0, v_max=-1.0))
+    for v_min, v_max in ((10.0, -10.0), (1.0, 1.0), (float("-inf"), 0.0)):
+        with pytest.raises(ValueError, match=r"needs finite v_min < v_max"):
+            C51DQN.check_config(dict(v_min=v_min, v_max=v_max))
+    with pytest.raises(ValueError, match=r"^model.encoder_hidden_size_list"):
+        QRDQN.check_config(dict(encoder_hidden_size_list=[0]))

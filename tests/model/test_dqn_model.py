@@ -235,3 +235,18 @@ def test_a_model_value_refused_from_the_config_is_a_config_error(tmp_path):
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "ding: error: policy.model (dqn): model.encoder_kernel_size" in out.stderr
     assert "encoder_linear are for image observations" in out.stderr
+
+
+def test_the_encoder_list_is_checked_at_config_time_and_at_construction():
+    DQN.check_config(dict(encoder_hidden_size_list=None))
+    for sizes in ([], [128, -1], [128.5, 64]):
+        with pytest.raises(ValueError, match=r"^model.encoder_hidden_size_list must be a non-empty list of ints >= 1"):
+            DQN.check_config(dict(encoder_hidden_size_list=sizes))
+        with pytest.raises(ValueError, match=r"^model.encoder_hidden_size_list must be a non-empty list of ints >= 1"):
+            DQN(4, 2, encoder_hidden_size_list=sizes)
+
+
+def test_a_head_without_hidden_layers_maps_the_features_to_q_values():
+    model = DQN(4, 3, encoder_hidden_size_list=[8], dueling=False, head_layer_num=0)
+    assert len(model.head.body) == 0 and model.head.out.in_features == 8
+    assert model(torch.zeros(2, 4))["logit"].shape == (2, 3)

@@ -112,3 +112,27 @@ def test_no_numpy_mirror_for_images():
     from ding.model.vac import VACNumpy
 
     assert VACNumpy.build(VAC([4, 84, 84], 6)) is None
+
+
+def test_config_check_refuses_a_sigma_type_no_head_takes_even_for_a_discrete_model():
+    VAC.check_config(dict(action_space="discrete", sigma_type="fixed", encoder_hidden_size_list=[64, 64]))
+    for action_space in ("discrete", "continuous"):
+        with pytest.raises(ValueError, match=r"^model.sigma_type must be one of \['independent'.*got 'learned'"):
+            VAC.check_config(dict(action_space=action_space, sigma_type="learned"))
+    with pytest.raises(ValueError, match="model.bound_type"):
+        VAC.check_config(dict(bound_type="sigmoid"))
+    with pytest.raises(ValueError, match="model.encoder_hidden_size_list"):
+        VAC.check_config(dict(encoder_hidden_size_list=[]))
+
+
+def test_an_empty_encoder_list_is_refused_not_replaced_by_the_default():
+    with pytest.raises(ValueError, match=r"encoder_hidden_size_list must be a non-empty list.*got \[\]"):
+        VAC(4, 2, encoder_hidden_size_list=[])
+
+
+def test_heads_without_hidden_layers_are_the_adaptor_alone():
+    model = VAC(4, 3, encoder_hidden_size_list=[16], actor_head_hidden_size=8, actor_head_layer_num=0,
+                critic_head_hidden_size=16, critic_head_layer_num=0)  # fmt: skip
+    assert [type(m).__name__ for m in model.actor] == ["Linear", "ReLU"]  # 16 features -> 8: the adaptor only
+    assert len(model.critic) == 0  # same width as the features: no layer at all
+    assert model(torch.zeros(2, 4))["logit"].shape == (2, 3)

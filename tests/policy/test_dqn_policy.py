@@ -219,3 +219,38 @@ def test_a_target_copied_every_update_is_not_run_again(cartpole_dqn, monkeypatch
     main.policy.learn.target_update_freq = 1
     dropout = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
     assert not dropout._target_is_online
+
+
+def test_a_box_action_env_is_refused_naming_the_policies_for_box_actions(cartpole_dqn):
+    import gymnasium
+
+    policy, _ = make_policy(cartpole_dqn)
+    with pytest.raises(ConfigError) as err:
+        policy.check_model(np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Box(-1, 1, (1,)))
+    message = str(err.value)
+    assert message.startswith(
+        "policy type 'dqn' acts in Discrete action spaces, but the env's action space is Box(-1.0, 1.0, (1,), "
+        "float32). Policy types for Box actions: "
+    )
+    named = message.partition("Policy types for Box actions: ")[2].removesuffix(" (create_config.policy.type)")
+    names = set(named.split(", "))  # every registered type for Box actions (other tests may register more)
+    assert {"ddpg", "ppo (with policy.action_space='continuous')", "sac", "td3"} <= names
+    assert not {"dqn", "c51", "rainbow"} & names
+    policy.check_model(np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Discrete(2))  # the env it fits
+
+
+@pytest.mark.parametrize("policy_type", ["dqn", "rainbow"])
+def test_is_weights_without_priority_warn_once_that_they_do_nothing(cartpole_dqn, policy_type, recwarn):
+    main, create = cartpole_dqn
+    create.policy.type = policy_type
+    main.policy.update(priority=False, priority_IS_weight=True)  # rainbow's default IS weight, priority turned off
+    compile_config(copy.deepcopy(main), create_cfg=create, save_cfg=False)
+    messages = [str(w.message) for w in recwarn if "priority_IS_weight" in str(w.message)]
+    assert messages == [
+        "policy.priority_IS_weight=True has no effect without policy.priority=True (the importance-sampling weights "
+        "correct prioritised replay's sampling; uniform sampling needs none)"
+    ]
+    recwarn.clear()
+    main.policy.priority = True
+    compile_config(main, create_cfg=create, save_cfg=False)
+    assert not [w for w in recwarn if "priority_IS_weight" in str(w.message)]

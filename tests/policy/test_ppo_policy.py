@@ -186,3 +186,16 @@ def test_sampling_state_round_trips_and_an_old_torch_state_is_refused_with_a_war
     assert np.array_equal(policy.collect_mode.forward(obs, 0)["action"], first)
     with pytest.warns(UserWarning, match="torch generator"):
         policy.collect_mode.set_rng_state(torch.Generator().get_state())
+
+
+def test_a_discrete_ppo_on_a_box_env_is_told_the_setting_that_fits():
+    import gymnasium
+
+    policy = POLICY_REGISTRY.build("ppo", ppo_cfg().policy)
+    with pytest.raises(ConfigError) as err:
+        policy.check_model(np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Box(-1, 1, (1,)))
+    assert str(err.value).startswith(
+        "policy type 'ppo' with policy.action_space='discrete' acts in Discrete action spaces, but the env's action "
+        "space is Box(-1.0, 1.0, (1,), float32). Policy types for Box actions: "
+    )
+    assert "ppo (with policy.action_space='continuous')" in str(err.value)

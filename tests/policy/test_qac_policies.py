@@ -213,3 +213,36 @@ def test_frozen_parameters_require_grad_again_after_the_block_even_on_an_error()
             assert not any(p.requires_grad for p in params)
             raise RuntimeError("inside")
     assert all(p.requires_grad for p in params)
+
+
+@pytest.mark.parametrize("target_entropy, expected", [(None, -1.0), ("auto", -1.0), (-0.5, -0.5), (2, 2.0)])
+def test_sac_target_entropy_auto_is_minus_the_action_size_like_none(target_entropy, expected):
+    policy, cfg = build("sac", **{"learn.target_entropy": target_entropy})  # Pendulum: a 1-D action
+    assert policy._target_entropy == expected and cfg.policy.learn.target_entropy == target_entropy
+
+
+@pytest.mark.parametrize("target_entropy", ["big", "AUTO", True, float("nan"), [1.0]])
+def test_sac_target_entropy_other_values_are_refused_by_name(target_entropy):
+    with pytest.raises(
+        ConfigError, match=r"^Config key 'policy.learn.target_entropy' must be a number, None or 'auto'"
+    ):
+        compiled("sac", **{"learn.target_entropy": target_entropy})
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_a_discrete_env_is_refused_naming_the_policies_for_discrete_actions(algo):
+    import gymnasium
+
+    policy, _ = build(algo)
+    with pytest.raises(ConfigError) as err:
+        policy.check_model(np.zeros((2, 3), dtype=np.float32), gymnasium.spaces.Discrete(2))
+    message = str(err.value)
+    assert message.startswith(
+        f"policy type '{algo}' acts in Box action spaces, but the env's action space is Discrete(2)"
+    )
+    named = message.partition("Policy types for Discrete actions: ")[2].removesuffix(" (create_config.policy.type)")
+    # every registered type (other tests register more), the DQN family and PPO with its setting
+    assert {"c51", "dqn", "iqn", "ppo (with policy.action_space='discrete')", "qrdqn", "rainbow"} <= set(
+        named.split(", ")
+    )
+    assert not {"sac", "td3", "ddpg"} & set(named.split(", "))

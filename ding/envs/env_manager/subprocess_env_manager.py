@@ -101,6 +101,18 @@ class SubprocessEnvManager(BaseEnvManager):
         retry_waiting_time=0.1,  # seconds to wait before restarting failed workers
     )
     config_rules = {"step_timeout": optional(rule=positive()), "reset_timeout": optional(rule=positive())}
+    CONTEXTS = ("spawn", "fork", "forkserver")  # the multiprocessing start methods a worker can have
+
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """Raise ValueError (naming ``manager.<key>``) for a value the manager cannot start its workers with;
+        compile_config calls it on the compiled ``env.manager``, before any worker starts."""
+        context = cfg.get("context", cls.config["context"])
+        if context not in cls.CONTEXTS:
+            raise ValueError(
+                f"manager.context must be one of {list(cls.CONTEXTS)} (the multiprocessing start method of the "
+                f"workers; threads are not one), got {context!r}"
+            )
 
     def __init__(self, env_fn: Sequence[Callable[[], Any]], cfg: Mapping[str, Any] | None = None) -> None:
         env_fns = env_fn
@@ -108,8 +120,7 @@ class SubprocessEnvManager(BaseEnvManager):
         if len(env_fns) == 0:
             raise ValueError("SubprocessEnvManager needs at least one env factory")
         self._cfg = merge_manager_config(self.config, cfg, type(self).__name__)
-        if self._cfg.context not in ("spawn", "fork", "forkserver"):
-            raise ValueError(f"manager.context must be 'spawn', 'fork' or 'forkserver', got {self._cfg.context!r}")
+        self.check_config(self._cfg)
         if not isinstance(self._cfg.max_retry, int) or self._cfg.max_retry < 0:
             raise ValueError(f"manager.max_retry must be an int >= 0, got {self._cfg.max_retry!r}")
         if not isinstance(self._cfg.retry_waiting_time, (int, float)) or self._cfg.retry_waiting_time < 0:

@@ -43,7 +43,7 @@ class AtariEnv(gymnasium.Wrapper):
         # a life lost while the episode goes on (the evaluator's whole games) restarts the frame stack, [0, .., 0,
         # frame], as the training envs' episodic life does: Dopamine's agent begins a new episode at each life loss
         # in evaluation too (its Atari 100k protocol); False: the stack runs on (DeepMind's and DI-engine's)
-        stack_reset_on_life_loss=False,
+        stack_reset_on_life_loss=False,  # True: a life lost while the episode goes on restarts the frame stack
     )
     config_rules = {
         "frame_stack": at_least(1),

@@ -27,9 +27,9 @@ class BipedalWalkerEnv(GymEnv):
     config = dict(
         GymEnv.config,
         env_id="BipedalWalker-v3",  # or 'BipedalWalkerHardcore-v3'
-        # DI-engine key: training rewards floored at -10 (a fall's -100 would swamp the critic); evaluation envs
-        # score the raw game, as DI-engine's evaluator reports it
-        rew_clip=False,
+        # the floor keeps a fall's -100 from swamping the critic; evaluation envs score the raw game, as
+        # DI-engine's evaluator reports it
+        rew_clip=False,  # DI-engine key: True floors training rewards at -10 (a fall's -100 counts -10); eval: raw
     )
 
     def __new__(cls, cfg: Mapping[str, Any] | None = None):

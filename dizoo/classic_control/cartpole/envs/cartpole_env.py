@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium
 from easydict import EasyDict
 
+from ding.envs.gym_env import make_gymnasium
 from ding.utils.registry import ENV_REGISTRY
 
 
@@ -36,7 +37,7 @@ class CartPoleEnv(gymnasium.Wrapper):
         with warnings.catch_warnings():
             # gymnasium flags v0 as out of date; it is the version DI-engine's CartPole configs are tuned for
             warnings.filterwarnings("ignore", message=".*out of date", category=DeprecationWarning)
-            # no env checker: it wraps every step in checks, and the env is gymnasium's own
+            # ding's make: an unknown id is a ConfigError naming the closest ids; no env checker
             # render_mode: set by the env manager for evaluation videos ('rgb_array'), not a config key
-            env = gymnasium.make(env_id, disable_env_checker=True, render_mode=(cfg or {}).get("render_mode"))
+            env = make_gymnasium(env_id, render_mode=(cfg or {}).get("render_mode"))
         super().__init__(env)

@@ -11,7 +11,7 @@ import numpy as np
 from easydict import EasyDict
 
 from ding.config.rules import at_least, optional
-from ding.envs.gym_env import with_ding_conventions
+from ding.envs.gym_env import make_gymnasium, with_ding_conventions
 from ding.utils.registry import ENV_REGISTRY
 
 
@@ -48,8 +48,8 @@ class PendulumEnv:
     def __new__(cls, cfg: Mapping[str, Any] | None = None) -> gymnasium.Env:
         cfg = {**cls.config, **dict(cfg or {})}
         kwargs = {} if cfg["max_episode_steps"] is None else {"max_episode_steps": int(cfg["max_episode_steps"])}
-        # no env checker: it wraps every step in checks, and the env is gymnasium's own
-        env = gymnasium.make(cfg["env_id"], disable_env_checker=True, render_mode=cfg.get("render_mode"), **kwargs)
+        # ding's make: an unknown id is a ConfigError naming the closest ids; no env checker
+        env = make_gymnasium(cfg["env_id"], render_mode=cfg.get("render_mode"), **kwargs)
         env = with_ding_conventions(env, act_scale=bool(cfg["act_scale"]))
         return env if cfg["continuous"] else DiscreteTorques(env)
 
