@@ -8,6 +8,7 @@ from typing import Any, Optional
 import torch
 
 from ding.config import ConfigError, compile_config
+from ding.entry.arguments import check_entry_arguments, check_output_folder, check_path_argument
 from ding.entry.run import ConfigInput, build_env_managers, build_evaluator, check_env_setting, load_input_config
 from ding.envs.normalize import EnvNormalizer
 from ding.utils.checkpoint import load_checkpoint
@@ -28,7 +29,7 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     The arguments are DI-engine's, in its order.
 
     :param input_cfg: ``(main_config, create_config)`` or a config file path (a run's total_config.py works too).
-    :param seed: base seed of the evaluator envs (the same derivation as in training).
+    :param seed: base seed of the evaluator envs (the same derivation as in training), an int >= 0.
     :param env_setting: DI-engine's [env_fn, collector_env_cfgs, evaluator_env_cfgs]: the evaluator's envs built by
         env_fn(cfg=c) for each evaluator config, instead of the config's env type; None: from the config.
     :param model: a model instance to load the checkpoint into, instead of one built from ``policy.model``.
@@ -40,10 +41,15 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
     """
     from ding.utils.log_helper import Logger
 
+    seed, _, _ = check_entry_arguments("eval", seed, model, env_setting)
+    load_path = check_path_argument(load_path, "load_path", "eval")
+    replay_path = check_path_argument(replay_path, "replay_path", "eval")
     main_cfg, create_cfg = load_input_config(input_cfg)
     cfg = compile_config(main_cfg, seed=seed, create_cfg=create_cfg, save_cfg=False)
     if replay_path:
         cfg.env.replay_path = replay_path
+    if cfg.env.replay_path:
+        check_output_folder(cfg.env.replay_path, "replay_path" if replay_path else "env.replay_path")
     if env_setting is not None:
         check_env_setting(env_setting, cfg)
     if state_dict is not None:

@@ -61,7 +61,25 @@ REGISTRIES = {  # DI-engine's -q names -> ding.utils.registry's
     "env_manager": "ENV_MANAGER_REGISTRY",
     "buffer": "BUFFER_REGISTRY",
 }
-__all__ = ["DINGINE_MODES", "EXIT_CONFIG_ERROR", "MODES", "build_parser", "main"]
+_TRAINING = "-m serial and -m serial_onpolicy"
+# flags a mode does not read -> why, and what to do instead: refused before anything runs (never silently ignored)
+MODE_FLAGS = {
+    "eval": {
+        "max_env_step": f"--max-env-step is a training budget ({_TRAINING}); -m eval runs the config's "
+        "env.n_evaluator_episode episodes",
+        "max_train_iter": f"--max-train-iter is a training budget ({_TRAINING}); -m eval runs the config's "
+        "env.n_evaluator_episode episodes",
+        "resume": f"--resume continues a training run ({_TRAINING}); -m eval evaluates the checkpoint --load-path "
+        "names",
+    },
+    "training": {
+        "load_path": "--load-path is for -m eval; to start training from a checkpoint set "
+        "policy.learn.learner.hook.load_ckpt_before_run",
+        "replay_path": "--replay-path is for -m eval (videos of a checkpoint's episodes); to film the evaluations "
+        "during training set env.replay_path in the config",
+    },
+}
+__all__ = ["DINGINE_MODES", "EXIT_CONFIG_ERROR", "MODES", "MODE_FLAGS", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +179,14 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             what = DINGINE_MODES[args.mode].replace(_OURS, _ding_modes())
             parser.error(f"-m {args.mode}: DI-engine's mode runs {what}")
         parser.error(f"argument -m/--mode: invalid choice: {args.mode!r} (choose from {', '.join(MODES)})")
+    for dest, why in MODE_FLAGS["eval" if args.mode == "eval" else "training"].items():
+        if getattr(args, dest) is not None and getattr(args, dest) is not False:  # --max-env-step 0 is given
+            parser.error(f"-m {args.mode}: {why}")
+    if args.mode == "eval" and args.exp_name is not None and len(args.seed or [0]) == 1:
+        parser.error(
+            "-m eval: --exp-name names the folder a training run writes, and -m eval writes none; with several "
+            "seeds (-s 0 -s 1) it names the folder whose seed<N>/ holds each seed's run"
+        )
     for flags in DIST_ONLY_OPTIONS:
         value = getattr(args, _dist_dest(flags))
         if value is not None:
@@ -297,10 +323,19 @@ def _run(args: argparse.Namespace) -> None:
 
     launch = detect_launcher()  # a half-set launcher environment is an error here, before anything starts
     config = _config_path(args)
+    if args.replay_path is not None:
+        from ding.entry.arguments import check_output_folder
+
+        check_output_folder(args.replay_path, "--replay-path")
     seeds = args.seed or [0]
     if len(seeds) == 1:
         _run_seed(args, config, seeds[0], launch)
         return
+    # several seeds run in folders of their own: the user's paths are read from the folder the command was run in
+    config = os.path.abspath(config)
+    for dest in ("load_path", "replay_path"):
+        if getattr(args, dest) is not None:
+            setattr(args, dest, os.path.abspath(getattr(args, dest)))
     repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
     if repeated:
         raise ConfigError(f"-s {repeated[0]} given twice: give each seed once")
@@ -311,20 +346,35 @@ def _run(args: argparse.Namespace) -> None:
         )
     # DI-engine's layout for several seeds: each runs in <root>/seed<N>/, one after the other
     root = os.path.abspath(args.exp_name or os.path.splitext(os.path.basename(config))[0] + "_result")
-    config = os.path.abspath(config)
     start = os.getcwd()
     for seed in seeds:
         folder = os.path.join(root, f"seed{seed}")
+        position = f"seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})"
+        replay_path = None if args.replay_path is None else os.path.join(args.replay_path, f"seed{seed}")
+        if args.mode == "eval":  # writes no folder; the config's relative policy.load_path is read in the seed's
+            # folder when there is one (where training ran that seed), else in the folder the command was run in
+            where = folder if os.path.isdir(folder) else start
+            print(f"[ding] {position} in {where}", flush=True)
+            os.chdir(where)
+            try:
+                _run_seed(args, config, seed, launch, replay_path)
+            finally:
+                os.chdir(start)
+            continue
+        created = [path for path in (root, folder) if not os.path.isdir(path)]
         os.makedirs(folder, exist_ok=True)
-        print(f"[ding] seed {seed} ({seeds.index(seed) + 1} of {len(seeds)}) in {folder}", flush=True)
+        print(f"[ding] {position} in {folder}", flush=True)
         os.chdir(folder)
         try:
             _run_seed(args, config, seed, launch)
         finally:
             os.chdir(start)
+            for path in reversed(created):  # a seed that stopped before writing leaves no empty folder
+                if os.path.isdir(path) and not os.listdir(path):
+                    os.rmdir(path)
 
 
-def _run_seed(args: argparse.Namespace, config: str, seed: int, launch) -> None:
+def _run_seed(args: argparse.Namespace, config: str, seed: int, launch, replay_path: Optional[str] = None) -> None:
     from ding.config import ConfigError
     from ding.utils.dist import DistContext
 
@@ -342,13 +392,8 @@ def _run_seed(args: argparse.Namespace, config: str, seed: int, launch) -> None:
             )
         from ding.entry import eval as eval_entry
 
-        eval_entry(config, seed=seed, load_path=args.load_path, replay_path=args.replay_path)
+        eval_entry(config, seed=seed, load_path=args.load_path, replay_path=replay_path or args.replay_path)
         return
-    if args.load_path:
-        raise ConfigError(
-            "--load-path is for -m eval; to start training from a checkpoint set "
-            "policy.learn.learner.hook.load_ckpt_before_run"
-        )
     from ding.entry import serial_pipeline, serial_pipeline_onpolicy
 
     pipeline = serial_pipeline if args.mode == "serial" else serial_pipeline_onpolicy

@@ -51,6 +51,7 @@ from ding.utils.seed import derive_seeds, set_global_seed
 from ding.utils.summary import build_summary, format_summary, write_summary
 
 ConfigInput = Union[str, tuple]
+KEY_LOAD_CKPT = "policy.learn.learner.hook.load_ckpt_before_run"
 WorldSizeRule = Callable[[EasyDict, int], None]  # (compiled config, world size): split per-rank counts, or raise
 
 
@@ -287,6 +288,14 @@ class Run:
     def train_budget_reached(self) -> bool:
         return self.learner.train_iter >= self.max_train_iter
 
+    def budget_reached(self) -> Optional[str]:
+        """Why to stop before collecting or training more (a budget spent: 0, or a resumed run past it), or None."""
+        if self.collector.envstep >= self.max_env_step:
+            return f"max_env_step={self.max_env_step} reached"
+        if self.train_budget_reached():
+            return f"max_train_iter={self.max_train_iter} reached"
+        return None
+
     def end_of_round(self) -> Optional[str]:
         """After a collect and its training: the status line; why to stop now (env budget, preemption) or None."""
         self.logger.status(
@@ -393,8 +402,14 @@ def setup_run(
     torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
-        check_model_fits(policy, collector_env)  # the last check: nothing is written before it passes
-        cfg.exp_name = totals.exp_name = make_experiment_folder(totals, resume_path is not None)
+        check_model_fits(policy, collector_env)
+        checkpoint = resume_path or cfg.policy.learn.learner.hook.load_ckpt_before_run
+        resumed_iter = check_checkpoint_fits(policy, checkpoint, resume_path is not None) if checkpoint else 0
+        # the checks passed: only now is anything written
+        exp_name, config_note = make_experiment_folder(totals, resume_path is not None, resumed_iter)
+        cfg.exp_name = totals.exp_name = exp_name
+        if config_note:
+            resume_note = f"{resume_note}\n{config_note}" if resume_note else config_note
         logger = Logger(cfg.exp_name)
         limit_cpu_threads(policy.model, policy.device, logger, policy.learn_mode.data_spec().batch_size)
         policy.collect_mode.seed(rank_seed)
@@ -516,20 +531,99 @@ def prepare_config(
             )
     hook = cfg.policy.learn.learner.hook
     if not resume and hook.load_ckpt_before_run:  # read before anything is written: a bad file leaves no folder
-        load_checkpoint(hook.load_ckpt_before_run)
+        load_named_checkpoint(hook.load_ckpt_before_run)
     return cfg, resume_path, resume_note
 
 
-def make_experiment_folder(cfg: EasyDict, resume: bool) -> str:
+def load_named_checkpoint(path: str) -> dict:
+    """The checkpoint of ``hook.load_ckpt_before_run``; a :class:`CheckpointError` names the key as well as the file."""
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(err.path, err.problem, what=f"{KEY_LOAD_CKPT}: checkpoint") from None
+
+
+def check_checkpoint_fits(policy: Any, path: str, resume: bool) -> int:
+    """Load the checkpoint a run starts from (``--resume``'s, or ``hook.load_ckpt_before_run``) into the policy
+    built from this config, before anything is written: a changed network or policy type stops here, with the
+    folder's total_config.py still the one the checkpoint was trained with. Returns the checkpoint's train_iter.
+
+    :raises ConfigError: the checkpoint's model or optimizer state does not fit this config's."""
+    state = load_checkpoint(path)
+    try:
+        policy.learn_mode.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        detail = str(err).strip() or type(err).__name__
+        fix = (
+            "resume with the config the run was trained with (its experiment folder's total_config.py), or start a "
+            "new run without --resume"
+            if resume
+            else "set policy.learn.learner.hook.load_ckpt_before_run to a checkpoint of this config's model"
+        )
+        raise ConfigError(
+            f"checkpoint '{path}' does not fit this config's model and optimizers: {detail}; {fix}"
+        ) from None
+    return int(state.get("last_iter", 0))
+
+
+def make_experiment_folder(cfg: EasyDict, resume: bool, resumed_iter: int = 0) -> tuple[str, Optional[str]]:
     """(Rank 0) create the experiment folder and save ``cfg`` as its total_config.py; every rank gets the folder's
-    name (rank 0 may have renamed it: a new run never reuses a non-empty folder)."""
-    exp_name = cfg.exp_name
+    name (rank 0 may have renamed it: a new run never reuses a non-empty folder). A resumed run whose config
+    differs from the saved one keeps that file as ``total_config.before_resume_iter<N>.py`` (N: the checkpoint's
+    train_iter); the second value is then a note naming the changed keys (None otherwise)."""
+    exp_name, note = cfg.exp_name, None
     if is_main_process():
         exp_name = make_exp_dir(cfg.exp_name, renew_dir=not resume)
         saved = copy.deepcopy(cfg)
         saved.exp_name = exp_name
-        save_config_file(saved, os.path.join(exp_name, "total_config.py"))
-    return broadcast_object(exp_name)
+        path = os.path.join(exp_name, "total_config.py")
+        if resume and os.path.isfile(path):
+            note = _keep_changed_config(saved, path, resumed_iter)
+        save_config_file(saved, path)
+    return broadcast_object(exp_name), note
+
+
+def _keep_changed_config(cfg: EasyDict, path: str, resumed_iter: int) -> Optional[str]:
+    """When ``cfg`` differs from the total_config.py at ``path`` (a resume with a changed config), move that file
+    aside (never over an earlier one) and say which keys changed; None when no value changed."""
+    with open(path, encoding="utf-8") as f:
+        if f.read() == config_to_source(cfg):
+            return None
+    try:
+        changes = config_changes(read_config(path)[0], cfg)
+    except ConfigError as err:
+        changes = [f"(the saved config could not be read: {err})"]
+    if not changes:  # it differs in how the run was started (--resume) or in another ding's layout only
+        return None
+    kept = os.path.join(os.path.dirname(path), f"total_config.before_resume_iter{resumed_iter}.py")
+    stem, count = kept[: -len(".py")], 1
+    while os.path.exists(kept):
+        count += 1
+        kept = f"{stem}_{count}.py"
+    os.replace(path, kept)
+    return (
+        f"resume: the config differs from the one this run was trained with (kept as {kept}): {'; '.join(changes)}. "
+        f"These values apply from here on, optimizer settings included; weights, optimizer moments, counters and "
+        f"RNG states come from the checkpoint"
+    )
+
+
+# keys that say how a run was started, not what it trains with: a resume sets them
+_RUN_KEYS = ("exp_name", "policy.learn.resume_training", "policy.learn.learner.hook.load_ckpt_before_run")
+
+
+def config_changes(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """``'key: old -> new'`` for every dotted key whose value differs between two compiled configs (but
+    :data:`_RUN_KEYS`)."""
+    changes = []
+    for key in sorted({*before, *after}, key=str):
+        name = f"{prefix}{key}"
+        old, new = before.get(key, "(absent)"), after.get(key, "(absent)")
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += config_changes(old, new, f"{name}.")
+        elif old != new and name not in _RUN_KEYS:
+            changes.append(f"{name}: {old!r} -> {new!r}")
+    return changes
 
 
 def check_same_config(cfg: EasyDict) -> None:
@@ -561,7 +655,7 @@ def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:
         path = hook.load_ckpt_before_run
         if not os.path.isfile(path):
             raise ConfigError(f"resume: policy.learn.learner.hook.load_ckpt_before_run='{path}' does not exist")
-        load_checkpoint(path)  # CheckpointError (exit 2) naming the file when it is truncated or corrupt
+        load_named_checkpoint(path)  # CheckpointError (exit 2) naming the key and file when it is damaged
         hook.load_ckpt_before_run = ""  # loaded by Run._resume with all its state, not by the learner's hook
         return os.path.realpath(path), None
     ckpt_dir = os.path.join(cfg.exp_name, "ckpt")

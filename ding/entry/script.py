@@ -43,6 +43,19 @@ def count(text: str) -> int:
     return value
 
 
+def seed_number(text: str) -> int:
+    """A seed: an int >= 0 (as the Python entries take it, ding.entry.arguments.check_seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an int >= 0 such as 0 or 1, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be an int >= 0, got '{text}'")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"seed must be less than 2**63, got '{text}'")
+    return value
+
+
 class _OneSeed(argparse.Action):
     """``-s/--seed`` of a script that trains one seed: given twice is an error (argparse would keep the last)."""
 
@@ -63,14 +76,16 @@ def add_training_arguments(parser: argparse.ArgumentParser, several_seeds: bool 
         parser.add_argument(
             "-s",
             "--seed",
-            type=int,
+            type=seed_number,
             action="append",
             default=None,
             help="seed (default 0); repeat it to train several seeds one after the other, each in "
             "<exp-name or config name>_result/seed<N>/ (DI-engine's layout)",
         )
     else:
-        parser.add_argument("-s", "--seed", type=int, action=_OneSeed, default=None, help="base seed (default 0)")
+        parser.add_argument(
+            "-s", "--seed", type=seed_number, action=_OneSeed, default=None, help="base seed (default 0)"
+        )
     parser.add_argument(
         "--max-env-step",
         "--env-step",

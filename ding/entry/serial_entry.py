@@ -19,6 +19,7 @@ import torch
 
 from ding.config import ConfigError
 from ding.data import make_replay_buffer
+from ding.entry.arguments import check_entry_arguments
 from ding.entry.run import (
     ConfigInput,
     Run,
@@ -29,6 +30,7 @@ from ding.entry.run import (
     setup_run,
 )
 from ding.envs.spaces import is_stacked_frames
+from ding.utils.dist import get_world_size
 from ding.utils.preemption import PreemptionHandler
 
 __all__ = ["ConfigInput", "build_env_managers", "build_evaluator", "load_input_config", "serial_pipeline"]
@@ -56,8 +58,11 @@ def serial_pipeline(
     :param env_setting: DI-engine's [env_fn, collector_env_cfgs, evaluator_env_cfgs]: envs built by env_fn(cfg=c)
         (e.g. a ``DingEnvWrapper`` of your gymnasium env) instead of the config's env type; None: from the config.
     :param model: a model instance to train instead of the one built from ``policy.model``.
-    :param max_train_iter: stop after this many train iterations.
-    :param max_env_step: stop after this many collected env steps (all ranks together).
+    :param max_train_iter: stop after this many train iterations (0: none; the initial policy is evaluated and saved).
+    :param max_env_step: stop after this many collected env steps (all ranks together), checked after each collect;
+        the random collection (``policy.random_collect_size``) is cut to it. Budgets are whole numbers >= 0 (1e5
+        counts as 100000) or None; the arguments are checked before anything is built
+        (ding.entry.arguments.check_entry_arguments).
     :param dynamic_seed: DI-engine's argument: True (its default) is what ding does, every collector episode starts
         anew from its env's running generator; False (the same start for every episode) is refused by name.
     :param resume: continue the experiment ``exp_name`` from its ``ckpt/latest.pth.tar`` (same as
@@ -66,6 +71,9 @@ def serial_pipeline(
     :return: the trained policy.
     :raises TrainingPreempted: (exit code 75) after SIGTERM/SIGUSR1, once the checkpoint is written.
     """
+    seed, max_env_step, max_train_iter = check_entry_arguments(
+        "serial_pipeline", seed, model, env_setting, max_env_step, max_train_iter
+    )
     if dynamic_seed is not True:
         raise ConfigError(
             f"serial_pipeline(dynamic_seed={dynamic_seed!r}): ding's collector envs always start each episode from "
@@ -147,15 +155,39 @@ BREAKDOWN = (
 )
 
 
+def random_collect_size(run: Run) -> int:
+    """This rank's random collection (``spec.random_collect_size`` env steps of uniform actions), cut to what is left
+    of ``max_env_step`` (a total over the ranks), with a warning when cut: the budget is the number of env steps."""
+    size, world_size = run.spec.random_collect_size, get_world_size()
+    left = run.max_env_step - run.collector.envstep
+    if size * world_size <= left:
+        return size
+    env_num = run.collector_env.env_num
+    cut = -(-int(left) // world_size)
+    steps = -(-cut // env_num) * env_num * world_size  # the collector steps every env alike
+    run.logger.warning(
+        f"policy.random_collect_size={size * world_size} exceeds max_env_step={run.max_env_step}: the random "
+        f"collection stops after {steps} env steps and the run ends there, before any training; give a "
+        f"max_env_step above random_collect_size to train"
+    )
+    return cut
+
+
 def _train_loop(run: Run, timing: dict[str, float]) -> str:
     """The off-policy loop (see the module docstring); returns why it ended. Adds the wall time of its parts to
     ``timing`` (seconds: collect, eval, sample, learn)."""
     spec, learner, collector, buffer = run.spec, run.learner, run.collector, run.buffer
     clock = time.perf_counter
+    reason = run.budget_reached()  # a budget of 0, or a resumed run already past its budget
+    if reason:
+        return reason
     start = clock()
     if spec.random_collect_size > 0 and collector.envstep == 0:
-        collector.collect(spec.random_collect_size, learner.train_iter, random=True)
+        collector.collect(random_collect_size(run), learner.train_iter, random=True)
     timing["collect"] += clock() - start
+    reason = run.budget_reached()
+    if reason:
+        return f"{reason} in the random collection (policy.random_collect_size), before any training"
     while True:
         start = clock()
         stop = run.eval_says_stop()

@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 from easydict import EasyDict
 
+from ding.entry.arguments import check_entry_arguments
 from ding.entry.run import ConfigInput, Run, build_evaluator, format_breakdown, setup_run, split_over_ranks
 from ding.utils.preemption import PreemptionHandler
 
@@ -55,12 +56,18 @@ def serial_pipeline_onpolicy(
     :param env_setting: DI-engine's [env_fn, collector_env_cfgs, evaluator_env_cfgs]: envs built by env_fn(cfg=c)
         (e.g. a ``DingEnvWrapper`` of your gymnasium env) instead of the config's env type; None: from the config.
     :param model: a model instance to train instead of the one built from ``policy.model``.
-    :param max_train_iter: stop after this many train iterations (gradient steps).
+    :param max_train_iter: stop after this many train iterations (gradient steps); 0: none (the initial policy is
+        evaluated and saved).
     :param max_env_step: stop after this many collected env steps (all ranks together), checked after each collect.
+        Budgets are whole numbers >= 0 (1e5 counts as 100000) or None; the arguments are checked before anything is
+        built (ding.entry.arguments.check_entry_arguments).
     :param resume: continue the experiment ``exp_name`` from its ``ckpt/latest.pth.tar`` (same as
         ``policy.learn.resume_training=True``).
     :return: the trained policy.
     """
+    seed, max_env_step, max_train_iter = check_entry_arguments(
+        "serial_pipeline_onpolicy", seed, model, env_setting, max_env_step, max_train_iter
+    )
     with PreemptionHandler() as preemption:
         return _pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_env_step, resume, preemption)
 
@@ -126,6 +133,9 @@ def apply_world_size_onpolicy(cfg: EasyDict, world_size: int) -> None:
 def _train_loop(run: Run) -> str:
     """The on-policy loop (see the module docstring); returns why it ended."""
     learner, collector, minibatches = run.learner, run.collector, run.policy.learn_mode.minibatches
+    reason = run.budget_reached()  # a budget of 0, or a resumed run already past its budget
+    if reason:
+        return reason
     while True:
         if run.eval_says_stop():
             return "stop value reached"

@@ -348,6 +348,22 @@ class Policy:
         self.check_nonfinite()  # the checkpoint's count is exact, and a step that should stop the run stops it first
         return self._state_dict_learn()
 
+    def _learn_load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint into the learn mode, keeping this config's optimizer settings (learning rate, betas,
+        eps, weight decay): a torch optimizer's state dict carries its settings, so without this a run resumed
+        with a new ``learning_rate`` would go on with the checkpoint's, silently. Moments and step counts come
+        from the checkpoint."""
+        optimizers = [getattr(self, attribute, None) for attribute in self.optimizer_attributes.values()]
+        optimizers = [optimizer for optimizer in optimizers if optimizer is not None]
+        settings = [
+            [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+            for optimizer in optimizers
+        ]
+        self._load_state_dict_learn(state)
+        for optimizer, groups in zip(optimizers, settings, strict=True):
+            for group, setting in zip(optimizer.param_groups, groups, strict=True):
+                group.update(setting)
+
     def _off_policy_stats(self, stats: dict[str, Any], td_error: torch.Tensor) -> dict[str, Any]:
         """A replay learner's step stats, completed: the skipped-step count once there is one, and with prioritised
         replay the new priorities ``|td_error|`` (B,) as numpy for the buffer."""
@@ -390,7 +406,7 @@ class Policy:
         return LearnMode(
             forward=self._forward_learn,
             state_dict=self._learn_state_dict,
-            load_state_dict=self._load_state_dict_learn,
+            load_state_dict=self._learn_load_state_dict,
             data_spec=self._data_spec,
             minibatches=getattr(self, "_minibatches", None),
             get_attribute=self.get_attribute,

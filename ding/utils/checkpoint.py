@@ -117,12 +117,39 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     :raises CheckpointError: the file is missing, truncated or corrupt, holds objects a weights-only load refuses
         (other than an older ding's), or is not a ding checkpoint.
     """
+    if os.path.isdir(path):
+        raise CheckpointError(path, f"is a folder, not a checkpoint file; {_checkpoints_in(path)}")
     if not os.path.isfile(path):
         raise CheckpointError(path, f"does not exist (working directory: {os.getcwd()})")
     state = load_weights_only(path, map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(path, "holds no 'model' state dict; is it a ding checkpoint?")
     return state
+
+
+def _checkpoints_in(folder: str) -> str:
+    """The checkpoints in ``folder`` (or in its ``ckpt/``: an experiment folder), to name in a message."""
+    for where in (folder, os.path.join(folder, "ckpt")):
+        if os.path.isdir(where):
+            names = sorted(name for name in os.listdir(where) if name.endswith(".pth.tar"))
+            if names:
+                shown = ", ".join(os.path.join(where, name) for name in names[:8])
+                return f"give one of its checkpoints: {shown}" + (
+                    f" (and {len(names) - 8} more)" if len(names) > 8 else ""
+                )
+    return "it holds no *.pth.tar checkpoint (nor does its ckpt/): give a checkpoint file"
+
+
+def _not_a_torch_file(path: str) -> Optional[str]:
+    """Why ``path`` cannot be a checkpoint whatever its damage (empty; not a zip archive nor a pickle, the two
+    formats torch.save writes), or None when it may be a damaged one."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "is empty, not a checkpoint"
+    if head.startswith(b"PK") or head.startswith(b"\x80"):  # torch.save's zip archive; its legacy pickle
+        return None
+    return "is not a checkpoint written by ding (torch.save): it is neither a torch zip archive nor a pickle"
 
 
 def load_weights_only(path: str, map_location: Any = "cpu") -> Any:
@@ -142,6 +169,9 @@ def load_weights_only(path: str, map_location: Any = "cpu") -> Any:
         return state
     unsafe = _unsafe_globals(path)  # None: not a readable torch archive (truncated, corrupt, not a checkpoint)
     if not unsafe:
+        problem = _not_a_torch_file(path)
+        if problem:
+            raise CheckpointError(path, problem, "Give a *.pth.tar file of a run's ckpt/ folder") from None
         raise CheckpointError(path, f"is truncated or corrupt ({_first_sentence(failure)})", DAMAGED_ADVICE) from None
     foreign = [name for name in unsafe if not name.startswith(OLDER_DING_GLOBALS)]
     if foreign:

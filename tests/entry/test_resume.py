@@ -1,5 +1,6 @@
 """Nothing lost: preemption by real signals, resume with the same counters, NaN guards, checkpoints never NaN."""
 
+import copy
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import torch
 
 from ding.config import ConfigError, compile_config
 from ding.entry import serial_pipeline
+from ding.entry.run import config_changes
 from ding.policy.base_policy import NonFiniteError
 from ding.utils.preemption import EXIT_PREEMPTED
 from ding.utils.registry import POLICY_REGISTRY
@@ -138,3 +140,70 @@ def test_checkpoint_with_nan_weights_is_not_written(cartpole_dqn, tmp_path):
     assert not (tmp_path / "ckpt" / "iteration_2.pth.tar").exists()
     state = torch.load(good, weights_only=True)
     assert all(np.isfinite(v.numpy()).all() for v in state["model"].values())
+
+
+def _short_run(cartpole_dqn, max_env_step, resume=False, **learn):
+    main, create = copy.deepcopy(cartpole_dqn[0]), copy.deepcopy(cartpole_dqn[1])
+    main.exp_name = "run"
+    main.env.stop_value = 10**6
+    main.policy.learn.update(learn)
+    return serial_pipeline((main, create), seed=0, max_env_step=max_env_step, resume=resume)
+
+
+def _folder(path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_resume_with_another_network_is_refused_before_anything_is_written(cartpole_dqn, in_tmp):
+    _short_run(cartpole_dqn, 200)
+    before = _folder(in_tmp / "run")
+    cartpole_dqn[0].policy.model.encoder_hidden_size_list = [64, 64]
+    with pytest.raises(
+        ConfigError, match="(?s)does not fit this config.s model and optimizers: .*size mismatch.*run without --resume"
+    ):
+        _short_run(cartpole_dqn, 400, resume=True)
+    assert _folder(in_tmp / "run") == before  # total_config.py, logs and checkpoints as the run left them
+
+
+def test_resume_with_a_new_learning_rate_trains_with_it_and_keeps_the_old_config(cartpole_dqn, in_tmp):
+    from ding.config import read_config
+
+    _short_run(cartpole_dqn, 200)
+    _short_run(cartpole_dqn, 300, resume=True)  # the same config: nothing kept aside, no note
+    assert sorted(p.name for p in (in_tmp / "run").glob("total_config*")) == ["total_config.py"]
+    policy = _short_run(cartpole_dqn, 400, resume=True, learning_rate=0.01)
+    assert policy.learn_mode.get_attribute("optimizer").param_groups[0]["lr"] == 0.01
+    (kept,) = (in_tmp / "run").glob("total_config.before_resume_iter*.py")
+    assert read_config(str(kept))[0].policy.learn.learning_rate == 0.001
+    assert read_config(str(in_tmp / "run" / "total_config.py"))[0].policy.learn.learning_rate == 0.01
+    log = (in_tmp / "run" / "log" / "train.log").read_text()
+    assert f"(kept as run/{kept.name}): policy.learn.learning_rate: 0.001 -> 0.01. These values apply" in log
+    assert "cur_lr=0.01 " in log
+
+
+def test_config_changes_names_every_changed_dotted_key_but_how_the_run_started():
+    before = {"exp_name": "a", "policy": {"learn": {"learning_rate": 0.001, "resume_training": False}, "x": 1}}
+    after = {"exp_name": "b", "policy": {"learn": {"learning_rate": 0.01, "resume_training": True}, "y": [2]}}
+    assert config_changes(before, after) == [
+        "policy.learn.learning_rate: 0.001 -> 0.01",
+        "policy.x: 1 -> '(absent)'",
+        "policy.y: '(absent)' -> [2]",
+    ]
+
+
+def test_a_loaded_checkpoint_keeps_this_configs_optimizer_settings_and_the_checkpoints_moments(cartpole_dqn):
+    main, create = cartpole_dqn
+    trained = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
+    batch = nan_batch()
+    batch["reward"] = torch.ones(8)
+    trained.learn_mode.forward(batch)
+    state = trained.learn_mode.state_dict()
+    main.policy.learn.learning_rate = 0.01
+    resumed = POLICY_REGISTRY.get("dqn")(compile_config(main, create_cfg=create, save_cfg=False).policy)
+    resumed.learn_mode.load_state_dict(state)
+    optimizer, reference = (p.learn_mode.get_attribute("optimizer") for p in (resumed, trained))
+    assert optimizer.param_groups[0]["lr"] == 0.01 and reference.param_groups[0]["lr"] == 0.001
+    first = next(iter(trained.model.parameters()))
+    moments = optimizer.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(moments, reference.state_dict()["state"][0]["exp_avg"]) and moments.abs().sum() > 0
+    assert first.shape == moments.shape

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from ding.utils.checkpoint import load_arrays, save_arrays, tensors_finite
+from ding.utils.checkpoint import (
+    CheckpointError,
+    load_arrays,
+    load_checkpoint,
+    save_arrays,
+    save_checkpoint,
+    tensors_finite,
+)
 
 
 def nested_state():
@@ -104,7 +111,10 @@ def test_a_damaged_checkpoint_is_a_checkpoint_error_naming_the_file(tmp_path, da
         "empty": b"",
     }[damage]
     open(path, "wb").write(damaged)
-    with pytest.raises(CheckpointError, match=r"ckpt\.pth\.tar' is truncated or corrupt") as err:
+    problem = {"garbage": "is not a checkpoint written by ding", "empty": "is empty"}.get(
+        damage, "is truncated or corrupt"
+    )
+    with pytest.raises(CheckpointError, match=rf"ckpt\.pth\.tar' {problem}") as err:
         load_checkpoint(path)
     assert isinstance(err.value, ConfigError)  # the CLI's exit code 2
     assert "\n" not in str(err.value)
@@ -176,3 +186,32 @@ def test_a_mostly_empty_array_is_snapshotted_with_holes_and_reads_back_as_writte
         assert open(file, "rb").read() == open(tmp_path / f"{name}_reference.npy", "rb").read(), name
     written = os.stat(os.path.join(path, "frames.npy")).st_blocks * 512
     assert written < frames.nbytes / 2  # the zero chunks take no disk
+
+
+def test_a_folder_is_named_a_folder_with_the_checkpoints_in_it(tmp_path):
+    save_checkpoint({"model": {}}, str(tmp_path / "ckpt" / "final.pth.tar"))
+    (tmp_path / "ckpt" / "empty").mkdir()
+    for folder in (tmp_path, tmp_path / "ckpt"):  # an experiment folder, or its ckpt/
+        with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint file; give one of its .*final"):
+            load_checkpoint(str(folder))
+    with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint file; it holds no \*\.pth\.tar"):
+        load_checkpoint(str(tmp_path / "ckpt" / "empty"))
+
+
+@pytest.mark.parametrize("content, problem", [(b"", "is empty"), (b"main_config = {}\n", "is not a checkpoint")])
+def test_a_file_that_is_no_checkpoint_is_not_called_truncated(tmp_path, content, problem):
+    path = tmp_path / "base.py"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=problem):
+        load_checkpoint(str(path))
+
+
+def test_a_truncated_checkpoint_is_still_called_truncated(tmp_path):
+    path = str(tmp_path / "final.pth.tar")
+    save_checkpoint({"model": {"w": torch.ones(100)}}, path)
+    with open(path, "rb") as f:
+        head = f.read(200)
+    with open(path, "wb") as f:
+        f.write(head)
+    with pytest.raises(CheckpointError, match="is truncated or corrupt"):
+        load_checkpoint(path)
