@@ -406,11 +406,17 @@ def setup_run(
         checkpoint = resume_path or cfg.policy.learn.learner.hook.load_ckpt_before_run
         resumed_iter = check_checkpoint_fits(policy, checkpoint, resume_path is not None) if checkpoint else 0
         # the checks passed: only now is anything written
+        requested = totals.exp_name
         exp_name, config_note = make_experiment_folder(totals, resume_path is not None, resumed_iter)
         cfg.exp_name = totals.exp_name = exp_name
         if config_note:
             resume_note = f"{resume_note}\n{config_note}" if resume_note else config_note
         logger = Logger(cfg.exp_name)
+        if exp_name != requested and is_main_process():  # said once, where the run's log starts
+            logger.warning(
+                f"'{requested}' holds an earlier run, kept as it is: this run writes '{exp_name}' (--resume, or "
+                f"policy.learn.resume_training=True, continues the earlier run instead)"
+            )
         limit_cpu_threads(policy.model, policy.device, logger, policy.learn_mode.data_spec().batch_size)
         policy.collect_mode.seed(rank_seed)
         run = Run(

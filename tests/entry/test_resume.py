@@ -207,3 +207,11 @@ def test_a_loaded_checkpoint_keeps_this_configs_optimizer_settings_and_the_check
     moments = optimizer.state_dict()["state"][0]["exp_avg"]
     assert torch.equal(moments, reference.state_dict()["state"][0]["exp_avg"]) and moments.abs().sum() > 0
     assert first.shape == moments.shape
+
+
+def test_a_new_run_beside_an_earlier_one_says_where_it_writes(cartpole_dqn, in_tmp):
+    _short_run(cartpole_dqn, 100)
+    _short_run(cartpole_dqn, 100)
+    log = (in_tmp / "run_2" / "log" / "train.log").read_text()
+    assert "'run' holds an earlier run, kept as it is: this run writes 'run_2' (--resume" in log
+    assert "holds an earlier run" not in (in_tmp / "run" / "log" / "train.log").read_text()
