@@ -19,6 +19,7 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, Optional
 
@@ -121,6 +122,25 @@ def parse_training_args(description: Optional[str] = None, argv: Optional[Sequen
     return args
 
 
+_OURS = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), package, "")
+    for package in ("ding", "dizoo")
+)
+
+
+def _one_line_warnings(show: Callable[..., None]) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints a UserWarning raised in ding's or dizoo's code (a config value with no
+    effect, a rounded count) as one line ``ding: warning: <message>``, and passes any other warning to ``show``."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if category is UserWarning and os.path.abspath(filename).startswith(_OURS):
+            print(f"ding: warning: {message}", file=sys.stderr if file is None else file, flush=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
 def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Call ``fn(*args, **kwargs)`` and return the exit code: 0; :data:`EXIT_CONFIG_ERROR` after an error the user
     can fix, reported as one ``ding: error: ...`` line on stderr; :data:`EXIT_INTERRUPTED` on Ctrl-C. Other
@@ -130,7 +150,9 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     from ding.utils.dist import DistConfigError
 
     try:
-        fn(*args, **kwargs)
+        with warnings.catch_warnings():  # ding's own warnings as one line each, as its errors
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            fn(*args, **kwargs)
     except (ConfigError, DistConfigError, FileNotFoundError) as err:
         print(f"ding: error: {err}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR

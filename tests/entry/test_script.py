@@ -310,3 +310,23 @@ def test_dingine_parallel_mode_options_are_ignored_with_a_note_and_profile_write
         f.write("x")
     assert cli_main(["-m", "serial", "-c", config, "--profile", "afile"]) == 2
     assert "--profile afile: exists and is not a folder" in capsys.readouterr().err
+
+
+def test_dings_warnings_are_one_line_others_as_python_shows_them(cartpole_dqn, capsys, recwarn):
+    import warnings
+
+    from ding.config import compile_config
+
+    main, create = cartpole_dqn
+    main.policy.priority_IS_weight = True  # no effect without priority: a warning from ding's config code
+
+    def compile_and_warn():
+        compile_config(main, create_cfg=create, save_cfg=False)
+        warnings.warn("a warning of the user's own", UserWarning, stacklevel=1)
+
+    assert call_reporting_errors(compile_and_warn) == 0
+    err = capsys.readouterr().err
+    assert "ding: warning: policy.priority_IS_weight=True has no effect without policy.priority=True" in err
+    assert "UserWarning: policy.priority_IS_weight" not in err
+    # not ding's: passed on to the warnings machinery as it was (here pytest's recorder; Python's format in a shell)
+    assert [str(w.message) for w in recwarn] == ["a warning of the user's own"]
