@@ -101,7 +101,8 @@ def test_each_rank_snapshots_its_own_buffer_and_resume_names_a_rank_without_one(
     # one process continues the 2-rank experiment: no snapshot of its layout, and the warning says why
     ((code, out, err),) = run(tmp_path, "12", "--resume", "--single", world=1)
     assert code == 0, err
-    (line,) = warnings_in(err)
+    changed, line = warnings_in(err)  # the config changed too (multi_gpu): said first, with the old config kept
+    assert "resume: the config differs" in changed and "policy.learn.multi_gpu: True -> False" in changed
     assert "no readable replay buffer snapshot at 'run/ckpt/replay_buffer'" in line
     assert "the folder holds replay_buffer_rank0, replay_buffer_rank1, written by a run with another number" in line
     assert "replay buffer empty (no snapshot)" in out
