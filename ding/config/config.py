@@ -634,6 +634,8 @@ def compile_config(
         raise ConfigError(f"Config key(s) {', '.join(missing)} required: the model cannot be built without them")
     check_component(model_cls, compiled.policy.model, "policy.model")
     check_component(manager_cls, compiled.env.manager, "env.manager")
+    if env_cls is not None:
+        check_component(env_cls, compiled.env, "env")
     _check_common(compiled)
     _evaluator_keys_from_env(compiled, user_policy)
     policy_cls.check_config(compiled.policy)
@@ -839,6 +841,15 @@ def _check_common(cfg: EasyDict) -> None:
     for key in ("collector_env_num", "evaluator_env_num", "n_evaluator_episode"):
         if env[key] < 1:
             raise ConfigError(f"Config key 'env.{key}' must be >= 1, got {env[key]}")
+    batch = env.manager.get("batch_size")
+    if isinstance(batch, int) and batch > 0 and env.collector_env_num % batch:
+        divisors = [n for n in range(1, env.collector_env_num + 1) if env.collector_env_num % n == 0]
+        raise ConfigError(
+            f"Config keys 'env.manager.batch_size'={batch} (create_config.env_manager.batch_size) and "
+            f"'env.collector_env_num'={env.collector_env_num}: the collector steps its envs in batches of batch_size, "
+            f"which must divide collector_env_num; set env.manager.batch_size to one of {divisors} (0: all envs "
+            f"together) or env.collector_env_num to a multiple of {batch}"
+        )
     if env.replay_path is not None and not isinstance(env.replay_path, str):
         raise ConfigError(f"Config key 'env.replay_path' must be a folder path (str) or None, got {env.replay_path!r}")
     render = cfg.policy.get("eval", {}).get("evaluator", {}).get("render")

@@ -59,11 +59,15 @@ def to_ddp_config(main_config: dict) -> EasyDict:
     return config
 
 
+_SAID_ONE_PROCESS: list[bool] = []  # the warning that multi_gpu=True runs in one process was printed
+
+
 def match_world(cfg: EasyDict) -> None:
     """Never ranks that train apart. Under a process group of several ranks the run is data-parallel: a config
     without ``multi_gpu`` gets it turned on, with one warning line on rank 0 (every rank alike, so the configs still
     agree). A launcher that started several processes with no process group in this one is an error: each would
-    train alone and write its own folder."""
+    train alone and write its own folder. ``multi_gpu=True`` with no launcher at all trains in one process, with one
+    warning line (once per process) naming how to launch."""
     import sys
 
     from ding.utils.dist import DistConfigError, detect_launcher, get_launcher, get_world_size, is_main_process
@@ -78,6 +82,16 @@ def match_world(cfg: EasyDict) -> None:
                 f"process group, so each would train alone and write its own folder.{asks} Run the pipeline inside "
                 f"`with DistContext():` (from ding.utils; DI-engine's DDPContext works too), or use `ding -m ...`, "
                 f"which does; or start a single process"
+            )
+        if cfg.policy.learn.multi_gpu and not _SAID_ONE_PROCESS:
+            _SAID_ONE_PROCESS.append(True)  # once per process: compile_config and the pipeline both come here
+            print(
+                "ding: warning: policy.learn.multi_gpu=True but no launcher started this process: it trains alone "
+                "(world size 1). For N ranks start it under a launcher, e.g. `torchrun --standalone "
+                "--nproc_per_node=N -m ding -m serial -c <config> -s 0`, `torchrun --standalone --nproc_per_node=N "
+                "script.py` (srun, mpirun alike), or a script's --spawn N (docs/multi_gpu.md)",
+                file=sys.stderr,
+                flush=True,
             )
         return
     if not cfg.policy.learn.multi_gpu:

@@ -116,14 +116,14 @@ def check_path_argument(path: Any, name: str, entry: str) -> Optional[str]:
     return os.fspath(path)
 
 
-def check_output_folder(path: str, name: str) -> None:
+def check_output_folder(path: str, name: str, holds: str = "the videos") -> None:
     """Raise ConfigError (naming ``name``, e.g. ``--replay-path``) unless ``path`` is a folder that exists or can be
-    created. Nothing is left behind: the check creates a temporary folder in the nearest existing parent and removes
-    it."""
+    created (``holds``: what goes there, for the message). Nothing is left behind: the check creates a temporary
+    folder in the nearest existing parent and removes it."""
     full = os.path.abspath(path)
     if os.path.exists(full):
         if not os.path.isdir(full):
-            raise ConfigError(f"{name} '{path}' is a file, not a folder: give a folder for the videos")
+            raise ConfigError(f"{name} '{path}' is a file, not a folder: give a folder for {holds}")
         parent = full
     else:
         parent = os.path.dirname(full)

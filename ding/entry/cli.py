@@ -10,7 +10,7 @@ not (its parallel/dist pipelines, the imitation and reward-model ones) are refus
 the options only those modes read (``--platform``, ``--enable-total-log``, the hosts and ports, ...) are accepted and
 ignored with a note, as DI-engine's serial modes ignore them.
 
-Under a launcher that starts several processes (`torchrun --nproc_per_node=2 $(which ding) -m serial ...`, srun,
+Under a launcher that starts several processes (`torchrun --nproc_per_node=2 -m ding -m serial ...`, srun,
 mpirun) the training modes run as the ranks of one DDP job (inside DistContext), never as independent runs; a config
 without `policy.learn.multi_gpu=True` gets it turned on, with one warning line (ding.entry.run.match_world).
 """
@@ -77,6 +77,22 @@ MODE_FLAGS = {
         "policy.learn.learner.hook.load_ckpt_before_run",
         "replay_path": "--replay-path is for -m eval (videos of a checkpoint's episodes); to film the evaluations "
         "during training set env.replay_path in the config",
+    },
+    # -q lists a registry and runs nothing: a flag of a mode with it would be silently ignored
+    "query": {
+        "mode": "-m runs a mode; run `ding -q REGISTRY` and `ding -m MODE ...` as two commands",
+        "config": "-c is a mode's config; -q lists a registry and reads no config",
+        "env": "-e picks a mode's shipped config; -q lists a registry and reads no config",
+        "policy": "-p picks a mode's shipped config; -q lists a registry and reads no config",
+        "exp_name": "--exp-name names a training run's folder; -q lists a registry and trains nothing",
+        "seed": "-s seeds a training or eval run; -q lists a registry and runs nothing",
+        "max_env_step": f"--max-env-step is a training budget ({_TRAINING}); -q lists a registry and trains nothing",
+        "max_train_iter": f"--max-train-iter is a training budget ({_TRAINING}); -q lists a registry and trains "
+        "nothing",
+        "load_path": "--load-path is for -m eval; -q lists a registry and evaluates nothing",
+        "replay_path": "--replay-path is for -m eval; -q lists a registry and evaluates nothing",
+        "resume": f"--resume continues a training run ({_TRAINING}); -q lists a registry and trains nothing",
+        "profile": "--profile profiles a mode's run; -q lists a registry and runs nothing",
     },
 }
 __all__ = ["DINGINE_MODES", "EXIT_CONFIG_ERROR", "MODES", "MODE_FLAGS", "build_parser", "main"]
@@ -167,6 +183,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.query_registry is not None:
+        for dest, why in MODE_FLAGS["query"].items():
+            if getattr(args, dest) is not None and getattr(args, dest) is not False:
+                parser.error(f"-q {args.query_registry}: {why}")
         try:
             print(query_registry(args.query_registry), flush=True)
         except BrokenPipeError:  # `ding -q env | head`: the reader left; no traceback

@@ -39,6 +39,7 @@ DEFAULT_METRIC = "evaluator_step/episode_return_mean"
 X_LABELS = {"steps": "env steps", "iter": "train iterations", "wall": "wall time (s)"}
 BAND_LABELS = {"minmax": "min-max", "std": "mean ± std"}
 EXIT_NO_DATA = 2  # a run without event files or without the metric, or bad arguments
+IMAGE_FORMATS = ("png", "pdf", "svg")  # what -o may end in (matplotlib writes each); no extension: .png is added
 _SEED_SUFFIX = re.compile(r"(_seed-?\d+|_\d+)+$")
 _SEED_IN_NAME = re.compile(r"_seed(-?\d+)")
 
@@ -151,6 +152,25 @@ def load_run(path: str) -> Run:
     run.scalars, first_wall_time = read_scalars(log_dir)
     run.first_wall_time = first_wall_time or 0.0
     return run
+
+
+def drop_duplicate_runs(paths: Sequence[str], labels: Optional[Sequence[str]]) -> tuple[list[str], Optional[list]]:
+    """RUN_DIR arguments without repeats of one run (the same real folder, however written: ``run``, ``./run/``,
+    ``run/log``, a link), each repeat dropped with a warning line, so that no run is averaged with itself. With one
+    ``--label`` per RUN_DIR, a dropped run's label goes too."""
+    kept: list[str] = []
+    kept_labels = [] if labels and len(labels) == len(paths) and len(paths) > 1 else None
+    seen: dict[str, str] = {}  # real log folder -> the RUN_DIR first given for it
+    for index, path in enumerate(paths):
+        real = os.path.realpath(find_log_dir(path)[1])
+        if real in seen:
+            print(f"ding plot: warning: '{path}' is the run '{seen[real]}' again; plotted once", file=sys.stderr)
+            continue
+        seen[real] = path
+        kept.append(path)
+        if kept_labels is not None:
+            kept_labels.append(labels[index])
+    return kept, kept_labels if kept_labels is not None else (list(labels) if labels else None)
 
 
 # ---------------------------------------------------------------- grouping
@@ -346,6 +366,44 @@ def _missing_message(run: Run, tag: str, metric: str) -> str:
 # ---------------------------------------------------------------- output
 
 
+def output_paths(output: str) -> tuple[str, str]:
+    """``(image, csv)``: the files ``-o`` names, checked before any run is read. The image ends in one of
+    :data:`IMAGE_FORMATS` (no extension: ``.png`` is added); the CSV is beside it with the same stem; their folder
+    exists and is writable, or can be created.
+
+    :raises PlotError: no file name, an existing folder, another extension, or a folder that cannot be written."""
+    from ding.config import ConfigError
+    from ding.entry.arguments import check_output_folder
+
+    if not output.strip():
+        raise PlotError("-o needs an image file name, such as curve.png")
+    if os.path.isdir(output):
+        raise PlotError(
+            f"-o {output}: is a folder; give an image file name, such as {os.path.join(output, 'curve.png')}"
+        )
+    stem, ext = os.path.splitext(output)
+    name = os.path.basename(stem)
+    if not name or name.startswith("."):
+        raise PlotError(f"-o {output}: give an image file name before the extension, such as curve.png")
+    if not ext:
+        ext = ".png"
+        output = stem + ext
+    if ext[1:].lower() not in IMAGE_FORMATS:
+        raise PlotError(
+            f"-o {output}: ding plot writes {', '.join(IMAGE_FORMATS)} images (and a CSV beside it); give e.g. "
+            f"{stem}.png"
+        )
+    csv_path = stem + ".csv"
+    for path in (output, csv_path):
+        if os.path.isdir(path):
+            raise PlotError(f"-o {output}: '{path}' is a folder; give another file name")
+    try:
+        check_output_folder(os.path.dirname(output) or ".", f"-o {output}: folder", holds="the image and its CSV")
+    except ConfigError as err:
+        raise PlotError(str(err)) from None
+    return output, csv_path
+
+
 def write_csv(path: str, groups: list[Group], tag: str, x: str) -> int:
     """One row per scalar event per run (config, run, seed, x, value); returns the number of rows."""
     rows = 0
@@ -463,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         default="curve.png",
-        help="image file (default curve.png); the CSV goes beside it with the same stem",
+        help=f"image file: {', '.join(IMAGE_FORMATS)} (default curve.png; no extension: .png); the CSV goes beside it "
+        "with the same stem",
     )
     parser.add_argument(
         "--x",
@@ -518,15 +577,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(exit_.code or 0)
     try:
         size = _image_size(args)
-        runs = [load_run(path) for path in args.run_dirs]
+        image_path, csv_path = output_paths(args.output)
+        run_dirs, labels = drop_duplicate_runs(args.run_dirs, args.label)
+        runs = [load_run(path) for path in run_dirs]
         tag, x = resolve_tag(args.metric, args.x)
         for run in runs:
             if tag not in run.scalars:
                 raise PlotError(_missing_message(run, tag, args.metric or DEFAULT_METRIC))
-        groups, rule = group_runs(runs, args.label)
+        groups, rule = group_runs(runs, labels)
         title = args.title if args.title is not None else (groups[0].label if len(groups) == 1 else "")
-        notes = draw(groups, tag, x, args.band, args.output, size, title)
-        csv_path = os.path.splitext(args.output)[0] + ".csv"
+        notes = draw(groups, tag, x, args.band, image_path, size, title)
         rows = write_csv(csv_path, groups, tag, x)
     except PlotError as err:
         print(f"ding plot: error: {err}", file=sys.stderr)
@@ -534,7 +594,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"ding plot: {len(runs)} run(s) in {len(groups)} config(s), grouped {rule}")
     for note in notes:
         print(f"  {note}")
-    print(f"ding plot: wrote {args.output} ({size[0]}x{size[1]} px) and {csv_path} ({rows} rows of {tag})")
+    print(f"ding plot: wrote {image_path} ({size[0]}x{size[1]} px) and {csv_path} ({rows} rows of {tag})")
     return 0
 
 

@@ -61,9 +61,16 @@ def load_input_config(input_cfg: ConfigInput) -> tuple[EasyDict, EasyDict]:
         return read_config(input_cfg)
     if isinstance(input_cfg, (tuple, list)) and len(input_cfg) == 2:
         return input_cfg[0], input_cfg[1]
-    raise TypeError(
-        f"expected (main_config, create_config) or a config file path, got {type(input_cfg).__name__}; "
-        f"call serial_pipeline((main_config, create_config), seed=0)"
+    from ding.entry.arguments import EntryTypeError
+
+    alone = (
+        " (a main_config alone: its create_config names the env and policy types)"
+        if isinstance(input_cfg, dict)
+        else ""
+    )
+    raise EntryTypeError(
+        f"expected (main_config, create_config) or a config file path, got {type(input_cfg).__name__}{alone}; "
+        f"pass both, e.g. serial_pipeline((main_config, create_config), seed=0)"
     )
 
 
@@ -89,6 +96,16 @@ def build_env_managers(
             render_freq = cfg.policy.get("eval", {}).get("evaluator", {}).get("render", {}).get("render_freq", -1)
             render = bool(cfg.env.get("replay_path")) or render_freq >= 0
             evaluator_env = manager_cls.build(cfg.env, cfg.env.evaluator_env_num, is_train=False, render=render)
+            if render:  # an env that cannot render fails now, before anything is written
+                if cfg.env.get("replay_path"):
+                    what, off = "env.replay_path (evaluation videos)", "leave env.replay_path None"
+                else:
+                    what, off = "policy.eval.evaluator.render (TensorBoard videos)", "set its render_freq to -1"
+                try:
+                    evaluator_env.set_rendering(True, what=what, off=off)
+                except BaseException:
+                    evaluator_env.close()
+                    raise
         eval_seeds = derive_seeds(seed, cfg.env.evaluator_env_num, stream=1)
     if collector:
         if env_setting is not None:
@@ -633,17 +650,28 @@ def config_changes(before: dict, after: dict, prefix: str = "") -> list[str]:
 
 
 def check_same_config(cfg: EasyDict) -> None:
-    """Under DDP, every rank must run the same compiled config: rank 0's hash is compared on every rank."""
+    """Under DDP, every rank must run the same compiled config: rank 0's hash is compared on every rank. When they
+    differ, rank 0's config is broadcast and every rank names the keys that differ on each rank."""
     if get_world_size() == 1:
         return
     digest = hashlib.sha256(config_to_source(cfg).encode()).hexdigest()
     reference = broadcast_object(digest)
     mismatch = allreduce(torch.tensor([0.0 if digest == reference else 1.0]), op="sum").item()
-    if mismatch:
-        raise ConfigError(
-            f"rank {get_rank()}: {int(mismatch)} rank(s) compiled a config that differs from rank 0's "
-            f"(hash {reference[:12]} on rank 0, {digest[:12]} here): start every rank with the same config and code"
-        )
+    if not mismatch:
+        return
+    rank0_cfg = broadcast_object(cfg)  # the error path only: the common one sends a hash
+    mine = [] if digest == reference else config_changes(rank0_cfg, cfg) or ["(a key a resume sets, e.g. exp_name)"]
+    found = [broadcast_object(mine, src=rank) for rank in range(get_world_size())]  # every rank's, on every rank
+    named = "; ".join(
+        f"rank {rank}: {', '.join(changes[:5])}{f' and {len(changes) - 5} more' if len(changes) > 5 else ''}"
+        for rank, changes in enumerate(found)
+        if changes
+    )
+    raise ConfigError(
+        f"rank {get_rank()}: {int(mismatch)} rank(s) compiled a config that differs from rank 0's (hash "
+        f"{reference[:12]} on rank 0, {digest[:12]} here; key: rank 0's value -> that rank's: {named}): start every "
+        f"rank with the same config and code"
+    )
 
 
 def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:

@@ -105,7 +105,19 @@ def add_training_arguments(parser: argparse.ArgumentParser, several_seeds: bool 
         metavar="N",
         help="stop training after N train iterations; 2e3 and 1e6 work",
     )
+    # python -m torch.distributed.launch passes --local-rank=N (older torch: --local_rank=N) to the script; it sets
+    # LOCAL_RANK too, which DistContext reads: accepted and ignored, not shown, not in the namespace
+    parser.add_argument(
+        "--local-rank", "--local_rank", type=int, action=_Ignored, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     return parser
+
+
+class _Ignored(argparse.Action):
+    """An option accepted and dropped (``--local-rank``): its value never reaches the namespace."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        pass
 
 
 def parse_training_args(description: Optional[str] = None, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -130,15 +142,41 @@ _OURS = tuple(
 
 def _one_line_warnings(show: Callable[..., None]) -> Callable[..., None]:
     """``warnings.showwarning`` that prints a UserWarning raised in ding's or dizoo's code (a config value with no
-    effect, a rounded count) as one line ``ding: warning: <message>``, and passes any other warning to ``show``."""
+    effect, a rounded count) as one line ``ding: warning: <message>``, on rank 0 only (every rank compiles the same
+    config and would say the same), and passes any other warning to ``show``."""
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         if category is UserWarning and os.path.abspath(filename).startswith(_OURS):
-            print(f"ding: warning: {message}", file=sys.stderr if file is None else file, flush=True)
+            from ding.utils.dist import get_rank  # 0 without a process group
+
+            if get_rank() == 0:
+                print(f"ding: warning: {message}", file=sys.stderr if file is None else file, flush=True)
         else:
             show(message, category, filename, lineno, file, line)
 
     return show_warning
+
+
+def _binding_problem(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Optional[str]:
+    """Why ``fn(*args, **kwargs)`` cannot be called (an argument it does not take, one missing), with the arguments
+    it takes, or None. Checked before the call, so that only such a binding error is one line; a TypeError raised
+    inside ``fn`` (a bug) keeps its traceback."""
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: the call itself will say
+        return None
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as err:
+        name = getattr(fn, "__name__", repr(fn))
+        plain = signature.replace(
+            parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
+            return_annotation=inspect.Signature.empty,
+        )
+        return f"{name}(): {err}; it takes {name}{plain}"
+    return None
 
 
 def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
@@ -149,6 +187,10 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     from ding.config import ConfigError
     from ding.utils.dist import DistConfigError
 
+    problem = _binding_problem(fn, args, kwargs)
+    if problem is not None:  # a call that cannot start: the entry never ran
+        print(f"ding: error: {problem}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_ERROR
     try:
         with warnings.catch_warnings():  # ding's own warnings as one line each, as its errors
             warnings.showwarning = _one_line_warnings(warnings.showwarning)

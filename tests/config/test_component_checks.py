@@ -123,3 +123,28 @@ def test_a_component_message_names_its_keys_in_full():
     assert full_key_message("manager.context must be 'spawn'", "env.manager") == (
         "Config key 'env.manager.context' must be 'spawn'"
     )
+
+
+def test_atari_manager_batch_size_must_divide_the_collector_envs(in_tmp, capsys):
+    """The shipped Pong config's create_config.env_manager.batch_size=4 with env.collector_env_num=2: one line naming
+    both keys and the values that work, before anything is built."""
+    pytest.importorskip("ale_py")
+    source = open(os.path.join(REPO_ROOT, "dizoo/atari/config/serial/pong/pong_dqn_config.py")).read()
+    mutation = "main_config.env.collector_env_num = 2; main_config.policy.other.replay_buffer.replay_buffer_size = 100"
+    (in_tmp / "cfg.py").write_text(f"{source}\n{mutation}\n")
+    assert cli_main(["-m", "serial", "-c", "cfg.py", "-s", "0", "--max-env-step", "100"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert "'env.manager.batch_size'=4 (create_config.env_manager.batch_size)" in lines[0]
+    assert "'env.collector_env_num'=2" in lines[0] and "one of [1, 2] (0: all envs together)" in lines[0]
+    assert sorted(os.listdir(in_tmp)) == ["cfg.py"]
+    from dizoo.atari.config.serial.pong.pong_dqn_config import create_config, main_config
+
+    main = copy.deepcopy(main_config)
+    main.env.collector_env_num = 2
+    create = copy.deepcopy(create_config)
+    for batch_size in (0, 1, 2):  # these run
+        create.env_manager.batch_size = batch_size
+        compiled = compile_config(copy.deepcopy(main), create_cfg=create, save_cfg=False)
+        assert compiled.env.manager.batch_size == batch_size

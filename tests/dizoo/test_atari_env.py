@@ -3,7 +3,11 @@ the returns in info, and equality with the native manager (same seeds and action
 
 from __future__ import annotations
 
+import copy
 import math
+import os
+import subprocess
+import sys
 
 import gymnasium
 import numpy as np
@@ -17,6 +21,7 @@ from ding.envs.env_manager.atari_env_manager import AtariEnvManager  # noqa: E40
 from ding.utils.registry import ENV_REGISTRY  # noqa: E402
 from dizoo.atari.envs import AtariEnv  # noqa: E402
 from dizoo.atari.envs.wrappers import _Mt19937Below, resize_area, wrap_deepmind  # noqa: E402
+from tests.conftest import REPO_ROOT  # noqa: E402
 
 
 def atari_cfg(env_id: str = "PongNoFrameskip-v4", **values) -> EasyDict:
@@ -256,3 +261,133 @@ def test_training_envs_clip_the_games_scores_and_evaluation_envs_do_not():
             if len(scores) >= 4:
                 break
     assert len(scores) >= 4 and min(scores) > 1, scores
+
+
+# -- what compile_config checks of an Atari env config (AtariEnv.check_config), for every manager and rank ----------
+
+# copies: read_config runs the file in this process, where the shipped config's objects must stay as shipped
+PONG_CONFIG = """
+import copy
+from dizoo.atari.config.serial.pong.pong_dqn_config import main_config, create_config
+main_config, create_config = copy.deepcopy(main_config), copy.deepcopy(create_config)
+main_config.env.update(collector_env_num=2, evaluator_env_num=1, n_evaluator_episode=1)
+main_config.policy.other.replay_buffer.replay_buffer_size = 1000
+create_config.env_manager = dict(type={manager!r}, **({{'batch_size': 1}} if {manager!r} == 'atari' else {{}}))
+main_config.env.env_id = {env_id!r}
+"""
+
+
+def one_error_line(captured) -> str:
+    assert "Traceback" not in captured.err + captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ding: error: "), captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "env_id, says",
+    [
+        ("Pongg", "is not an Atari env id; write '<Game>NoFrameskip-v4'"),
+        ("Pong-v4", "is not an Atari env id"),
+        ("PongDeterministic-v4", "is not an Atari env id"),
+        ("Pong-ramNoFrameskip-v4", "is not an Atari env id"),
+        ("ALE/Pong-v4", "is not an Atari env id"),
+        ("PongNoFrameskip-v0", "is not an Atari env id"),
+        ("PonggNoFrameskip-v4", "ale-py has no game 'Pongg'. Did you mean 'Pong'?"),
+        ("pongNoFrameskip-v4", "ale-py has no game 'pong'. Did you mean 'Pong'?"),
+        ("ALE/Pongg-v5", "ale-py has no game 'Pongg'. Did you mean 'Pong'?"),
+    ],
+)
+def test_a_wrong_env_id_is_one_line_before_anything_is_built(env_id, says, in_tmp, capsys):
+    from ding.entry.cli import main as cli_main
+
+    (in_tmp / "cfg.py").write_text(PONG_CONFIG.format(manager="atari", env_id=env_id))
+    assert cli_main(["-m", "serial", "-c", "cfg.py", "-s", "0", "--max-env-step", "100"]) == 2
+    line = one_error_line(capsys.readouterr())
+    assert f"env.env_id={env_id!r}" in line and says in line
+    assert sorted(os.listdir(in_tmp)) == ["cfg.py"]
+
+
+@pytest.mark.parametrize("manager", ["base", "subprocess", "atari"])
+def test_a_wrong_env_id_is_a_config_error_with_every_manager(manager, tmp_path):
+    from ding.config import ConfigError
+    from ding.config.config import read_config
+    from ding.entry.run import prepare_config
+
+    (tmp_path / "cfg.py").write_text(PONG_CONFIG.format(manager=manager, env_id="Pongg"))
+    with pytest.raises(ConfigError, match="env.env_id='Pongg' is not an Atari env id"):
+        prepare_config(read_config(str(tmp_path / "cfg.py")), 0, resume=False, on_policy=False)
+
+
+def test_ale_roms_dir_is_checked_where_ale_py_reads_it(in_tmp, capsys, monkeypatch):
+    from ale_py import roms
+
+    from ding.config import compile_config
+    from ding.entry.cli import main as cli_main
+
+    (in_tmp / "cfg.py").write_text(PONG_CONFIG.format(manager="subprocess", env_id="PongNoFrameskip-v4"))
+    monkeypatch.setenv("ALE_ROMS_DIR", "/nonexistent")
+    assert cli_main(["-m", "serial", "-c", "cfg.py", "-s", "0", "--max-env-step", "100"]) == 2
+    line = one_error_line(capsys.readouterr())
+    assert "ALE_ROMS_DIR='/nonexistent' is not a folder" in line and "unset ALE_ROMS_DIR" in line
+    (in_tmp / "empty").mkdir()
+    monkeypatch.setenv("ALE_ROMS_DIR", str(in_tmp / "empty"))
+    assert cli_main(["-m", "serial", "-c", "cfg.py", "-s", "0", "--max-env-step", "100"]) == 2
+    line = one_error_line(capsys.readouterr())
+    assert f"ALE_ROMS_DIR='{in_tmp / 'empty'}' holds no pong.bin" in line and "unset ALE_ROMS_DIR" in line
+    assert sorted(os.listdir(in_tmp)) == ["cfg.py", "empty"]
+    # the folder of the ROMs ale-py ships: the config compiles
+    monkeypatch.setenv("ALE_ROMS_DIR", os.path.dirname(roms.__file__))
+    cfg = compile_config(atari_cfg_main(), create_cfg=atari_create(), save_cfg=False)
+    assert cfg.env.env_id == "PongNoFrameskip-v4"
+
+
+def atari_cfg_main():
+    from dizoo.atari.config.serial.pong.pong_dqn_config import main_config
+
+    return copy.deepcopy(main_config)
+
+
+def atari_create():
+    from dizoo.atari.config.serial.pong.pong_dqn_config import create_config
+
+    return copy.deepcopy(create_config)
+
+
+@pytest.mark.slow
+def test_ale_py_that_cannot_be_imported_is_one_line_naming_it(tmp_path):
+    """A real import failure: a module named ale_py ahead of the installed one on PYTHONPATH raises ImportError."""
+    (tmp_path / "fake" / "ale_py").mkdir(parents=True)
+    (tmp_path / "fake" / "ale_py" / "__init__.py").write_text("raise ImportError('ale-py is broken here')\n")
+    (tmp_path / "cfg.py").write_text(PONG_CONFIG.format(manager="atari", env_id="PongNoFrameskip-v4"))
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path / 'fake'}{os.pathsep}{REPO_ROOT}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ding", "-m", "serial", "-c", "cfg.py", "--max-env-step", "100"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    assert "Atari envs need ale-py, which cannot be imported (ImportError: ale-py is broken here)" in proc.stderr
+    assert "pip install 'ale-py>=0.10'" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["cfg.py", "fake"]
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_a_wrong_env_id_under_torchrun_is_one_line_per_rank(tmp_path):
+    (tmp_path / "cfg.py").write_text(PONG_CONFIG.format(manager="atari", env_id="Pongg"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ding"]
+    proc = subprocess.run(
+        [*cmd, "-m", "serial", "-c", "cfg.py", "--max-env-step", "100"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    # each rank ends with one line (rank 0's error, exit 2; a rank told of it first stops with exit 3); the only
+    # traceback is torchrun's own summary, with no frame of ding's code
+    assert proc.returncode != 0 and f"{os.path.join(REPO_ROOT, 'ding')}{os.sep}" not in proc.stderr, proc.stderr[-3000:]
+    assert "ding: error: env.env_id='Pongg' is not an Atari env id" in proc.stderr
+    ding_lines = [line for line in proc.stderr.splitlines() if line.startswith("ding: ")]
+    assert ding_lines and all("env.env_id='Pongg' is not an Atari env id" in line for line in ding_lines)
+    assert "ValueError" not in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["cfg.py"]

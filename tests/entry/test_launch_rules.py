@@ -190,3 +190,46 @@ def test_dingine_ddp_script_runs_under_the_guide_command(tmp_path):
     summary = check_one_ddp_run(workdir, "cartpole_dqn_ddp_seed0")
     assert summary["stop_reason"] == "max_env_step=320 reached"
     assert warnings_in(proc.stderr) == []
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_ding_command_under_torch_distributed_launch_ignores_local_rank(tmp_path):
+    """docs/multi_gpu.md's command: torch.distributed.launch passes --local-rank=N, which `ding` accepts and ignores."""
+    config = os.path.join(CARTPOLE, "cartpole_dqn_ddp_config.py")
+    cmd = [sys.executable, "-m", "torch.distributed.launch", "--nproc_per_node=2", f"--master_port={free_port()}"]
+    proc = run(
+        [*cmd, "-m", "ding", "-m", "serial", "-c", config, "-s", "0", "--env-step", "3.2e2"], tmp_path, clean_env()
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = check_one_ddp_run(tmp_path, "cartpole_dqn_ddp_seed0")
+    assert summary["stop_reason"] == "max_env_step=320 reached"
+
+
+def test_local_rank_flags_are_accepted_and_hidden():
+    from ding.entry.cli import build_parser
+    from ding.entry.script import parse_training_args
+
+    for flag in ("--local-rank=1", "--local_rank=1"):
+        assert "local_rank" not in vars(build_parser().parse_args(["-m", "serial", flag]))
+        assert vars(parse_training_args(argv=["-s", "3", flag])) == dict(seed=3, max_env_step=None, max_train_iter=None)
+    assert "local" not in build_parser().format_help()
+
+
+@pytest.mark.parametrize("how", ["ding", "script"])
+def test_multi_gpu_without_a_launcher_trains_alone_with_one_warning(how, tmp_path):
+    config = os.path.join(CARTPOLE, "cartpole_dqn_ddp_config.py")
+    if how == "ding":
+        cmd = [sys.executable, "-m", "ding", "-m", "serial", "-c", config, "--env-step", "64"]
+    else:  # a pipeline under DistContext, as the DDP config's main does
+        code = (
+            "from ding.entry import run_main, serial_pipeline\nfrom ding.utils import DistContext\n"
+            "from dizoo.classic_control.cartpole.config.cartpole_dqn_ddp_config import main_config, create_config\n"
+            "with DistContext():\n    run_main(serial_pipeline, (main_config, create_config), seed=0, max_env_step=64)\n"
+        )
+        cmd = [sys.executable, "-c", code]
+    proc = run(cmd, tmp_path, clean_env(), timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (warning,) = warnings_in(proc.stderr)
+    assert "policy.learn.multi_gpu=True but no launcher started this process: it trains alone (world size 1)" in warning
+    assert "torchrun --standalone --nproc_per_node=N -m ding -m serial" in warning

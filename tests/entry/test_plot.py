@@ -305,3 +305,58 @@ def test_reads_both_scalar_encodings_and_skips_other_summaries(tmp_path):
     assert [(step, float(value)) for _, step, value in scalars["a/old_style"]] == [(10, 1.5)]
     assert [(step, float(value)) for _, step, value in scalars["a/new_style"]] == [(20, 2.5)]
     assert first_wall_time <= scalars["a/old_style"][0][0]
+
+
+@pytest.mark.parametrize(
+    "output, says",
+    [
+        ("p7.txt", "writes png, pdf, svg images"),
+        ("out.csv", "writes png, pdf, svg images"),
+        ("run/summary.json", "writes png, pdf, svg images"),
+        ("", "needs an image file name"),
+        (".png", "give an image file name before the extension"),
+        ("emptydir", "is a folder; give an image file name, such as emptydir/curve.png"),
+        ("base.py/x.png", "folder 'base.py' is a file, not a folder"),
+    ],
+)
+def test_output_is_checked_before_anything_is_read_or_written(tmp_path, capsys, monkeypatch, output, says):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emptydir").mkdir()
+    (tmp_path / "base.py").write_text("x = 1\n")
+    before = sorted(os.listdir(tmp_path))
+    run_dir = str(tmp_path / "no_such_run")  # never read: -o is checked first
+    assert main([run_dir, "-o", output]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and says in captured.err and "Traceback" not in captured.err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_output_in_a_folder_that_cannot_be_written(tmp_path, capsys):
+    assert main([str(tmp_path / "run"), "-o", "/proc/p8.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-o /proc/p8.png: folder '/proc': cannot write a folder there" in err
+
+
+@pytest.mark.parametrize("output, image, table", [("curve", "curve.png", "curve.csv"), ("sub/new/p.pdf", "sub/new/p.pdf", "sub/new/p.csv"), ("c.svg", "c.svg", "c.csv")])  # fmt: skip
+def test_the_files_written_are_the_ones_printed(tmp_path, capsys, monkeypatch, output, image, table):
+    monkeypatch.chdir(tmp_path)
+    run_dir = _synthetic_run(tmp_path / "cartpole_dqn_seed0", 0, [0, 500], [10, 100])
+    assert main([run_dir, "-o", output]) == 0
+    assert f"wrote {image} (960x600 px) and {table} (2 rows" in capsys.readouterr().out
+    assert os.path.isfile(tmp_path / image) and os.path.isfile(tmp_path / table)
+
+
+def test_a_run_given_twice_is_plotted_once_with_a_warning(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_dir = _synthetic_run(tmp_path / "cartpole_dqn_seed0", 0, [0, 500], [10, 100])
+    os.symlink(run_dir, tmp_path / "link")
+    assert main(["cartpole_dqn_seed0", "./cartpole_dqn_seed0/", "cartpole_dqn_seed0/log", "link", "-o", "c.png"]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("ding plot: warning:")]
+    assert len(warnings) == 3 and all("is the run 'cartpole_dqn_seed0' again; plotted once" in w for w in warnings)
+    assert "1 run(s) in 1 config(s)" in captured.out and "seeds 0; mean over all 1 " in captured.out
+    assert len(read_csv(tmp_path / "c.csv")) == 2  # the run's two points, once
+    # one --label per RUN_DIR: the dropped run's label goes with it
+    other = _synthetic_run(tmp_path / "cartpole_dqn_seed1", 1, [0, 500], [20, 50])
+    assert main([run_dir, run_dir, other, "-o", "d.png", "--label", "x", "x", "y"]) == 0
+    assert {row["config"] for row in read_csv(tmp_path / "d.csv")} == {"x", "y"}

@@ -330,3 +330,77 @@ def test_dings_warnings_are_one_line_others_as_python_shows_them(cartpole_dqn, c
     assert "UserWarning: policy.priority_IS_weight" not in err
     # not ding's: passed on to the warnings machinery as it was (here pytest's recorder; Python's format in a shell)
     assert [str(w.message) for w in recwarn] == ["a warning of the user's own"]
+
+
+def test_a_call_that_does_not_fit_the_entry_is_one_line(cartpole_dqn, in_tmp, capsys):
+    """run_main binds the call to the entry's signature first: an argument it does not take (DI-engine's
+    enable_total_log) or a main_config alone is one line, exit 2, nothing written."""
+    from ding.entry import serial_pipeline
+
+    main, create = cartpole_dqn
+    assert call_reporting_errors(serial_pipeline, (main, create), seed=0, max_env_step=300, enable_total_log=True) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("ding: error: serial_pipeline(): got an unexpected keyword argument 'enable_total_log'")
+    assert "it takes serial_pipeline(input_cfg, seed=0, env_setting=None," in err
+    assert call_reporting_errors(serial_pipeline, main, seed=0) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "got EasyDict (a main_config alone" in err
+    assert "pass both, e.g. serial_pipeline((main_config, create_config), seed=0)" in err
+    assert os.listdir(in_tmp) == []
+
+
+def test_a_type_error_inside_the_entry_keeps_its_traceback():
+    def entry(x, y=1):
+        return len(x) + y  # a bug: len of an int
+
+    with pytest.raises(TypeError, match="has no len"):
+        call_reporting_errors(entry, 3)
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["-m", "serial", "-c", "base.py"], "-m runs a mode"),
+        (["-c", "base.py"], "-c is a mode's config"),
+        (["-s", "0"], "-s seeds a training or eval run"),
+        (["--max-env-step", "300"], "--max-env-step is a training budget"),
+        (["--resume"], "--resume continues a training run"),
+        (["--load-path", "x.pth.tar"], "--load-path is for -m eval"),
+    ],
+)
+def test_query_with_a_mode_s_flag_is_a_usage_error(flags, says, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["-q", "policy", *flags])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert f"ding: error: -q policy: {says}" in captured.err and "Available policy" not in captured.out
+
+
+def compile_with_a_warning_rank() -> None:
+    """A rank (spawned) that compiles a config ding warns about, as the entries do (call_reporting_errors)."""
+    from ding.config import compile_config
+    from ding.utils.dist import DistContext
+    from dizoo.classic_control.cartpole.config.cartpole_dqn_config import create_config, main_config
+
+    main_config.policy.priority_IS_weight = True  # no effect without priority: a warning from ding's config code
+    with DistContext():
+        code = call_reporting_errors(
+            compile_config, main_config, create_cfg=create_config, save_cfg=False, per_rank=False
+        )
+    sys.exit(code)
+
+
+@pytest.mark.multiprocess
+def test_dings_warnings_print_on_rank_0_only(tmp_path):
+    """Every rank compiles the same config and would warn alike: the one-line warning comes from rank 0 alone."""
+    script = (
+        "from ding.utils import spawn; from tests.entry.test_script import compile_with_a_warning_rank; "
+        "spawn(compile_with_a_warning_rank, 2)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("ding: warning:")]
+    assert len(warnings) == 1 and "policy.priority_IS_weight=True has no effect" in warnings[0], proc.stderr[-3000:]

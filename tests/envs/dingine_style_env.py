@@ -66,3 +66,14 @@ class DingineCartPoleEnv(BaseEnv):
 
     def __repr__(self) -> str:
         return "DI-engine-style CartPole env"
+
+
+@ENV_REGISTRY.register("dingine_cartpole_render")
+class DingineRenderingCartPoleEnv(DingineCartPoleEnv):
+    """The same env with ``render()``: a blank RGB frame, which it can give only once reset (and its reset draws
+    from the RNG that ``seed()`` makes: an env reset before it is seeded fails, as DI-engine's do)."""
+
+    def render(self) -> np.ndarray:
+        if not self._init_flag:
+            raise RuntimeError("render() before reset()")
+        return np.zeros((40, 60, 3), np.uint8)

@@ -308,3 +308,34 @@ def test_import_ding_envs_stays_light():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", f"import ding.envs imported {proc.stdout.strip()}"
+
+
+def test_an_env_that_cannot_render_is_refused_naming_its_type_and_a_rendering_one_is_seeded_first():
+    """The render check (evaluation videos) of a DI-engine-style env: one without render() is a ConfigError naming the
+    env type, with no MuJoCo advice (it is no MuJoCo env); one with render() is seeded before the check's reset,
+    as every env is before its first reset (its reset draws from the RNG seed() makes)."""
+    from ding.config import ConfigError
+
+    dingine = dict(import_names=["tests.envs.dingine_style_env"], max_steps=5)
+    manager = BaseEnvManager.build(dict(dingine, type="dingine_cartpole"), 1, is_train=False, render=True)
+    try:
+        with pytest.raises(ConfigError) as err:
+            manager.set_rendering(True, what="env.replay_path (evaluation videos)", off="leave env.replay_path None")
+        message = str(err.value)
+        assert message == (
+            "env.replay_path (evaluation videos): env type 'dingine_cartpole' renders no rgb_array frames "
+            "(DingineCartPoleEnv has no render() method); give it render() returning an (H, W, 3) uint8 frame; or "
+            "leave env.replay_path None"
+        )
+        assert "MUJOCO" not in message
+    finally:
+        manager.close()
+    manager = BaseEnvManager.build(dict(dingine, type="dingine_cartpole_render"), 1, is_train=False, render=True)
+    try:
+        manager.set_rendering(True, what="env.replay_path (evaluation videos)")
+        assert manager._envs[0].env.seeds_given == [(0, True)]
+        manager.reset(seed=7)
+        manager.step(np.zeros(1, np.int64))
+        assert manager.frames[0].shape == (40, 60, 3)
+    finally:
+        manager.close()

@@ -61,6 +61,7 @@ def test_configs_that_differ_between_ranks_are_refused(tmp_path):
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode != 0
         assert "differs from rank 0's" in err
+        assert "rank 1: policy.learn.batch_size: 64 -> 32" in err  # the key named, rank 0's value first
     assert not (tmp_path / "ddp_run" / "ckpt").exists()
 
 

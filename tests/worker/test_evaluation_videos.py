@@ -142,7 +142,11 @@ main.env.n_evaluator_episode = 1
 main.env.replay_path = "videos"
 main.env.max_episode_steps = 20  # software OpenGL: ~0.1 s a frame
 cfg = compile_config(main, create_cfg=copy.deepcopy(create_config), save_cfg=False)
-_, _, env, seeds = build_env_managers(cfg, seed=0, collector=False)
+try:  # envs that cannot render are refused here, before anything is written
+    _, _, env, seeds = build_env_managers(cfg, seed=0, collector=False)
+except ValueError as err:
+    print("refused:", err)
+    sys.exit(3)
 policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, enable_field=["eval"])
 try:
     returns = build_evaluator(cfg, env, policy, Logger(None, enabled=True, tensorboard=False), seeds).run_episodes()
@@ -165,7 +169,9 @@ def test_mujoco_videos_render_without_a_display(in_tmp, backend):
     run = subprocess.run([sys.executable, "-c", MUJOCO_VIDEO], env=env, capture_output=True, text=True)
     if backend == "glfw":  # GLFW needs a display: refused at the evaluation's start, nothing written
         assert run.returncode == 3, run.stderr[-2000:]
-        assert "env.replay_path (evaluation videos): env 0 failed to render a frame" in run.stdout
+        assert (
+            "env.replay_path (evaluation videos): env type 'mujoco' failed to render an rgb_array frame" in run.stdout
+        )
         assert "MUJOCO_GL=egl" in run.stdout and "leave env.replay_path None" in run.stdout
         assert not os.path.exists("videos/episodes.json")
         return
@@ -175,3 +181,29 @@ def test_mujoco_videos_render_without_a_display(in_tmp, backend):
     frames = decode(os.path.join("videos", record["video"]))
     assert len(frames) == record["episode_length"] == 20
     assert frames[0].shape == (480, 480, 3) and frames[0].std() > 1.0  # a rendered scene, not a blank frame
+
+
+def _dingine_config(cartpole_dqn, env_type: str):
+    main, create = cartpole_dqn
+    main.env.update(collector_env_num=2, evaluator_env_num=1, n_evaluator_episode=1, max_steps=20)
+    create.env = dict(type=env_type, import_names=["tests.envs.dingine_style_env"])
+    return main, create
+
+
+def test_videos_of_an_env_that_cannot_render_are_refused_before_anything_is_written(cartpole_dqn, in_tmp, capsys):
+    """A DI-engine-style env without render(): training with env.replay_path and `ding eval --replay-path` each end
+    with one line naming the env type (no MuJoCo advice: it is no MuJoCo env), before any folder is written."""
+    from ding.entry.script import call_reporting_errors
+
+    main, create = _dingine_config(cartpole_dqn, "dingine_cartpole")
+    main.env.replay_path = "vids"
+    assert call_reporting_errors(serial_pipeline, (main, create), seed=0, max_env_step=100) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ding: error: env.replay_path (evaluation videos): env type ")
+    assert "'dingine_cartpole' renders no rgb_array frames" in err and "MUJOCO" not in err
+    assert os.listdir(in_tmp) == []
+    main.env.replay_path = None
+    assert call_reporting_errors(eval_entry, (main, create), seed=0, state_dict={"model": {}}, replay_path="v2") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'dingine_cartpole' renders no rgb_array frames" in err
+    assert os.listdir(in_tmp) == []

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from easydict import EasyDict
 
+from ding.config.config import ConfigError
 from ding.envs.env import EnvStep
 from ding.envs.env_manager.base_env_manager import BaseEnvManager, merge_manager_config, seed_list
 from ding.utils.registry import ENV_MANAGER_REGISTRY, ENV_REGISTRY, import_modules
@@ -76,6 +77,11 @@ class AtariSettings(NamedTuple):
     stack_reset_on_life_loss: bool
 
 
+class AleMissingError(ConfigError, ImportError):
+    """ale-py cannot be imported: an ``ImportError``, and a :class:`~ding.config.ConfigError` so that ``ding`` and
+    ``run_main`` report it as one line (exit code 2)."""
+
+
 def _rom_ids_by_name() -> dict[str, str]:
     from ale_py import roms
     from ale_py.registration import rom_id_to_name
@@ -89,10 +95,13 @@ def ale_game(env_id: str) -> tuple[str, str]:
 
     The id names the game only: both Atari paths play it with frameskip 4 and max-pool, and sticky actions only as
     ``repeat_action_probability`` says (so 'ALE/<Game>-v5' does not bring v5's 0.25).
+
+    :raises ConfigError: an id of another form, or a game ale-py does not have.
+    :raises AleMissingError: ale-py cannot be imported.
     """
     match = _ENV_ID_FORMS.match(str(env_id))
     if match is None:
-        raise ValueError(
+        raise ConfigError(
             f"env.env_id={env_id!r} is not an Atari env id; write '<Game>NoFrameskip-v4' (DI-engine, e.g. "
             f"'PongNoFrameskip-v4') or 'ALE/<Game>-v5' (gymnasium, e.g. 'ALE/Pong-v5')"
         )
@@ -100,14 +109,37 @@ def ale_game(env_id: str) -> tuple[str, str]:
     try:
         rom_ids = _rom_ids_by_name()
     except ImportError as err:
-        raise ImportError(
-            f"Atari envs need ale-py (pip install 'ale-py>=0.10'; it ships the ROMs): {type(err).__name__}: {err}"
+        raise AleMissingError(
+            f"Atari envs need ale-py, which cannot be imported ({type(err).__name__}: {err}): pip install "
+            f"'ale-py>=0.10' (it ships the ROMs) in this Python environment"
         ) from err
     if name not in rom_ids:
         close = difflib.get_close_matches(name, list(rom_ids), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"env.env_id={env_id!r}: ale-py has no game '{name}'.{hint}")
+        raise ConfigError(f"env.env_id={env_id!r}: ale-py has no game '{name}'.{hint}")
     return rom_ids[name], name
+
+
+def check_ale_roms(game: str) -> None:
+    """The ROM of ``game`` (an ale-py ROM id, e.g. ``'pong'``) where ale-py will look for it: in ``ALE_ROMS_DIR``
+    when that environment variable is set, else among the ROMs ale-py ships (always there).
+
+    :raises ConfigError: ``ALE_ROMS_DIR`` is not a folder, or holds no ``<game>.bin``.
+    """
+    roms_dir = os.environ.get("ALE_ROMS_DIR")
+    if not roms_dir:
+        return
+    fix = "unset ALE_ROMS_DIR (ale-py >= 0.9 ships every ROM)"
+    if not os.path.isdir(roms_dir):
+        raise ConfigError(
+            f"ALE_ROMS_DIR={roms_dir!r} is not a folder (ale-py reads the Atari ROMs from it): {fix}, or set it to a "
+            f"folder holding {game}.bin"
+        )
+    if not os.path.isfile(os.path.join(roms_dir, f"{game}.bin")):
+        raise ConfigError(
+            f"ALE_ROMS_DIR={roms_dir!r} holds no {game}.bin, the ROM ale-py needs for this game: {fix}, or put "
+            f"{game}.bin there"
+        )
 
 
 def atari_settings(cfg: Mapping[str, Any], is_train: bool) -> AtariSettings:
@@ -118,10 +150,11 @@ def atari_settings(cfg: Mapping[str, Any], is_train: bool) -> AtariSettings:
     def value(key: str, kind: type | tuple[type, ...], check=lambda v: True, need: str = "") -> Any:
         v = cfg[key]
         if isinstance(v, bool) and kind is not bool or not isinstance(v, kind) or not check(v):
-            raise ValueError(f"env.{key} must be {need or getattr(kind, '__name__', kind)}, got {v!r}")
+            raise ConfigError(f"env.{key} must be {need or getattr(kind, '__name__', kind)}, got {v!r}")
         return v
 
     game, game_name = ale_game(cfg["env_id"])
+    check_ale_roms(game)
     return AtariSettings(
         game=game,
         game_name=game_name,

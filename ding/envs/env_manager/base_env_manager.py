@@ -131,6 +131,7 @@ class BaseEnvManager:
     )
 
     seed_setting: tuple[int, bool] | None = None  # DI-engine's seed(seed, dynamic_seed), read by the workers
+    env_type: str | None = None  # the env config's type, when built from it (build): named in errors
     replay_path: str | None = None  # DI-engine's enable_save_replay(path), read by the evaluator
 
     @classmethod
@@ -157,10 +158,13 @@ class BaseEnvManager:
             cfg.render_mode = "rgb_array"
             headless_rendering_defaults()
             manager = BaseEnvManager([functools.partial(make_env, cfg)] * env_num, None)
+            manager.env_type = cfg.get("type")
             manager.frames = [None] * env_num
             manager.render_fps = manager._envs[0].metadata.get("render_fps")
             return manager
-        return cls([functools.partial(make_env, cfg)] * env_num, cfg.get("manager"))
+        manager = cls([functools.partial(make_env, cfg)] * env_num, cfg.get("manager"))
+        manager.env_type = cfg.get("type")
+        return manager
 
     def __init__(self, env_fn: Sequence[EnvFn], cfg: Mapping[str, Any] | None = None) -> None:
         env_fns = env_fn
@@ -199,7 +203,7 @@ class BaseEnvManager:
         ``render=True`` starts on); off, stepping costs no rendering. The evaluator films only the evaluations
         it records. ``what`` and ``off`` word the error: the call that needs frames, and how to do without them.
 
-        :raises ValueError: turning it on for a manager whose envs do not render RGB frames."""
+        :raises ConfigError: turning it on for a manager whose envs do not render RGB frames (a ValueError)."""
         if not on:
             self.frames = None
             return
@@ -207,14 +211,16 @@ class BaseEnvManager:
         if self.frames is not None:
             self._probe_rendering(what, instead)
             return
+        from ding.config.config import ConfigError
+
         if type(self) is not BaseEnvManager:
-            raise ValueError(
+            raise ConfigError(
                 f"{what}: {type(self).__name__} does not record videos; use the 'base' env manager for the evaluator"
                 + instead
             )
         modes = {getattr(env, "render_mode", None) for env in self._envs}
         if modes != {"rgb_array"}:
-            raise ValueError(
+            raise ConfigError(
                 f"{what}: the envs must render RGB frames, made with render_mode='rgb_array' (they have "
                 f"{sorted(map(str, modes))})" + instead
             )
@@ -224,25 +230,42 @@ class BaseEnvManager:
         self.render_fps = self._envs[0].metadata.get("render_fps")
 
     def _probe_rendering(self, what: str, instead: str) -> None:
-        """Render one frame of env 0 (after a reset: the evaluator resets the envs before it plays) the first time
-        rendering is asked for, so that an env that cannot render (MuJoCo without an OpenGL platform) fails now with
-        advice, not at the first filmed evaluation of a long run."""
+        """Render one frame of env 0 the first time rendering is asked for, so that an env that cannot render (one
+        without ``render()``, MuJoCo without an OpenGL platform) fails now with advice, not at the first filmed
+        evaluation of a long run. The env is seeded before this reset (``reset(seed=0)``), as every env is before
+        its first reset; the evaluator reseeds it when an evaluation starts.
+
+        :raises ConfigError: the env renders no RGB frame."""
+        from ding.config.config import ConfigError  # ding.config is imported with the configs, not the managers
+
         if self._render_probed:
             return
+        env = self._envs[0]
+        inner = getattr(env, "env", env)  # the DI-engine (or old gym) env inside ding's LegacyEnvAdapter
+        name = f"env type '{self.env_type}'" if self.env_type else f"the env ({type(inner).__name__})"
+        if not callable(getattr(inner, "render", None)):
+            raise ConfigError(
+                f"{what}: {name} renders no rgb_array frames ({type(inner).__name__} has no render() method); give "
+                f"it render() returning an (H, W, 3) uint8 frame" + instead
+            )
         try:
-            self._envs[0].reset()
-            frame = self._envs[0].render()
+            env.reset(seed=0)
+            frame = env.render()
         except Exception as err:  # any renderer's failure (OpenGL, SDL, ...) becomes one line with what to do
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise ValueError(
-                f"{what}: env 0 failed to render a frame ({type(err).__name__}: {text}); MuJoCo envs render through "
-                f"OpenGL: without a display ding sets MUJOCO_GL=egl (Debian: apt install libegl1 libegl-mesa0), or "
-                f"set MUJOCO_GL=osmesa (libosmesa6)" + instead
+            advice = (
+                "; MuJoCo envs render through OpenGL: without a display ding sets MUJOCO_GL=egl (Debian: apt install "
+                "libegl1 libegl-mesa0), or set MUJOCO_GL=osmesa (libosmesa6)"
+                if _is_mujoco(env)
+                else ""
+            )
+            raise ConfigError(
+                f"{what}: {name} failed to render an rgb_array frame ({type(err).__name__}: {text}){advice}" + instead
             ) from None
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3:
-            raise ValueError(
-                f"{what}: env 0 rendered {type(frame).__name__} {getattr(frame, 'shape', '')}, not an RGB frame "
-                f"(H, W, 3)" + instead
+            raise ConfigError(
+                f"{what}: {name} renders no rgb_array frames: env 0 rendered {type(frame).__name__} "
+                f"{getattr(frame, 'shape', '')}, not an RGB frame (H, W, 3)" + instead
             )
         self._render_probed = True
 
@@ -451,6 +474,13 @@ def create_env_manager(manager_cfg: Mapping[str, Any], env_fn: Sequence[EnvFn]) 
             f"factories; use env_manager type 'base' or 'subprocess' in a hand-written loop"
         )
     return manager_cls(env_fn, manager_cfg)
+
+
+def _is_mujoco(env: Any) -> bool:
+    """Whether ``env`` simulates with MuJoCo (gymnasium's MuJoCo envs, or an env class of a ``mujoco`` module)."""
+    unwrapped = getattr(env, "unwrapped", env)
+    unwrapped = getattr(unwrapped, "env", unwrapped)  # LegacyEnvAdapter's
+    return any("mujoco" in klass.__module__.lower() for klass in type(unwrapped).__mro__)
 
 
 def headless_rendering_defaults() -> None:

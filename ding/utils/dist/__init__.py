@@ -9,7 +9,7 @@ is one process of rank 0 and every collective is a no-op.
   launchers    detect_launcher (torchrun, mpirun, srun, spawn) -> LaunchInfo; DistConfigError; free_port
   context      DistContext: starts the process group on entry, always tears it down on exit
   watchdog     the peer watchdog DistContext runs: a failed, dead or hung rank stops all ranks; mark_progress
-  spawning     spawn: the ranks of one job on this host, through torch.multiprocessing
+  spawning     spawn: the ranks of one job on this host, through torch.multiprocessing; process_count (--spawn N)
   dingine_names  DI-engine's DDPContext, dist_init, dist_finalize (to_ddp_config is ding.config's)
 """
 
@@ -18,7 +18,7 @@ from .context import DistContext
 from .dingine_names import DDPContext, dist_finalize, dist_init
 from .launchers import DistConfigError, LaunchInfo, detect_launcher, expand_nodelist, free_port
 from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process
-from .spawning import spawn
+from .spawning import process_count, spawn
 from .watchdog import EXIT_PEER_FAILED, mark_progress
 
 __all__ = [
@@ -42,5 +42,6 @@ __all__ = [
     "get_world_size",
     "is_main_process",
     "mark_progress",
+    "process_count",
     "spawn",
 ]

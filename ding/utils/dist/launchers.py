@@ -126,6 +126,23 @@ def detect_launcher(env: Optional[dict] = None) -> LaunchInfo:
     return LaunchInfo("none", 0, 1, 0, "127.0.0.1", 0)
 
 
+def launch_source(info: LaunchInfo, env: Optional[dict] = None) -> str:
+    """Where this process's rank and world size came from, in words, for a message about them."""
+    env = os.environ if env is None else env
+    if info.launcher == "torchrun":
+        by = "torchrun" if env.get("TORCHELASTIC_RUN_ID") else "the shell (no launcher seen)"
+        return f"RANK/WORLD_SIZE from the environment, set by {by}"
+    if info.launcher == "spawn":
+        if env.get("DING_DIST_LAUNCHER") == "spawn":
+            return "RANK/WORLD_SIZE set by ding.utils.spawn"
+        return "rank and world_size given to DistContext"
+    if info.launcher == "mpirun":
+        return "OMPI_COMM_WORLD_RANK/SIZE, set by mpirun"
+    if info.launcher == "slurm":
+        return "SLURM_PROCID/SLURM_STEP_NUM_TASKS, set by srun"
+    return "a single process"
+
+
 def free_port() -> int:
     """A TCP port that is free on this host now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

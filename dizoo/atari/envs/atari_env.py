@@ -15,7 +15,7 @@ import gymnasium
 from easydict import EasyDict
 
 from ding.config.rules import at_least, between
-from ding.envs.env_manager.atari_env_manager import AtariSettings, atari_settings
+from ding.envs.env_manager.atari_env_manager import AtariSettings, ale_game, atari_settings, check_ale_roms
 from ding.utils.registry import ENV_REGISTRY
 from dizoo.atari.envs.wrappers import wrap_deepmind
 
@@ -55,6 +55,15 @@ class AtariEnv(gymnasium.Wrapper):
     def default_config(cls) -> EasyDict:
         """A deep copy of :attr:`config` as an EasyDict."""
         return EasyDict(copy.deepcopy(cls.config))
+
+    @classmethod
+    def check_config(cls, cfg: Mapping[str, Any]) -> None:
+        """What compile_config checks before anything is built, for every env manager and on every rank: ``env_id``
+        names a game ale-py has, ale-py imports, and its ROM is where ale-py will look (``ALE_ROMS_DIR``).
+
+        :raises ConfigError: any of these fails (one line, with the fix)."""
+        game, _ = ale_game(cfg["env_id"])
+        check_ale_roms(game)
 
     @staticmethod
     def create_collector_env_cfg(cfg: Mapping[str, Any]) -> list[EasyDict]:
