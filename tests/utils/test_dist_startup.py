@@ -61,6 +61,9 @@ def test_a_rank_alone_says_it_waits_and_stops_at_once_on_a_signal(rank, sig, cod
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        # a shell's background job (a CI run under nohup ... &) ignores SIGINT, and Python keeps an ignored SIGINT
+        # ignored: the child starts with the default, as a process started from a terminal does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         line = wait_for_line(proc, "waiting for the other ranks", timeout=60)  # start-up imports + a few seconds
