@@ -181,10 +181,15 @@ def _binding_problem(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Optio
 
 def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Call ``fn(*args, **kwargs)`` and return the exit code: 0; :data:`EXIT_CONFIG_ERROR` after an error the user
-    can fix, reported as one ``ding: error: ...`` line on stderr; :data:`EXIT_INTERRUPTED` on Ctrl-C. Other
-    exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption: 75, a stopped peer: 3) passes."""
+    can fix, reported as one ``ding: error: ...`` line on stderr (an env that returned what ding refuses, an env
+    worker that failed for good included: :class:`EnvValueError`, :class:`EnvWorkerError`); :data:`EXIT_INTERRUPTED`
+    on Ctrl-C; 1 after an exception raised in an env's own code (its traceback, then one line naming the env and the
+    phase, and what was kept). Other exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption:
+    75, a stopped peer: 3) passes."""
     # imported here: `ding --help` and a script's argument errors do not pay for them
     from ding.config import ConfigError
+    from ding.envs.env import EnvValueError
+    from ding.envs.env_manager.worker_faults import EnvWorkerError
     from ding.utils.dist import DistConfigError
 
     problem = _binding_problem(fn, args, kwargs)
@@ -195,12 +200,30 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
         with warnings.catch_warnings():  # ding's own warnings as one line each, as its errors
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
             fn(*args, **kwargs)
-    except (ConfigError, DistConfigError, FileNotFoundError) as err:
+    except (ConfigError, DistConfigError, FileNotFoundError, EnvValueError, EnvWorkerError) as err:
+        # EnvValueError / EnvWorkerError: the user's env returned what ding refuses, or its worker failed for good
+        # (the message holds the worker's traceback, if any: the env's own code)
         print(f"ding: error: {err}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR
     except KeyboardInterrupt:
         print("ding: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except Exception as err:
+        if getattr(err, "env_phase", None) is None:
+            raise
+        # an exception of the user's env code (the in-process manager): its traceback, then what to do
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"ding: error: env {err.env_id} raised in its {err.env_phase}() (traceback above: a bug of the env's "
+            f"code); checkpoints written so far are kept (ckpt/latest.pth.tar of the experiment folder: --resume "
+            f"continues from it), or use env.manager.type='subprocess', which restarts an env that raises "
+            f"(env.manager.max_retry)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1  # as Python's own exit after a traceback
     return 0
 
 

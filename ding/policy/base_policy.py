@@ -153,8 +153,9 @@ class Policy:
                 raise
             except ValueError as err:  # the model refused a value of policy.model: the user's to fix, no traceback
                 raise ConfigError(f"policy.model ({cfg.model.get('type', self.default_model)}): {err}") from err
-        self._model = model.to(self._device)
         self._enable_field = tuple(enable_field or ("learn", "collect", "eval"))
+        _check_model_tensors(model, learn="learn" in self._enable_field)
+        self._model = model.to(self._device)
         self._grad_syncs: dict[int, Any] = {}  # multi_gpu: one GradientSynchronizer per optimizer (by id)
         self.nonfinite_steps = 0  # training steps skipped because the loss or a gradient was NaN/inf
         # the deferred guard (policy.learn.nonfinite_check): skipped steps counted on the device since the last check
@@ -480,6 +481,9 @@ class Policy:
         The evaluation's random draws (``eval.eps``) are put back: the run's evaluations draw as if it had not run.
         """
         self._check_action_space_type(action_space)
+        output_problem = self._check_model_output(obs)
+        if output_problem:
+            raise ConfigError(f"the model does not fit policy '{self._policy_name()}': {output_problem}")
         rng_state = self._eval_rng_state()
         try:
             with torch.no_grad():
@@ -497,15 +501,55 @@ class Policy:
         expected = (len(obs),) if discrete else (len(obs), *action_space.shape)
         if action.shape != expected:
             raise ConfigError(
-                f"the model does not fit the env: its greedy actions for {len(obs)} observations have shape "
-                f"{action.shape}, the env's action space {action_space} takes {expected}. Build the model for the "
-                f"env's action shape"
+                f"the model does not fit the env: its greedy actions for a batch of {len(obs)} observations have "
+                f"shape {action.shape}, where the env's action space {action_space} needs shape {expected} (batch"
+                f"{', *action_shape' if not discrete else ''}). Build the model for the env's action shape"
             )
         if discrete and width is not None and width != int(action_space.n):
             raise ConfigError(
                 f"the model does not fit the env: it scores {width} actions, the env has {int(action_space.n)} "
                 f"({action_space}). Build the model with action_shape={int(action_space.n)}"
             )
+
+    # what the model must return, checked by check_model: the keyword arguments of the forward that acts
+    # (``{"mode": "compute_actor"}``) and key -> shape of the dict it returns; {}: the policy does not say
+    model_call: dict[str, Any] = {}
+    model_output: dict[str, str] = {}
+
+    def _policy_name(self) -> str:
+        return self._cfg.get("type") or type(self).__name__
+
+    def _check_model_output(self, obs: np.ndarray) -> Optional[str]:
+        """What is wrong with the model's output for ``obs`` against :attr:`model_output` (None: nothing found, or
+        the forward itself fails, which check_model reports with the shapes)."""
+        if not self.model_output:
+            return None
+        from ding.torch_utils.data import to_tensor
+
+        try:
+            with torch.no_grad():
+                out = self._model(to_tensor(obs, self._device), **self.model_call)
+        except Exception:
+            return None
+        call = f"model(obs{''.join(f', {k}={v!r}' for k, v in self.model_call.items())})"
+        wanted = " and ".join(f"'{key}' of shape {shape}" for key, shape in self.model_output.items())
+        expects = f"{call} must return a dict with {wanted}"
+        if not isinstance(out, dict):
+            return f"{call} returned a {type(out).__name__}; {expects}"
+        missing = [key for key in self.model_output if key not in out]
+        if missing:
+            return f"{call} returned a dict with keys {sorted(out)}, without {missing}; {expects}"
+        for key in self.model_output:
+            value = out[key]
+            if not isinstance(value, torch.Tensor) or value.dim() < 2 or value.shape[0] != len(obs):
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                return f"{call}['{key}'] for a batch of {len(obs)} observations is {shape}; {expects}"
+            if not value.is_floating_point():
+                return (
+                    f"{call}['{key}'] is {value.dtype}; it must be a floating-point tensor (the loss is "
+                    f"differentiated through it): {expects}"
+                )
+        return None
 
     def _action_space_type(self) -> Optional[str]:
         """The action space this policy, as configured, acts in ('Discrete' or 'Box'); None: it does not say. A
@@ -600,6 +644,25 @@ def _space_type(space: Any) -> str:
         if isinstance(space, kind):
             return kind.__name__
     return type(space).__name__
+
+
+def _check_model_tensors(model: torch.nn.Module, learn: bool) -> None:
+    """A ConfigError for a model that cannot be moved to a device or trained: tensors on the meta device (built
+    under ``torch.device('meta')``, no values), or, for the learn mode, no parameter that takes gradients."""
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(f"model= must be a torch.nn.Module, got a {type(model).__name__}")
+    tensors = [*model.parameters(), *model.buffers()]
+    if any(tensor.is_meta for tensor in tensors):
+        raise ConfigError(
+            f"the model ({type(model).__name__}) has tensors on the meta device (no values): build it on the CPU, "
+            f"or call model.to_empty(device='cpu') and initialise its weights, before passing it"
+        )
+    if learn and not any(param.requires_grad for param in model.parameters()):
+        raise ConfigError(
+            f"the model ({type(model).__name__}) has no trainable parameters (model.parameters() yields none with "
+            f"requires_grad=True): the learner's optimizer has nothing to train. Register its layers as submodules "
+            f"(self.layer = nn.Linear(...)) or nn.Parameter attributes"
+        )
 
 
 def _describe_obs(obs: np.ndarray) -> str:

@@ -36,6 +36,8 @@ from ding.utils.registry import POLICY_REGISTRY
 class DDPGPolicy(Policy):
     default_model = "qac"
     action_space_types = {"Box": ""}
+    model_call = {"mode": "compute_actor"}
+    model_output = {"action": "(batch, *action_shape)"}  # checked by check_model
     optimizer_attributes = {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}
     # DDPG's own keys and the shared defaults it changes (DI-engine 0.5's names and defaults)
     config = dict(

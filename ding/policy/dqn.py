@@ -48,6 +48,7 @@ def _stochastic_in_training(model: torch.nn.Module) -> bool:
 class DQNPolicy(Policy):
     default_model = "dqn"
     action_space_types = {"Discrete": ""}
+    model_output = {"logit": "(batch, n_actions)"}  # Q-values (checked by check_model)
     optimizer_attributes = {"optimizer": "_optimizer"}
     # DQN's own keys; the keys every policy has (cuda, multi_gpu, priority, learn.batch_size, ...) are
     # Policy.config's

@@ -44,6 +44,8 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 class SACPolicy(Policy):
     default_model = "qac"
     action_space_types = {"Box": ""}
+    model_call = {"mode": "compute_actor"}
+    model_output = {"mu": "(batch, *action_shape)", "log_sigma": "(batch, *action_shape)"}  # checked by check_model
     optimizer_attributes = {
         "optimizer_q": "_critic_optimizer",
         "optimizer_policy": "_actor_optimizer",

@@ -33,6 +33,12 @@ _RECEIVED: list[str] = []  # names of the preemption signals this process receiv
 _DEPTH = [0]  # handlers active now; the outermost one forgets the signals when it exits
 
 
+def preemption_requested() -> bool:
+    """Whether a preemption signal arrived while a :class:`PreemptionHandler` is active (code that waits on others,
+    such as an env manager waiting for a hung env, stops waiting for good then)."""
+    return bool(_RECEIVED)
+
+
 class PreemptionHandler:
     """While active, SIGTERM and SIGUSR1 set :attr:`signal_name` instead of killing the process.
 

@@ -21,6 +21,7 @@ from easydict import EasyDict
 
 from ding.data import make_replay_buffer
 from ding.data.replay_buffer import ReplayBuffer
+from ding.utils.arguments import check_int
 from ding.worker.transitions import Rows, TransitionList
 
 
@@ -67,12 +68,13 @@ class AdvancedReplayBuffer:
 
     def push(self, data: Any, cur_collector_envstep: int = -1) -> None:
         """Store what ``SampleSerialCollector.collect`` returned (every row of its vectorised steps)."""
-        rows = data.source if isinstance(data, TransitionList) else None
+        rows = data.source if isinstance(data, TransitionList) and not data.edited() else None
         if not isinstance(rows, Rows):
+            got = "None" if data is None else f"a {type(data).__name__} of transitions built or changed by hand"
             raise TypeError(
                 f"{type(self).__name__}.push takes the list SampleSerialCollector.collect returned, unchanged: "
                 f"ding's buffer stores whole vectorised env steps in order (n-step returns are computed from them); "
-                f"got a {type(data).__name__} of transitions built or changed by hand"
+                f"got {got}. To shape rewards, edit the dicts of replay_buffer.sample's list before learner.train"
             )
         if self._buffer is None:
             self._layout = dict(rows.layout)
@@ -90,6 +92,15 @@ class AdvancedReplayBuffer:
     ) -> Optional[TransitionList]:
         """``size`` transitions as a list of dicts (``obs, action, reward, next_obs, discount, weight, index``),
         or None while the buffer holds fewer than ``size``."""
+        check_int(
+            size,
+            f"{type(self).__name__}.sample(size",
+            0,
+            "the number of transitions to draw (learner.policy.get_attribute('batch_size')); 0 returns [] as in "
+            "DI-engine",
+        )
+        if size == 0:
+            return []
         if sample_range is not None:
             raise ValueError(f"{type(self).__name__}.sample(sample_range=...) is not supported by ding")
         if self._buffer is None or len(self._buffer) < size:

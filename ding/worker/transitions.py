@@ -5,7 +5,8 @@ DI-engine's workers hand each other Python lists of dicts (``collector.collect``
 is both: a ``list`` of per-transition dicts for the user's code, built on first use, and the arrays it came from
 (``arrays``, one row per transition) with what made them (``source``), which ding's own workers read directly, so
 the hand-written loop keeps the pipelines' fast paths (rows into the preallocated ring, one batch per train step).
-A list changed in place (append, slice assignment, ...) drops its arrays: the workers then read its dicts.
+A list changed in place (append, slice assignment, ...) drops its arrays, and a list whose dicts were read may have
+had them edited (reward shaping: ``x["reward"] = ...``): in both cases the workers read its dicts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class TransitionList(list):
             raise ValueError(f"TransitionList: fields of different lengths {sorted(lengths)}")
         self.arrays: Optional[dict[str, np.ndarray]] = arrays
         self.source = source
+        self.dtypes = {key: value.dtype for key, value in arrays.items()}  # kept when the arrays are dropped
         self._size = lengths.pop() if lengths else 0
         self._filled = False
 
@@ -43,6 +45,21 @@ class TransitionList(list):
             self._filled = True
             keys = list(self.arrays)
             list.extend(self, [dict(zip(keys, row, strict=True)) for row in zip(*self.arrays.values(), strict=True)])
+            self._made = [tuple(item.values()) for item in list.__iter__(self)]  # to tell edited dicts
+
+    def edited(self) -> bool:
+        """Whether the list no longer shows its arrays: changed in place, or a dict's key set, removed or popped
+        (a write into a field's array view, ``x["obs"][:] = ...``, changes the arrays themselves)."""
+        if self.arrays is None:
+            return True
+        if not self._filled:
+            return False
+        keys = list(self.arrays)
+        return any(
+            len(item) != len(keys)
+            or any(item.get(key, item) is not value for key, value in zip(keys, made, strict=True))
+            for item, made in zip(list.__iter__(self), self._made, strict=True)
+        )
 
     def __len__(self) -> int:
         return list.__len__(self) if self._filled else self._size
@@ -140,12 +157,26 @@ class RowSink:
         return Rows(*(np.stack(field) for field in zip(*self._rows, strict=True)), layout=layout)
 
 
-def stack_transitions(data: list) -> dict[str, np.ndarray]:
-    """A list of transition dicts (the user's own, or a :class:`TransitionList` changed in place) as one batch:
-    ``np.stack`` of every key the dicts share."""
-    if not data:
-        raise ValueError("an empty list of transitions")
-    if isinstance(data, TransitionList) and data.arrays is not None:
+def stack_transitions(data: list, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """A list of transition dicts as one batch: ``np.stack`` of every key the dicts share.
+
+    A :class:`TransitionList` is its arrays; one whose dicts were edited or that was changed in place, and any
+    other list, is stacked from its dicts, each key to the dtype the list's
+    arrays had (a reward set to a Python float stays float32).
+
+    :param required: keys every dict must hold.
+    :raises TypeError: ``data`` is not a non-empty list of dicts holding ``required``.
+    """
+    if not isinstance(data, list) or not data:
+        raise TypeError("an empty list of transitions" if isinstance(data, list) else f"got a {type(data).__name__}")
+    if isinstance(data, TransitionList) and not data.edited():
         return data.arrays
+    dtypes = data.dtypes if isinstance(data, TransitionList) else {}
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise TypeError(f"transition {i} is a {type(item).__name__}, not a dict")
+        missing = [key for key in required if key not in item]
+        if missing:
+            raise TypeError(f"transition {i} lacks {missing} (it holds {sorted(item)})")
     keys = [key for key in data[0] if all(key in item for item in data)]
-    return {key: np.stack([np.asarray(item[key]) for item in data]) for key in keys}
+    return {key: np.stack([np.asarray(item[key], dtype=dtypes.get(key)) for item in data]) for key in keys}

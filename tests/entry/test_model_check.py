@@ -45,7 +45,7 @@ def test_ppo_models_are_checked_too(in_tmp):
 
     main = copy.deepcopy(main_config)
     model = VAC(obs_shape=3, action_shape=2, action_space="continuous")  # Pendulum's torque has 1 dimension
-    with pytest.raises(ConfigError, match=r"shape \(2, 2\).*takes \(2, 1\)"):
+    with pytest.raises(ConfigError, match=r"shape \(2, 2\).*needs shape \(2, 1\) \(batch, \*action_shape\)"):
         serial_pipeline_onpolicy((main, create_config), seed=0, model=model, max_env_step=100)
     from dizoo.classic_control.cartpole.config.cartpole_ppo_config import create_config, main_config
 

@@ -404,3 +404,40 @@ def test_dings_warnings_print_on_rank_0_only(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("ding: warning:")]
     assert len(warnings) == 1 and "policy.priority_IS_weight=True has no effect" in warnings[0], proc.stderr[-3000:]
+
+
+def test_a_value_the_env_returned_wrong_is_one_line_and_exit_code_2(capsys):
+    from ding.envs import EnvValueError
+
+    def fail():
+        raise EnvValueError("env 0's step() returned info of type NoneType; expected a dict")
+
+    assert call_reporting_errors(fail) == 2
+    assert capsys.readouterr().err == "ding: error: env 0's step() returned info of type NoneType; expected a dict\n"
+
+
+def test_an_exception_of_the_env_code_keeps_its_traceback_then_names_env_and_phase(capsys):
+    import gymnasium
+    import numpy as np
+
+    from ding.envs import BaseEnvManager
+
+    class Exploding(gymnasium.Env):
+        observation_space = gymnasium.spaces.Box(-1, 1, (2,), np.float32)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            raise RuntimeError("simulator exploded")
+
+    def run():
+        with BaseEnvManager([Exploding]) as manager:
+            manager.reset(seed=0)
+            manager.step(np.zeros(1, np.int64))
+
+    assert call_reporting_errors(run) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("Traceback") and "RuntimeError: simulator exploded" in err
+    assert err[-1].startswith("ding: error: env 0 raised in its step()") and "--resume" in err[-1]

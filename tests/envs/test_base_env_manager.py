@@ -263,7 +263,7 @@ def test_values_that_cast_are_cast(space, step_obs, stored):
         (
             F32,
             dict(step_obs=np.zeros(2, np.float32), reward=np.array([1.0, 2.0])),
-            "env 1 returned reward array([1., 2.]); expected a number",
+            "env 1's step() returned a 5-tuple (gymnasium's API) with reward array([1., 2.]) of shape (2,)",
         ),
     ],
 )
@@ -339,3 +339,57 @@ def test_an_env_that_cannot_render_is_refused_naming_its_type_and_a_rendering_on
         assert manager.frames[0].shape == (40, 60, 3)
     finally:
         manager.close()
+
+
+# -- what envs return: the old gym API and wrong step values, named per env (unpack_step, reset_obs) -----------
+def test_old_gym_api_reset_and_step_are_named():
+    from ding.envs.env_manager.base_env_manager import reset_obs, unpack_step
+
+    obs = np.zeros(4, np.float32)
+    assert reset_obs(0, (obs, {})) is obs
+    with pytest.raises(EnvValueError, match=r"env 1's reset\(\) returned an array, not \(obs, info\): the old gym API"):
+        reset_obs(1, obs)
+    with pytest.raises(EnvValueError, match=r"env 0's step\(\) returned 4 values .*old gym API"):
+        unpack_step(0, (obs, 1.0, False, {}))
+
+
+@pytest.mark.parametrize(
+    "reward, info, message",
+    [
+        (1.0, None, r"returned info of type NoneType; expected a dict"),
+        (1.0, ["a"], r"returned info of type list; expected a dict"),
+        ("1", {}, r"returned reward '1' of type str; expected a number"),
+        (np.array([1.0]), {}, r"returned a 5-tuple \(gymnasium's API\) with reward .* of shape \(1,\)"),
+    ],
+)
+def test_wrong_step_values_are_refused(reward, info, message):
+    from ding.envs.env_manager.base_env_manager import unpack_step
+
+    with pytest.raises(EnvValueError, match=r"env 2's step\(\) " + message):
+        unpack_step(2, (np.zeros(4), reward, False, False, info))
+
+
+def test_numeric_rewards_become_floats():
+    from ding.envs.env_manager.base_env_manager import unpack_step
+
+    for reward in (1, 1.5, np.float32(1.5), np.int64(2), np.array(2.5), True):
+        assert type(unpack_step(0, (None, reward, False, False, {}))[1]) is float
+
+
+class _RaisingEnv(gymnasium.Env):
+    observation_space = gymnasium.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        raise RuntimeError("simulator exploded")
+
+
+def test_an_exception_of_the_env_code_is_tagged_with_env_and_phase():
+    with BaseEnvManager([_RaisingEnv, _RaisingEnv]) as manager:
+        manager.reset(seed=0)
+        with pytest.raises(RuntimeError, match="simulator exploded") as info:
+            manager.step(np.zeros(2, np.int64))
+    assert (info.value.env_id, info.value.env_phase) == (0, "step")

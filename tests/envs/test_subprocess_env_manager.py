@@ -168,6 +168,7 @@ def test_registry_and_config():
         reset_timeout=None,
         max_retry=5,
         retry_waiting_time=0.1,
+        slow_warning=60.0,  # one warning naming an env that has not answered for a minute
     )
     with pytest.raises(ValueError, match="context"):
         SubprocessEnvManager(count_fns({}), {"context": "threads"})
@@ -478,3 +479,54 @@ def test_collector_goes_on_through_worker_kills():
         assert collector.episode_count > 21
         pids = env.worker_pids
     assert_no_workers_left(pids)
+
+
+@pytest.mark.slow
+def test_a_late_env_is_named_once_with_the_key_that_bounds_the_wait(caplog):
+    cfg = {"step_timeout": 1.5, "slow_warning": 0.3, "max_retry": 1, "retry_waiting_time": 0.0, "context": "fork"}
+    with SubprocessEnvManager(count_fns({}, {}), cfg) as manager, caplog.at_level(logging.WARNING, "ding.envs"):
+        manager.reset(seed=0)
+        manager.step(np.array([0, HANG]))
+    late = [r.getMessage() for r in caplog.records if "has not answered" in r.getMessage()]
+    assert len(late) == 1 and late[0].startswith("env 1 ") and "env.manager.step_timeout" in late[0]
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_parent_dies_during_a_hung_step():
+    code = textwrap.dedent(
+        """
+        import os, threading, time
+        import numpy as np
+        from ding.envs import SubprocessEnvManager
+        from tests.envs.test_subprocess_env_manager import HANG, count_fns
+        manager = SubprocessEnvManager(count_fns({}, {}), {"context": "fork"})
+        manager.reset(seed=0)
+        print(*manager.worker_pids, flush=True)
+        threading.Thread(target=manager.step, args=(np.array([HANG, HANG]),), daemon=True).start()
+        time.sleep(0.5)
+        os._exit(1)  # killed in the middle of a step that never ends
+        """
+    )
+    repo_root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=60)
+    pids = [int(p) for p in out.stdout.split()]
+    assert len(pids) == 2, out.stderr
+    deadline = time.monotonic() + 5.0
+    while not all(process_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(process_gone(pid) for pid in pids)
+
+
+@pytest.mark.slow
+def test_a_preemption_signal_ends_a_wait_on_a_hung_env(monkeypatch):
+    from ding.envs.env_manager import subprocess_env_manager
+    from ding.utils.preemption import EXIT_PREEMPTED, PreemptionHandler, TrainingPreempted
+
+    monkeypatch.setattr(subprocess_env_manager, "_PREEMPT_GRACE_S", 0.5)  # 10 s in a run
+    with SubprocessEnvManager(count_fns({}, {}), {"context": "fork"}) as manager, PreemptionHandler():
+        manager.reset(seed=0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        start = time.monotonic()
+        with pytest.raises(TrainingPreempted, match=r"env 1 did not answer step .*--resume") as info:
+            manager.step(np.array([0, HANG]))
+        assert time.monotonic() - start < 5.0 and info.value.code == EXIT_PREEMPTED

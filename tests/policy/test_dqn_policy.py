@@ -254,3 +254,42 @@ def test_is_weights_without_priority_warn_once_that_they_do_nothing(cartpole_dqn
     main.policy.priority = True
     compile_config(main, create_cfg=create, save_cfg=False)
     assert not [w for w in recwarn if "priority_IS_weight" in str(w.message)]
+
+
+class _Linear(torch.nn.Module):
+    """A user's model: ``out(logits)`` is what its forward returns."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.layer, self.out = torch.nn.Linear(4, 2), out
+
+    def forward(self, x):
+        return self.out(self.layer(x))
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        (lambda q: q, r"model\(obs\) returned a Tensor; model\(obs\) must return a dict with 'logit' of shape"),
+        (lambda q: {"q": q}, r"returned a dict with keys \['q'\], without \['logit'\]"),
+        (lambda q: {"logit": q.reshape(-1)}, r"model\(obs\)\['logit'\] for a batch of 2 observations is \(4,\)"),
+        (lambda q: {"logit": q.long()}, r"\['logit'\] is torch.int64; it must be a floating-point tensor"),
+    ],
+)
+def test_a_user_models_output_is_checked_against_what_dqn_reads(cartpole_dqn, out, message):
+    import gymnasium
+
+    cfg = compile_config(copy.deepcopy(cartpole_dqn[0]), create_cfg=copy.deepcopy(cartpole_dqn[1]), save_cfg=False)
+    policy = POLICY_REGISTRY.get("dqn")(cfg.policy, model=_Linear(out))
+    with pytest.raises(ConfigError, match="the model does not fit policy 'dqn': .*" + message):
+        policy.check_model(np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Discrete(2))
+
+
+def test_a_model_without_parameters_or_on_the_meta_device_is_refused(cartpole_dqn):
+    cfg = compile_config(copy.deepcopy(cartpole_dqn[0]), create_cfg=copy.deepcopy(cartpole_dqn[1]), save_cfg=False)
+    dqn = POLICY_REGISTRY.get("dqn")
+    with pytest.raises(ConfigError, match=r"no trainable parameters"):
+        dqn(cfg.policy, model=torch.nn.Identity())
+    dqn(cfg.policy, model=torch.nn.Identity(), enable_field=["eval"])  # nothing to train in eval alone
+    with pytest.raises(ConfigError, match=r"tensors on the meta device.*to_empty"):
+        dqn(cfg.policy, model=torch.nn.Linear(4, 2, device="meta"))

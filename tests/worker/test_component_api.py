@@ -220,3 +220,91 @@ def test_evaluator_eval_takes_di_engines_arguments(tmp_path, capsys):
         evaluator.eval(policy_kwargs={"eps": 0.1})
     with pytest.raises(ValueError, match="n_episode=0"):
         evaluator.eval(n_episode=0)
+
+
+def filled_buffer(tmp_path, **policy):
+    parts = dqn_components(tmp_path, **policy)
+    collector, buffer = parts[3], parts[5]
+    for _ in range(8):
+        buffer.push(collector.collect(policy_kwargs={"eps": 1.0}), cur_collector_envstep=collector.envstep)
+    return parts
+
+
+def test_edits_to_a_sampled_list_are_trained_on(tmp_path):
+    """Reward shaping on the sampled dicts is read: a NaN reward reaches the loss; a read but unedited list and a
+    slice train as given."""
+    from ding.policy.base_policy import NonFiniteError
+
+    cfg, policy, learner, collector, evaluator, buffer, _ = filled_buffer(tmp_path)
+    batch = buffer.sample(8, 0)
+    assert batch[0]["obs"].shape == (4,) and not batch.edited()  # read, not edited: still its arrays
+    for item in batch:
+        item["reward"] = item["reward"] * 2.0 + 1.0  # shaped
+    assert batch.edited()
+    from ding.worker.transitions import stack_transitions
+
+    stacked = stack_transitions(batch)
+    assert stacked["reward"].dtype == np.float32
+    assert np.allclose(stacked["reward"], batch.arrays["reward"] * 2 + 1)
+    learner.train(batch, collector.envstep)
+    assert learner.train_iter == 1
+    half = buffer.sample(8, 0)[:4]
+    learner.train(half, collector.envstep)
+    assert learner.priority_info == {} or len(learner.priority_info["replay_buffer_idx"]) == 4
+    assert learner.train_iter == 2
+    nan = buffer.sample(8, 0)
+    for item in nan:
+        item["reward"] = float("nan")
+    with pytest.raises(NonFiniteError):
+        learner.train(nan, collector.envstep)
+
+
+def test_a_sampled_list_missing_keys_or_hand_made_or_none_is_refused(tmp_path):
+    cfg, policy, learner, collector, evaluator, buffer, _ = filled_buffer(tmp_path)
+    popped = buffer.sample(4, 0)
+    for item in popped:
+        item.pop("reward")
+    with pytest.raises(TypeError, match=r"replay_buffer.sample's list.*transition 0 lacks \['reward'\]"):
+        learner.train(popped, collector.envstep)
+    hand_made = [dict(obs=np.zeros(4, np.float32), action=0, reward=1.0, next_obs=np.zeros(4), done=False)] * 4
+    with pytest.raises(TypeError, match=r"replay_buffer.sample's list.*lacks \['discount', 'weight'\]"):
+        learner.train(hand_made, 0)
+    with pytest.raises(TypeError, match="learner.train got None .replay_buffer.sample returns None"):
+        learner.train(None, 0)
+    with pytest.raises(TypeError, match="empty list"):
+        learner.train([], 0)
+    assert learner.train_iter == 0
+
+
+def test_push_refuses_a_collect_whose_dicts_were_edited(tmp_path):
+    cfg, policy, learner, collector, evaluator, buffer, _ = dqn_components(tmp_path)
+    data = collector.collect(policy_kwargs={"eps": 1.0})
+    data[0]["reward"] = 5.0
+    with pytest.raises(TypeError, match="changed by hand.*To shape rewards, edit the dicts of replay_buffer.sample"):
+        buffer.push(data, cur_collector_envstep=collector.envstep)
+    with pytest.raises(TypeError, match="got None"):
+        buffer.push(None)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c["buffer"].sample(-1, 0), r"sample\(size=-1\): an int >= 0"),
+        (lambda c: c["buffer"].sample(2.5, 0), r"sample\(size=2.5\): an int >= 0"),
+        (
+            lambda c: c["evaluator"].eval(None, 0, "abc"),
+            r"InteractionSerialEvaluator.eval\(envstep='abc'\): an int >= 0",
+        ),
+        (lambda c: c["evaluator"].eval(None, 0, -5), r"eval\(envstep=-5\): an int >= 0"),
+        (lambda c: c["evaluator"].eval(None, -1, 0), r"eval\(train_iter=-1\): an int >= 0"),
+        (lambda c: c["collector"].collect(n_sample=0), r"collect\(n_sample=0\): an int >= 1"),
+        (lambda c: c["collector"].collect(train_iter="x"), r"collect\(train_iter='x'\): an int >= 0"),
+        (lambda c: c["learner"].train(c["buffer"].sample(4, 0), -3), r"BaseLearner.train\(envstep=-3\): an int >= 0"),
+    ],
+)
+def test_worker_counts_are_checked(tmp_path, call, message):
+    cfg, policy, learner, collector, evaluator, buffer, _ = filled_buffer(tmp_path)
+    parts = dict(buffer=buffer, evaluator=evaluator, collector=collector, learner=learner)
+    with pytest.raises(ValueError, match=message):
+        call(parts)
+    assert buffer.sample(0, 0) == []  # DI-engine's sample(0)

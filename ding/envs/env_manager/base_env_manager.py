@@ -91,6 +91,58 @@ def conform_obs(env_id: int, field: str, value: Any, shape: tuple[int, ...], dty
     return array
 
 
+_OLD_API = "the old gym API; {fix} or wrap the env in ding.envs.DingEnvWrapper"
+
+
+def reset_obs(env_id: int, out: Any) -> Any:
+    """The obs of a gymnasium ``reset()``'s ``(obs, info)``, or an :class:`EnvValueError` naming the env and what
+    it returned instead (the old gym API's obs alone)."""
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping):
+        return out[0]
+    if isinstance(out, tuple) and len(out) == 2:
+        raise EnvValueError(
+            f"env {env_id}'s reset() returned info of type {type(out[1]).__name__}; expected (obs, info), info a dict"
+        )
+    what = "an array" if isinstance(out, np.ndarray) else f"a {type(out).__name__}"
+    raise EnvValueError(
+        f"env {env_id}'s reset() returned {what}, not (obs, info): " + _OLD_API.format(fix="return (obs, {})")
+    )
+
+
+def unpack_step(env_id: int, out: Any) -> tuple[Any, float, Any, Any, Mapping]:
+    """A gymnasium ``step()``'s ``(obs, reward, terminated, truncated, info)`` with the reward as a float, or an
+    :class:`EnvValueError` naming the env and what is wrong: 4 values (the old gym API), info not a dict, a reward
+    that is not one number (a string, a (1,) array: DI-engine's ``BaseEnvTimestep`` reward in a gymnasium 5-tuple).
+    """
+    if not isinstance(out, tuple) or len(out) != 5:
+        if isinstance(out, tuple) and len(out) == 4:
+            raise EnvValueError(
+                f"env {env_id}'s step() returned 4 values (obs, reward, done, info): "
+                + _OLD_API.format(fix="return (obs, reward, terminated, truncated, info)")
+            )
+        what = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        raise EnvValueError(
+            f"env {env_id}'s step() returned {what}; expected (obs, reward, terminated, truncated, info)"
+        )
+    obs, reward, terminated, truncated, info = out
+    if not isinstance(info, Mapping):
+        raise EnvValueError(f"env {env_id}'s step() returned info of type {type(info).__name__}; expected a dict")
+    if type(reward) is not float:
+        if isinstance(reward, (str, bytes)) or not hasattr(type(reward), "__float__"):
+            raise EnvValueError(
+                f"env {env_id}'s step() returned reward {reward!r:.200} of type {type(reward).__name__}; expected a "
+                f"number"
+            )
+        shape = tuple(getattr(reward, "shape", ()))
+        if shape:
+            raise EnvValueError(
+                f"env {env_id}'s step() returned a 5-tuple (gymnasium's API) with reward {reward!r:.200} of shape "
+                f"{shape}; expected one number (a (1,) array is the reward of DI-engine's 4-field BaseEnvTimestep)"
+            )
+        reward = float(reward)
+    return obs, reward, terminated, truncated, info
+
+
 def check_finite(field: str, values: np.ndarray, env_ids: np.ndarray | None = None) -> None:
     """An :class:`EnvValueError` naming the first env whose row of ``values`` (first axis: one row per env) holds
     NaN or inf; nothing for integer arrays. ``env_ids``: the env index of each row (default: the row index).
@@ -109,6 +161,18 @@ def check_finite(field: str, values: np.ndarray, env_ids: np.ndarray | None = No
         bad = np.argwhere(~np.isfinite(row))
         got = f"of shape {row.shape} with {len(bad)} NaN/inf values (the first at {tuple(bad[0].tolist())})"
     raise EnvValueError(f"env {ids[0]} returned {field} {got}{others}; expected finite values (no NaN or inf)")
+
+
+def _call_env(env_id: int, phase: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)`` of env ``env_id``; an exception its code raises (a bug of the env, not a value
+    ding refuses) gets ``env_id``/``env_phase`` attributes, which the ``ding`` command names after its traceback."""
+    try:
+        return method(*args, **kwargs)
+    except EnvValueError:
+        raise
+    except Exception as err:
+        err.env_id, err.env_phase = env_id, phase
+        raise
 
 
 @ENV_MANAGER_REGISTRY.register("base")
@@ -401,7 +465,7 @@ class BaseEnvManager:
         obs = np.empty((self._env_num, *shape), dtype=dtype)
         self._ready = False
         for i, env in enumerate(self._envs):
-            obs[i] = conform_obs(i, "obs", env.reset(seed=seeds[i])[0], shape, dtype)
+            obs[i] = conform_obs(i, "obs", reset_obs(i, _call_env(i, "reset", env.reset, seed=seeds[i])), shape, dtype)
         if self._float_obs:
             check_finite("obs", obs)
         self._episode_return[:] = 0.0
@@ -421,11 +485,7 @@ class BaseEnvManager:
         reported_return: dict[int, tuple[float, int | None]] = {}
         try:
             for i, env in enumerate(self._envs):
-                o, r, term, trunc, info = env.step(action[i])
-                try:
-                    reward[i] = r
-                except (TypeError, ValueError) as err:
-                    raise EnvValueError(f"env {i} returned reward {r!r:.200}; expected a number") from err
+                o, reward[i], term, trunc, info = unpack_step(i, _call_env(i, "step", env.step, action[i]))
                 terminated[i], truncated[i] = term, trunc
                 if self.frames is not None:
                     self.frames[i] = env.render()
@@ -435,7 +495,7 @@ class BaseEnvManager:
                     ended.append((i, o))
                     if "episode_return" in info:
                         reported_return[i] = (float(info["episode_return"]), info.get("episode_length"))
-                    o = env.reset()[0]
+                    o = reset_obs(i, _call_env(i, "reset", env.reset))
                 if type(o) is not np.ndarray or o.shape != shape or o.dtype is not dtype:
                     o = conform_obs(i, "obs", o, shape, dtype)  # casts what may be cast, else EnvValueError
                 obs[i] = o

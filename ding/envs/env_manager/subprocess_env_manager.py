@@ -43,6 +43,7 @@ from ding.envs.env_manager.subprocess_worker import (
     worker_start_environment,
 )
 from ding.envs.env_manager.worker_faults import EnvWorkerError, EnvWorkerTimeout, WorkerFault, restart_seed
+from ding.utils.preemption import EXIT_PREEMPTED, TrainingPreempted, preemption_requested
 from ding.utils.registry import ENV_MANAGER_REGISTRY
 
 __all__ = ["SubprocessEnvManager", "SyncSubprocessEnvManager", "EnvWorkerError", "EnvWorkerTimeout", "restart_seed"]
@@ -50,6 +51,8 @@ __all__ = ["SubprocessEnvManager", "SyncSubprocessEnvManager", "EnvWorkerError",
 logger = logging.getLogger("ding.envs")
 
 _CLOSE_GRACE_S = 2.0  # how long close() lets workers close their envs before killing them
+_PREEMPT_GRACE_S = 10.0  # how long a wait goes on after SIGTERM/SIGUSR1 before the late workers are killed
+_POLL_S = 1.0  # a wait for a worker looks at the preemption flag this often
 
 
 def _shutdown_workers(procs: list, conns: list, blocks: list, broken: set[int]) -> None:
@@ -99,8 +102,13 @@ class SubprocessEnvManager(BaseEnvManager):
         reset_timeout=None,  # seconds worker start-up or one reset() may wait for all envs; None: no limit
         max_retry=5,  # restarts of one failed env in a row (no episode completed in between) before giving up; 0: none
         retry_waiting_time=0.1,  # seconds to wait before restarting failed workers
+        slow_warning=60.0,  # seconds an env may take to answer before one warning names it (and step_timeout); None: never
     )
-    config_rules = {"step_timeout": optional(rule=positive()), "reset_timeout": optional(rule=positive())}
+    config_rules = {
+        "step_timeout": optional(rule=positive()),
+        "reset_timeout": optional(rule=positive()),
+        "slow_warning": optional(rule=positive()),
+    }
     CONTEXTS = ("spawn", "fork", "forkserver")  # the multiprocessing start methods a worker can have
 
     @classmethod
@@ -144,6 +152,7 @@ class SubprocessEnvManager(BaseEnvManager):
         self._finalizer = weakref.finalize(
             self, _shutdown_workers, self._procs, self._conns, self._blocks, self._broken
         )
+        self._preempted_at: float | None = None  # when a wait first saw a preemption signal (time.monotonic)
         self._closed = False
         try:
             self._spawn(range(env_num))
@@ -210,15 +219,17 @@ class SubprocessEnvManager(BaseEnvManager):
                         self._conns[i].send(messages[i])
                     except OSError:  # the worker is gone (the pipe is closed at its end)
                         faults[i] = self._died(i, what)
-            deadline = None if timeout is None else time.monotonic() + timeout
+            started = time.monotonic()
+            deadline = None if timeout is None else started + timeout
             for i in env_ids:
                 if i in faults:
                     continue
                 conn = self._conns[i]
-                if deadline is not None and not conn.poll(max(0.0, deadline - time.monotonic())):
+                late = self._wait(i, what, timeout, deadline, started)
+                if late is not None:
                     pid = self._procs[i].pid
                     self._procs[i].kill()  # its answer would come late, to the next command: out of step for good
-                    faults[i] = WorkerFault.timed_out(i, what, timeout, pid)
+                    faults[i] = WorkerFault.timed_out(i, what, late, pid)
                     continue
                 try:
                     status, payload = conn.recv()
@@ -234,6 +245,48 @@ class SubprocessEnvManager(BaseEnvManager):
                 self._failure = f"{what} was interrupted before every env answered"
             raise
         return payloads, faults
+
+    def _wait(self, env_id: int, what: str, timeout: float | None, deadline: float | None, started: float) -> Any:
+        """Wait until env ``env_id``'s answer is ready (None) or ``timeout`` passed (then ``timeout``). A preemption
+        signal that arrived :data:`_PREEMPT_GRACE_S` s ago ends the wait for good: the worker is killed and
+        :class:`TrainingPreempted` (exit code 75) raised, so that a hung env cannot keep a preempted run alive. An env that has not answered after ``slow_warning`` s (with no timeout of its own) is named in one
+        warning, with the key that bounds the wait."""
+        conn, warn = self._conns[env_id], self._cfg.slow_warning
+        warn_at = None if warn is None or (timeout is not None and timeout <= warn) else started + warn
+        while True:
+            now = time.monotonic()
+            if self._preempted_at is None and preemption_requested():
+                self._preempted_at = now  # the grace is counted once: later waits of this run are not granted it
+            cut = None if self._preempted_at is None else self._preempted_at + _PREEMPT_GRACE_S
+            ends = [t for t in (deadline, warn_at, cut) if t is not None]
+            if conn.poll(min([_POLL_S, *(max(0.0, t - now) for t in ends)])):
+                return None
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return timeout
+            if cut is not None and now >= cut:
+                self._procs[env_id].kill()
+                self._broken.add(env_id)
+                message = (
+                    f"env {env_id} did not answer {what} within {_PREEMPT_GRACE_S:.0f} s of a preemption signal: its "
+                    f"worker was killed and the run stops without a new checkpoint; the last one written "
+                    f"(ckpt/latest.pth.tar of the experiment folder) is kept: --resume continues from it (exit code "
+                    f"{EXIT_PREEMPTED})"
+                )
+                logger.error(message)
+                raise TrainingPreempted(message)
+            if warn_at is not None and now >= warn_at:
+                key = "reset_timeout" if what.startswith(("reset", "start", "attach")) else "step_timeout"
+                logger.warning(
+                    "env %d (worker pid %s) has not answered %s for %.0f s; if it hangs, set env.manager.%s (seconds) "
+                    "so that a late worker is killed and restarted",
+                    env_id,
+                    self._procs[env_id].pid,
+                    what,
+                    now - started,
+                    key,
+                )
+                warn_at = None
 
     def _died(self, env_id: int, what: str) -> WorkerFault:
         proc = self._procs[env_id]

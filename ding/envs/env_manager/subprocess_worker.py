@@ -9,7 +9,8 @@ raised, or ``('invalid', message)`` when the env returned a value the manager ca
     ('close', None)            -> no answer; the worker closes its env and exits
 
 A worker runs one thread of BLAS/OpenMP/torch (the parent runs ``E`` of them), leaves Ctrl-C and preemption signals
-to its parent, and exits on its own when the parent dies. Started with 'spawn' or 'forkserver', it re-runs the
+to its parent, and exits on its own within a second of the parent's death, even in the middle of a hung step (a
+watchdog thread checks the parent's pid). Started with 'spawn' or 'forkserver', it re-runs the
 parent's main module only when an env factory needs it (:func:`main_module_needed`).
 """
 
@@ -22,6 +23,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing import spawn as mp_spawn
@@ -30,12 +32,13 @@ from typing import Any
 import numpy as np
 
 from ding.envs.env import EnvValueError, as_gymnasium_env
-from ding.envs.env_manager.base_env_manager import conform_obs
+from ding.envs.env_manager.base_env_manager import conform_obs, reset_obs, unpack_step
 from ding.envs.env_manager.shared_obs import attach_rows, close_blocks
 from ding.utils.registry import ENV_REGISTRY
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _START_LOCK = threading.Lock()  # worker starts patch process-wide state (os.environ, multiprocessing.spawn)
+_PARENT_CHECK_S = 1.0  # how often a worker checks that its parent is alive
 _PARENT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
@@ -116,6 +119,15 @@ def _ignore_signal(signum: int, frame: Any) -> None:
     pass
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """A watchdog thread of the worker: end the process once the parent is gone (we were re-parented), even while
+    the env hangs in a step and the command loop cannot look."""
+    while True:
+        time.sleep(_PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
 def _limit_torch_threads() -> None:
     torch = sys.modules.get("torch")  # only if the env imported it; never import it here
     if torch is not None:
@@ -132,6 +144,7 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
     for sig in _PARENT_SIGNALS:
         signal.signal(sig, _ignore_signal)
     parent_pid = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="ding-parent-watchdog", daemon=True).start()
     env, blocks, obs_row, final_row = None, [], None, None
     shape: tuple[int, ...] = ()
     dtype = np.dtype(np.float32)  # the observation space's shape and dtype, set by 'attach'
@@ -146,23 +159,16 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
             conn.send(("error", traceback.format_exc()))
             return
         while True:
-            while not conn.poll(1.0):
-                if os.getppid() != parent_pid:  # the parent died (we were re-parented): nobody will close us
-                    return
-            cmd, arg = conn.recv()
+            cmd, arg = conn.recv()  # the watchdog thread ends the process if the parent dies meanwhile
             try:
                 if cmd == "step":
-                    obs, reward, terminated, truncated, info = env.step(arg)
-                    try:
-                        reward = float(reward)
-                    except (TypeError, ValueError) as err:
-                        raise EnvValueError(f"env {env_id} returned reward {reward!r:.200}; expected a number") from err
+                    obs, reward, terminated, truncated, info = unpack_step(env_id, env.step(arg))
                     final_obs, reported_return = None, None
                     if terminated or truncated:
                         final_obs = conform_obs(env_id, "final_obs", obs, shape, dtype)
                         if "episode_return" in info:
                             reported_return = (float(info["episode_return"]), info.get("episode_length"))
-                        obs = env.reset()[0]
+                        obs = reset_obs(env_id, env.reset())
                     obs = conform_obs(env_id, "obs", obs, shape, dtype)
                     if obs_row is not None:
                         obs_row[...] = obs
@@ -171,7 +177,7 @@ def _worker_main(env_id: int, conn: Any, env_fn: bytes | Callable[[], Any]) -> N
                         obs = final_obs = None
                     result = (reward, bool(terminated), bool(truncated), reported_return, obs, final_obs)
                 elif cmd == "reset":
-                    obs = conform_obs(env_id, "obs", env.reset(seed=arg)[0], shape, dtype)
+                    obs = conform_obs(env_id, "obs", reset_obs(env_id, env.reset(seed=arg)), shape, dtype)
                     if obs_row is not None:
                         obs_row[...] = obs
                         obs = None

@@ -11,6 +11,7 @@ from easydict import EasyDict
 from ding.config.config import ConfigError
 from ding.envs.normalize import EnvNormalizer
 from ding.utils import budget
+from ding.utils.arguments import check_int
 from ding.utils.dist import get_rank, get_world_size, mark_progress
 from ding.utils.log_helper import component_logger
 from ding.utils.seed import derive_seeds
@@ -166,6 +167,8 @@ class SampleSerialCollector:
             raise ValueError("SampleSerialCollector.collect(level_seeds=...) is not supported by ding")
         if n_sample is None:
             n_sample = self._policy.get_attribute("n_sample")
+        check_int(n_sample, "SampleSerialCollector.collect(n_sample", 1, "transitions to collect, or None")
+        check_int(train_iter, "SampleSerialCollector.collect(train_iter", 0, "learner.train_iter")
         self._first_collect_setup()
         if self._policy.value is not None:
             data = self._collect_rollout(n_sample, train_iter, policy_kwargs)

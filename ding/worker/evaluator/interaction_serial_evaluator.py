@@ -15,6 +15,7 @@ from easydict import EasyDict
 
 from ding.config.rules import at_least
 from ding.utils import budget
+from ding.utils.arguments import check_int
 from ding.utils.dist import broadcast_object, get_world_size, is_main_process, mark_progress
 from ding.utils.log_helper import Logger, component_logger
 from ding.utils.seed import derive_seeds
@@ -363,8 +364,10 @@ class InteractionSerialEvaluator:
                 f"InteractionSerialEvaluator.eval(policy_kwargs={policy_kwargs!r}): ding's evaluation forward takes no "
                 f"keyword arguments (the greedy policy, or eval.eps for epsilon-greedy evaluation)"
             )
-        if n_episode is not None and (isinstance(n_episode, bool) or not isinstance(n_episode, int) or n_episode < 1):
-            raise ValueError(f"InteractionSerialEvaluator.eval(n_episode={n_episode!r}): an int >= 1, or None")
+        if n_episode is not None:
+            check_int(n_episode, "InteractionSerialEvaluator.eval(n_episode", 1, "or None")
+        check_int(train_iter, "InteractionSerialEvaluator.eval(train_iter", 0, "learner.train_iter")
+        check_int(envstep, "InteractionSerialEvaluator.eval(envstep", 0, "collector.envstep")
         args = (save_ckpt_fn, train_iter, envstep, force_render, n_episode)
         if self._component and get_world_size() > 1:
             outcome = self._evaluate(*args) if is_main_process() else None

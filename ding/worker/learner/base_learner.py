@@ -15,6 +15,7 @@ from easydict import EasyDict
 
 from ding.config.rules import at_least
 from ding.torch_utils.denormals import flush_denormals
+from ding.utils.arguments import check_int
 from ding.utils.checkpoint import (
     SNAPSHOT_META,
     CheckpointError,
@@ -31,6 +32,8 @@ from ding.utils.dist import allreduce, get_rank, get_world_size, is_main_process
 from ding.utils.log_helper import component_logger, format_stats
 from ding.utils.malloc import tune_malloc
 from ding.worker.transitions import TransitionList, stack_transitions
+
+SAMPLE_KEYS = ("obs", "action", "reward", "next_obs", "discount", "weight")  # what an off-policy train step reads
 
 
 class BaseLearner:
@@ -146,23 +149,43 @@ class BaseLearner:
             raise ValueError(
                 f"BaseLearner.train(policy_kwargs={policy_kwargs!r}): ding's learn forward takes no keyword arguments"
             )
+        if envstep is not None:
+            check_int(envstep, "BaseLearner.train(envstep", 0, "collector.envstep, or None")
+        if batch is None:
+            raise TypeError(
+                "learner.train got None (replay_buffer.sample returns None while it holds fewer than batch_size "
+                "transitions): skip the train step then, `if train_data is None: break`"
+            )
         if isinstance(batch, list):
             return self._train_list(batch, envstep)
+        if not isinstance(batch, dict):
+            raise TypeError(
+                f"learner.train takes replay_buffer.sample's list (or collector.collect's, on-policy) or a dict of "
+                f"arrays; got a {type(batch).__name__}"
+            )
         return self._train_step(batch, envstep)
 
     def _train_list(self, data: list, envstep: Optional[int]) -> dict[str, Any]:
         minibatches = self._policy.minibatches
         if minibatches is None:
-            batch = stack_transitions(data)
+            try:
+                batch = stack_transitions(data, required=SAMPLE_KEYS)
+            except (TypeError, ValueError) as err:
+                raise TypeError(
+                    f"learner.train takes replay_buffer.sample's list, whose dicts hold {list(SAMPLE_KEYS)} (reward: "
+                    f"the n-step return, discount: the bootstrap factor); {err}. Shape rewards by editing the "
+                    f"sampled dicts' values (x['reward'] = ...), keeping their keys"
+                ) from None
             stats = self._train_step(batch, envstep)
             if "priority" in stats and "index" in batch:
                 self.priority_info = {"priority": stats["priority"], "replay_buffer_idx": batch["index"]}
             return stats
-        rollout = data.source if isinstance(data, TransitionList) else None
+        rollout = data.source if isinstance(data, TransitionList) and not data.edited() else None
         if not isinstance(rollout, dict):
             raise TypeError(
                 "an on-policy learner trains on what SampleSerialCollector.collect returned, unchanged (its rollout "
-                "arrays); a list of transitions changed or built by hand has no rollout to cut into minibatches"
+                "arrays: advantages are computed from them); a list of transitions changed or built by hand, or "
+                "whose dicts were edited, has no rollout to cut into minibatches"
             )
         stats: dict[str, Any] = {}
         for minibatch in minibatches(rollout):
