@@ -16,6 +16,7 @@ import inspect
 import math
 import os
 import re
+import sys
 import types
 import warnings
 from collections.abc import Iterable
@@ -87,6 +88,11 @@ def read_config(path: str) -> tuple[EasyDict, EasyDict]:
         raise ConfigError(f"config file '{path}' does not exist (working directory: {os.getcwd()})")
     module = types.ModuleType("_ding_user_config")
     module.__file__ = os.path.abspath(path)
+    # as `python cfg.py` would: the modules beside the config (a user's env named in import_names) import; appended,
+    # so a file there never shadows an installed package
+    folder = os.path.dirname(module.__file__)
+    if folder not in sys.path:
+        sys.path.append(folder)
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()

@@ -82,7 +82,8 @@ def import_modules(names: Iterable[str], where: str = "import_names") -> None:
         except Exception as err:  # any failure in a user module is reported with the key that named it
             raise ImportError(
                 f"{where}: could not import module '{name}' ({type(err).__name__}: {err}). "
-                f"Check the module path and that it imports on its own (python -c 'import {name}')."
+                f"Check the module path and that it imports on its own (python -c 'import {name}'); a module of your "
+                f"own must be importable from sys.path: beside the config file, or on PYTHONPATH."
             ) from err
 
 

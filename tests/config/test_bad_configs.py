@@ -103,3 +103,33 @@ def test_bad_config(which, key, value, words, tmp_path, monkeypatch, capsys):
 
 def test_there_are_at_least_30_cases():
     assert len(CASES) >= 30
+
+
+def test_a_module_beside_the_config_file_imports_from_any_folder(tmp_path, monkeypatch):
+    """As `python cfg.py` finds the modules beside it, so does `ding -c cfg.py` run from elsewhere (a user's env
+    named in import_names, kept next to its config)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "beside_my_config.py").write_text("IMPORTED = True\n")
+    shipped = os.path.join(REPO_ROOT, "dizoo/classic_control/cartpole/config/cartpole_dqn_config.py")
+    (tmp_path / "configs" / "cfg.py").write_text(
+        f"from runpy import run_path\nglobals().update(run_path({shipped!r}))\n"
+        "create_config.policy.import_names = ['beside_my_config']\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    script = (
+        "import sys\nfrom ding.config import compile_config, read_config\n"
+        "main, create = read_config(sys.argv[1])\ncompile_config(main, create_cfg=create, save_cfg=False)\n"
+        "print('beside_my_config' in sys.modules)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "../configs/cfg.py"],
+        cwd=tmp_path / "elsewhere", env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "True"
