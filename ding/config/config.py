@@ -400,8 +400,19 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
         env.close()
     model = cfg.policy.model
     if model.get("obs_shape", 0) is None:
-        shape = tuple(int(n) for n in obs_space.shape)
-        model.obs_shape = shape[0] if len(shape) == 1 else list(shape)
+        from ding.envs.env import space_shape_dtype
+
+        try:
+            shape = space_shape_dtype(obs_space)[0]
+        except TypeError as err:  # Dict, Tuple ...: no fixed-shape array to batch
+            raise ConfigError(f"env type '{cfg.env.type}': {err}") from None
+        if not shape:  # Discrete: one integer per observation, which no model here reads as features
+            raise ConfigError(
+                f"env type '{cfg.env.type}': the observation space {obs_space} gives one integer per observation; "
+                f"the models here take vector or image observations: one-hot it in an env wrapper (a Box of "
+                f"{getattr(obs_space, 'n', 'n')} zeros and ones)"
+            )
+        model.obs_shape = shape[0] if len(shape) == 1 else [int(n) for n in shape]
     if model.get("action_shape", 0) is None:
         if hasattr(action_space, "n"):
             model.action_shape = int(action_space.n)

@@ -1,6 +1,7 @@
 """Omitted model shapes come from the env's spaces; given ones are kept (and checked against the env later)."""
 
 import copy
+import re
 
 import pytest
 
@@ -43,4 +44,20 @@ def test_an_env_that_cannot_tell_is_a_config_error():
     create.env = dict(type="gym")
     main.env.env_id = "NoSuchEnv-v0"
     with pytest.raises(ConfigError, match="NoSuchEnv-v0"):
+        compile_config(main, create_cfg=create, save_cfg=False)
+
+
+@pytest.mark.parametrize(
+    "env_id, says",
+    [
+        ("Blackjack-v1", "the observation space must have a fixed shape and dtype"),  # Tuple(Discrete, ...)
+        ("FrozenLake-v1", "the observation space Discrete(16) gives one integer per observation"),
+    ],
+)
+def test_observations_no_model_here_reads_are_one_config_error(env_id, says):
+    main, create = cartpole()
+    main.policy.model.pop("obs_shape"), main.policy.model.pop("action_shape")
+    create.env = dict(type="gym")
+    main.env = dict(env_id=env_id, stop_value=1)
+    with pytest.raises(ConfigError, match=f"env type .gym.: .*{re.escape(says)}"):
         compile_config(main, create_cfg=create, save_cfg=False)
