@@ -87,6 +87,8 @@ class Policy:
     # the gymnasium action spaces the policy acts in ('Discrete', 'Box'), each with the setting that selects it
     # ('': none needed); checked against the env's by check_model. Empty: the policy does not say.
     action_space_types: dict[str, str] = {}
+    # True: the policy's Box actions are a tanh's [-1, 1] mapped to the env's bounds (SAC, TD3, DDPG): they must be finite
+    bounded_actions = False
     # (section, key) counts that policy.global_batch divides over the ranks (totals in the config, per rank in runs)
     per_rank_keys: tuple[tuple[str, str], ...] = (("learn", "batch_size"), ("collect", "n_sample"))
 
@@ -561,6 +563,15 @@ class Policy:
         """A ConfigError when the env's action space is of another kind than the policy acts in (no model shape can
         fix that): it names the policy types that take the env's actions."""
         needed, env_type = self._action_space_type(), _space_type(action_space)
+        if needed == env_type == "Box" and self.bounded_actions:
+            bounds = np.concatenate([np.ravel(action_space.low), np.ravel(action_space.high)])
+            if not np.isfinite(bounds).all():
+                raise ConfigError(
+                    f"policy type '{self._cfg.get('type') or type(self).__name__}' acts in [-1, 1], mapped linearly "
+                    f"to the env's action bounds, and draws its random collection uniformly between them; the env's "
+                    f"action space {action_space} has infinite bounds: give its Box the finite low/high its actions "
+                    f"take"
+                )
         if needed is None or needed == env_type:
             return
         fits = []

@@ -36,6 +36,7 @@ from ding.utils.registry import POLICY_REGISTRY
 class DDPGPolicy(Policy):
     default_model = "qac"
     action_space_types = {"Box": ""}
+    bounded_actions = True
     model_call = {"mode": "compute_actor"}
     model_output = {"action": "(batch, *action_shape)"}  # checked by check_model
     optimizer_attributes = {"optimizer_actor": "_actor_optimizer", "optimizer_critic": "_critic_optimizer"}

@@ -44,6 +44,7 @@ from ding.utils.registry import MODEL_REGISTRY, POLICY_REGISTRY
 class SACPolicy(Policy):
     default_model = "qac"
     action_space_types = {"Box": ""}
+    bounded_actions = True
     model_call = {"mode": "compute_actor"}
     model_output = {"mu": "(batch, *action_shape)", "log_sigma": "(batch, *action_shape)"}  # checked by check_model
     optimizer_attributes = {

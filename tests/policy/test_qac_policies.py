@@ -246,3 +246,16 @@ def test_a_discrete_env_is_refused_naming_the_policies_for_discrete_actions(algo
         named.split(", ")
     )
     assert not {"sac", "td3", "ddpg"} & set(named.split(", "))
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_a_box_without_finite_bounds_is_refused_before_any_action(algo):
+    import gymnasium
+
+    policy, _ = build(algo)
+    obs = np.zeros((2, 3), dtype=np.float32)
+    with pytest.raises(ConfigError, match=rf"policy type '{algo}' acts in \[-1, 1\].*has infinite bounds"):
+        policy.check_model(obs, gymnasium.spaces.Box(-np.inf, np.inf, (1,), np.float32))
+    with pytest.raises(ConfigError, match="has infinite bounds"):
+        policy.check_model(obs, gymnasium.spaces.Box(np.array([-1.0]), np.array([np.inf]), dtype=np.float32))
+    assert policy.check_model(obs, gymnasium.spaces.Box(-2.0, 2.0, (1,), np.float32)) is None  # Pendulum's: fits
