@@ -230,3 +230,24 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 def run_main(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> NoReturn:
     """A script's end: call ``fn(*args, **kwargs)`` and exit with :func:`call_reporting_errors`' code."""
     sys.exit(call_reporting_errors(fn, *args, **kwargs))
+
+
+def ddp_script_call(main: Callable[[], Any], description: str) -> tuple:
+    """What a DDP script's ``run_main(*ddp_script_call(main, description))`` calls, from its command line: ``main``
+    as this process's rank (under torchrun, torch.distributed.launch, srun, mpirun, or alone), or with ``--spawn N``
+    ``spawn(run_main, N, main)``, N ranks started here (torch.multiprocessing.spawn; a rank's one-line error and
+    spawn's refusal exit 2)."""
+    from ding.utils.dist import process_count, spawn
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--spawn",
+        type=process_count,
+        default=None,
+        metavar="N",
+        help="start N ranks on this host (torch.multiprocessing.spawn) instead of under a launcher",
+    )
+    # python -m torch.distributed.launch passes --local-rank=N (older torch: --local_rank=N); LOCAL_RANK holds it too
+    parser.add_argument("--local-rank", "--local_rank", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    return (main,) if args.spawn is None else (spawn, run_main, args.spawn, main)

@@ -30,23 +30,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import argparse
-
     from ding.entry import run_main
-    from ding.utils.dist import process_count, spawn
+    from ding.entry.script import ddp_script_call
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--spawn",
-        type=process_count,
-        default=None,
-        metavar="N",
-        help="start N ranks on this host (torch.multiprocessing.spawn) instead of under a launcher",
-    )
-    # python -m torch.distributed.launch passes --local-rank=N (older torch: --local_rank=N); LOCAL_RANK holds it too
-    parser.add_argument("--local-rank", "--local_rank", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.spawn is None:
-        run_main(main)
-    else:  # a rank's exit code (2: its one-line error) is the script's; so is spawn's refusal (one line, 2)
-        run_main(spawn, run_main, args.spawn, main)
+    run_main(*ddp_script_call(main, __doc__.splitlines()[0]))  # --spawn N: N ranks here; else this launcher's rank
