@@ -266,13 +266,48 @@ def test_a_sampled_list_missing_keys_or_hand_made_or_none_is_refused(tmp_path):
         item.pop("reward")
     with pytest.raises(TypeError, match=r"replay_buffer.sample's list.*transition 0 lacks \['reward'\]"):
         learner.train(popped, collector.envstep)
-    hand_made = [dict(obs=np.zeros(4, np.float32), action=0, reward=1.0, next_obs=np.zeros(4), done=False)] * 4
-    with pytest.raises(TypeError, match=r"replay_buffer.sample's list.*lacks \['discount', 'weight'\]"):
-        learner.train(hand_made, 0)
+    no_done = [dict(obs=np.zeros(4, np.float32), action=0, reward=1.0, next_obs=np.zeros(4))] * 4
+    with pytest.raises(TypeError, match=r"replay_buffer.sample's list.*lack \['discount'\] \(or DI-engine's 'done'"):
+        learner.train(no_done, 0)
     with pytest.raises(TypeError, match="learner.train got None .replay_buffer.sample returns None"):
         learner.train(None, 0)
     with pytest.raises(TypeError, match="empty list"):
         learner.train([], 0)
+    assert learner.train_iter == 0
+
+
+def test_a_hand_made_list_without_weight_and_with_dones_trains_as_di_engine_reads_it(tmp_path):
+    """DI-engine's hand-made transitions hold 'done', not ding's 'discount', and no 'weight': a single-step policy
+    trains on them with discount gamma * (1 - done) and weight 1, exactly as on the explicit keys; an n-step
+    policy refuses 'done' (it cannot stand for a k-step discount)."""
+    rng = np.random.default_rng(0)
+    items = [
+        dict(
+            obs=rng.standard_normal(4).astype(np.float32),
+            action=int(rng.integers(2)),
+            reward=float(rng.random()),
+            next_obs=rng.standard_normal(4).astype(np.float32),
+            done=bool(i % 3 == 0),
+        )
+        for i in range(8)
+    ]
+    losses = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        cfg, policy, learner, *_ = dqn_components(tmp_path / str(explicit))
+        gamma = learner.policy.get_attribute("discount_factor")
+        data = [
+            {**item, "discount": np.float32(0.0 if item["done"] else gamma), "weight": np.float32(1.0)}
+            if explicit
+            else dict(item)
+            for item in items
+        ]
+        losses.append(learner.train(data, 0))
+        assert learner.train_iter == 1
+    assert float(losses[0]["total_loss"]) == float(losses[1]["total_loss"])
+    cfg, policy, learner, *_ = dqn_components(tmp_path / "nstep", nstep=3)
+    with pytest.raises(TypeError, match=r"'done' stands for the discount of single-step returns only.*nstep=3"):
+        learner.train([dict(item) for item in items], 0)
     assert learner.train_iter == 0
 
 

@@ -34,6 +34,9 @@ from ding.utils.malloc import tune_malloc
 from ding.worker.transitions import TransitionList, stack_transitions
 
 SAMPLE_KEYS = ("obs", "action", "reward", "next_obs", "discount", "weight")  # what an off-policy train step reads
+# what a list's dicts must hold (a hand-made list, as DI-engine's, may leave out the importance weight, and give a
+# single-step policy DI-engine's 'done' instead of 'discount': see BaseLearner._hand_made_keys)
+REQUIRED_SAMPLE_KEYS = ("obs", "action", "reward", "next_obs")
 
 
 class BaseLearner:
@@ -169,11 +172,12 @@ class BaseLearner:
         minibatches = self._policy.minibatches
         if minibatches is None:
             try:
-                batch = stack_transitions(data, required=SAMPLE_KEYS)
+                batch = self._hand_made_keys(stack_transitions(data, required=REQUIRED_SAMPLE_KEYS))
             except (TypeError, ValueError) as err:
                 raise TypeError(
                     f"learner.train takes replay_buffer.sample's list, whose dicts hold {list(SAMPLE_KEYS)} (reward: "
-                    f"the n-step return, discount: the bootstrap factor); {err}. Shape rewards by editing the "
+                    f"the n-step return, discount: the bootstrap factor; weight may be left out; a single-step "
+                    f"policy also takes DI-engine's 'done' for 'discount'); {err}. Shape rewards by editing the "
                     f"sampled dicts' values (x['reward'] = ...), keeping their keys"
                 ) from None
             stats = self._train_step(batch, envstep)
@@ -191,6 +195,27 @@ class BaseLearner:
         for minibatch in minibatches(rollout):
             stats = self._train_step(minibatch, envstep)
         return stats
+
+    def _hand_made_keys(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``batch`` with the keys a hand-made list may leave out, as DI-engine's policies read such lists: no
+        ``weight``: ones (no importance correction); no ``discount`` but ``done`` (single-step returns only):
+        gamma * (1 - done). Raises ValueError for a list that has neither."""
+        size = len(batch["reward"])
+        if "discount" not in batch:
+            spec = self._policy.data_spec()
+            if "done" not in batch:
+                raise ValueError("its dicts lack ['discount'] (or DI-engine's 'done', for a single-step policy)")
+            if spec.nstep != 1:
+                raise ValueError(
+                    f"its dicts hold 'done' but no 'discount': 'done' stands for the discount of single-step returns "
+                    f"only, and this policy learns from {spec.nstep}-step ones (nstep={spec.nstep}); give each dict "
+                    f"'discount' = gamma**k if the k-step return bootstraps, 0 if it ends in a termination"
+                )
+            done = np.asarray(batch["done"], dtype=np.float32).reshape(size)
+            batch = {**batch, "discount": (spec.discount_factor * (1.0 - done)).astype(np.float32)}
+        if "weight" not in batch:
+            batch = {**batch, "weight": np.ones(size, np.float32)}
+        return batch
 
     def _train_step(self, batch: Any, envstep: Optional[int]) -> dict[str, Any]:
         if envstep is not None:
