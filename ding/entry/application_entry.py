@@ -9,7 +9,14 @@ import torch
 
 from ding.config import ConfigError, compile_config
 from ding.entry.arguments import check_entry_arguments, check_output_folder, check_path_argument
-from ding.entry.run import ConfigInput, build_env_managers, build_evaluator, check_env_setting, load_input_config
+from ding.entry.run import (
+    ConfigInput,
+    build_env_managers,
+    build_evaluator,
+    check_env_setting,
+    checkpoint_mismatch,
+    load_input_config,
+)
 from ding.envs.normalize import EnvNormalizer
 from ding.utils.checkpoint import load_checkpoint
 from ding.utils.registry import POLICY_REGISTRY
@@ -81,8 +88,9 @@ def eval(  # noqa: A001 (DI-engine's name for this entry)
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model, enable_field=["eval"])
         try:
             policy.eval_mode.load_state_dict(state)
-        except RuntimeError as err:
-            raise ConfigError(f"checkpoint '{path}' does not fit the config's model: {err}") from None
+        except (RuntimeError, ValueError, KeyError) as err:
+            detail = checkpoint_mismatch(state, cfg.policy, err, own_model=model is not None)
+            raise ConfigError(f"checkpoint '{path}' does not fit the config's model: {detail}") from None
         evaluator = build_evaluator(
             cfg, evaluator_env, policy, logger, eval_seeds, _normalizer(cfg, evaluator_env, state, path)
         )

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import os
 import random
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -421,7 +422,11 @@ def setup_run(
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
         check_model_fits(policy, collector_env)
         checkpoint = resume_path or cfg.policy.learn.learner.hook.load_ckpt_before_run
-        resumed_iter = check_checkpoint_fits(policy, checkpoint, resume_path is not None) if checkpoint else 0
+        resumed_iter = (
+            check_checkpoint_fits(policy, cfg.policy, checkpoint, resume_path is not None, model is not None)
+            if checkpoint
+            else 0
+        )
         # the checks passed: only now is anything written
         requested = totals.exp_name
         exp_name, config_note = make_experiment_folder(totals, resume_path is not None, resumed_iter)
@@ -566,7 +571,7 @@ def load_named_checkpoint(path: str) -> dict:
         raise CheckpointError(err.path, err.problem, what=f"{KEY_LOAD_CKPT}: checkpoint") from None
 
 
-def check_checkpoint_fits(policy: Any, path: str, resume: bool) -> int:
+def check_checkpoint_fits(policy: Any, policy_cfg: EasyDict, path: str, resume: bool, own_model: bool = False) -> int:
     """Load the checkpoint a run starts from (``--resume``'s, or ``hook.load_ckpt_before_run``) into the policy
     built from this config, before anything is written: a changed network or policy type stops here, with the
     folder's total_config.py still the one the checkpoint was trained with. Returns the checkpoint's train_iter.
@@ -576,7 +581,7 @@ def check_checkpoint_fits(policy: Any, path: str, resume: bool) -> int:
     try:
         policy.learn_mode.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError) as err:
-        detail = str(err).strip() or type(err).__name__
+        detail = checkpoint_mismatch(state, policy_cfg, err, own_model)
         fix = (
             "resume with the config the run was trained with (its experiment folder's total_config.py), or start a "
             "new run without --resume"
@@ -587,6 +592,69 @@ def check_checkpoint_fits(policy: Any, path: str, resume: bool) -> int:
             f"checkpoint '{path}' does not fit this config's model and optimizers: {detail}; {fix}"
         ) from None
     return int(state.get("last_iter", 0))
+
+
+def _model_type(policy_cfg: Any) -> str:
+    """The model type a policy config builds: ``policy.model.type``, else the policy's default model."""
+    model = policy_cfg.get("model") or {}
+    if model.get("type"):
+        return str(model["type"])
+    try:
+        return str(POLICY_REGISTRY.get(policy_cfg.get("type")).default_model)
+    except (KeyError, AttributeError):
+        return "?"
+
+
+def checkpoint_mismatch(state: dict, policy_cfg: Any, err: BaseException, own_model: bool = False) -> str:
+    """Why a checkpoint's state does not load into a policy built from ``policy_cfg`` (the compiled
+    ``cfg.policy``), in one line: the policy and model types the checkpoint was trained with when they differ,
+    else the ``policy.model`` keys that differ, else torch's key and shape lists, shortened. ``own_model``: the
+    caller passed a model instance (the config's model keys do not describe it: only the policy types count)."""
+    saved = (state.get("config") or {}).get("policy") if isinstance(state.get("config"), dict) else None
+    if isinstance(saved, dict) and policy_cfg is not None:
+        before = (saved.get("type"), _model_type(saved))
+        after = (policy_cfg.get("type"), _model_type(policy_cfg))
+        if before[0] != after[0] or (before != after and not own_model):
+            return (
+                f"it was trained with policy.type='{before[0]}' (model '{before[1]}'); this config builds "
+                f"policy.type='{after[0]}'" + ("" if own_model else f" (model '{after[1]}')")
+            )
+        changes = (
+            []
+            if own_model
+            else config_changes(saved.get("model") or {}, policy_cfg.get("model") or {}, "policy.model.")
+        )
+        if changes:
+            return (
+                f"its model was built with other policy.model values (checkpoint -> this config): {'; '.join(changes)}"
+            )
+    return _shorten_load_error(err)
+
+
+def _shorten_load_error(err: BaseException) -> str:
+    """torch's ``load_state_dict`` error (a line per kind, every key) as one line: counts and the first keys."""
+    text = str(err).strip() or type(err).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return text
+    parts = []
+    for line in lines[1:]:
+        label, _, keys = line.partition(":")
+        if label.startswith("size mismatch for"):
+            continue
+        names = [key.strip().strip('"') for key in keys.rstrip(". ").split(",") if key.strip()]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        parts.append(f"{label.lower()}: {', '.join(names[:3])}{more}")
+    sizes = [line for line in lines[1:] if line.startswith("size mismatch for")]
+    if sizes:
+        first = re.match(
+            r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+            r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)",
+            sizes[0],
+        )
+        example = f" ({first.group(1)}: {first.group(2)} in the checkpoint, {first.group(3)} here)" if first else ""
+        parts.append(f"{len(sizes)} tensor(s) of another shape{example}")
+    return f"{lines[0].rstrip(':')}: {'; '.join(parts)}"
 
 
 def make_experiment_folder(cfg: EasyDict, resume: bool, resumed_iter: int = 0) -> tuple[str, Optional[str]]:

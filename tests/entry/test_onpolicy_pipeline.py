@@ -85,6 +85,50 @@ def test_eval_entry_on_a_ppo_checkpoint(cartpole_ppo, in_tmp, capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"eval_episode_return_mean: {mean}"
 
 
+def test_eval_of_a_ppo_checkpoint_with_another_config_names_what_differs(cartpole_ppo, cartpole_dqn, in_tmp):
+    """One line naming the policy/model types, or the model keys, the checkpoint was trained with; torch's key
+    lists (a line per kind, every key) only shortened, for a checkpoint without its config."""
+    import torch
+
+    main, create = cartpole_ppo
+    serial_pipeline_onpolicy((copy.deepcopy(main), copy.deepcopy(create)), seed=0, max_train_iter=2)
+    path = os.path.join(EXP, "ckpt", "final.pth.tar")
+    with pytest.raises(ConfigError) as err:
+        eval_entry(cartpole_dqn, seed=0, load_path=path)
+    assert str(err.value) == (
+        f"checkpoint '{path}' does not fit the config's model: it was trained with policy.type='ppo' (model 'vac'); "
+        f"this config builds policy.type='dqn' (model 'dqn')"
+    )
+    narrow = copy.deepcopy(main)
+    narrow.policy.model.encoder_hidden_size_list = [32, 64]
+    with pytest.raises(ConfigError, match=r"policy.model.encoder_hidden_size_list: \[64, 64\] -> \[32, 64\]$"):
+        eval_entry((narrow, copy.deepcopy(create)), seed=0, load_path=path)
+    state = torch.load(path, weights_only=True)
+    del state["config"]  # a checkpoint that does not say what trained it: torch's lists, shortened to one line
+    with pytest.raises(ConfigError) as err:
+        eval_entry((narrow, copy.deepcopy(create)), seed=0, state_dict=state)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(
+        "checkpoint 'state_dict' does not fit the config's model: Error(s) in loading state_dict for VAC: "
+        "3 tensor(s) of another shape (encoder.0.weight: [64, 4] in the checkpoint, [32, 4] here)"
+    )
+
+
+def test_shortened_load_errors_count_missing_and_unexpected_keys():
+    from torch import nn
+
+    from ding.entry.run import checkpoint_mismatch
+
+    with pytest.raises(RuntimeError) as err:
+        nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)).load_state_dict(
+            {f"{i}.{k}": v for i in (0, 5, 6, 7, 8) for k, v in nn.Linear(2, 3).state_dict().items()}
+        )
+    assert checkpoint_mismatch({"model": {}}, None, err.value) == (
+        "Error(s) in loading state_dict for Sequential: missing key(s) in state_dict: 1.weight, 1.bias; "
+        "unexpected key(s) in state_dict: 5.weight, 5.bias, 6.weight and 5 more"
+    )
+
+
 def test_config_errors(cartpole_ppo, cartpole_dqn, in_tmp):
     main, create = cartpole_ppo
     main.policy.collect.n_sample = 100  # not a multiple of the 8 collector envs: rounded up (as DI-engine's Ant)

@@ -159,7 +159,10 @@ def test_resume_with_another_network_is_refused_before_anything_is_written(cartp
     before = _folder(in_tmp / "run")
     cartpole_dqn[0].policy.model.encoder_hidden_size_list = [64, 64]
     with pytest.raises(
-        ConfigError, match="(?s)does not fit this config.s model and optimizers: .*size mismatch.*run without --resume"
+        ConfigError,
+        match=r"does not fit this config.s model and optimizers: its model was built with other policy.model values "
+        r"\(checkpoint -> this config\): policy.model.encoder_hidden_size_list: \[128, 128, 64\] -> \[64, 64\]; "
+        r"resume with the config .*run without --resume",
     ):
         _short_run(cartpole_dqn, 400, resume=True)
     assert _folder(in_tmp / "run") == before  # total_config.py, logs and checkpoints as the run left them
