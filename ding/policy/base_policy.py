@@ -514,7 +514,8 @@ class Policy:
             )
 
     # what the model must return, checked by check_model: the keyword arguments of the forward that acts
-    # (``{"mode": "compute_actor"}``) and key -> shape of the dict it returns; {}: the policy does not say
+    # (``{"mode": "compute_actor"}``) and key -> shape of the dict it returns ("(batch,)": one value per
+    # observation; any other: at least two dimensions, the batch first); {}: the policy does not say
     model_call: dict[str, Any] = {}
     model_output: dict[str, str] = {}
 
@@ -541,9 +542,10 @@ class Policy:
         missing = [key for key in self.model_output if key not in out]
         if missing:
             return f"{call} returned a dict with keys {sorted(out)}, without {missing}; {expects}"
-        for key in self.model_output:
+        for key, spec in self.model_output.items():
             value = out[key]
-            if not isinstance(value, torch.Tensor) or value.dim() < 2 or value.shape[0] != len(obs):
+            rank_ok = isinstance(value, torch.Tensor) and (value.dim() == 1 if spec == "(batch,)" else value.dim() >= 2)
+            if not rank_ok or value.shape[0] != len(obs):
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 return f"{call}['{key}'] for a batch of {len(obs)} observations is {shape}; {expects}"
             if not value.is_floating_point():

@@ -436,6 +436,14 @@ class PPOPolicy(Policy):
         self.timing["eval_forward"] += time.perf_counter() - start
         return action
 
+    model_call = {"mode": "compute_actor_critic"}
+
+    @property
+    def model_output(self) -> dict[str, str]:  # checked by check_model
+        if self._continuous:
+            return {"mu": "(batch, *action_shape)", "sigma": "(batch, *action_shape)", "value": "(batch,)"}
+        return {"logit": "(batch, n_actions)", "value": "(batch,)"}
+
     def check_model(self, obs: np.ndarray, action_space: Any) -> None:
         timing = dict(self.timing)  # a check before the run, not the run's inference time
         try:

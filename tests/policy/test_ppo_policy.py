@@ -199,3 +199,54 @@ def test_a_discrete_ppo_on_a_box_env_is_told_the_setting_that_fits():
         "space is Box(-1.0, 1.0, (1,), float32). Policy types for Box actions: "
     )
     assert "ppo (with policy.action_space='continuous')" in str(err.value)
+
+
+class _UserActorCritic(torch.nn.Module):
+    """A user's PPO model for CartPole: ``out(logit, value)`` is what ``forward(x, mode)`` returns."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.actor, self.critic, self.out = torch.nn.Linear(4, 2), torch.nn.Linear(4, 1), out
+
+    def forward(self, x, mode="compute_actor_critic"):
+        return self.out(self.actor(x), self.critic(x))
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        (lambda logit, value: logit, r"returned a Tensor; .*must return a dict with 'logit' of shape"),
+        (
+            lambda logit, value: {"logit": logit},
+            r"model\(obs, mode='compute_actor_critic'\) returned a dict with keys \['logit'\], without \['value'\]; "
+            r".*'logit' of shape \(batch, n_actions\) and 'value' of shape \(batch,\)",
+        ),
+        (
+            lambda logit, value: {"logit": logit, "value": value},
+            r"\['value'\] for a batch of 2 observations is \(2, 1\)",
+        ),
+    ],
+)
+def test_a_user_models_output_is_checked_against_what_ppo_reads(out, message):
+    import gymnasium
+
+    policy = POLICY_REGISTRY.get("ppo")(ppo_cfg().policy, model=_UserActorCritic(out))
+    with pytest.raises(ConfigError, match="the model does not fit policy 'ppo': .*" + message):
+        policy.check_model(np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Discrete(2))
+    fitting = _UserActorCritic(lambda logit, value: {"logit": logit, "value": value[:, 0]})
+    POLICY_REGISTRY.get("ppo")(ppo_cfg().policy, model=fitting).check_model(
+        np.zeros((2, 4), dtype=np.float32), gymnasium.spaces.Discrete(2)
+    )
+
+
+def test_a_continuous_ppo_model_must_give_sigma():
+    import gymnasium
+
+    from dizoo.classic_control.pendulum.config.pendulum_ppo_config import create_config, main_config
+
+    cfg = compile_config(copy.deepcopy(main_config), create_cfg=copy.deepcopy(create_config), save_cfg=False)
+    model = _UserActorCritic(lambda mu, value: {"mu": mu[:, :1], "value": value[:, 0]})
+    model.actor, model.critic = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    policy = POLICY_REGISTRY.get("ppo")(cfg.policy, model=model)
+    with pytest.raises(ConfigError, match=r"without \['sigma'\]; .*'mu' of shape \(batch, \*action_shape\)"):
+        policy.check_model(np.zeros((2, 3), dtype=np.float32), gymnasium.spaces.Box(-2, 2, (1,)))
