@@ -407,11 +407,7 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
         except TypeError as err:  # Dict, Tuple ...: no fixed-shape array to batch
             raise ConfigError(f"env type '{cfg.env.type}': {err}") from None
         if not shape:  # Discrete: one integer per observation, which no model here reads as features
-            raise ConfigError(
-                f"env type '{cfg.env.type}': the observation space {obs_space} gives one integer per observation; "
-                f"the models here take vector or image observations: one-hot it in an env wrapper (a Box of "
-                f"{getattr(obs_space, 'n', 'n')} zeros and ones)"
-            )
+            raise scalar_observation_error(cfg.env.type, obs_space)
         model.obs_shape = shape[0] if len(shape) == 1 else [int(n) for n in shape]
     if model.get("action_shape", 0) is None:
         if hasattr(action_space, "n"):
@@ -423,6 +419,16 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
                 f"policy.model.action_shape is omitted and the env's action space {action_space} has no size a "
                 f"policy here takes (Discrete or a flat Box); give it in policy.model"
             )
+
+
+def scalar_observation_error(env_type: str, obs_space: Any) -> ConfigError:
+    """The refusal of an observation space whose observations are single integers (Discrete): the shipped models
+    read feature vectors or images."""
+    return ConfigError(
+        f"env type '{env_type}': the observation space {obs_space} gives one integer per observation; the models "
+        f"here take vector or image observations: one-hot it in an env wrapper (a Box of "
+        f"{getattr(obs_space, 'n', 'n')} zeros and ones)"
+    )
 
 
 def rename_old_env_id(cfg: EasyDict) -> Optional[str]:

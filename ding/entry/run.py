@@ -32,7 +32,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config import ConfigError, compile_config, read_config
-from ding.config.config import config_to_source, make_exp_dir, save_config_file
+from ding.config.config import config_to_source, make_exp_dir, save_config_file, scalar_observation_error
 from ding.config.ddp import match_world
 from ding.policy.contract import DataSpec
 from ding.torch_utils.denormals import flush_denormals
@@ -420,7 +420,7 @@ def setup_run(
     torch_threads = torch.get_num_threads()  # limit_cpu_threads may lower it for the run; restored at the end
     try:
         policy = POLICY_REGISTRY.build(cfg.policy.type, cfg.policy, model=model)
-        check_model_fits(policy, collector_env)
+        check_model_fits(policy, collector_env, cfg.env.type, own_model=model is not None)
         checkpoint = resume_path or cfg.policy.learn.learner.hook.load_ckpt_before_run
         resumed_iter = (
             check_checkpoint_fits(policy, cfg.policy, checkpoint, resume_path is not None, model is not None)
@@ -503,12 +503,14 @@ def sample_observations(observation_space: Any, n: int = 2) -> np.ndarray:
     return np.stack([np.asarray(space.sample()) for _ in range(n)])
 
 
-def check_model_fits(policy: Any, env: Any) -> None:
+def check_model_fits(policy: Any, env: Any, env_type: str = "?", own_model: bool = False) -> None:
     """One forward pass of the policy's model on observations of the collector's env (``Policy.check_model``),
-    before anything is written. Under DDP every rank checks and every rank raises if any rank's check failed (a
+    before anything is written; a model built from the config is refused integer (Discrete) observations first. Under DDP every rank checks and every rank raises if any rank's check failed (a
     rank that went on alone would wait forever in the next collective)."""
     error: Optional[ConfigError] = None
     try:
+        if getattr(env.observation_space, "shape", None) == () and not own_model:  # a user's model may embed them
+            raise scalar_observation_error(env_type, env.observation_space)
         policy.check_model(sample_observations(env.observation_space), env.action_space)
     except ConfigError as err:
         error = err

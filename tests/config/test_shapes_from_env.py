@@ -61,3 +61,41 @@ def test_observations_no_model_here_reads_are_one_config_error(env_id, says):
     main.env = dict(env_id=env_id, stop_value=1)
     with pytest.raises(ConfigError, match=f"env type .gym.: .*{re.escape(says)}"):
         compile_config(main, create_cfg=create, save_cfg=False)
+
+
+def test_integer_observations_with_a_given_obs_shape_are_the_same_one_line_refusal(in_tmp):
+    """With obs_shape given, the env is not asked at compile time: the model check refuses Discrete observations
+    for a model built from the config, before anything is written; a model passed in is left to its own forward."""
+    import gymnasium
+    import numpy as np
+    import torch
+
+    from ding.entry import serial_pipeline
+    from ding.entry.run import check_model_fits
+    from ding.utils.registry import POLICY_REGISTRY
+
+    main, create = cartpole()
+    create.env = dict(type="gym")
+    main.env = dict(env_id="FrozenLake-v1", stop_value=1, collector_env_num=1, evaluator_env_num=1)
+    main.policy.model.update(obs_shape=16, action_shape=4)
+    main.exp_name = "frozen"
+    with pytest.raises(ConfigError, match=r"^env type 'gym': the observation space Discrete\(16\) gives one integer"):
+        serial_pipeline((copy.deepcopy(main), copy.deepcopy(create)), seed=0, max_env_step=10)
+    assert not (in_tmp / "frozen").exists()
+
+    class Embedded(torch.nn.Module):  # a user's model that reads the integers itself
+        def __init__(self):
+            super().__init__()
+            self.table = torch.nn.Embedding(16, 4)
+
+        def forward(self, obs):
+            return {"logit": self.table(obs.long())}
+
+    cfg = compile_config(main, create_cfg=create, save_cfg=False)
+    policy = POLICY_REGISTRY.get("dqn")(cfg.policy, model=Embedded())
+
+    class Spaces:  # what check_model_fits reads of the collector's manager
+        observation_space, action_space = gymnasium.spaces.Discrete(16), gymnasium.spaces.Discrete(4)
+
+    check_model_fits(policy, Spaces(), "gym", own_model=True)
+    assert np.asarray(policy.eval_mode.forward(np.array([0, 5]))).shape == (2,)
