@@ -55,10 +55,30 @@ class EnsembleCritic(nn.Module):
         for size_in, size_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [EnsembleLinear(members, size_in, size_out), make_activation(activation)]
         layers.append(EnsembleLinear(members, hidden_size, 1))
+        self.members = members
         self.net = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1).t()
+        """``self.net`` applied layer by layer without a module call each (on these small networks the calls cost
+        as much as the arithmetic; hooks on the layers are not run): one critic as plain matrix products on
+        (in, out) views of its weights, several as batched products on the input expanded to (K, B, in)."""
+        x = torch.cat([obs, action], dim=-1)
+        one = self.members == 1
+        if not one:
+            x = x.expand(self.members, *x.shape)
+        for layer in self.net:
+            kind = type(layer)
+            if kind is EnsembleLinear:
+                weight, bias = layer.weight, layer.bias
+                if one:
+                    x = torch.addmm(bias.reshape(1, -1), x, weight.reshape(weight.shape[1], weight.shape[2]))
+                else:
+                    x = torch.baddbmm(bias, x, weight)
+            elif kind is nn.ReLU:
+                x = torch.relu(x)
+            else:
+                x = layer(x)
+        return x if one else x.squeeze(-1).t()
 
 
 @MODEL_REGISTRY.register("qac")

@@ -255,9 +255,8 @@ class Policy:
         loss.backward()
         if grad_sync is not None:
             grad_sync.sync()
-        finite = finite_gradients(optimizer, params)
-        if grad_sync is None:
-            finite = finite & torch.isfinite(loss.detach())
+        # under DDP the verdict is the averaged gradients' alone (a rank's own loss would let the ranks disagree)
+        finite = finite_gradients(optimizer, params, loss if grad_sync is None else None)
         if self._defers_finite_check(optimizer, finite.device):
             return self._step_unless_flagged(optimizer, params, finite, grad_clip_type, grad_clip_value)
         if not bool(finite):

@@ -314,16 +314,18 @@ class FlatAdam(EagerAdam):
             if flat is not None:
                 flat.adopt_state(self.state, group)
 
-    def grads_finite(self) -> torch.Tensor:
-        """Whether every gradient is finite, as a 0-dim bool tensor (no host sync): one sum per flat group (a sum
-        is finite exactly when its terms are, short of overflowing past 3e38 in float32)."""
-        parts = []
+    def grads_finite(self, loss: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Whether every gradient (and ``loss``, when given) is finite, as a 0-dim bool tensor (no host sync): one
+        sum per flat group, added up with the loss and tested once (a sum is finite exactly when its terms are,
+        short of overflowing past 3e38 in float32: an overflow reads as non-finite)."""
+        total = None if loss is None else loss.detach()
         for group, flat in zip(self.param_groups, self._flat_groups(), strict=True):
             if flat is not None and flat.grads_in_place():
-                parts.append(flat.grad.sum().reshape(1))
+                part = flat.grad.sum()
             else:
-                parts.append(_grad_norms(group["params"]))
-        return torch.cat(parts).isfinite().all()
+                part = _grad_norms(group["params"]).sum()
+            total = part if total is None else total + part
+        return torch.isfinite(total) if total is not None else torch.ones((), dtype=torch.bool)
 
 
 def _grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
@@ -334,12 +336,15 @@ def _grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch._foreach_norm(grads))
 
 
-def finite_gradients(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) -> torch.Tensor:
-    """Whether every gradient of ``params`` (the parameters of ``optimizer``) is finite: a 0-dim bool tensor, no
-    host sync; one reduction per flat buffer for a :class:`FlatAdam`."""
+def finite_gradients(
+    optimizer: torch.optim.Optimizer, params: list[torch.Tensor], loss: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """Whether every gradient of ``params`` (the parameters of ``optimizer``), and ``loss`` when given, is finite:
+    a 0-dim bool tensor, no host sync; one reduction per flat buffer for a :class:`FlatAdam`, one test for all."""
     if isinstance(optimizer, FlatAdam):
-        return optimizer.grads_finite()
-    return _grad_norms(params).isfinite().all()
+        return optimizer.grads_finite(loss)
+    total = _grad_norms(params).sum()  # norms are >= 0: their sum is finite exactly when each is
+    return torch.isfinite(total if loss is None else total + loss.detach())
 
 
 def build_adam(

@@ -88,3 +88,24 @@ def test_continuous_qac_refuses_di_engine_s_encoder_keys_by_name(key, value):
 
     with pytest.raises(ValueError, match=f"ContinuousQAC\\({key}="):
         ContinuousQAC(3, 1, "regression", **{key: value})
+
+
+@pytest.mark.parametrize("twin", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "LeakyReLU(negative_slope=0.2)"])
+def test_the_critics_layerwise_forward_equals_its_modules_called_in_turn(twin, activation):
+    """EnsembleCritic.forward skips the per-layer module calls (one critic: plain matrix products): the same Q
+    and gradients as calling ``net`` module by module on the expanded input."""
+    torch.manual_seed(0)
+    model = QAC(3, 2, "regression", twin_critic=twin, critic_head_hidden_size=16, activation=activation)
+    obs, action = torch.randn(9, 3), torch.rand(9, 2) * 2 - 1
+    critic = model.critic
+    q = critic(obs, action)
+    q.pow(2).sum().backward()
+    fast = [p.grad.clone() for p in critic.parameters()]
+    critic.zero_grad()
+    x = torch.cat([obs, action], -1)
+    slow = critic.net(x.expand(critic.members, *x.shape)).squeeze(-1).t()
+    slow.pow(2).sum().backward()
+    assert q.shape == slow.shape == (9, 2 if twin else 1)
+    assert torch.allclose(q, slow, atol=1e-6)
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast, critic.parameters(), strict=True))
