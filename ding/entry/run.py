@@ -176,6 +176,7 @@ class Run:
     cfg: EasyDict
     resume_path: Optional[str]  # the checkpoint to resume from (None: a new run)
     resume_note: Optional[str]  # why resume takes another checkpoint than latest.pth.tar (a warning), or None
+    resume_state: Optional[dict]  # that checkpoint, as read at start-up (not read again); dropped once loaded
     start: float  # time.perf_counter() when the pipeline started
     rank_seed: int  # seed + rank: every rank collects different data
     collector_env: Any
@@ -228,7 +229,8 @@ class Run:
         learner, collector = self.learner, self.collector
         if self.resume_note:
             self.logger.warning(self.resume_note)
-        state = learner.load_checkpoint(self.resume_path)
+        state = learner.load_checkpoint(self.resume_path, state=self.resume_state)
+        self.resume_state = None
         if get_rank() != 0:  # the checkpoint holds rank 0's generators: other ranks derive their own
             set_global_seed(self.rank_seed + 7919 * learner.train_iter)
             collector.reseed(self.rank_seed + 7919 * learner.train_iter)
@@ -396,7 +398,7 @@ def setup_run(
     start = time.perf_counter()
     flush_denormals()  # before any model is built: torch's threads, started later, inherit it
     rank, main_process = get_rank(), is_main_process()
-    cfg, resume_path, resume_note = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
+    cfg, resume_path, resume_note, start_state = prepare_config(input_cfg, seed, resume, on_policy, world_size_rule)
     if max_env_step is None:  # the config's budget (a protocol such as Atari 100k states it) when none is given
         max_env_step = cfg.get("max_env_step")
     totals = copy.deepcopy(cfg)  # what total_config.py holds: the totals, not this rank's share
@@ -423,7 +425,9 @@ def setup_run(
         check_model_fits(policy, collector_env, cfg.env.type, own_model=model is not None)
         checkpoint = resume_path or cfg.policy.learn.learner.hook.load_ckpt_before_run
         resumed_iter = (
-            check_checkpoint_fits(policy, cfg.policy, checkpoint, resume_path is not None, model is not None)
+            check_checkpoint_fits(
+                policy, cfg.policy, checkpoint, start_state, resume_path is not None, model is not None
+            )
             if checkpoint
             else 0
         )
@@ -445,6 +449,7 @@ def setup_run(
             cfg=cfg,
             resume_path=resume_path,
             resume_note=resume_note,
+            resume_state=start_state if resume_path is not None else None,
             start=start,
             rank_seed=rank_seed,
             collector_env=collector_env,
@@ -528,12 +533,13 @@ def prepare_config(
     resume: bool,
     on_policy: bool,
     world_size_rule: WorldSizeRule = split_over_ranks,
-) -> tuple[EasyDict, Optional[str], Optional[str]]:
+) -> tuple[EasyDict, Optional[str], Optional[str], Optional[dict]]:
     """Compile and check the config; writes nothing (:func:`make_experiment_folder` does, once the model is checked).
 
     The world-size rule is tried on a copy, the config rendered as a file once and a checkpoint to load read, so a
     config that cannot run or cannot be saved fails here. Returns the compiled config (totals, not one rank's
-    share) and, when resuming, the checkpoint to continue from and why it is not the latest (a warning, or None).
+    share); when resuming, the checkpoint to continue from and why it is not the latest (a warning, or None); and
+    the state of the checkpoint the run starts from (resume's, or ``hook.load_ckpt_before_run``'s), or None.
     """
     main_cfg, create_cfg = load_input_config(input_cfg)
     if resume:
@@ -551,7 +557,7 @@ def prepare_config(
     check_same_config(cfg)  # renders the config as a file under DDP; alone, render it here
     if get_world_size() == 1:
         config_to_source(cfg)  # raises ConfigError for a value a config file cannot hold
-    resume_path, resume_note = find_resume_checkpoint(cfg) if resume else (None, None)
+    resume_path, resume_note, state = find_resume_checkpoint(cfg) if resume else (None, None, None)
     if resume_path is not None and get_world_size() > 1:  # on a shared folder every rank finds the same one
         reference = broadcast_object(os.path.basename(resume_path))
         if reference != os.path.basename(resume_path):
@@ -561,8 +567,8 @@ def prepare_config(
             )
     hook = cfg.policy.learn.learner.hook
     if not resume and hook.load_ckpt_before_run:  # read before anything is written: a bad file leaves no folder
-        load_named_checkpoint(hook.load_ckpt_before_run)
-    return cfg, resume_path, resume_note
+        state = load_named_checkpoint(hook.load_ckpt_before_run)
+    return cfg, resume_path, resume_note, state
 
 
 def load_named_checkpoint(path: str) -> dict:
@@ -573,13 +579,16 @@ def load_named_checkpoint(path: str) -> dict:
         raise CheckpointError(err.path, err.problem, what=f"{KEY_LOAD_CKPT}: checkpoint") from None
 
 
-def check_checkpoint_fits(policy: Any, policy_cfg: EasyDict, path: str, resume: bool, own_model: bool = False) -> int:
+def check_checkpoint_fits(
+    policy: Any, policy_cfg: EasyDict, path: str, state: Optional[dict], resume: bool, own_model: bool = False
+) -> int:
     """Load the checkpoint a run starts from (``--resume``'s, or ``hook.load_ckpt_before_run``) into the policy
     built from this config, before anything is written: a changed network or policy type stops here, with the
     folder's total_config.py still the one the checkpoint was trained with. Returns the checkpoint's train_iter.
 
     :raises ConfigError: the checkpoint's model or optimizer state does not fit this config's."""
-    state = load_checkpoint(path)
+    if state is None:
+        state = load_checkpoint(path)
     try:
         policy.learn_mode.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError) as err:
@@ -744,9 +753,9 @@ def check_same_config(cfg: EasyDict) -> None:
     )
 
 
-def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:
-    """The checkpoint a resumed run continues from, read once to be sure it is intact, and a warning when it is not
-    the one resume would take first.
+def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str], dict]:
+    """The checkpoint a resumed run continues from, a warning when it is not the one resume would take first, and
+    its state: read once here, to be sure it is intact, and not again (the model check and the resume use it).
 
     ``hook.load_ckpt_before_run`` when set (it must be readable: the user named it). Otherwise
     ``<exp>/ckpt/latest.pth.tar``; when that is missing, truncated or corrupt, the newest intact ``*.pth.tar`` of
@@ -759,9 +768,9 @@ def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:
         path = hook.load_ckpt_before_run
         if not os.path.isfile(path):
             raise ConfigError(f"resume: policy.learn.learner.hook.load_ckpt_before_run='{path}' does not exist")
-        load_named_checkpoint(path)  # CheckpointError (exit 2) naming the key and file when it is damaged
+        state = load_named_checkpoint(path)  # CheckpointError (exit 2) naming the key and file when it is damaged
         hook.load_ckpt_before_run = ""  # loaded by Run._resume with all its state, not by the learner's hook
-        return os.path.realpath(path), None
+        return os.path.realpath(path), None, state
     ckpt_dir = os.path.join(cfg.exp_name, "ckpt")
     latest = os.path.join(ckpt_dir, LATEST)
     candidates = _resume_candidates(ckpt_dir)
@@ -783,7 +792,7 @@ def find_resume_checkpoint(cfg: EasyDict) -> tuple[str, Optional[str]]:
                 f"resume: checkpoint {'; '.join(unreadable)}. Resuming from the newest intact checkpoint, '{path}' "
                 f"(train_iter {state.get('last_iter', '?')})"
             )
-        return os.path.realpath(path), note
+        return os.path.realpath(path), note, state
     raise ConfigError(
         f"resume: no intact checkpoint in '{ckpt_dir}': {'; '.join(unreadable)}. Start without --resume to begin "
         f"a new run, or set policy.learn.learner.hook.load_ckpt_before_run to a good checkpoint"

@@ -218,3 +218,23 @@ def test_a_new_run_beside_an_earlier_one_says_where_it_writes(cartpole_dqn, in_t
     log = (in_tmp / "run_2" / "log" / "train.log").read_text()
     assert "'run' holds an earlier run, kept as it is: this run writes 'run_2' (--resume" in log
     assert "holds an earlier run" not in (in_tmp / "run" / "log" / "train.log").read_text()
+
+
+def test_a_resume_reads_its_checkpoint_once(cartpole_dqn, in_tmp, monkeypatch):
+    """The integrity read at start-up is the one the model check and the resume itself use."""
+    import ding.entry.run as run_module
+    import ding.worker.learner.base_learner as learner_module
+    from ding.utils import checkpoint as checkpoint_module
+
+    _short_run(cartpole_dqn, 200)
+    reads = []
+
+    def counting(path, *args, **kwargs):
+        reads.append(os.path.realpath(path))
+        return checkpoint_module.load_checkpoint(path, *args, **kwargs)
+
+    for module in (run_module, learner_module):
+        monkeypatch.setattr(module, "load_checkpoint", counting)
+    _short_run(cartpole_dqn, 300, resume=True)
+    latest = os.path.realpath(in_tmp / "run" / "ckpt" / "latest.pth.tar")
+    assert reads.count(latest) == 1

@@ -349,9 +349,13 @@ class BaseLearner:
             )
         return hooks[name]()
 
-    def load_checkpoint(self, path: str, restore_extras: bool = True) -> dict[str, Any]:
-        """Load the policy state, the counters and (``restore_extras``) the registered extras from a checkpoint."""
-        state = load_checkpoint(path)
+    def load_checkpoint(
+        self, path: str, restore_extras: bool = True, state: Optional[dict[str, Any]] = None
+    ) -> dict[str, Any]:
+        """Load the policy state, the counters and (``restore_extras``) the registered extras from a checkpoint
+        (``state``: the file at ``path`` already read, not read again)."""
+        if state is None:
+            state = load_checkpoint(path)
         self._policy.load_state_dict(state)
         self.train_iter = int(state.get("last_iter", 0))
         self.envstep = int(state.get("envstep", 0))
