@@ -25,6 +25,7 @@ from typing import Any, NoReturn, Optional
 
 EXIT_CONFIG_ERROR = 2  # bad config, launcher environment, checkpoint path or arguments: nothing trained or written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_NONFINITE = 4  # training stopped at a NaN/inf loss or gradient (policy.learn.skip_nonfinite_step=False)
 
 
 def count(text: str) -> int:
@@ -81,7 +82,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, several_seeds: bool 
             action="append",
             default=None,
             help="seed (default 0); repeat it to train several seeds one after the other, each in "
-            "<exp-name or config name>_result/seed<N>/ (DI-engine's layout)",
+            "<config name>_result/seed<N>/ (DI-engine's layout; with --exp-name NAME: NAME/seed<N>/NAME/)",
         )
     else:
         parser.add_argument(
@@ -182,14 +183,15 @@ def _binding_problem(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Optio
 def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Call ``fn(*args, **kwargs)`` and return the exit code: 0; :data:`EXIT_CONFIG_ERROR` after an error the user
     can fix, reported as one ``ding: error: ...`` line on stderr (an env that returned what ding refuses, an env
-    worker that failed for good included: :class:`EnvValueError`, :class:`EnvWorkerError`); :data:`EXIT_INTERRUPTED`
-    on Ctrl-C; 1 after an exception raised in an env's own code (its traceback, then one line naming the env and the
+    worker that failed for good included: :class:`EnvValueError`, :class:`EnvWorkerError`); :data:`EXIT_NONFINITE`
+    after a NaN/inf training step that stopped the run (one line too); :data:`EXIT_INTERRUPTED` on Ctrl-C; 1 after an exception raised in an env's own code (its traceback, then one line naming the env and the
     phase, and what was kept). Other exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption:
     75, a stopped peer: 3) passes."""
     # imported here: `ding --help` and a script's argument errors do not pay for them
     from ding.config import ConfigError
     from ding.envs.env import EnvValueError
     from ding.envs.env_manager.worker_faults import EnvWorkerError
+    from ding.policy.base_policy import NonFiniteError
     from ding.utils.dist import DistConfigError
 
     problem = _binding_problem(fn, args, kwargs)
@@ -205,6 +207,9 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
         # (the message holds the worker's traceback, if any: the env's own code)
         print(f"ding: error: {err}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR
+    except NonFiniteError as err:  # the step was not applied: the run's checkpoints hold no NaN/inf
+        print(f"ding: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_NONFINITE
     except KeyboardInterrupt:
         print("ding: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

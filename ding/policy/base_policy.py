@@ -269,9 +269,10 @@ class Policy:
                     if p.grad is not None and not bool(torch.isfinite(p.grad).all())
                 ]
                 optimizer.zero_grad(set_to_none=grad_sync is None)
+                named = f"{bad[:4]}{f' and {len(bad) - 4} more' if len(bad) > 4 else ''}" if bad else ""
                 raise NonFiniteError(
                     f"non-finite training step: loss={float(loss.detach())}, non-finite gradients in "
-                    f"{bad or 'no parameter (the loss itself)'}. The parameters were not updated and no checkpoint "
+                    f"{named or 'no parameter (the loss itself)'}. The parameters were not updated and no checkpoint "
                     f"holds this step. Set policy.learn.skip_nonfinite_step=True to skip such steps and count them."
                 )
             optimizer.zero_grad(set_to_none=grad_sync is None)

@@ -357,6 +357,8 @@ class PPOPolicy(Policy):
         if self._continuous:
             scalars["sigma_mean"] = out["sigma"].mean()
         scalars = {key: value.detach() for key, value in scalars.items()}
+        if self.nonfinite_steps:  # steps skipped so far (policy.learn.skip_nonfinite_step=True)
+            scalars["nonfinite_steps"] = float(self.nonfinite_steps)
         # The step's autograd graph outlives backward through these references; freeing it is the learner's own
         # work, so it happens here, inside the step's timing, not wherever the caller drops the results.
         del out, log_prob, entropy, advantage, policy_loss, info, value_loss, total_loss

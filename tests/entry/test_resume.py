@@ -238,3 +238,49 @@ def test_a_resume_reads_its_checkpoint_once(cartpole_dqn, in_tmp, monkeypatch):
     _short_run(cartpole_dqn, 300, resume=True)
     latest = os.path.realpath(in_tmp / "run" / "ckpt" / "latest.pth.tar")
     assert reads.count(latest) == 1
+
+
+NAN_AFTER_SCRIPT = """
+import sys, torch
+from dizoo.classic_control.cartpole.config.cartpole_dqn_config import main_config, create_config
+from ding.entry import serial_pipeline, run_main
+from ding.model import DQN
+
+class NanAfter(torch.nn.Module):  # a model whose logits turn NaN from its 11th training forward on
+    def __init__(self):
+        super().__init__()
+        self.m, self.n = DQN(obs_shape=4, action_shape=2, encoder_hidden_size_list=[32, 32]), 0
+    def forward(self, obs):
+        out = self.m(obs)
+        if torch.is_grad_enabled():
+            self.n += 1
+            if self.n > 10:
+                out = {**out, "logit": out["logit"] * float("nan")}
+        return out
+
+main_config.exp_name = "nan_run"
+main_config.env.stop_value = 10**6
+main_config.policy.learn.learner = dict(hook=dict(log_show_after_iter=20))
+main_config.policy.learn.skip_nonfinite_step = sys.argv[1] == "skip"
+run_main(serial_pipeline, (main_config, create_config), seed=0, model=NanAfter(), max_train_iter=50)
+"""
+
+
+@pytest.mark.parametrize("mode", ["stop", "skip"])
+def test_a_nan_training_step_ends_the_run_in_one_line_or_is_counted_in_whole_steps(mode, in_tmp):
+    """Stopping: one ``ding: error:`` line naming the train iteration, exit code 4, no traceback. Skipping: the log
+    shows the running count of skipped steps (whole numbers, not a mean over the log window)."""
+    (in_tmp / "nan.py").write_text(NAN_AFTER_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": REPO_ROOT}
+    result = subprocess.run(
+        [sys.executable, "nan.py", mode], capture_output=True, text=True, timeout=300, env=env, cwd=in_tmp
+    )
+    if mode == "stop":
+        assert result.returncode == 4, result.stderr[-2000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert re.match(r"ding: error: train iteration \d+ \(env step \d+\): non-finite training step: loss=nan", last)
+        assert "Traceback" not in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr[-2000:]
+        counts = [float(c) for c in re.findall(r"nonfinite_steps=([\d.]+)", result.stdout + result.stderr)]
+        assert counts and all(c == int(c) for c in counts) and counts == sorted(counts) and counts[-1] >= 20

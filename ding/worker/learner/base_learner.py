@@ -14,6 +14,7 @@ import torch
 from easydict import EasyDict
 
 from ding.config.rules import at_least
+from ding.policy.base_policy import NonFiniteError
 from ding.torch_utils.denormals import flush_denormals
 from ding.utils.arguments import check_int
 from ding.utils.checkpoint import (
@@ -59,6 +60,8 @@ class BaseLearner:
     """
 
     FOLD_EVERY = 256  # steps' stats kept before they are summed: bounds memory under a long log interval
+    # stats that are running totals, logged as their latest value rather than a mean over the window
+    TOTAL_STATS = ("nonfinite_steps",)
     config = dict(
         hook=dict(
             load_ckpt_before_run="",  # checkpoint loaded into the learner before training ('' = none)
@@ -220,7 +223,10 @@ class BaseLearner:
     def _train_step(self, batch: Any, envstep: Optional[int]) -> dict[str, Any]:
         if envstep is not None:
             self.envstep = envstep
-        stats = self._policy.forward(batch)
+        try:
+            stats = self._policy.forward(batch)
+        except NonFiniteError as err:  # where it happened, which only the learner knows
+            raise NonFiniteError(f"train iteration {self.train_iter + 1} (env step {self.envstep}): {err}") from None
         self.train_iter += 1
         mark_progress()
         self._pending.append(stats)  # summed at the next log line (or every FOLD_EVERY steps), see _fold
@@ -249,6 +255,9 @@ class BaseLearner:
                 total = math.fsum(values)
             else:  # a key reported as a tensor in some steps and as a number in others
                 total = math.fsum(float(value) for value in values)
+            if key in self.TOTAL_STATS:  # a running total: its latest value
+                self._stat_sums[key], self._key_counts[key] = float(values[-1]), 1
+                continue
             self._stat_sums[key] = self._stat_sums.get(key, 0.0) + total
             self._key_counts[key] = self._key_counts.get(key, 0) + len(values)
 
