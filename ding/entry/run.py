@@ -223,6 +223,13 @@ class Run:
         if self.resume_path is not None:
             self._resume()
         self.start_envstep = collector.envstep
+        spent = self.budget_reached()
+        if spent and (learner.train_iter or collector.envstep):  # the counters came from a checkpoint
+            self.logger.warning(
+                f"the run starts from a checkpoint at train iteration {learner.train_iter}, env step "
+                f"{collector.envstep}: {spent} already (budgets count from the checkpoint's counters, as in "
+                f"DI-engine), so nothing will be trained; give a budget above them"
+            )
 
     def _resume(self) -> None:
         """Continue where the checkpoint stopped: policy, optimizer, counters, schedules, RNGs, replay buffer."""

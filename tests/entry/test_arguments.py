@@ -173,3 +173,23 @@ def test_eval_of_several_seeds_reads_the_users_paths_from_where_it_was_run(in_tm
     assert sorted(os.listdir(in_tmp)) == ["cartpole_dqn_seed0", "vids"]  # no empty cartpole_dqn_config_result/
     for seed in (0, 1):  # one folder of videos per seed: the second seed's never replace the first's
         assert os.path.isfile(in_tmp / "vids" / f"seed{seed}" / "episodes.json")
+
+
+def test_a_budget_the_loaded_checkpoint_has_already_spent_is_said(cartpole_dqn, in_tmp, capsys):
+    """load_ckpt_before_run continues the checkpoint's counters (as DI-engine): a budget below them trains
+    nothing, and one warning line says so instead of a silent stop."""
+    import json
+
+    main, create = copy.deepcopy(cartpole_dqn[0]), copy.deepcopy(cartpole_dqn[1])
+    main.exp_name, main.env.stop_value = "first", 10**6
+    serial_pipeline((main, create), seed=0, max_train_iter=30)
+    start = json.load(open("first/summary.json"))["train_iterations"]
+    capsys.readouterr()
+    second = copy.deepcopy(cartpole_dqn[0])
+    second.exp_name, second.env.stop_value = "second", 10**6
+    second.policy.learn.learner = dict(hook=dict(load_ckpt_before_run="first/ckpt/final.pth.tar"))
+    serial_pipeline((second, copy.deepcopy(cartpole_dqn[1])), seed=0, max_train_iter=10)
+    err = capsys.readouterr().err
+    assert f"ding: warning: the run starts from a checkpoint at train iteration {start}, env step" in err
+    assert "max_train_iter=10 reached already" in err
+    assert json.load(open("second/summary.json"))["train_iterations"] == start
