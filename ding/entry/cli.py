@@ -3,7 +3,7 @@
 `ding plot RUN_DIR... -o curve.png` (learning curves, see ding/entry/plot.py).
 
 DI-engine's command line works as written: `-s` repeated trains the seeds one after the other, each in
-`<--exp-name or the config file's name>_result/seed<N>/`; `--exp-name` names the experiment folder; `-e ENV -p
+`<the config file's name>_result/seed<N>/` (with `--exp-name NAME`: `NAME/seed<N>/NAME/`); `--exp-name` names the experiment folder; `-e ENV -p
 POLICY` instead of `-c` takes the shipped config `dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`);
 `--profile DIR` profiles the command with cProfile into DIR (DI-engine's three files). DI-engine's modes that ding has
 not (its parallel/dist pipelines, the imitation and reward-model ones) are refused by name, with what to run instead;
@@ -364,6 +364,8 @@ def _run(args: argparse.Namespace) -> None:
             f"ranks of one run; launch one seed per job"
         )
     # DI-engine's layout for several seeds: each runs in <root>/seed<N>/, one after the other
+    from ding.utils import summary
+
     root = os.path.abspath(args.exp_name or os.path.splitext(os.path.basename(config))[0] + "_result")
     start = os.getcwd()
     for seed in seeds:
@@ -384,9 +386,11 @@ def _run(args: argparse.Namespace) -> None:
         os.makedirs(folder, exist_ok=True)
         print(f"[ding] {position} in {folder}", flush=True)
         os.chdir(folder)
+        summary.SHOWN_FROM = start  # the summary's paths as seen from where the command was run
         try:
             _run_seed(args, config, seed, launch)
         finally:
+            summary.SHOWN_FROM = None
             os.chdir(start)
             for path in reversed(created):  # a seed that stopped before writing leaves no empty folder
                 if os.path.isdir(path) and not os.listdir(path):

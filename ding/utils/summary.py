@@ -129,12 +129,23 @@ def _return_at(point: Optional[dict[str, Any]]) -> str:
     return f"{point['episode_return_mean']:.2f} (env step {point['envstep']}, train iter {point['train_iter']})"
 
 
+# the folder the user ran the command in, when a run works in another (``ding -s 0 -s 1``: each seed in its own
+# folder): the printed paths are then relative to it, so they work where the user is (summary.json keeps its own)
+SHOWN_FROM: Optional[str] = None
+
+
+def _shown(path: Optional[str]) -> Optional[str]:
+    if not path or SHOWN_FROM is None:
+        return path
+    return os.path.relpath(os.path.abspath(path), SHOWN_FROM)
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """A few lines for the end of the run's log: returns, counts, speed, where the files are."""
     rate = summary["env_steps_per_sec"]
     stop = "" if summary["stop_value"] is None else f"; stop value {summary['stop_value']:g}"
-    ckpt = summary["checkpoints"]
-    logs = summary["logs"]
+    ckpt = {key: _shown(value) for key, value in summary["checkpoints"].items()}
+    logs = {key: _shown(value) for key, value in summary["logs"].items()}
     lines = [
         f"[ding] finished ({summary['stop_reason']}): {summary['exp_name']}, seed {summary['seed']}, "
         f"world size {summary['world_size']}",
@@ -146,6 +157,6 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  checkpoints   best {ckpt['best'] or '(none)'}, final {ckpt['final'] or '(none)'}",
         f"  logs          {logs['text'] or '(none)'}; "
         + (f"tensorboard --logdir {logs['tensorboard']}" if logs["tensorboard"] else "no TensorBoard log"),
-        f"  summary       {os.path.join(summary['exp_name'], SUMMARY_FILE)}",
+        f"  summary       {_shown(os.path.join(summary['exp_name'], SUMMARY_FILE))}",
     ]
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import ast
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -192,7 +193,13 @@ def test_ding_trains_several_seeds_in_dingines_layout(in_tmp, capsys):
         run = os.path.join("cartpole_dqn_config_result", f"seed{seed}", f"cartpole_dqn_seed{seed}")
         assert summary(run)["seed"] == seed
     assert sorted(os.listdir("cartpole_dqn_config_result")) == ["seed0", "seed3"]
-    assert "[ding] seed 3 (2 of 2) in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[ding] seed 3 (2 of 2) in" in out
+    # the summary's paths work from where the command ran (each seed ran in its own folder)
+    shown = re.findall(r"final (\S+\.pth\.tar)|--logdir (\S+)|summary +(\S+)", out)
+    paths = [path for match in shown for path in match if path]
+    assert len(paths) == 6 and all(os.path.exists(path) for path in paths), paths
+    assert os.path.join("cartpole_dqn_config_result", "seed3", "cartpole_dqn_seed3", "summary.json") in paths
     assert cli_main(["-m", "serial", "-c", config, "-s", "1", "-s", "2", "--env-step", "64", "--exp-name", "mine"]) == 0
     assert [summary(os.path.join("mine", f"seed{s}", "mine"))["seed"] for s in (1, 2)] == [1, 2]
 
