@@ -122,8 +122,8 @@ def space_shape_dtype(space: Any) -> tuple[tuple[int, ...], np.dtype]:
     shape, dtype = getattr(space, "shape", None), getattr(space, "dtype", None)
     if shape is None or dtype is None:
         raise TypeError(
-            f"env managers batch observations into one numpy array, so the observation space must have a fixed "
-            f"shape and dtype (Box, Discrete, MultiDiscrete, MultiBinary); got {space!r}. Flatten it in an env "
-            f"wrapper (gymnasium.wrappers.FlattenObservation)."
+            f"env managers batch observations into one numpy array, so the observation space must be one array "
+            f"of a fixed shape and dtype (a Box: vectors or images, which the models here read); got {space!r}. "
+            f"Flatten it in an env wrapper (gymnasium.wrappers.FlattenObservation)."
         )
     return tuple(shape), np.dtype(dtype)

@@ -50,7 +50,10 @@ def test_an_env_that_cannot_tell_is_a_config_error():
 @pytest.mark.parametrize(
     "env_id, says",
     [
-        ("Blackjack-v1", "the observation space must have a fixed shape and dtype"),  # Tuple(Discrete, ...)
+        (
+            "Blackjack-v1",
+            "the observation space must be one array of a fixed shape and dtype (a Box",
+        ),  # Tuple(Discrete, ...)
         ("FrozenLake-v1", "the observation space Discrete(16) gives one integer per observation"),
     ],
 )

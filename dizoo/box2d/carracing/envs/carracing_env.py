@@ -29,7 +29,7 @@ class CarRacingEnv(GymEnv):
 
     config = dict(
         GymEnv.config,
-        env_id="CarRacing-v2",  # DI-engine's id; runs as gymnasium's 'CarRacing-v3'
+        env_id="CarRacing-v3",  # gymnasium 1.x id; DI-engine configs name CarRacing-v2, which runs as v3 (one warning)
         continuous=False,  # DI-engine key: False, Discrete(5) actions (DQN); True, Box steer/gas/brake
         action_clip=False,  # DI-engine key: Box actions are clipped to [-1, 1] before the mapping either way
         save_replay_gif=False,  # DI-engine key: GIFs of episodes; ding films with env.replay_path (MP4) instead
