@@ -328,8 +328,8 @@ class Policy:
     def check_nonfinite(self) -> None:
         """Read the deferred guard's count (one host sync): add the steps it skipped to :attr:`nonfinite_steps`,
         and, unless ``policy.learn.skip_nonfinite_step``, raise :class:`NonFiniteError` for them. Called every
-        :attr:`NONFINITE_CHECK_EVERY` optimizer steps and by the learn mode's ``state_dict`` (so a checkpoint
-        counts every step before it); a no-op for the per-step guard."""
+        :attr:`NONFINITE_CHECK_EVERY` optimizer steps and, on every rank, before a checkpoint every rank saves (the
+        learn mode's ``settle_nonfinite``); a no-op for the per-step guard."""
         if not self._pending_steps:
             return
         bad, steps = int(self._pending_nonfinite.item()), self._pending_steps
@@ -348,8 +348,13 @@ class Policy:
             )
 
     def _learn_state_dict(self) -> dict[str, Any]:
-        self.check_nonfinite()  # the checkpoint's count is exact, and a step that should stop the run stops it first
-        return self._state_dict_learn()
+        state = self._state_dict_learn()
+        # the count with the deferred guard's pending steps, read without settling them: a state dict may be taken
+        # on rank 0 alone (the best checkpoint), and settling (which may raise) must happen on every rank alike
+        # (settle_nonfinite, on the same steps everywhere)
+        pending = int(self._pending_nonfinite.item()) if self._pending_steps else 0
+        state["nonfinite_steps"] = self.nonfinite_steps + pending
+        return state
 
     def _learn_load_state_dict(self, state: dict[str, Any]) -> None:
         """Load a checkpoint into the learn mode, keeping this config's optimizer settings (learning rate, betas,
@@ -413,6 +418,7 @@ class Policy:
             data_spec=self._data_spec,
             minibatches=getattr(self, "_minibatches", None),
             get_attribute=self.get_attribute,
+            settle_nonfinite=self.check_nonfinite,
         )
 
     @property

@@ -83,6 +83,9 @@ class LearnMode:
     # on-policy: rollout (numpy arrays of the RolloutCollector) -> minibatches, one per train iteration; else None
     minibatches: Optional[Callable[[dict[str, np.ndarray]], Iterator[dict[str, torch.Tensor]]]] = None
     get_attribute: Optional[Callable[[str], Any]] = None  # DI-engine's: 'batch_size', 'n_sample', 'nstep', 'cuda' ...
+    # the deferred NaN/inf guard's settling (count the skipped steps, raise unless skipping): called by the learner on
+    # every rank at the same point (before a checkpoint every rank saves), so the ranks settle alike; None: no guard
+    settle_nonfinite: Optional[Callable[[], None]] = None
 
 
 @dataclass(frozen=True)

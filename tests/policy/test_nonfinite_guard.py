@@ -55,8 +55,10 @@ def test_a_bad_step_is_skipped_on_the_device_and_raised_at_the_check(cartpole_dq
     policy.learn_mode.forward(cartpole_batch(2))
     assert not all(torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True))
     assert all(torch.isfinite(p).all() for p in policy.model.parameters())
+    assert policy.learn_mode.state_dict()["nonfinite_steps"] == 1  # read, not settled: a state dict never raises
+    assert policy.nonfinite_steps == 0 and policy._pending_steps == 3
     with pytest.raises(NonFiniteError, match="1 of the last 3 optimizer steps") as raised:
-        policy.learn_mode.state_dict()  # before a checkpoint is written
+        policy.learn_mode.settle_nonfinite()  # what the learner calls on every rank before a shared checkpoint
     assert "nonfinite_check='step'" in str(raised.value) and policy.nonfinite_steps == 1
 
 
@@ -65,7 +67,9 @@ def test_skipped_steps_are_counted_exactly_in_the_checkpoint(cartpole_dqn):
     for seed, nan in [(0, False), (1, True), (2, True), (3, False)]:
         stats = policy.learn_mode.forward(cartpole_batch(seed, nan=nan))
     assert "nonfinite_steps" not in stats and policy.nonfinite_steps == 0  # not read yet: no sync
-    assert policy.learn_mode.state_dict()["nonfinite_steps"] == 2 and policy.nonfinite_steps == 2
+    assert policy.learn_mode.state_dict()["nonfinite_steps"] == 2 and policy.nonfinite_steps == 0
+    policy.learn_mode.settle_nonfinite()
+    assert policy.nonfinite_steps == 2 and policy.learn_mode.state_dict()["nonfinite_steps"] == 2
     assert policy.learn_mode.forward(cartpole_batch(4))["nonfinite_steps"] == 2.0
     assert steps_of(policy._optimizer) == [3.0] * len(steps_of(policy._optimizer))  # 5 steps, 2 skipped
 
@@ -109,7 +113,7 @@ def test_off_policy_actor_critic_deferred_equals_per_step(algo):
     a, b = step.learn_mode.state_dict(), deferred.learn_mode.state_dict()
     for name in a["model"]:
         assert torch.equal(a["model"][name], b["model"][name]), name
-    assert deferred._pending_steps == 0 and b["nonfinite_steps"] == 0
+    assert b["nonfinite_steps"] == 0
 
 
 def test_a_value_it_does_not_know_is_named(cartpole_dqn):
@@ -151,3 +155,23 @@ def test_a_sac_update_on_cuda_makes_no_host_sync():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert policy.learn_mode.state_dict()["nonfinite_steps"] == 0
+
+
+def test_the_learner_settles_the_deferred_guard_before_a_shared_checkpoint_only(cartpole_dqn, tmp_path):
+    """A checkpoint every rank saves (latest) settles the guard on every rank, and its NonFiniteError names the
+    train iteration; the best checkpoint (rank 0 alone) only reads the count, so the ranks never settle apart."""
+    from ding.utils.log_helper import Logger
+    from ding.worker import BaseLearner
+
+    policy = dqn(cartpole_dqn, nonfinite_check="deferred")
+    learner = BaseLearner(
+        policy._cfg.learn.learner, policy, Logger(None, enabled=True, tensorboard=False), str(tmp_path)
+    )
+    learner.train(cartpole_batch(0, nan=True))
+    learner.train(cartpole_batch(1))
+    assert learner.save_checkpoint("ckpt_best.pth.tar") is not None  # latest=False: read, not settled
+    learner.flush_writes()
+    assert torch.load(tmp_path / "ckpt" / "ckpt_best.pth.tar", weights_only=True)["nonfinite_steps"] == 1
+    assert policy._pending_steps == 2
+    with pytest.raises(NonFiniteError, match=r"^train iteration 2 \(env step 0\): non-finite training steps: 1 of"):
+        learner.save_checkpoint()

@@ -305,6 +305,10 @@ def test_a_hand_made_list_without_weight_and_with_dones_trains_as_di_engine_read
         losses.append(learner.train(data, 0))
         assert learner.train_iter == 1
     assert float(losses[0]["total_loss"]) == float(losses[1]["total_loss"])
+    mixed = [dict(item) for item in items]
+    mixed[0]["weight"] = np.float32(0.25)  # in some dicts only: refused, not silently dropped
+    with pytest.raises(TypeError, match=r"1 of its 8 dicts hold 'weight': give it in every dict or in none"):
+        learner.train(mixed, 0)
     cfg, policy, learner, *_ = dqn_components(tmp_path / "nstep", nstep=3)
     with pytest.raises(TypeError, match=r"'done' stands for the discount of single-step returns only.*nstep=3"):
         learner.train([dict(item) for item in items], 0)

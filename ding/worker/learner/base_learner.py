@@ -175,7 +175,7 @@ class BaseLearner:
         minibatches = self._policy.minibatches
         if minibatches is None:
             try:
-                batch = self._hand_made_keys(stack_transitions(data, required=REQUIRED_SAMPLE_KEYS))
+                batch = self._hand_made_keys(data, stack_transitions(data, required=REQUIRED_SAMPLE_KEYS))
             except (TypeError, ValueError) as err:
                 raise TypeError(
                     f"learner.train takes replay_buffer.sample's list, whose dicts hold {list(SAMPLE_KEYS)} (reward: "
@@ -199,11 +199,17 @@ class BaseLearner:
             stats = self._train_step(minibatch, envstep)
         return stats
 
-    def _hand_made_keys(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``batch`` with the keys a hand-made list may leave out, as DI-engine's policies read such lists: no
-        ``weight``: ones (no importance correction); no ``discount`` but ``done`` (single-step returns only):
-        gamma * (1 - done). Raises ValueError for a list that has neither."""
+    def _hand_made_keys(self, data: list, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``batch`` (``data`` stacked) with the keys a hand-made list may leave out, as DI-engine's policies read
+        such lists: no ``weight``: ones (no importance correction); no ``discount`` but ``done`` (single-step
+        returns only): gamma * (1 - done). Raises ValueError for a list that has neither, and for one whose dicts
+        hold ``weight`` or ``discount`` in some dicts only (stacking keeps the shared keys: they would be lost)."""
         size = len(batch["reward"])
+        for key in ("weight", "discount"):
+            if key not in batch:
+                have = sum(key in item for item in data)
+                if have:
+                    raise ValueError(f"{have} of its {len(data)} dicts hold '{key}': give it in every dict or in none")
         if "discount" not in batch:
             spec = self._policy.data_spec()
             if "done" not in batch:
@@ -226,7 +232,7 @@ class BaseLearner:
         try:
             stats = self._policy.forward(batch)
         except NonFiniteError as err:  # where it happened, which only the learner knows
-            raise NonFiniteError(f"train iteration {self.train_iter + 1} (env step {self.envstep}): {err}") from None
+            raise self._where(err, self.train_iter + 1) from None
         self.train_iter += 1
         mark_progress()
         self._pending.append(stats)  # summed at the next log line (or every FOLD_EVERY steps), see _fold
@@ -238,6 +244,9 @@ class BaseLearner:
         if hook.save_ckpt_after_iter and self.train_iter % hook.save_ckpt_after_iter == 0:
             self.save_checkpoint(f"iteration_{self.train_iter}.pth.tar")
         return stats
+
+    def _where(self, err: NonFiniteError, train_iter: int) -> NonFiniteError:
+        return NonFiniteError(f"train iteration {train_iter} (env step {self.envstep}): {err}")
 
     def _fold(self) -> None:
         """Add the buffered steps' stats to the log window's sums, one stack and sum per key: a step's tensor
@@ -311,6 +320,12 @@ class BaseLearner:
         if latest is None:
             latest = not name.startswith("ckpt_best")
         path = os.path.join(self.ckpt_dir, name)
+        settle = getattr(self._policy, "settle_nonfinite", None)
+        if latest and settle is not None:  # every rank saves these at the same point: the guard settles alike
+            try:
+                settle()
+            except NonFiniteError as err:
+                raise self._where(err, self.train_iter) from None
         if latest and self._cfg.hook.save_replay_buffer and self._buffer is not None:
             state = self._buffer.state_dict(copy_arrays=False)
             # which checkpoint and rank it goes with: resume checks it against the checkpoint it loads
