@@ -35,6 +35,15 @@ PACKAGES = {
     "compatibility": ("version shims of DI-engine's", "ding needs none"),
 }
 
+# DI-engine 0.5.3's dizoo packages that ding's dizoo does not have
+DIZOO_PACKAGES = (
+    "beergame", "bitflip", "bsuite", "cliffwalking", "common", "competitive_rl", "d4rl", "dmc2gym", "evogym",
+    "frozen_lake", "gfootball", "gym_anytrading", "gym_hybrid", "gym_pybullet_drones", "gym_soccer",
+    "image_classification", "ising_env", "league_demo", "mario", "maze", "metadrive", "minigrid",
+    "multiagent_mujoco", "overcooked", "petting_zoo", "pomdp", "procgen", "pybullet", "rocket", "slime_volley", "smac",
+    "sokoban", "tabmwp", "taxi",
+)  # fmt: skip
+
 DIZOO_HELP = (
     "ding's dizoo has the classic-control (CartPole, Pendulum, ...), Box2D, MuJoCo and Atari envs and configs (any "
     "other gymnasium env runs by id with env type 'gym'), not DI-engine's others"
@@ -63,9 +72,24 @@ def missing_module_message(name: str) -> Optional[str]:
     )
 
 
+def package_getattr(package: str, names: tuple[str, ...]):
+    """A ``__getattr__`` for the package ``package`` (ding or dizoo): ``from ding import framework`` asks the
+    package for the attribute first, and Python replaces the finder's ModuleNotFoundError for that very module with
+    its bare "cannot import name"; this raises the message instead, for the DI-engine names ``names``. Any other
+    name is an AttributeError, as without it (``hasattr`` stays False)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            raise ImportError(missing_module_message(f"{package}.{name}"), name=f"{package}.{name}")
+        raise AttributeError(f"module '{package}' has no attribute '{name}'")
+
+    return __getattr__
+
+
 class DingEngineModuleFinder:
     """A meta path finder that finds nothing: for a ``ding.*`` or ``dizoo.*`` module no other finder found, it raises
-    ModuleNotFoundError with :func:`missing_module_message` (``import`` and ``importlib.util.find_spec`` alike)."""
+    ModuleNotFoundError with :func:`missing_module_message`. ``importlib.util.find_spec`` of such a name raises it
+    too (it returned None before): code probing for DI-engine's modules that way must catch ImportError."""
 
     @staticmethod
     def find_spec(name: str, path: Any = None, target: Any = None) -> None:

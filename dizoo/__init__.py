@@ -1,3 +1,6 @@
+from ding._dingine_modules import DIZOO_PACKAGES as _DIZOO_PACKAGES
 from ding._dingine_modules import install as _install_dingine_module_finder
+from ding._dingine_modules import package_getattr as _package_getattr
 
 _install_dingine_module_finder()  # a DI-engine module ding lacks: one line saying so (ding/_dingine_modules.py)
+__getattr__ = _package_getattr("dizoo", _DIZOO_PACKAGES)  # `from dizoo import smac` says it too

@@ -16,10 +16,13 @@ import pytest
         ("from ding.reward_model import create_reward_model", "ding has no learned reward models"),
         ("from ding.policy.a2c import A2CPolicy", "No module named 'ding.policy.a2c': not in ding, which implements"),
         ("from dizoo.smac.envs import SMACEnv", "No module named 'dizoo.smac': ding's dizoo has the classic-control"),
+        # the package asked for the attribute first: Python would turn the finder's error into "cannot import name"
+        ("from ding import framework", "No module named 'ding.framework': ding has no task/middleware framework"),
+        ("from dizoo import smac", "No module named 'dizoo.smac': ding's dizoo has the classic-control"),
     ],
 )
 def test_missing_di_engine_modules_say_what_they_are(statement, says):
-    with pytest.raises(ModuleNotFoundError) as err:
+    with pytest.raises(ImportError) as err:
         exec(statement)
     assert says in str(err.value) and "\n" not in str(err.value)
 
@@ -34,7 +37,11 @@ def test_the_policy_list_is_the_registrys_and_other_names_are_untouched():
         importlib.import_module("no_such_package_of_anyone")
     assert str(err.value) == "No module named 'no_such_package_of_anyone'"
     assert importlib.util.find_spec("ding.entry.run") is not None  # real modules are found as before
+    import ding
     import ding.entry.run  # noqa: F401
+    import dizoo
+
+    assert not hasattr(ding, "no_such_attribute") and not hasattr(dizoo, "framework")  # AttributeError as before
 
 
 def test_the_finder_is_installed_once_and_last():
