@@ -422,12 +422,17 @@ def fill_shapes_from_env(cfg: EasyDict) -> None:
 
 
 def scalar_observation_error(env_type: str, obs_space: Any) -> ConfigError:
-    """The refusal of an observation space whose observations are single integers (Discrete): the shipped models
-    read feature vectors or images."""
+    """The refusal of an observation space whose observations are single values (shape ()): the shipped models read
+    feature vectors or images. A Discrete one is one-hot encoded, a scalar Box reshaped to (1,)."""
+    if hasattr(obs_space, "n"):
+        what = "one integer per observation"
+        fix = f"one-hot it in an env wrapper (a Box of {obs_space.n} zeros and ones)"
+    else:
+        what = "one number per observation (shape ())"
+        fix = "reshape it to (1,) in an env wrapper (gymnasium.wrappers.ReshapeObservation(env, (1,)))"
     return ConfigError(
-        f"env type '{env_type}': the observation space {obs_space} gives one integer per observation; the models "
-        f"here take vector or image observations: one-hot it in an env wrapper (a Box of "
-        f"{getattr(obs_space, 'n', 'n')} zeros and ones)"
+        f"env type '{env_type}': the observation space {obs_space} gives {what}; the models here take vector or "
+        f"image observations: {fix}"
     )
 
 

@@ -387,8 +387,8 @@ def _run(args: argparse.Namespace) -> None:
         print(f"[ding] {position} in {folder}", flush=True)
         os.chdir(folder)
         summary.SHOWN_FROM = start  # the summary's paths as seen from where the command was run
-        try:
-            _run_seed(args, config, seed, launch)
+        try:  # --exp-name NAME: NAME/seed<N>/NAME/, also for an absolute NAME (the seed's folder is inside it)
+            _run_seed(args, config, seed, launch, exp_name=os.path.basename(root) if args.exp_name else None)
         finally:
             summary.SHOWN_FROM = None
             os.chdir(start)
@@ -397,15 +397,23 @@ def _run(args: argparse.Namespace) -> None:
                     os.rmdir(path)
 
 
-def _run_seed(args: argparse.Namespace, config: str, seed: int, launch, replay_path: Optional[str] = None) -> None:
+def _run_seed(
+    args: argparse.Namespace,
+    config: str,
+    seed: int,
+    launch,
+    replay_path: Optional[str] = None,
+    exp_name: Optional[str] = None,
+) -> None:
     from ding.config import ConfigError
     from ding.utils.dist import DistContext
 
-    if args.exp_name is not None:  # DI-engine's --exp-name: the experiment folder, whatever the file says
+    exp_name = exp_name or args.exp_name
+    if exp_name is not None:  # DI-engine's --exp-name: the experiment folder, whatever the file says
         from ding.config.config import read_config
 
         main_config, create_config = read_config(config)
-        main_config.exp_name = args.exp_name
+        main_config.exp_name = exp_name
         config = (main_config, create_config)
     if args.mode == "eval":
         if launch.world_size > 1:

@@ -102,3 +102,13 @@ def test_integer_observations_with_a_given_obs_shape_are_the_same_one_line_refus
 
     check_model_fits(policy, Spaces(), "gym", own_model=True)
     assert np.asarray(policy.eval_mode.forward(np.array([0, 5]))).shape == (2,)
+
+
+def test_a_scalar_box_is_told_to_reshape_not_to_one_hot():
+    import gymnasium
+
+    from ding.config.config import scalar_observation_error
+
+    message = str(scalar_observation_error("gym", gymnasium.spaces.Box(-1, 1, ())))
+    assert "one number per observation (shape ())" in message and "ReshapeObservation(env, (1,))" in message
+    assert "one-hot it" in str(scalar_observation_error("gym", gymnasium.spaces.Discrete(3)))

@@ -202,6 +202,12 @@ def test_ding_trains_several_seeds_in_dingines_layout(in_tmp, capsys):
     assert os.path.join("cartpole_dqn_config_result", "seed3", "cartpole_dqn_seed3", "summary.json") in paths
     assert cli_main(["-m", "serial", "-c", config, "-s", "1", "-s", "2", "--env-step", "64", "--exp-name", "mine"]) == 0
     assert [summary(os.path.join("mine", f"seed{s}", "mine"))["seed"] for s in (1, 2)] == [1, 2]
+    absolute = os.path.abspath("abs_runs")  # an absolute --exp-name: the same layout (was <name>_2, <name>_3)
+    assert (
+        cli_main(["-m", "serial", "-c", config, "-s", "1", "-s", "2", "--env-step", "64", "--exp-name", absolute]) == 0
+    )
+    assert [summary(os.path.join(absolute, f"seed{s}", "abs_runs"))["seed"] for s in (1, 2)] == [1, 2]
+    assert not os.path.exists(absolute + "_2")
 
 
 def test_exp_name_flag_names_the_experiment_folder(in_tmp):
