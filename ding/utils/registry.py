@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
@@ -58,10 +59,12 @@ class Registry:
         if name not in self._items:
             close = difflib.get_close_matches(str(name), self.names(), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
+            here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the ding package in use
             raise RegistryError(
                 f"Unknown {self.kind} type '{name}'. Available: {', '.join(self.names()) or '(none)'}.{hint} "
                 f"A type of your own must be registered with @{self.kind.upper()}_REGISTRY.register('{name}') "
-                f"in a module listed in create_config's import_names."
+                f"in a module listed in create_config's import_names (this is the ding at {here}: a type added "
+                f"to another copy needs that copy installed, pip install -e <it>)."
             )
         return self._items[name]
 
