@@ -517,8 +517,9 @@ def sample_observations(observation_space: Any, n: int = 2) -> np.ndarray:
 
 def check_model_fits(policy: Any, env: Any, env_type: str = "?", own_model: bool = False) -> None:
     """One forward pass of the policy's model on observations of the collector's env (``Policy.check_model``),
-    before anything is written; a model built from the config is refused integer (Discrete) observations first. Under DDP every rank checks and every rank raises if any rank's check failed (a
-    rank that went on alone would wait forever in the next collective)."""
+    before anything is written; a model built from the config is refused single-value (Discrete) observations
+    first. Under DDP every rank checks and every rank raises if any rank's check failed (a rank that went on alone
+    would wait forever in the next collective)."""
     error: Optional[ConfigError] = None
     try:
         if getattr(env.observation_space, "shape", None) == () and not own_model:  # a user's model may embed them

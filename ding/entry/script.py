@@ -184,8 +184,9 @@ def call_reporting_errors(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     """Call ``fn(*args, **kwargs)`` and return the exit code: 0; :data:`EXIT_CONFIG_ERROR` after an error the user
     can fix, reported as one ``ding: error: ...`` line on stderr (an env that returned what ding refuses, an env
     worker that failed for good included: :class:`EnvValueError`, :class:`EnvWorkerError`); :data:`EXIT_NONFINITE`
-    after a NaN/inf training step that stopped the run (one line too); :data:`EXIT_INTERRUPTED` on Ctrl-C; 1 after an exception raised in an env's own code (its traceback, then one line naming the env and the
-    phase, and what was kept). Other exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption:
+    after a NaN/inf training step that stopped the run (one line too); :data:`EXIT_INTERRUPTED` on Ctrl-C; 1 after
+    an exception raised in an env's own code (its traceback, then one line naming the env and the phase, and what
+    was kept). Other exceptions (bugs) propagate with their traceback; ``SystemExit`` (preemption:
     75, a stopped peer: 3) passes."""
     # imported here: `ding --help` and a script's argument errors do not pay for them
     from ding.config import ConfigError
