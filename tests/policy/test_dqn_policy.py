@@ -146,7 +146,9 @@ def test_evaluation_epsilon(cartpole_dqn):
     main, create = cartpole_dqn
     obs = np.zeros((20000, 4), np.float32)
     torch.manual_seed(0)
-    greedy_policy = POLICY_REGISTRY.get("dqn")(compile_config(copy.deepcopy(main), create_cfg=create, save_cfg=False).policy)
+    greedy_policy = POLICY_REGISTRY.get("dqn")(
+        compile_config(copy.deepcopy(main), create_cfg=create, save_cfg=False).policy
+    )
     greedy = greedy_policy.eval_mode.forward(obs)
     assert len(set(greedy.tolist())) == 1 and np.array_equal(greedy_policy.eval_mode.forward(obs), greedy)
     for eps, low, high in ((1.0, 0.48, 0.52), (0.1, 0.04, 0.06)):  # eps/2 of the actions differ from the greedy
