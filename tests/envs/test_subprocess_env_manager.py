@@ -445,6 +445,12 @@ def test_workers_exit_when_the_parent_dies_without_closing():
         os._exit(1)  # no close(), no atexit: as if the parent crashed
         """
     )
+    assert_workers_die_with_their_parent(code)
+
+
+def assert_workers_die_with_their_parent(code: str) -> None:
+    """Run ``code`` (a parent that prints its 2 workers' pids, then dies without closing them) and assert that
+    both workers are gone within 5 s."""
     repo_root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=60)
     pids = [int(p) for p in out.stdout.split()]
@@ -507,14 +513,7 @@ def test_workers_exit_when_the_parent_dies_during_a_hung_step():
         os._exit(1)  # killed in the middle of a step that never ends
         """
     )
-    repo_root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=60)
-    pids = [int(p) for p in out.stdout.split()]
-    assert len(pids) == 2, out.stderr
-    deadline = time.monotonic() + 5.0
-    while not all(process_gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(process_gone(pid) for pid in pids)
+    assert_workers_die_with_their_parent(code)
 
 
 @pytest.mark.slow
