@@ -430,13 +430,23 @@ def test_a_value_the_env_returned_wrong_is_one_line_and_exit_code_2(capsys):
 
 
 def test_an_exception_of_the_env_code_keeps_its_traceback_then_names_env_and_phase(capsys):
+    import gymnasium
     import numpy as np
 
     from ding.envs import BaseEnvManager
-    from tests.envs.test_base_env_manager import _RaisingEnv  # its step raises "simulator exploded"
+
+    class Exploding(gymnasium.Env):
+        observation_space = gymnasium.spaces.Box(-1, 1, (2,), np.float32)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            raise RuntimeError("simulator exploded")
 
     def run():
-        with BaseEnvManager([_RaisingEnv]) as manager:
+        with BaseEnvManager([Exploding]) as manager:
             manager.reset(seed=0)
             manager.step(np.zeros(1, np.int64))
 
