@@ -70,7 +70,7 @@ def match_world(cfg: EasyDict) -> None:
     warning line (once per process) naming how to launch."""
     import sys
 
-    from ding.utils.dist import DistConfigError, detect_launcher, get_launcher, get_world_size, is_main_process
+    from ding.utils.dist import DistConfigError, detect_launcher, get_world_size, is_main_process, launcher_label
 
     world_size = get_world_size()
     if world_size == 1:
@@ -78,7 +78,7 @@ def match_world(cfg: EasyDict) -> None:
         if launch.world_size > 1:
             asks = " policy.learn.multi_gpu=True needs one." if cfg.policy.learn.multi_gpu else ""
             raise DistConfigError(
-                f"{launch.launcher} started {launch.world_size} processes, but this one (rank {launch.rank}) has no "
+                f"{launch.label} started {launch.world_size} processes, but this one (rank {launch.rank}) has no "
                 f"process group, so each would train alone and write its own folder.{asks} Run the pipeline inside "
                 f"`with DistContext():` (from ding.utils; DI-engine's DDPContext works too), or use `ding -m ...`, "
                 f"which does; or start a single process"
@@ -97,7 +97,7 @@ def match_world(cfg: EasyDict) -> None:
     if not cfg.policy.learn.multi_gpu:
         if is_main_process():
             print(
-                f"ding: warning: {world_size} ranks ({get_launcher()}) but policy.learn.multi_gpu=False: training "
+                f"ding: warning: {world_size} ranks ({launcher_label()}) but policy.learn.multi_gpu=False: training "
                 f"them as one data-parallel job (multi_gpu=True; batch_size and n_sample per rank, see "
                 f"policy.global_batch); set multi_gpu=True in the config to silence this",
                 file=sys.stderr,

@@ -360,7 +360,7 @@ def _run(args: argparse.Namespace) -> None:
         raise ConfigError(f"-s {repeated[0]} given twice: give each seed once")
     if launch.world_size > 1:
         raise ConfigError(
-            f"several seeds ({', '.join(map(str, seeds))}) under {launch.launcher}: the processes of a launch are the "
+            f"several seeds ({', '.join(map(str, seeds))}) under {launch.label}: the processes of a launch are the "
             f"ranks of one run; launch one seed per job"
         )
     # DI-engine's layout for several seeds: each runs in <root>/seed<N>/, one after the other
@@ -418,7 +418,7 @@ def _run_seed(
     if args.mode == "eval":
         if launch.world_size > 1:
             raise ConfigError(
-                f"ding -m eval evaluates in one process, but {launch.launcher} started {launch.world_size}: "
+                f"ding -m eval evaluates in one process, but {launch.label} started {launch.world_size}: "
                 f"run it without the launcher"
             )
         from ding.entry import eval as eval_entry

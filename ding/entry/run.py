@@ -41,10 +41,10 @@ from ding.utils.checkpoint import LATEST, SNAPSHOT_META, CheckpointError, buffer
 from ding.utils.dist import (
     allreduce,
     broadcast_object,
-    get_launcher,
     get_rank,
     get_world_size,
     is_main_process,
+    launcher_label,
 )
 from ding.utils.preemption import EXIT_PREEMPTED, TrainingPreempted
 from ding.utils.registry import ENV_MANAGER_REGISTRY, POLICY_REGISTRY
@@ -207,7 +207,7 @@ class Run:
         """Log the folder, put collector/evaluator/RNG state into checkpoints, load a checkpoint or resume."""
         cfg, learner, collector = self.cfg, self.learner, self.collector
         world_size = get_world_size()
-        where = f" ({world_size} ranks, {get_launcher()})" if world_size > 1 else ""
+        where = f" ({world_size} ranks, {launcher_label()})" if world_size > 1 else ""
         self.logger.info(
             f"[ding] experiment folder: {cfg.exp_name}{where}; config saved as {cfg.exp_name}/total_config.py"
         )

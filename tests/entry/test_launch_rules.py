@@ -43,10 +43,10 @@ def warnings_in(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("ding: warning:")]
 
 
-def check_one_ddp_run(cwd, exp: str) -> dict:
+def check_one_ddp_run(cwd, exp: str, launcher: str = "torchrun") -> dict:
     assert sorted(os.listdir(cwd)) == [exp], "one experiment folder, written by rank 0 alone"
     log = open(os.path.join(cwd, exp, "log", "train.log")).read()
-    assert log.count("experiment folder") == 1 and "(2 ranks, torchrun)" in log
+    assert log.count("experiment folder") == 1 and f"(2 ranks, {launcher})" in log
     summary = json.load(open(os.path.join(cwd, exp, "summary.json")))
     assert summary["world_size"] == 2
     total_config = open(os.path.join(cwd, exp, "total_config.py")).read()
@@ -187,7 +187,7 @@ def test_dingine_ddp_script_runs_under_the_guide_command(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.launch", "--nproc_per_node=2", f"--master_port={free_port()}"]
     proc = run([*cmd, str(script)], workdir, clean_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = check_one_ddp_run(workdir, "cartpole_dqn_ddp_seed0")
+    summary = check_one_ddp_run(workdir, "cartpole_dqn_ddp_seed0", "torch.distributed.launch")
     assert summary["stop_reason"] == "max_env_step=320 reached"
     assert warnings_in(proc.stderr) == []
 
@@ -202,7 +202,7 @@ def test_ding_command_under_torch_distributed_launch_ignores_local_rank(tmp_path
         [*cmd, "-m", "ding", "-m", "serial", "-c", config, "-s", "0", "--env-step", "3.2e2"], tmp_path, clean_env()
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = check_one_ddp_run(tmp_path, "cartpole_dqn_ddp_seed0")
+    summary = check_one_ddp_run(tmp_path, "cartpole_dqn_ddp_seed0", "torch.distributed.launch")
     assert summary["stop_reason"] == "max_env_step=320 reached"
 
 

@@ -46,12 +46,13 @@ def check_one_run_by_rank0(cwd) -> None:
 def test_torchrun(tmp_path):
     run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", CONFIG], tmp_path)
     check_one_run_by_rank0(tmp_path)
+    assert "(2 ranks, torchrun)" in open(os.path.join(tmp_path, EXP, "log", "train.log")).read()
 
 
 def test_torch_distributed_launch(tmp_path):
     proc = run([sys.executable, "-m", "torch.distributed.launch", "--nproc_per_node=2", CONFIG], tmp_path)
     check_one_run_by_rank0(tmp_path)
-    assert "torchrun" in proc.stdout  # detected as the torchrun family
+    assert "(2 ranks, torch.distributed.launch)" in proc.stdout  # torchrun's kind, named as started
 
 
 def test_multiprocessing_spawn(tmp_path):

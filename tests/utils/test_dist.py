@@ -37,6 +37,25 @@ def test_torchrun():
     info = detect_launcher(env)
     assert (info.launcher, info.rank, info.world_size, info.local_rank) == ("torchrun", 3, 4, 1)
     assert (info.master_addr, info.master_port) == ("h0", 1234)
+    assert info.label == "torchrun"  # the parent here is no torch.distributed.launch agent
+
+
+CHILD_LABEL = """
+from ding.utils.dist.launchers import detect_launcher, launch_source
+env = dict(RANK="0", WORLD_SIZE="2", MASTER_ADDR="h0", MASTER_PORT="1234", TORCHELASTIC_RUN_ID="x")
+info = detect_launcher(env)
+print(info.launcher, info.label, launch_source(info, env), sep="|")
+"""
+
+
+def test_torch_distributed_launch_is_named_from_its_agent():
+    """Same environment as torchrun; the agent's command line (the parent's) names it in messages."""
+    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {CHILD_LABEL!r}], check=True)"
+    for parent_args, label in (["torch.distributed.launch"], "torch.distributed.launch"), (["torchrun"], "torchrun"):
+        out = subprocess.run([sys.executable, "-c", code, *parent_args], capture_output=True, text=True, check=True)
+        kind, named, source = out.stdout.strip().split("|")
+        assert (kind, named) == ("torchrun", label)  # one kind for the code, the launcher's own name for people
+        assert source == f"RANK/WORLD_SIZE from the environment, set by {label}"
 
 
 @pytest.mark.parametrize("missing", ["WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"])

@@ -4,7 +4,7 @@ The rest of ding asks `get_rank()`, `get_world_size()`, `get_local_rank()`, `is_
 launcher's environment variables (STYLE.md, rule 7): that is this package's job. Without a process group the world
 is one process of rank 0 and every collective is a no-op.
 
-  ranks        get_rank, get_world_size, get_local_rank, get_launcher, is_main_process
+  ranks        get_rank, get_world_size, get_local_rank, get_launcher, launcher_label, is_main_process
   collectives  allreduce, broadcast, broadcast_object, barrier
   launchers    detect_launcher (torchrun, mpirun, srun, spawn) -> LaunchInfo; DistConfigError; free_port
   context      DistContext: starts the process group on entry, always tears it down on exit
@@ -17,7 +17,7 @@ from .collectives import allreduce, barrier, broadcast, broadcast_object
 from .context import DistContext
 from .dingine_names import DDPContext, dist_finalize, dist_init
 from .launchers import DistConfigError, LaunchInfo, detect_launcher, expand_nodelist, free_port
-from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process
+from .ranks import get_launcher, get_local_rank, get_rank, get_world_size, is_main_process, launcher_label
 from .spawning import process_count, spawn
 from .watchdog import EXIT_PEER_FAILED, mark_progress
 
@@ -41,6 +41,7 @@ __all__ = [
     "get_rank",
     "get_world_size",
     "is_main_process",
+    "launcher_label",
     "mark_progress",
     "process_count",
     "spawn",

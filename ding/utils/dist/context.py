@@ -99,8 +99,8 @@ class DistContext:
         where = _entered_at()
         info = self.info = self._resolve()
         if not 0 <= info.rank < info.world_size:
-            raise DistConfigError(f"{info.launcher}: rank {info.rank} outside world size {info.world_size}")
-        _set_launch(info.launcher, info.local_rank)
+            raise DistConfigError(f"{info.label}: rank {info.rank} outside world size {info.world_size}")
+        _set_launch(info.launcher, info.local_rank, info.label)
         if info.world_size == 1:
             _ACTIVE.append(where)
             return self
@@ -137,12 +137,12 @@ class DistContext:
             if "EADDRINUSE" in str(err):
                 # the other ranks cannot learn of it: they wait for rank 0's store until their init timeout
                 raise DistConfigError(
-                    f"{info.launcher}: rank 0 could not serve the rendezvous on port {info.master_port}: another "
+                    f"{info.label}: rank 0 could not serve the rendezvous on port {info.master_port}: another "
                     f"process on {info.master_addr} listens there. Set MASTER_PORT to a free port for every rank "
                     f"(e.g. MASTER_PORT=29533 srun ...; mpirun -x MASTER_PORT=29533 ...)."
                 ) from err
             raise DistConfigError(
-                f"{info.launcher}: rank {info.rank}/{info.world_size} could not join the process group at "
+                f"{info.label}: rank {info.rank}/{info.world_size} could not join the process group at "
                 f"{info.master_addr}:{info.master_port} within {self._init_timeout_s:.0f} s "
                 f"({type(err).__name__}: {err}). Check that every rank started and that the address is reachable."
             ) from err
@@ -257,7 +257,7 @@ class _WaitNote:
             raise SystemExit(128 + getattr(signal, received))
         if now >= deadline:
             raise DistConfigError(
-                f"{info.launcher}: {self._where} could not join the process group at {info.master_addr}:"
+                f"{info.label}: {self._where} could not join the process group at {info.master_addr}:"
                 f"{info.master_port} within {self._init_timeout_s:.0f} s: the other ranks did not join. Check that "
                 f"every rank started ({launch_source(info)}) with the same MASTER_ADDR/MASTER_PORT, and that the "
                 f"address is reachable."

@@ -3,6 +3,7 @@
 Launchers recognised (first match wins, so nested launchers resolve to the innermost one):
   spawn     ding.utils.spawn (or DistContext(rank=..., world_size=...) inside torch.multiprocessing.spawn)
   torchrun  torchrun / python -m torch.distributed.launch: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT
+            (one kind: launch is torchrun's wrapper; ``LaunchInfo.label`` names which of the two it was, for messages)
   mpirun    OpenMPI: OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK
   slurm     srun: SLURM_PROCID, SLURM_STEP_NUM_TASKS (or SLURM_NTASKS), SLURM_LOCALID, SLURM_STEP_NODELIST
   none      a single process
@@ -32,6 +33,10 @@ class LaunchInfo:
     local_rank: int
     master_addr: str
     master_port: int
+    label: str = ""  # the launcher's name in messages: `launcher`, or 'torch.distributed.launch' for that wrapper
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.launcher
 
 
 def expand_nodelist(nodelist: str) -> list[str]:
@@ -83,6 +88,22 @@ def _derived_port(key: str) -> int:
     return 20000 + zlib.crc32(key.encode()) % 12000
 
 
+def _elastic_label(env: dict) -> str:
+    """'torch.distributed.launch' when that wrapper's agent is this process's parent, else 'torchrun'.
+
+    The two set the same environment; only the agent's command line (Linux's /proc) tells them apart. Anything
+    unreadable reads as torchrun: the name is for messages only.
+    """
+    if not env.get("TORCHELASTIC_RUN_ID"):
+        return "torchrun"
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return "torchrun"
+    return "torch.distributed.launch" if b"torch.distributed.launch" in args else "torchrun"
+
+
 def detect_launcher(env: Optional[dict] = None) -> LaunchInfo:
     """Read rank, world size, local rank and the rendezvous address from the launcher's environment."""
     env = dict(os.environ if env is None else env)
@@ -92,7 +113,9 @@ def detect_launcher(env: Optional[dict] = None) -> LaunchInfo:
         _require(env, torchrun_vars, launcher, "torchrun and python -m torch.distributed.launch set all four.")
         rank, world = _int_env(env, "RANK", launcher), _int_env(env, "WORLD_SIZE", launcher)
         local = _int_env(env, "LOCAL_RANK", launcher) if env.get("LOCAL_RANK") else rank
-        return LaunchInfo(launcher, rank, world, local, env["MASTER_ADDR"], _int_env(env, "MASTER_PORT", launcher))
+        port = _int_env(env, "MASTER_PORT", launcher)
+        label = _elastic_label(env) if launcher == "torchrun" else launcher
+        return LaunchInfo(launcher, rank, world, local, env["MASTER_ADDR"], port, label)
     if env.get("OMPI_COMM_WORLD_RANK") or env.get("OMPI_COMM_WORLD_SIZE"):
         _require(env, ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), "mpirun", "Start the job with mpirun.")
         rank, world = _int_env(env, "OMPI_COMM_WORLD_RANK", "mpirun"), _int_env(env, "OMPI_COMM_WORLD_SIZE", "mpirun")
@@ -130,7 +153,7 @@ def launch_source(info: LaunchInfo, env: Optional[dict] = None) -> str:
     """Where this process's rank and world size came from, in words, for a message about them."""
     env = os.environ if env is None else env
     if info.launcher == "torchrun":
-        by = "torchrun" if env.get("TORCHELASTIC_RUN_ID") else "the shell (no launcher seen)"
+        by = info.label if env.get("TORCHELASTIC_RUN_ID") else "the shell (no launcher seen)"
         return f"RANK/WORLD_SIZE from the environment, set by {by}"
     if info.launcher == "spawn":
         if env.get("DING_DIST_LAUNCHER") == "spawn":

@@ -6,12 +6,12 @@ import sys
 from typing import Any
 
 # Set by DistContext on entry and reset on exit; torch.distributed knows rank and world size but not these two.
-_STATE: dict[str, Any] = {"local_rank": 0, "launcher": "none"}
+_STATE: dict[str, Any] = {"local_rank": 0, "launcher": "none", "label": "none"}
 
 
-def _set_launch(launcher: str, local_rank: int) -> None:
+def _set_launch(launcher: str, local_rank: int, label: str = "") -> None:
     """Record what DistContext read from the launcher (``'none'``, 0 once the group is gone)."""
-    _STATE.update(local_rank=local_rank, launcher=launcher)
+    _STATE.update(local_rank=local_rank, launcher=launcher, label=label or launcher)
 
 
 def _group_ready() -> bool:
@@ -48,6 +48,11 @@ def get_local_rank() -> int:
 def get_launcher() -> str:
     """Which launcher started this process group: 'torchrun', 'mpirun', 'slurm', 'spawn' or 'none'."""
     return _STATE["launcher"] if _group_ready() else "none"
+
+
+def launcher_label() -> str:
+    """The launcher's name for messages: `get_launcher()`, but 'torch.distributed.launch' where that started us."""
+    return _STATE["label"] if _group_ready() else "none"
 
 
 def is_main_process() -> bool:

@@ -75,7 +75,7 @@ def check_spawn(fn: Callable, nprocs: Any, *args: Any) -> None:
     if launch.world_size > 1:
         raise DistConfigError(
             f"spawn: this process is already rank {launch.rank} of a {launch.world_size}-process job started by "
-            f"{launch.launcher}; spawning {nprocs} more would start another, independent job. Use the launcher or "
+            f"{launch.label}; spawning {nprocs} more would start another, independent job. Use the launcher or "
             f"spawn (--spawn), not both"
         )
     for what in (fn, *args):  # run_main(fn, ...) through spawn: the user's function is an argument
