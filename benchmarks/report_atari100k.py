@@ -127,6 +127,22 @@ def stratified_bootstrap_ci(
     return float(low), float(high)
 
 
+def wall_by_threads(rows) -> str:
+    """The runs' walls in minutes, a range per torch thread count: "41-87 min (1 thread), 36 min (2 threads)".
+
+    A mean would mix runs that had a core each, two side by side, with runs alone on both cores; the range shows
+    the slowest run as well (the per-run target is about every run). Rows without a thread count are "?"."""
+    walls: dict[str, list[float]] = {}
+    for row in rows:
+        walls.setdefault(str(row.get("threads") or "?"), []).append(float(row["wall_s"]) / 60)
+    parts = []
+    for threads, minutes in sorted(walls.items()):
+        low, high = round(min(minutes)), round(max(minutes))
+        span = f"{low}" if low == high else f"{low}-{high}"
+        parts.append(f"{span} min ({threads} thread{'' if threads == '1' else 's'})")
+    return ", ".join(parts)
+
+
 def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
     """Per game (mean over seeds, normalised) and aggregate (IQM with interval, mean, median) for ``algo``."""
     per_game, normalized = {}, []
@@ -141,6 +157,7 @@ def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
             episodes=sorted({int(row["eval_episodes"]) for row in rows.values()}),
             normalized=float(human_normalized(returns, game).mean()),
             wall_s=float(np.mean([float(row["wall_s"]) for row in rows.values()])),
+            wall=wall_by_threads(rows.values()),
         )
         normalized.append(human_normalized(returns, game))
     aggregate = None
@@ -159,7 +176,7 @@ def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
 def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str]) -> str:
     """The docs table: one line per game and algo, 'not run yet' where the CSV has no run."""
     lines = [
-        "| game | algo | seeds | eval episodes | mean return (ours) | human-norm. | published | random / DER / DrQ(ε) / SPR | wall per run |",
+        "| game | algo | seeds | eval episodes | mean return (ours) | human-norm. | published | random / DER / DrQ(ε) / SPR | wall per run (torch threads) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     summaries = {algo: summarize(runs, algo) for algo in algos}
@@ -177,7 +194,7 @@ def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str
             episodes = ", ".join(map(str, entry["episodes"]))
             lines.append(
                 f"| {game} | {algo} | {seeds} | {episodes} | {entry['mean']:.1f} | {entry['normalized']:.3f} | {ref} "
-                f"| {published} | {entry['wall_s'] / 60:.0f} min |"
+                f"| {published} | {entry['wall']} |"
             )
     for algo in algos:
         aggregate = summaries[algo]["aggregate"]

@@ -34,7 +34,8 @@ def write_csv(path, rows, note=SHIPPED_NOTE):
         for game, algo, seed, mean in rows:
             writer.writerow(
                 dict(game=game, algo=algo, seed=seed, env_steps=100000, eval_episodes=100, return_mean=mean,
-                     return_std=1.0, wall_s=3000, env_s=1, acting_s=1, update_s=1, augment_s=1, eval_s=1, note=note)
+                     return_std=1.0, wall_s=3000, env_s=1, acting_s=1, update_s=1, augment_s=1, eval_s=1, threads=1,
+                     note=note)
             )  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def test_report_on_a_small_csv(tmp_path):
     table = report.markdown_table(runs, ["drq_eps", "der"])
     pong_line = next(line for line in table.splitlines() if line.startswith("| Pong | drq_eps |"))
     assert pong_line.startswith("| Pong | drq_eps | 0, 1 | 100 | ") and "| 0.500 | DrQ(eps) -9.1 |" in pong_line
+    assert pong_line.endswith("| 50 min (1 thread) |")
     assert "| Qbert | drq_eps | | | not run yet |" in table and "der: not run yet" in table
     assert table.count("not run yet") == 4 + 6 + 1  # 4 games of drq_eps, 6 of der, der's aggregate
     assert "drq_eps over 2 game(s), human-normalised: IQM 0.500 (95% CI " in table
@@ -88,6 +90,13 @@ def test_report_on_a_small_csv(tmp_path):
     write_csv(one_each, [("Pong", "drq_eps", 0, 14.6), ("Breakout", "drq_eps", 0, 1.7)])
     table = report.markdown_table(report.read_runs(str(one_each)), ["drq_eps"])
     assert "IQM 0.500 (no interval: one run per game)" in table
+
+
+def test_the_wall_column_gives_a_range_per_thread_count():
+    """Runs with one core each (two side by side) and runs alone on two threads are not averaged together."""
+    rows = [dict(wall_s=s, threads=t) for s, t in ((2460, "1"), (5220, "1"), (3600, "1"), (2130, "2"), (2400, ""))]
+    assert report.wall_by_threads(rows) == "41-87 min (1 thread), 36 min (2 threads), 40 min (? threads)"
+    assert report.wall_by_threads(rows[:1]) == "41 min (1 thread)"
 
 
 def test_drq_eps_runs_with_shifts_only_are_reported_apart(tmp_path):
