@@ -156,7 +156,6 @@ def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
             seeds=sorted(rows),
             episodes=sorted({int(row["eval_episodes"]) for row in rows.values()}),
             normalized=float(human_normalized(returns, game).mean()),
-            wall_s=float(np.mean([float(row["wall_s"]) for row in rows.values()])),
             wall=wall_by_threads(rows.values()),
         )
         normalized.append(human_normalized(returns, game))

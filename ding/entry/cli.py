@@ -4,7 +4,8 @@
 
 DI-engine's command line works as written: `-s` repeated trains the seeds one after the other, each in
 `<the config file's name>_result/seed<N>/` (with `--exp-name NAME`: `NAME/seed<N>/NAME/`); `--exp-name` names
-the experiment folder; `-e ENV -p POLICY` instead of `-c` takes the shipped config `dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`);
+the experiment folder; `-e ENV -p POLICY` instead of `-c` takes the shipped config
+`dizoo/**/<env>_<policy>_config.py` (`-e cartpole -p dqn`);
 `--profile DIR` profiles the command with cProfile into DIR (DI-engine's three files). DI-engine's modes that ding has
 not (its parallel/dist pipelines, the imitation and reward-model ones) are refused by name, with what to run instead;
 the options only those modes read (``--platform``, ``--enable-total-log``, the hosts and ports, ...) are accepted and
