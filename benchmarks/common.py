@@ -54,6 +54,7 @@ def atari_buffer(cfg, env, priority: bool):
         action_dtype=np.int64,
         nstep=cfg.policy.nstep,
         discount_factor=cfg.policy.discount_factor,
+        ignore_done=cfg.policy.learn.ignore_done,
         priority=priority,
         seed=0,
     )

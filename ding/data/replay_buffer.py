@@ -32,6 +32,8 @@ class ReplayBuffer:
     :param action_dtype: numpy dtype of actions.
     :param nstep: steps of the return (windows are cut at episode ends and at the newest step written).
     :param discount_factor: gamma, per step.
+    :param ignore_done: terminations bootstrap as time-limit cuts do (DI-engine's ``learn.ignore_done``); they still
+        end n-step windows. What is stored is unchanged: the flag acts at sample time.
     :param priority: proportional prioritised replay (Schaul et al. 2016) instead of uniform sampling.
     :param alpha: PER priority exponent.
     :param beta: PER importance-sampling exponent at the first sample, annealed linearly to 1.
@@ -70,6 +72,7 @@ class ReplayBuffer:
         action_dtype: Any = np.int64,
         nstep: int = 1,
         discount_factor: float = 0.99,
+        ignore_done: bool = False,
         priority: bool = False,
         alpha: float = 0.6,
         beta: float = 0.4,
@@ -87,6 +90,7 @@ class ReplayBuffer:
         self.action_shape = tuple(action_shape)
         self.nstep = int(nstep)
         self.discount_factor = float(discount_factor)
+        self.ignore_done = bool(ignore_done)
         self.priority = bool(priority)
         self.alpha = float(alpha)
         self.beta = float(beta)
@@ -196,7 +200,7 @@ class ReplayBuffer:
             ``action``
             (B, *action_shape), ``reward`` (B,) float32 n-step discounted return, ``next_obs`` (B, *obs_shape) obs to
             bootstrap from, ``discount`` (B,) float32 factor of the bootstrap value (``gamma^k``, 0 after a
-            termination), ``weight`` (B,) float32 importance-sampling weights (ones without priority), ``index`` (B,)
+            termination unless ``ignore_done``), ``weight`` (B,) float32 importance-sampling weights (ones without priority), ``index`` (B,)
             int64 flat indices for :meth:`update_priority`.
         """
         size = len(self)
@@ -259,7 +263,10 @@ class ReplayBuffer:
         """``(return, discount, bootstrap_index)`` (B,) each: the n-step window of each flat index, see
         :func:`nstep_window_return`; ``bootstrap_index`` is the flat index of the window's last step."""
         if self.nstep == 1:  # the window is the step itself: the same figures without the window's gathers
-            discount = np.where(self._terminated_flat[index], np.float32(0.0), np.float32(self.discount_factor))
+            if self.ignore_done:
+                discount = np.full(len(index), self.discount_factor, np.float32)
+            else:
+                discount = np.where(self._terminated_flat[index], np.float32(0.0), np.float32(self.discount_factor))
             return self._reward_flat[index], discount, index
         rows, envs = self.capacity_rows, self.n_envs
         # written slots are the prefix [0, size) of flat indices; when full the oldest row is the cursor's
@@ -273,6 +280,7 @@ class ReplayBuffer:
             self._truncated_flat[window],
             np.arange(self.nstep) < steps_left[:, None],
             self.discount_factor,
+            self.ignore_done,
         )
         return ret, discount, (index + last_offset * envs) % self.capacity
 

@@ -104,6 +104,7 @@ def _serial_pipeline(input_cfg, seed, env_setting, model, max_train_iter, max_en
             action_dtype=np.int64 if hasattr(action_space, "n") else action_space.dtype,
             nstep=spec.nstep,
             discount_factor=spec.discount_factor,
+            ignore_done=spec.ignore_done,
             priority=spec.priority,
             seed=run.rank_seed,
         )

@@ -37,6 +37,8 @@ class DataSpec:
     :param nstep: steps of the returns the replay buffer computes at sample time.
     :param discount_factor: gamma of those returns, per env step.
     :param priority: prioritised replay: the learn step returns ``priority`` (B,) for the sampled transitions.
+    :param ignore_done: the buffer's returns bootstrap through terminations as through time-limit cuts
+        (``policy.learn.ignore_done``).
     """
 
     n_sample: int
@@ -46,6 +48,7 @@ class DataSpec:
     nstep: int = 1
     discount_factor: float = 0.99
     priority: bool = False
+    ignore_done: bool = False
 
 
 @dataclass(frozen=True)

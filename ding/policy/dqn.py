@@ -63,7 +63,7 @@ class DQNPolicy(Policy):
             learning_rate=0.001,  # Adam step size
             target_update_freq=100,  # train iterations between hard copies to the target net; 0: soft update
             target_theta=0.005,  # soft update rate (used when target_update_freq=0)
-            ignore_done=False,  # DI-engine key: treat terminations as non-terminal (not supported: must stay False)
+            ignore_done=False,  # True: terminations bootstrap as time-limit cuts do (they still end n-step windows)
             huber_kappa=None,  # Huber loss threshold; None: squared TD error
             adam_eps=1e-8,  # Adam's epsilon (torch's default; DER and DrQ: 1.5e-4)
             random_shift_pad=0,  # DrQ augmentation of image obs and next obs: pixels of edge padding; 0: off (DrQ: 4)
@@ -109,12 +109,10 @@ class DQNPolicy(Policy):
                 f"Config key 'policy.learn.huber_kappa'={cfg.learn.huber_kappa!r} has no meaning for "
                 + cls.huber_kappa_refusal.format(policy=cls.__name__)
             )
-        unsupported = {"on_policy": (cfg.on_policy, False), "learn.ignore_done": (cfg.learn.ignore_done, False)}
-        for key, (value, supported) in unsupported.items():
-            if value != supported:
-                raise ConfigError(
-                    f"Config key 'policy.{key}'={value!r} is not supported by DQN here; use {supported!r}"
-                )
+        if cfg.on_policy:
+            raise ConfigError(
+                f"Config key 'policy.on_policy'={cfg.on_policy!r} is not supported by DQN here; use False"
+            )
         for key, value in (("nstep", cfg.nstep), ("learn.update_per_collect", cfg.learn.update_per_collect)):
             if value < 1:
                 raise ConfigError(f"Config key 'policy.{key}' must be >= 1, got {value}")
@@ -153,6 +151,7 @@ class DQNPolicy(Policy):
             random_collect_size=cfg.random_collect_size,
             nstep=cfg.nstep,
             discount_factor=cfg.discount_factor,
+            ignore_done=cfg.learn.ignore_done,
         )
 
     def _trained_modules(self) -> dict[str, torch.nn.Module]:

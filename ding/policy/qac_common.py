@@ -39,6 +39,7 @@ def data_spec(cfg, spec: DataSpec) -> DataSpec:
         random_collect_size=cfg.random_collect_size,
         nstep=1,
         discount_factor=cfg.learn.discount_factor,
+        ignore_done=cfg.learn.ignore_done,
     )
 
 
@@ -74,7 +75,8 @@ def check_common(name: str, cfg, action_space: str) -> None:
 
 def discount(data: dict[str, torch.Tensor], cfg) -> torch.Tensor:
     """The batch's bootstrap discount; with ``learn.ignore_done`` a termination bootstraps too (gamma, single-step
-    returns), as DI-engine's key means. A time-limit cut always bootstraps (the buffer keeps the two apart)."""
+    returns), as DI-engine's key means, in any batch: the replay buffer's already say gamma then (DataSpec), a batch
+    made by hand may not. A time-limit cut always bootstraps (the buffer keeps the two apart)."""
     if cfg.learn.ignore_done:
         return torch.full_like(data["reward"], cfg.learn.discount_factor)
     return data["discount"]

@@ -133,7 +133,7 @@ class AdvancedReplayBuffer:
         if not state:
             self.clear()
             return
-        self._layout = dict(state["layout"])
+        self._layout = {"ignore_done": False, **state["layout"]}  # saved before the layout named it: False then
         self._buffer = make_replay_buffer(self._cfg, **self._layout)
         self._buffer.load_state_dict(state["buffer"])
 

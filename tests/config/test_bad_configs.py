@@ -60,7 +60,7 @@ CASES = [
     (M, "env.n_evaluator_episode", 0, ["env.n_evaluator_episode", ">= 1"]),
     (M, "policy.other.eps.type", "cosine", ["policy.other.eps", "'exp' or 'linear'"]),
     (M, "policy.other.eps.decay", 0, ["policy.other.eps", "decay"]),
-    (M, "policy.learn.ignore_done", True, ["policy.learn.ignore_done", "not supported"]),
+    (M, "policy.learn.ignore_done", "yes", ["policy.learn.ignore_done", "must be a bool"]),
     (M, "policy.collect.unroll_len", 2, ["policy.collect.unroll_len", "not supported"]),
     (M, "policy.on_policy", True, ["policy.on_policy", "not supported"]),
     (M, "policy.env", {}, ["policy.env", "Unknown config key"]),

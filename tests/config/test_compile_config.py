@@ -56,7 +56,7 @@ def test_unknown_model_key_checked_against_constructor(cartpole_dqn):
         ("policy.nstep", 0, ">= 1"),
         ("policy.discount_factor", 1.5, r"\[0, 1\]"),
         ("policy.other.eps.type", "cosine", "'exp' or 'linear'"),
-        ("policy.learn.ignore_done", True, "not supported"),
+        ("policy.learn.ignore_done", 1, "must be a bool"),
     ],
 )
 def test_bad_values_are_clear_errors(cartpole_dqn, path, value, expect):

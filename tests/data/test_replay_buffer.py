@@ -67,6 +67,18 @@ def test_nstep_crossing_an_episode_end_and_the_newest_row():
     assert items[(1, 0)]["next_obs"].tolist() == [100.0, 0]  # stored final obs, not the reset obs
 
 
+def test_ignore_done_bootstraps_a_termination_from_its_final_obs():
+    buffer = _buffer(10, 1, nstep=3, ignore_done=True)
+    for t in range(4):
+        _add(buffer, t, [1.0], terminated=[t == 1], next_marker=[77.0 if t == 1 else np.nan])
+    items = _sample_all(buffer)
+    assert items[(0, 0)]["reward"] == pytest.approx(1.5)  # the window still ends at the termination
+    assert items[(0, 0)]["discount"] == pytest.approx(0.25)  # but bootstraps: gamma^2
+    assert items[(0, 0)]["next_obs"].tolist() == [77.0, 0]  # from the episode's final obs
+    assert items[(1, 0)]["discount"] == pytest.approx(0.5)
+    assert buffer._terminated_flat[1]  # stored as it happened: the flag acts at sample time
+
+
 def test_nstep_time_limit_cut_bootstraps_from_the_final_obs():
     buffer = _buffer(10, 1, nstep=3)
     for t in range(4):
@@ -117,10 +129,11 @@ def test_nstep_one():
     assert items[(1, 1)]["reward"] == 4.0 and items[(1, 1)]["next_obs"].tolist() == [1.5, 1]
 
 
-def test_nstep_one_equals_the_window_return_bit_for_bit():
+@pytest.mark.parametrize("ignore_done", [False, True])
+def test_nstep_one_equals_the_window_return_bit_for_bit(ignore_done):
     # nstep=1 skips the window arithmetic; its figures must be the general path's exactly
     rng = np.random.default_rng(2)
-    buffer = _buffer(12, 3, nstep=1, gamma=0.97)
+    buffer = _buffer(12, 3, nstep=1, gamma=0.97, ignore_done=ignore_done)
     for t in range(9):  # wraps the 4-row ring
         done = rng.random(3)
         _add(buffer, t, rng.normal(size=3), terminated=done < 0.3, truncated=(done >= 0.3) & (done < 0.5))
@@ -132,6 +145,7 @@ def test_nstep_one_equals_the_window_return_bit_for_bit():
         buffer._truncated_flat[window],
         np.ones_like(window, dtype=bool),
         0.97,
+        ignore_done,
     )
     ret, discount, bootstrap = buffer._nstep_return(index, len(buffer))
     assert ret.dtype == discount.dtype == np.float32 and bootstrap.dtype == np.int64
@@ -140,11 +154,14 @@ def test_nstep_one_equals_the_window_return_bit_for_bit():
     assert buffer._terminated_flat.any() and buffer._truncated_flat.any()
 
 
+@pytest.mark.parametrize("ignore_done", [False, True])
 @pytest.mark.parametrize("nstep", [1, 4])
-def test_matches_a_reference_on_random_episodes(nstep):
+def test_matches_a_reference_on_random_episodes(nstep, ignore_done):
+    """Against a direct loop; with ``ignore_done`` a termination ends the window but bootstraps (DI-engine's
+    ``learn.ignore_done``: for envs whose terminations are not true ends)."""
     rng = np.random.default_rng(1)
     n_envs, gamma, rows = 3, 0.9, 7
-    buffer = _buffer(rows * n_envs, n_envs, nstep=nstep, gamma=gamma)
+    buffer = _buffer(rows * n_envs, n_envs, nstep=nstep, gamma=gamma, ignore_done=ignore_done)
     history = []  # (reward, terminated, truncated) per step, (n_envs,) each
     for t in range(25):
         reward = rng.normal(size=n_envs).astype(np.float32)
@@ -162,13 +179,14 @@ def test_matches_a_reference_on_random_episodes(nstep):
                     ret += gamma**k * reward
                     k += 1
                     if terminated or truncated:
-                        terminal = bool(terminated)
+                        terminal = bool(terminated) and not ignore_done
                         break
                 assert batch["reward"][b] == pytest.approx(ret, rel=1e-5, abs=1e-5)
                 assert batch["discount"][b] == pytest.approx(0.0 if terminal else gamma**k)
                 if not terminal:
                     assert batch["next_obs"][b].tolist() == [start + k - 1 + 0.5, env]
                 assert batch["action"][b] == 10 * start + env
+    assert buffer._terminated_flat.any()  # the reference met terminations
 
 
 def test_len_capacity_and_overwrite():

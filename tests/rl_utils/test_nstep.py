@@ -28,6 +28,16 @@ def test_termination_inside_window_zeroes_discount_and_stops_the_sum():
     assert last.tolist() == [1, 0]
 
 
+def test_ignore_done_ends_the_window_at_a_termination_and_bootstraps():
+    reward = _window([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0]])
+    terminated = np.array([[False, True, False], [True, False, False]])
+    truncated = np.zeros((2, 3), dtype=bool)
+    ret, discount, last = nstep_window_return(reward, terminated, truncated, np.ones((2, 3), bool), 0.5, True)
+    assert ret.tolist() == [2.0, 1.0]
+    assert discount.tolist() == [0.25, 0.5]
+    assert last.tolist() == [1, 0]
+
+
 def test_truncation_bootstraps_from_the_cut_step():
     reward = _window([[1.0, 2.0, 4.0]])
     terminated = np.zeros((1, 3), dtype=bool)

@@ -43,10 +43,11 @@ def managers(cfg, n_collect=None):
     return collector_env, evaluator_env
 
 
-def dqn_components(tmp, seed=0, **policy):
+def dqn_components(tmp, seed=0, learn=None, **policy):
     main = copy.deepcopy(dqn_main)
     main.exp_name = str(tmp / "exp")
     main.policy.update(policy)
+    main.policy.learn.update(learn or {})
     cfg = compile_config(main, seed=seed, env=None, auto=True, create_cfg=copy.deepcopy(dqn_create), save_cfg=False)
     collector_env, evaluator_env = managers(cfg)
     collector_env.seed(seed)
@@ -313,6 +314,48 @@ def test_a_hand_made_list_without_weight_and_with_dones_trains_as_di_engine_read
     with pytest.raises(TypeError, match=r"'done' stands for the discount of single-step returns only.*nstep=3"):
         learner.train([dict(item) for item in items], 0)
     assert learner.train_iter == 0
+
+
+def test_ignore_done_bootstraps_terminations_in_collected_and_hand_made_data(tmp_path):
+    """DI-engine's ``learn.ignore_done=True``: the buffer built from the collector's rows bootstraps through
+    CartPole's terminations (n-step windows still end there), and a hand-made list's 'done' stands for gamma."""
+    learn = {"ignore_done": True}
+    cfg, policy, learner, collector, evaluator, buffer, _ = dqn_components(tmp_path, nstep=3, learn=learn)
+    gamma = learner.policy.get_attribute("discount_factor")
+    assert learner.policy.get_attribute("ignore_done") is True
+    data = collector.collect(n_sample=400, train_iter=0, policy_kwargs={"eps": 1.0})
+    assert sum(item["terminated"] for item in data) >= 5  # random CartPole play ends often
+    buffer.push(data, cur_collector_envstep=collector.envstep)
+    sample = buffer.sample(300, 0)
+    discount = np.array([item["discount"] for item in sample])
+    assert np.isclose(discount[:, None], [gamma, gamma**2, gamma**3], atol=1e-6).any(axis=1).all()  # never 0
+    assert (discount > gamma**3 + 1e-6).sum() >= 5  # windows cut short at episode ends bootstrap with gamma^k
+    learner.train(sample, collector.envstep)
+
+    rng = np.random.default_rng(0)
+    items = [
+        dict(obs=rng.standard_normal(4).astype(np.float32), action=i % 2, reward=1.0, done=i % 3 == 0)
+        | {"next_obs": rng.standard_normal(4).astype(np.float32)}
+        for i in range(8)
+    ]
+    losses = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        *_, learner, _, _, _, _ = dqn_components(tmp_path / f"hand{explicit}", learn=learn)
+        data = [{**item, "discount": np.float32(gamma)} if explicit else dict(item) for item in items]
+        losses.append(float(learner.train(data, 0)["total_loss"]))
+    assert losses[0] == losses[1]
+
+
+def test_a_buffer_saved_before_its_layout_named_ignore_done_loads_and_takes_new_rows(tmp_path):
+    cfg, policy, learner, collector, evaluator, buffer, writer = dqn_components(tmp_path)
+    buffer.push(collector.collect(n_sample=16, policy_kwargs={"eps": 1.0}))
+    state = buffer.state_dict()
+    del state["layout"]["ignore_done"]  # as a checkpoint written before the key existed
+    restored = AdvancedReplayBuffer(cfg.policy.other.replay_buffer, writer)
+    restored.load_state_dict(state)
+    restored.push(collector.collect(n_sample=16, policy_kwargs={"eps": 1.0}))
+    assert restored.count() == 32
 
 
 def test_push_refuses_a_collect_whose_dicts_were_edited(tmp_path):

@@ -218,6 +218,7 @@ class SampleSerialCollector:
             action_dtype=np.int64 if hasattr(action_space, "n") else action_space.dtype,
             nstep=get("nstep"),
             discount_factor=get("discount_factor"),
+            ignore_done=get("ignore_done"),
             priority=get("priority"),
             seed=self._layout_seed,
         )

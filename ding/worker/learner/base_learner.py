@@ -202,7 +202,7 @@ class BaseLearner:
     def _hand_made_keys(self, data: list, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``batch`` (``data`` stacked) with the keys a hand-made list may leave out, as DI-engine's policies read
         such lists: no ``weight``: ones (no importance correction); no ``discount`` but ``done`` (single-step
-        returns only): gamma * (1 - done). Raises ValueError for a list that has neither, and for one whose dicts
+        returns only): gamma * (1 - done), or gamma with ``learn.ignore_done``. Raises ValueError for a list that has neither, and for one whose dicts
         hold ``weight`` or ``discount`` in some dicts only (stacking keeps the shared keys: they would be lost)."""
         size = len(batch["reward"])
         for key in ("weight", "discount"):
@@ -221,6 +221,8 @@ class BaseLearner:
                     f"'discount' = gamma**k if the k-step return bootstraps, 0 if it ends in a termination"
                 )
             done = np.asarray(batch["done"], dtype=np.float32).reshape(size)
+            if spec.ignore_done:  # a termination bootstraps too
+                done = np.zeros_like(done)
             batch = {**batch, "discount": (spec.discount_factor * (1.0 - done)).astype(np.float32)}
         if "weight" not in batch:
             batch = {**batch, "weight": np.ones(size, np.float32)}
