@@ -27,11 +27,14 @@ to 19.8 over a median of 16.2), and how often the mean of as many of its own run
 random, falls below its published mean; over the games ours ran, its IQM computed as ours, and how often its IQM,
 taken on as many of its runs per game as ours has (drawn without replacement), reaches ours.
 
+``--games G ...`` reports those games only (the table, the IQM over them, the comparisons): e.g. issue 17's four,
+Pong Breakout Qbert Boxing, apart from the games run since.
+
 ``--doc FILE`` also writes the table and the IQM lines into FILE, in place of what stands between its two marker
 lines (:data:`DOC_START`, :data:`DOC_END`; docs/benchmarks/atari100k.md has them), the rest of FILE untouched.
 
 Run: python benchmarks/report_atari100k.py [--csv docs/benchmarks/atari100k_runs.csv] [--png docs/benchmarks/atari100k.png]
-    [--published-runs path/to/iris/results/data] [--doc docs/benchmarks/atari100k.md]
+    [--published-runs path/to/iris/results/data] [--doc docs/benchmarks/atari100k.md] [--games Pong Breakout ...]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import os
 import re
 import sys
 from collections import defaultdict
+from typing import Optional
 
 import numpy as np
 
@@ -97,6 +101,16 @@ def read_runs(path: str) -> dict[tuple[str, str], dict[int, dict]]:
         for row in csv.DictReader(f):
             runs[(row["game"], label(row))][int(row["seed"])] = row
     return runs
+
+
+def only_games(
+    runs: dict[tuple[str, str], dict[int, dict]], games: list[str]
+) -> dict[tuple[str, str], dict[int, dict]]:
+    """``runs`` of ``games`` alone; ValueError naming a game the report does not know."""
+    unknown = [game for game in games if game not in GAMES]
+    if unknown:
+        raise ValueError(f"unknown game(s) {unknown}; the report's games: {GAMES}")
+    return {key: seeds for key, seeds in runs.items() if key[0] in games}
 
 
 def human_normalized(score, game: str):
@@ -172,14 +186,16 @@ def summarize(runs: dict[tuple[str, str], dict[int, dict]], algo: str) -> dict:
     return dict(per_game=per_game, aggregate=aggregate)
 
 
-def markdown_table(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str]) -> str:
-    """The docs table: one line per game and algo, 'not run yet' where the CSV has no run."""
+def markdown_table(
+    runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], games: Optional[list[str]] = None
+) -> str:
+    """The docs table: one line per game (``games``, default all) and algo, 'not run yet' where the CSV has no run."""
     lines = [
         "| game | algo | seeds | eval episodes | mean return (ours) | human-norm. | published | random / DER / DrQ(ε) / SPR | wall per run (torch threads) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     summaries = {algo: summarize(runs, algo) for algo in algos}
-    for game in GAMES:
+    for game in games or GAMES:
         published = " / ".join(f"{x:g}" for x in (RANDOM[game], *(PUBLISHED[k][game] for k in PUBLISHED)))
         for algo in algos:
             name = PUBLISHED_NAME.get(base_algo(algo), algo)
@@ -349,10 +365,18 @@ def main() -> None:
         "--published-runs", default=None, metavar="DIR", help="the rliable run files (<name>.json): ours beside them"
     )
     parser.add_argument("--doc", default=None, metavar="FILE", help="write the table into FILE between its markers")
+    parser.add_argument("--games", nargs="+", default=None, help="report these games only (default: every game)")
     args = parser.parse_args()
+    if args.games and (args.doc or args.png):
+        parser.error("--doc and --png take every game's runs: leave --games out for them")
     runs = read_runs(args.csv) if os.path.exists(args.csv) else {}
+    if args.games:
+        try:
+            runs = only_games(runs, args.games)
+        except ValueError as err:
+            parser.error(f"--games: {err}")
     algos = args.algos or ["drq_eps", "der"] + sorted({algo for _, algo in runs} - {"drq_eps", "der"})
-    table = markdown_table(runs, algos)
+    table = markdown_table(runs, algos, [game for game in GAMES if game in args.games] if args.games else None)
     print(table)
     if args.doc:
         rewrite_doc(args.doc, lambda text: replace_report_block(text, table))

@@ -356,6 +356,28 @@ def test_ours_beside_a_published_algorithms_own_runs(tmp_path):
     assert report.beside_published_runs(runs, "der", "DrQ(eps)", published["DrQ(eps)"]) == []  # no der runs
 
 
+def test_games_restricts_the_table_and_the_iqm_and_is_kept_from_the_doc(tmp_path):
+    import subprocess
+
+    path = tmp_path / "runs.csv"
+    write_csv(path, [("Pong", "drq_eps", 0, -5.0), ("Boxing", "drq_eps", 0, 3.0), ("Freeway", "drq_eps", 0, 0.0)])
+    runs = report.read_runs(str(path))
+    assert sorted(game for game, _ in report.only_games(runs, ["Pong", "Boxing"])) == ["Boxing", "Pong"]
+    with pytest.raises(ValueError, match=r"unknown game\(s\) \['Pongg'\]"):
+        report.only_games(runs, ["Pongg"])
+    script = os.path.join(REPO_ROOT, "benchmarks", "report_atari100k.py")
+    out = subprocess.run(
+        [sys.executable, script, "--csv", str(path), "--games", "Pong", "Boxing"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "drq_eps over 2 game(s)" in out.stdout and "| Freeway |" not in out.stdout
+    refused = subprocess.run(
+        [sys.executable, script, "--csv", str(path), "--games", "Pong", "--doc", str(tmp_path / "d.md")],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "leave --games out" in refused.stderr
+
+
 def test_how_often_the_published_algorithm_itself_is_above_its_mean_on_every_game(tmp_path):
     import re
 
