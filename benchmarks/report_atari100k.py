@@ -332,11 +332,15 @@ def bar_chart(runs: dict[tuple[str, str], dict[int, dict]], algos: list[str], pa
     fig, ax = plt.subplots(figsize=(10, 4))
     x = np.arange(len(GAMES))
     for i, (name, values) in enumerate(series.items()):
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+        position = x + (i - (len(series) - 1) / 2) * width
+        bars = ax.bar(position, values, width, label=name)
+        # a mean of about 0 (Freeway's runs that never score) draws no visible bar: a dot tells it from a game not run
+        flat = np.isfinite(values) & (np.abs(np.nan_to_num(values)) < 0.01)
+        ax.plot(position[flat], np.zeros(flat.sum()), "o", markersize=3, color=bars.patches[0].get_facecolor())
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xticks(x, GAMES)
     ax.set_ylabel("human-normalised score")
-    ax.set_title("Atari 100k: per-game mean at 100k agent steps (missing bar: not run yet)")
+    ax.set_title("Atari 100k: per-game mean at 100k agent steps (no bar: not run yet; a dot: a mean of about 0)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
