@@ -200,8 +200,8 @@ class ReplayBuffer:
             ``action``
             (B, *action_shape), ``reward`` (B,) float32 n-step discounted return, ``next_obs`` (B, *obs_shape) obs to
             bootstrap from, ``discount`` (B,) float32 factor of the bootstrap value (``gamma^k``, 0 after a
-            termination unless ``ignore_done``), ``weight`` (B,) float32 importance-sampling weights (ones without priority), ``index`` (B,)
-            int64 flat indices for :meth:`update_priority`.
+            termination unless ``ignore_done``), ``weight`` (B,) float32 importance-sampling weights (ones without
+            priority), ``index`` (B,) int64 flat indices for :meth:`update_priority`.
         """
         size = len(self)
         if size == 0:

@@ -29,7 +29,8 @@ def nstep_window_return(
     :param ignore_done: a terminated last step bootstraps too (``gamma^k``).
     :return: ``(ret, discount, last_offset)``: ret (B,) float32 ``sum_{i<k} gamma^i r_{t+i}`` with ``k`` the number
         of steps in the window; discount (B,) float32, ``0`` if the window's last step is terminated (and not
-        ``ignore_done``), else ``gamma^k``; last_offset (B,) int64, ``k - 1``, the offset of the step whose next obs is bootstrapped from.
+        ``ignore_done``), else ``gamma^k``; last_offset (B,) int64, ``k - 1``, the offset of the step whose next obs
+        is bootstrapped from.
     """
     batch, n = reward.shape
     powers = np.float32(gamma) ** np.arange(n + 1, dtype=np.float32)  # gamma^0 .. gamma^n

@@ -202,8 +202,9 @@ class BaseLearner:
     def _hand_made_keys(self, data: list, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``batch`` (``data`` stacked) with the keys a hand-made list may leave out, as DI-engine's policies read
         such lists: no ``weight``: ones (no importance correction); no ``discount`` but ``done`` (single-step
-        returns only): gamma * (1 - done), or gamma with ``learn.ignore_done``. Raises ValueError for a list that has neither, and for one whose dicts
-        hold ``weight`` or ``discount`` in some dicts only (stacking keeps the shared keys: they would be lost)."""
+        returns only): gamma * (1 - done), or gamma with ``learn.ignore_done``. Raises ValueError for a list that
+        has neither, and for one whose dicts hold ``weight`` or ``discount`` in some dicts only (stacking keeps the
+        shared keys: they would be lost)."""
         size = len(batch["reward"])
         for key in ("weight", "discount"):
             if key not in batch:
