@@ -221,9 +221,10 @@ class BaseLearner:
                     f"only, and this policy learns from {spec.nstep}-step ones (nstep={spec.nstep}); give each dict "
                     f"'discount' = gamma**k if the k-step return bootstraps, 0 if it ends in a termination"
                 )
-            done = np.asarray(batch["done"], dtype=np.float32).reshape(size)
-            if spec.ignore_done:  # a termination bootstraps too
-                done = np.zeros_like(done)
+            # with ignore_done a termination bootstraps too: every discount is gamma
+            done = (
+                np.zeros(size, np.float32) if spec.ignore_done else np.asarray(batch["done"], np.float32).reshape(size)
+            )
             batch = {**batch, "discount": (spec.discount_factor * (1.0 - done)).astype(np.float32)}
         if "weight" not in batch:
             batch = {**batch, "weight": np.ones(size, np.float32)}
